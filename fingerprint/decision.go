@@ -1,0 +1,139 @@
+package fingerprint
+
+import "time"
+
+// Decision is what a visit is allowed to do next.
+type Decision string
+
+// The three decisions, from most to least trusting.
+const (
+	// Consume spends the link now.
+	Consume Decision = "consume"
+	// Confirm asks for one trusted click on Continue.
+	Confirm Decision = "confirm"
+	// Code asks for the code printed in the email.
+	Code Decision = "code"
+)
+
+// Stage names which request asked for the decision.
+type Stage string
+
+// The stages at which a decision is taken.
+const (
+	// StageVerify is the collector's first report, before any click.
+	StageVerify Stage = "verify"
+	// StageConfirm is the answer to a confirm challenge (a click on Continue).
+	StageConfirm Stage = "confirm"
+)
+
+// Network is what the signals need to know of an IP address. The address
+// itself is never kept: Prefix is a keyed hash of its /24 (IPv4) or /48
+// (IPv6), good only for comparing two addresses seen by the same server.
+type Network struct {
+	Prefix  string  `json:"prefix,omitempty"`
+	Country string  `json:"country,omitempty"`
+	City    string  `json:"city,omitempty"`
+	Lat     float64 `json:"lat,omitempty"`
+	Lon     float64 `json:"lon,omitempty"`
+	HasGeo  bool    `json:"has_geo,omitempty"`
+	ASN     uint32  `json:"asn,omitempty"`
+	ASOrg   string  `json:"as_org,omitempty"`
+}
+
+// Requester is the browser that asked for the link, as recorded at issue.
+type Requester struct {
+	Network        Network   `json:"network"`
+	UserAgent      string    `json:"user_agent,omitempty"`
+	AcceptLanguage string    `json:"accept_language,omitempty"`
+	HasBinding     bool      `json:"has_binding,omitempty"`
+	At             time.Time `json:"at"`
+}
+
+// Visitor is the request that carried a report (verify or confirm).
+type Visitor struct {
+	Network         Network   `json:"network"`
+	UserAgent       string    `json:"user_agent,omitempty"`
+	AcceptLanguage  string    `json:"accept_language,omitempty"`
+	SecFetchSite    string    `json:"sec_fetch_site,omitempty"`
+	SecFetchMode    string    `json:"sec_fetch_mode,omitempty"`
+	SecFetchDest    string    `json:"sec_fetch_dest,omitempty"`
+	SecFetchUser    string    `json:"sec_fetch_user,omitempty"`
+	SecCHUA         string    `json:"sec_ch_ua,omitempty"`
+	SecCHUAMobile   string    `json:"sec_ch_ua_mobile,omitempty"`
+	SecCHUAPlatform string    `json:"sec_ch_ua_platform,omitempty"`
+	Purpose         string    `json:"purpose,omitempty"` // Sec-Purpose or Purpose (prefetch)
+	At              time.Time `json:"at"`
+}
+
+// PastVisit is an earlier visit of the same link (GET, verify or confirm).
+type PastVisit struct {
+	At        time.Time `json:"at"`
+	Kind      string    `json:"kind"`
+	Network   Network   `json:"network"`
+	UserAgent string    `json:"user_agent,omitempty"`
+}
+
+// Input is everything a decision may look at. It holds no raw IP address,
+// token, code or cookie value, so it can be recorded and replayed as is.
+type Input struct {
+	Stage Stage `json:"stage"`
+	// Binding is true when the visitor presented the device-binding cookie
+	// whose HMAC was stored with the link.
+	Binding   bool        `json:"binding"`
+	Requester Requester   `json:"requester"`
+	Visitor   Visitor     `json:"visitor"`
+	Report    *Report     `json:"report,omitempty"`
+	History   []PastVisit `json:"history,omitempty"`
+	Now       time.Time   `json:"now"`
+}
+
+// Contribution is one signal's part in a verdict, with its reason in words
+// an operator can read.
+type Contribution struct {
+	Signal string  `json:"signal"`
+	Value  float64 `json:"value"`  // what the signal measured, -1 (scanner-like) .. +1 (person-like)
+	Weight float64 `json:"weight"` // its weight in the configuration
+	Reason string  `json:"reason"`
+}
+
+// Verdict is a decision with its score and explanation.
+type Verdict struct {
+	Decision Decision       `json:"decision"`
+	Score    float64        `json:"score"`
+	Signals  []Contribution `json:"signals"`
+	Config   string         `json:"config,omitempty"` // hash of the configuration that decided
+}
+
+// Decider turns an Input into a Verdict. Implementations must be pure and
+// safe for concurrent use.
+type Decider interface {
+	Decide(in *Input) Verdict
+}
+
+// Basic is the first rule set: the binding cookie consumes; a trusted click
+// on Continue consumes; everything else is asked to confirm. It never asks
+// for the code by itself.
+type Basic struct{}
+
+// Decide implements Decider.
+func (Basic) Decide(in *Input) Verdict {
+	if in.Binding {
+		return Verdict{Decision: Consume, Score: 1, Signals: []Contribution{{
+			Signal: "binding", Value: 1, Weight: 1,
+			Reason: "the browser holds the device cookie of the browser that asked for the link",
+		}}, Config: "basic"}
+	}
+	if in.Stage == StageConfirm && in.Report != nil && in.Report.TrustedClick() {
+		return Verdict{Decision: Consume, Score: 0.6, Signals: []Contribution{{
+			Signal: "interaction", Value: 1, Weight: 1,
+			Reason: "a trusted click on Continue",
+		}}, Config: "basic"}
+	}
+	reason := "no device cookie: one click on Continue is asked"
+	if in.Stage == StageConfirm {
+		reason = "no trusted click on Continue was reported"
+	}
+	return Verdict{Decision: Confirm, Score: 0.5, Signals: []Contribution{{
+		Signal: "binding", Value: 0, Weight: 1, Reason: reason,
+	}}, Config: "basic"}
+}
