@@ -1,0 +1,26 @@
+package web
+
+import "time"
+
+// Landing is what the landing page template shows.
+type Landing struct {
+	// State is the page's initial data-lg-state: checking, confirm, code,
+	// done, used, expired or error.
+	State string
+	// Nonce binds the page's reports to this rendering.
+	Nonce string
+	// ConfirmURL is where the code form posts (also without JavaScript).
+	ConfirmURL string
+	// Scripts is false on pages that need no script (used, expired, done).
+	Scripts bool
+	// Email is shown on the Continue step when known to the page.
+	Email string
+	// UsedAt and ExpiresAt explain the used and expired states.
+	UsedAt, ExpiresAt time.Time
+	// CodeError is shown under the code field after a wrong code.
+	CodeError string
+	// RedirectURL is followed in state done (form posts without JavaScript).
+	RedirectURL string
+	// LoginURL offers a new link on the used and expired pages.
+	LoginURL string
+}

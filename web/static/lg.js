@@ -1,0 +1,90 @@
+// lg.js drives the landing page: it sends the collector's report to
+// /verify, shows Continue or the code form as the server asks, and follows
+// the redirect once the link is consumed. No inline script: the CSP forbids it.
+(function () {
+  "use strict";
+  var body = document.body;
+  var nonce = document.querySelector('meta[name="lg-nonce"]').content;
+  var base = location.pathname.replace(/\/+$/, "");
+
+  function setState(s) { body.setAttribute("data-lg-state", s); }
+
+  function report(stage) {
+    if (window.lgCollector && typeof window.lgCollector.report === "function") {
+      try { return JSON.parse(window.lgCollector.report(stage)); } catch (e) { /* fall through */ }
+    }
+    return {};
+  }
+
+  function post(path, payload) {
+    return fetch(base + path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      credentials: "same-origin",
+      body: JSON.stringify(payload)
+    }).then(function (r) {
+      if (r.status === 400) { return r.json().then(function (e) { throw e; }); }
+      if (!r.ok) { throw new Error("status " + r.status); }
+      return r.json();
+    });
+  }
+
+  function handle(res) {
+    switch (res.outcome) {
+      case "consumed":
+        setState("done");
+        location.replace(res.redirect_url);
+        break;
+      case "confirm": setState("confirm"); document.getElementById("lg-continue").focus(); break;
+      case "code": showCode(); break;
+      case "used": setState("used"); break;
+      case "expired": setState("expired"); break;
+      default: setState("error");
+    }
+  }
+
+  function fail(err) {
+    if (err && err.error && err.error.code === "invalid_nonce") { location.reload(); return; }
+    if (err && err.error && err.error.code === "invalid_code") {
+      showCode();
+      document.getElementById("lg-code-error").textContent = err.error.message;
+      return;
+    }
+    setState("error");
+  }
+
+  document.getElementById("lg-continue").addEventListener("click", function () {
+    post("/confirm", { nonce: nonce, signals: report("confirm") }).then(handle, fail);
+  });
+  // The code form lives in a <template> (and in <noscript> for browsers
+  // without JavaScript), so that #lg-code exists once in the live page.
+  function showCode() {
+    if (!document.getElementById("lg-code")) {
+      var tpl = document.getElementById("lg-code-template");
+      document.getElementById("lg-code-slot").appendChild(tpl.content.cloneNode(true));
+      document.getElementById("lg-code-form").addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        var code = document.getElementById("lg-code").value.trim();
+        post("/confirm", { nonce: nonce, code: code, signals: report("confirm") }).then(handle, fail);
+      });
+    }
+    setState("code");
+    document.getElementById("lg-code").focus();
+  }
+
+  function start() {
+    if (body.getAttribute("data-lg-state") !== "checking") { return; }
+    post("/verify", { nonce: nonce, signals: report("verify") }).then(handle, fail);
+  }
+
+  var wasmURL = body.getAttribute("data-lg-wasm");
+  if (wasmURL && window.Go && WebAssembly && WebAssembly.instantiateStreaming) {
+    var go = new window.Go();
+    WebAssembly.instantiateStreaming(fetch(wasmURL), go.importObject).then(function (r) {
+      go.run(r.instance);
+      (window.lgCollector && window.lgCollector.ready ? window.lgCollector.ready : Promise.resolve()).then(start);
+    }, start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,187 @@
+// Package web holds the pages a person sees (templates) and the assets
+// they load (stylesheet, page script, the WebAssembly collector), embedded
+// into the binary with go:embed and served under content-hashed names.
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"mime"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/andybalholm/brotli"
+)
+
+//go:embed templates static
+var embedded embed.FS
+
+// Brand is what an operator may change of the pages' look.
+type Brand struct {
+	Name    string // product name shown in titles and headings
+	LogoURL string // optional logo image URL
+	Accent  string // CSS color for buttons and links, e.g. "#2456d6"
+	Support string // optional support address shown on error pages
+}
+
+// Options configure a Site.
+type Options struct {
+	Brand Brand
+	// TemplatesDir, when set, holds templates that replace the embedded
+	// ones of the same file name.
+	TemplatesDir string
+}
+
+// Asset is one static file, with its precompressed forms.
+type Asset struct {
+	Name        string // content-hashed name, e.g. "style.1a2b3c4d5e.css"
+	ContentType string
+	Raw         []byte
+	Gzip        []byte // nil when compression does not help
+	Brotli      []byte // nil when compression does not help
+}
+
+// Site renders pages and serves assets. It is safe for concurrent use.
+type Site struct {
+	brand  Brand
+	tmpl   *template.Template
+	assets map[string]*Asset // by hashed name
+	urls   map[string]string // logical name → "/assets/<hashed name>"
+}
+
+// New parses the templates and prepares the assets (hashing and
+// compressing them once, at start).
+func New(opts Options) (*Site, error) {
+	s := &Site{brand: opts.Brand, assets: map[string]*Asset{}, urls: map[string]string{}}
+	if s.brand.Name == "" {
+		s.brand.Name = "linkguard"
+	}
+	if s.brand.Accent == "" {
+		s.brand.Accent = "#1d4ed8"
+	}
+	if err := s.loadAssets(); err != nil {
+		return nil, err
+	}
+	t := template.New("").Funcs(template.FuncMap{
+		"asset": s.AssetURL,
+		"brand": func() Brand { return s.brand },
+		"when":  func(t time.Time) string { return t.UTC().Format("2 January 2006 at 15:04 UTC") },
+	})
+	t, err := t.ParseFS(embedded, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse embedded templates: %w", err)
+	}
+	if opts.TemplatesDir != "" {
+		matches, err := filepath.Glob(filepath.Join(opts.TemplatesDir, "*.html"))
+		if err != nil {
+			return nil, fmt.Errorf("templates folder %q: %w", opts.TemplatesDir, err)
+		}
+		if _, err := os.Stat(opts.TemplatesDir); err != nil {
+			return nil, fmt.Errorf("templates folder %q: %w", opts.TemplatesDir, err)
+		}
+		for _, m := range matches {
+			b, err := os.ReadFile(m)
+			if err != nil {
+				return nil, fmt.Errorf("read template %q: %w", m, err)
+			}
+			if _, err := t.New(filepath.Base(m)).Parse(string(b)); err != nil {
+				return nil, fmt.Errorf("parse template %q: %w", m, err)
+			}
+		}
+	}
+	s.tmpl = t
+	return s, nil
+}
+
+// Render executes the named page template ("landing.html", ...) into w.
+// It renders into a buffer first so that a failing template never leaves
+// half a page behind.
+func (s *Site) Render(w io.Writer, name string, data any) error {
+	var buf bytes.Buffer
+	if err := s.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// AssetURL returns the path under which the logical asset name (for
+// example "style.css") is served. Unknown names return "" so that a
+// template naming a missing asset shows up in tests.
+func (s *Site) AssetURL(logical string) string { return s.urls[logical] }
+
+// Asset returns the asset with the given hashed name.
+func (s *Site) Asset(name string) (*Asset, bool) {
+	a, ok := s.assets[name]
+	return a, ok
+}
+
+// HasCollector reports whether the WebAssembly collector was built into
+// this binary (make builds it; a bare `go build` does not).
+func (s *Site) HasCollector() bool { return s.urls["collector.wasm"] != "" }
+
+func (s *Site) loadAssets() error {
+	return fs.WalkDir(embedded, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		raw, err := embedded.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		logical := path.Base(p)
+		sum := sha256.Sum256(raw)
+		ext := path.Ext(logical)
+		hashed := strings.TrimSuffix(logical, ext) + "." + hex.EncodeToString(sum[:5]) + ext
+		ct := mime.TypeByExtension(ext)
+		if ext == ".wasm" {
+			ct = "application/wasm"
+		}
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		a := &Asset{Name: hashed, ContentType: ct, Raw: raw}
+		if compressible(ext) {
+			a.Gzip, a.Brotli = compress(raw)
+		}
+		s.assets[hashed] = a
+		s.urls[logical] = "/assets/" + hashed
+		return nil
+	})
+}
+
+func compressible(ext string) bool {
+	switch ext {
+	case ".js", ".css", ".wasm", ".svg", ".html", ".json", ".txt":
+		return true
+	}
+	return false
+}
+
+func compress(raw []byte) (gz, br []byte) {
+	var g bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&g, gzip.BestCompression)
+	zw.Write(raw)
+	zw.Close()
+	var b bytes.Buffer
+	bw := brotli.NewWriterLevel(&b, brotli.BestCompression)
+	bw.Write(raw)
+	bw.Close()
+	if g.Len() < len(raw) {
+		gz = g.Bytes()
+	}
+	if b.Len() < len(raw) {
+		br = b.Bytes()
+	}
+	return gz, br
+}
