@@ -1,0 +1,172 @@
+package fingerprint
+
+// EventKind names the input events the collector counts.
+type EventKind int
+
+// The counted event kinds. Pointer moves go through Recorder.PointerMove
+// and clicks through Recorder.Click, which also count them.
+const (
+	EventPointerMove EventKind = iota
+	EventPointerDown
+	EventTouchStart
+	EventKeyDown
+	EventScroll
+	EventFocus
+	EventClick
+)
+
+// Recorder accumulates what the collector sees on one page and turns it
+// into Reports. The collector fills the static parts (Automation, Device,
+// Locale, Timing, Page) into Base directly and feeds events through the
+// methods. The zero value is ready to use; not safe for concurrent use.
+//
+// It is plain Go so that the accounting is tested on the host; the
+// syscall/js bridge in wasm/ only reads browser values and calls it.
+type Recorder struct {
+	// Base is copied into every report.
+	Base Report
+	path PathTracker
+}
+
+func (r *Recorder) count(kind EventKind, trusted bool, at float64) {
+	ev := &r.Base.Interaction.Untrusted
+	if trusted {
+		ev = &r.Base.Interaction.Trusted
+	}
+	var c *EventCount
+	switch kind {
+	case EventPointerMove:
+		c = &ev.PointerMove
+	case EventPointerDown:
+		c = &ev.PointerDown
+	case EventTouchStart:
+		c = &ev.TouchStart
+	case EventKeyDown:
+		c = &ev.KeyDown
+	case EventScroll:
+		c = &ev.Scroll
+	case EventFocus:
+		c = &ev.Focus
+	case EventClick:
+		c = &ev.Click
+	default:
+		return
+	}
+	if bad(at) || at < 0 {
+		at = 0
+	}
+	c.N++
+	if c.N == 1 {
+		c.FirstMS = at
+	}
+	if trusted && kind != EventFocus && kind != EventClick && at > 0 {
+		if f := &r.Base.Interaction.FirstMS; *f == 0 || at < *f {
+			*f = at
+		}
+	}
+}
+
+// Event counts one event of the given kind at time at (ms, the event's
+// timeStamp). Only trusted events count as interaction. Pointer moves
+// and clicks should go through PointerMove and Click, which do more.
+func (r *Recorder) Event(kind EventKind, trusted bool, at float64) {
+	r.count(kind, trusted, at)
+}
+
+// PointerMove counts a pointermove event and, when trusted, adds its
+// position (client coordinates) to the pointer path.
+func (r *Recorder) PointerMove(trusted bool, at, x, y float64) {
+	r.count(EventPointerMove, trusted, at)
+	if trusted {
+		r.path.Move(x, y, at)
+	}
+}
+
+// ClickInfo is a click event as the collector reads it.
+type ClickInfo struct {
+	Trusted     bool
+	OnContinue  bool // the target is #lg-continue or inside it
+	At          float64
+	X, Y        float64
+	Detail      int
+	PointerType string
+}
+
+// Click counts a click anywhere; a click on Continue is also kept as the
+// report's Click, a trusted one replacing an untrusted one but never the
+// other way round.
+func (r *Recorder) Click(c ClickInfo) {
+	r.count(EventClick, c.Trusted, c.At)
+	if !c.OnContinue {
+		return
+	}
+	prev := r.Base.Interaction.Click
+	if prev != nil && prev.Trusted && !c.Trusted {
+		return
+	}
+	if prev != nil && prev.Trusted && c.Trusted {
+		return // keep the first trusted click
+	}
+	// Keyboard activation (Enter, Space) gives detail 0 and no point.
+	hasPoint := c.Detail > 0 || c.PointerType != ""
+	var path PointerPath
+	if c.Trusted {
+		path = r.path.Before(c.At, c.X, c.Y, hasPoint)
+	} else {
+		path = PointerPath{EndDistance: -1}
+	}
+	r.Base.Interaction.Click = &Click{
+		Trusted:     c.Trusted,
+		OnContinue:  true,
+		AtMS:        c.At,
+		X:           c.X,
+		Y:           c.Y,
+		Detail:      c.Detail,
+		PointerType: c.PointerType,
+		Path:        path,
+	}
+}
+
+// AddError notes a probe that threw or was missing, at most MaxErrors.
+func (r *Recorder) AddError(name string) {
+	for _, e := range r.Base.Errors {
+		if e == name {
+			return
+		}
+	}
+	if len(r.Base.Errors) < MaxErrors {
+		r.Base.Errors = append(r.Base.Errors, Clip(name))
+	}
+}
+
+// Report returns a report for the stage ("verify" or "confirm") made at
+// time now (ms); it notes now as that stage's time.
+func (r *Recorder) Report(stage string, now float64) *Report {
+	switch stage {
+	case "verify":
+		r.Base.Timing.VerifyMS = now
+	case "confirm":
+		r.Base.Timing.ConfirmMS = now
+	}
+	out := r.Base
+	out.V = SchemaVersion
+	out.Stage = Clip(stage)
+	out.Interaction.Path = r.path.Total()
+	if c := r.Base.Interaction.Click; c != nil {
+		cc := *c
+		out.Interaction.Click = &cc
+	}
+	return &out
+}
+
+// Clip cuts s to at most MaxString bytes, at a UTF-8 boundary.
+func Clip(s string) string {
+	if len(s) <= MaxString {
+		return s
+	}
+	i := MaxString
+	for i > 0 && s[i]&0xC0 == 0x80 {
+		i--
+	}
+	return s[:i]
+}

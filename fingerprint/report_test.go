@@ -1,0 +1,244 @@
+package fingerprint
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// decodeStrict decodes as the server does: unknown fields are errors.
+func decodeStrict(t testing.TB, b []byte) *Report {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var r Report
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("decode %s: %v", b, err)
+	}
+	if dec.More() {
+		t.Fatalf("trailing data after report: %s", b)
+	}
+	return &r
+}
+
+// fill sets every field reachable from v to a value drawn from rnd and
+// strs, so that a field the encoder forgets shows up as a difference.
+func fill(v reflect.Value, rnd *rand.Rand, strs []string) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			fill(v.Field(i), rnd, strs)
+		}
+	case reflect.Pointer:
+		p := reflect.New(v.Type().Elem())
+		fill(p.Elem(), rnd, strs)
+		v.Set(p)
+	case reflect.Slice:
+		n := 1 + rnd.IntN(3)
+		s := reflect.MakeSlice(v.Type(), n, n)
+		for i := 0; i < n; i++ {
+			fill(s.Index(i), rnd, strs)
+		}
+		v.Set(s)
+	case reflect.String:
+		v.SetString(strs[rnd.IntN(len(strs))])
+	case reflect.Bool:
+		v.SetBool(true) // false is the zero value: true proves the field is written
+	case reflect.Int:
+		v.SetInt(int64(rnd.IntN(1<<20)) - 1<<19 | 1)
+	case reflect.Float64:
+		f := []float64{0.1, -3.25, 1e21, 1e-7, 5e-324, math.MaxFloat64, 123456.789, 1.0 / 3}[rnd.IntN(8)]
+		v.SetFloat(f)
+	default:
+		panic("fill: unhandled kind " + v.Kind().String() + " at " + v.Type().String())
+	}
+}
+
+// want is what encoding/json gives back for r after a trip through JSON:
+// invalid UTF-8 becomes U+FFFD byte by byte, NaN and ±Inf become 0, and
+// empty slices are omitted (nil).
+func want(r Report) Report {
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Struct:
+			for i := 0; i < v.NumField(); i++ {
+				walk(v.Field(i))
+			}
+		case reflect.Pointer:
+			if !v.IsNil() {
+				c := reflect.New(v.Type().Elem())
+				c.Elem().Set(v.Elem())
+				walk(c.Elem())
+				v.Set(c)
+			}
+		case reflect.Slice:
+			if v.Len() == 0 {
+				v.Set(reflect.Zero(v.Type()))
+				return
+			}
+			c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+			reflect.Copy(c, v)
+			for i := 0; i < c.Len(); i++ {
+				walk(c.Index(i))
+			}
+			v.Set(c)
+		case reflect.String:
+			v.SetString(validUTF8(v.String()))
+		case reflect.Float64:
+			if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+				v.SetFloat(0)
+			}
+		}
+	}
+	walk(reflect.ValueOf(&r).Elem())
+	return r
+}
+
+func validUTF8(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func roundTrip(t testing.TB, r *Report) {
+	t.Helper()
+	b := r.AppendJSON(nil)
+	if !json.Valid(b) {
+		t.Fatalf("invalid JSON: %s", b)
+	}
+	got := decodeStrict(t, b)
+	w := want(*r)
+	if !reflect.DeepEqual(*got, w) {
+		t.Fatalf("round trip differs\n got  %#v\n want %#v\n json %s", *got, w, b)
+	}
+	// The same holds for encoding/json's own output, so both agree on
+	// what every field is called.
+	std, err := json.Marshal(&w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got2 := decodeStrict(t, std); !reflect.DeepEqual(*got2, *got) {
+		t.Fatalf("encoding/json and AppendJSON disagree\n std %s\n ours %s", std, b)
+	}
+}
+
+var sampleStrings = []string{
+	"", "a", "HeadlessChrome", `quote " back \ slash`, "tab\tnl\ncr\r", "\x00\x01\x1f\x7f",
+	"<script>&amp;</script>", "ünïcødé ✓ 日本語 😀", "\u2028\u2029", "\xff\xfe bad", "\xe2\x82", "Europe/London",
+}
+
+// TestReportEveryFieldRoundTrips fills every field and checks that
+// AppendJSON writes it under the name encoding/json reads, so adding a
+// field to Report without adding it to AppendJSON fails here.
+func TestReportEveryFieldRoundTrips(t *testing.T) {
+	for seed := uint64(0); seed < 200; seed++ {
+		rnd := rand.New(rand.NewPCG(seed, 7))
+		var r Report
+		fill(reflect.ValueOf(&r).Elem(), rnd, sampleStrings)
+		roundTrip(t, &r)
+	}
+}
+
+func TestReportZeroAndEdgeValues(t *testing.T) {
+	cases := map[string]Report{
+		"zero":             {},
+		"nan and inf":      {Device: Device{DeviceMemory: math.NaN(), Screen: Screen{PixelRatio: math.Inf(1)}}, Interaction: Interaction{FirstMS: math.Inf(-1), Trusted: Events{Click: EventCount{N: 1, FirstMS: math.NaN()}}}},
+		"empty slices":     {Errors: []string{}, Locale: Locale{Languages: []string{}}, Device: Device{UAData: &UAData{Brands: []Brand{}}}},
+		"negative zero":    {Locale: Locale{OffsetMinutes: -0}, Timing: Timing{LoadMS: math.Copysign(0, -1)}},
+		"untrusted click":  {Interaction: Interaction{Click: &Click{OnContinue: true}}},
+		"big ints":         {V: math.MaxInt64, Device: Device{HardwareConcurrency: math.MinInt64}},
+		"only bad strings": {Stage: "\xff", Errors: []string{"\xc0\xaf", "\xed\xa0\x80"}},
+	}
+	for name, r := range cases {
+		t.Run(name, func(t *testing.T) { roundTrip(t, &r) })
+	}
+}
+
+func TestReportEscapesForHTML(t *testing.T) {
+	r := Report{Stage: "</script><b>&\u2028"}
+	b := string(r.AppendJSON(nil))
+	for _, bad := range []string{"<", ">", "&", "\u2028"} {
+		if strings.Contains(b, bad) {
+			t.Errorf("output contains %q unescaped: %s", bad, b)
+		}
+	}
+}
+
+func TestReportAppendsToBuffer(t *testing.T) {
+	r := Report{V: 2}
+	b := r.AppendJSON([]byte("x="))
+	if !strings.HasPrefix(string(b), `x={"v":2,`) {
+		t.Fatalf("got %s", b)
+	}
+}
+
+func TestReportTrustedClickIsStrict(t *testing.T) {
+	cases := []struct {
+		name string
+		r    *Report
+		want bool
+	}{
+		{"nil report", nil, false},
+		{"no click", &Report{}, false},
+		{"script click on continue", &Report{Interaction: Interaction{Click: &Click{Trusted: false, OnContinue: true}}}, false},
+		{"trusted click elsewhere", &Report{Interaction: Interaction{Click: &Click{Trusted: true}}}, false},
+		{"trusted click on continue", &Report{Interaction: Interaction{Click: &Click{Trusted: true, OnContinue: true}}}, true},
+	}
+	for _, c := range cases {
+		if got := c.r.TrustedClick(); got != c.want {
+			t.Errorf("%s: TrustedClick() = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestReportDecodesVersion1 keeps old collectors (cached pages) readable:
+// a v1 report is a subset of v2.
+func TestReportDecodesVersion1(t *testing.T) {
+	r := decodeStrict(t, []byte(`{"v":1,"interaction":{"click":{"trusted":true}}}`))
+	if r.V != 1 || r.Interaction.Click == nil || !r.Interaction.Click.Trusted {
+		t.Fatalf("got %+v", r)
+	}
+	if r.TrustedClick() {
+		t.Fatal("a v1 click does not say it was on Continue, so it must not count")
+	}
+}
+
+// FuzzReportJSON checks, for arbitrary strings and numbers, that the
+// collector's encoder writes JSON that the server's strict decoder reads
+// back to the same report.
+func FuzzReportJSON(f *testing.F) {
+	// Seeds: plain ASCII; every JSON escape; invalid UTF-8 (lone
+	// continuation byte, truncated sequence, surrogate half, overlong);
+	// HTML-sensitive characters; the JavaScript line separators.
+	f.Add("Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/120.0", "en-GB", 1.5, int64(8), uint64(1))
+	f.Add("\"\\/\b\f\n\r\t\x00\x1f", "\x7f", -0.0, int64(-1), uint64(2))
+	f.Add("\x80", "\xe2\x82", math.Inf(1), int64(math.MaxInt64), uint64(3))
+	f.Add("\xed\xa0\x80", "\xc0\xaf", math.NaN(), int64(math.MinInt64), uint64(4))
+	f.Add("</script><!--&", "\u2028\u2029", 5e-324, int64(0), uint64(5))
+	f.Fuzz(func(t *testing.T, s1, s2 string, fl float64, n int64, seed uint64) {
+		rnd := rand.New(rand.NewPCG(seed, uint64(n)))
+		var r Report
+		fill(reflect.ValueOf(&r).Elem(), rnd, []string{s1, s2, s1 + s2, ""})
+		r.V = int(n)
+		r.Device.UserAgent = s1
+		r.Timing.LoadMS = fl
+		r.Interaction.Click.X = fl
+		r.Device.DeviceMemory = -fl
+		r.Interaction.Trusted.Scroll.FirstMS = fl
+		roundTrip(t, &r)
+	})
+}
