@@ -38,6 +38,13 @@ type Network struct {
 	HasGeo  bool    `json:"has_geo,omitempty"`
 	ASN     uint32  `json:"asn,omitempty"`
 	ASOrg   string  `json:"as_org,omitempty"`
+	// TimeZone is the IANA zone of the GeoIP location (City databases
+	// only); the locale signal compares it with the browser's zone.
+	TimeZone string `json:"time_zone,omitempty"`
+	// Range names the configured scanner address range that holds the
+	// address (see Engine.MarkRanges). It is filled when the address is
+	// seen, because the address itself is not kept for a replay.
+	Range string `json:"range,omitempty"`
 }
 
 // Requester is the browser that asked for the link, as recorded at issue.
@@ -94,6 +101,9 @@ type Contribution struct {
 	Value  float64 `json:"value"`  // what the signal measured, -1 (scanner-like) .. +1 (person-like)
 	Weight float64 `json:"weight"` // its weight in the configuration
 	Reason string  `json:"reason"`
+	// Veto is set when this signal alone keeps the visit from anything
+	// better than the code, whatever the score.
+	Veto bool `json:"veto,omitempty"`
 }
 
 // Verdict is a decision with its score and explanation.
@@ -102,6 +112,9 @@ type Verdict struct {
 	Score    float64        `json:"score"`
 	Signals  []Contribution `json:"signals"`
 	Config   string         `json:"config,omitempty"` // hash of the configuration that decided
+	// Rule says in words which rule turned the score into the decision
+	// (binding, a veto, a threshold, the zero-click policy).
+	Rule string `json:"rule,omitempty"`
 }
 
 // Decider turns an Input into a Verdict. Implementations must be pure and
