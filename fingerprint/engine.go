@@ -26,12 +26,18 @@ type compiled struct {
 	on         [numSignals]bool
 	w          [numSignals]float64
 	scannerASN map[uint32]string
-	scannerUA  []namedPattern // lower-case substrings
+	// uaPats are the scanner entries' UA marks, then the generic ones,
+	// lower case, as bytes for bytes.Contains (the fast path).
+	uaPats []namedPattern
 	ranges     []namedRange
 	datacenter map[uint32]bool
 }
 
-type namedPattern struct{ lower, name string }
+type namedPattern struct {
+	lower   []byte
+	name    string
+	generic bool // a crawler or library, not a named vendor
+}
 
 type namedRange struct {
 	p    netip.Prefix
@@ -107,7 +113,7 @@ func compile(cfg Config) (*compiled, error) {
 			c.scannerASN[a] = s.Name
 		}
 		for _, u := range s.UserAgents {
-			c.scannerUA = append(c.scannerUA, namedPattern{strings.ToLower(strings.TrimSpace(u)), s.Name})
+			c.uaPats = append(c.uaPats, namedPattern{[]byte(strings.ToLower(strings.TrimSpace(u))), s.Name, false})
 		}
 		for _, r := range s.Ranges {
 			p, err := netip.ParsePrefix(strings.TrimSpace(r))
@@ -116,6 +122,9 @@ func compile(cfg Config) (*compiled, error) {
 			}
 			c.ranges = append(c.ranges, namedRange{p.Masked(), s.Name})
 		}
+	}
+	for _, g := range genericBotUAs {
+		c.uaPats = append(c.uaPats, namedPattern{[]byte(g), g, true})
 	}
 	for _, a := range builtinDatacenters {
 		c.datacenter[a] = true

@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"bytes"
 	"math"
 	"strings"
 	"time"
@@ -128,17 +129,18 @@ func (e *eval) ua() {
 		e.veto("no User-Agent header: no browser sends that")
 		return
 	}
-	for _, p := range e.c.scannerUA {
-		if containsFold(raw, p.lower) {
+	var lb [512]byte
+	lower := lowerASCII(lb[:0], raw)
+	for _, p := range e.c.uaPats {
+		if !bytes.Contains(lower, p.lower) {
+			continue
+		}
+		if p.generic {
+			e.veto("the User-Agent is a crawler's or an HTTP library's (").s(p.name).s(")")
+		} else {
 			e.veto("the User-Agent names a link scanner (").s(p.name).s(")")
-			return
 		}
-	}
-	for _, p := range genericBotUAs {
-		if containsFold(raw, p) {
-			e.veto("the User-Agent is a crawler's or an HTTP library's (").s(p).s(")")
-			return
-		}
+		return
 	}
 	if vu.Headless {
 		e.veto("the User-Agent says HeadlessChrome")
@@ -502,4 +504,19 @@ func softwareGL(g *WebGL) bool {
 		}
 	}
 	return false
+}
+
+// lowerASCII appends s, ASCII lower-cased and cut to cap(dst), to dst.
+func lowerASCII(dst []byte, s string) []byte {
+	if len(s) > cap(dst)-len(dst) {
+		s = s[:cap(dst)-len(dst)]
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }

@@ -1,0 +1,210 @@
+package fingerprint
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+const (
+	uaChromeWin = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/145.0.0.0 Safari/537.36"
+	uaIPhone    = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_3 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.3 Mobile/15E148 Safari/604.1"
+	uaOldChrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/109.0.0.0 Safari/537.36"
+)
+
+// humanReport is what a person's desktop Chrome reports.
+func humanReport() *Report {
+	return &Report{
+		V: SchemaVersion,
+		Automation: Automation{ChromeObject: true, NotificationPermission: "default",
+			NotificationQuery: "prompt", Plugins: 5, MimeTypes: 2, PDFViewer: true},
+		Device: Device{
+			UserAgent: uaChromeWin, Platform: "Win32",
+			UAData: &UAData{Brands: []Brand{{"Google Chrome", "145"}, {"Chromium", "145"}}, Platform: "Windows"},
+			Screen: Screen{Width: 1920, Height: 1080}, Window: Window{InnerWidth: 1280, InnerHeight: 900, OuterWidth: 1296, OuterHeight: 1010},
+			WebGL: &WebGL{Vendor: "Google Inc. (NVIDIA)", Renderer: "ANGLE (NVIDIA GeForce RTX 3060 Direct3D11)", Unmasked: true},
+		},
+		Locale:      Locale{TimeZone: "Europe/London", Language: "en-GB", Languages: []string{"en-GB", "en"}},
+		Interaction: Interaction{Trusted: Events{PointerMove: EventCount{N: 12}}},
+		Timing:      Timing{VerifyMS: 400},
+	}
+}
+
+// humanInput is the person on another Chrome of the same kind, a minute
+// after asking, from the same country.
+func humanInput() *Input {
+	london := Network{Prefix: "p1", Country: "GB", City: "London", ASN: 2856, TimeZone: "Europe/London"}
+	visitor := london
+	visitor.Prefix = "p2"
+	return &Input{
+		Stage: StageVerify,
+		Requester: Requester{Network: london, UserAgent: uaChromeWin, AcceptLanguage: "en-GB,en;q=0.9",
+			HasBinding: true, At: t0},
+		Visitor: Visitor{Network: visitor, UserAgent: uaChromeWin, AcceptLanguage: "en-GB,en;q=0.9",
+			SecFetchSite: "same-origin", SecFetchMode: "cors", SecFetchDest: "empty",
+			SecCHUA: `"Google Chrome";v="145", "Chromium";v="145", "Not.A/Brand";v="24"`, SecCHUAMobile: "?0", SecCHUAPlatform: `"Windows"`,
+			At: t0.Add(70 * time.Second)},
+		Report: humanReport(),
+		Now:    t0.Add(70 * time.Second),
+	}
+}
+
+// withClick turns an input into the confirm stage with a hand's click.
+func withClick(in *Input) *Input {
+	in.Stage = StageConfirm
+	in.Report.Interaction.Click = &Click{Trusted: true, OnContinue: true, AtMS: 2600, X: 300, Y: 400, Detail: 1,
+		PointerType: "mouse", Path: PointerPath{Points: 24, Length: 380, Straightness: 0.7, DurationMS: 900, SpeedCV: 0.6, EndDistance: 1}}
+	return in
+}
+
+func mustEngine(t testing.TB, cfg Config) *Engine {
+	t.Helper()
+	e, err := NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func contribution(v Verdict, signal string) Contribution {
+	for _, c := range v.Signals {
+		if c.Signal == signal {
+			return c
+		}
+	}
+	return Contribution{Signal: "missing"}
+}
+
+func TestEngineDecisions(t *testing.T) {
+	e := mustEngine(t, DefaultConfig())
+	tests := []struct {
+		name string
+		in   func() *Input
+		want Decision
+	}{
+		{"binding/consumes at verify", func() *Input { in := humanInput(); in.Binding = true; return in }, Consume},
+		{"binding/consumes even with scanner traits", func() *Input {
+			in := humanInput()
+			in.Binding = true
+			in.Visitor.Network.ASN = 8075
+			return in
+		}, Consume},
+		{"human other device/confirm at verify", humanInput, Confirm},
+		{"human other device/consume after click", func() *Input { return withClick(humanInput()) }, Consume},
+		{"no report/code", func() *Input { in := humanInput(); in.Report = nil; return in }, Code},
+		{"confirm without click/code", func() *Input { in := humanInput(); in.Stage = StageConfirm; return in }, Code},
+		{"confirm with script click/code", func() *Input {
+			in := withClick(humanInput())
+			in.Report.Interaction.Click.Trusted = false
+			return in
+		}, Code},
+		{"scanner network/code, never a dead end", func() *Input {
+			in := withClick(humanInput())
+			in.Visitor.Network.ASN = 22843
+			return in
+		}, Code},
+		{"webdriver/code", func() *Input { in := humanInput(); in.Report.Automation.Webdriver = true; return in }, Code},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := e.Decide(tt.in())
+			if v.Decision != tt.want {
+				t.Fatalf("decision %s, want %s (score %.3f, rule %q)\n%s", v.Decision, tt.want, v.Score, v.Rule, dump(v))
+			}
+			if v.Config != e.Hash() || v.Rule == "" || len(v.Signals) != numSignals {
+				t.Fatalf("verdict lacks config hash, rule or signals: %+v", v)
+			}
+		})
+	}
+}
+
+func dump(v Verdict) string {
+	var b strings.Builder
+	for _, c := range v.Signals {
+		b.WriteString("  " + c.Signal + " " + ftoa(c.Value) + " × " + ftoa(c.Weight) + ": " + c.Reason + "\n")
+	}
+	return b.String()
+}
+
+func TestZeroClickPolicy(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ZeroClick = true
+	cfg.Thresholds.Consume = 0.8
+	in := humanInput()
+	in.Report.Interaction.Trusted.TouchStart.N = 3
+	if v := mustEngine(t, cfg).Decide(in); v.Decision != Consume {
+		t.Fatalf("zero_click on: %s (score %.3f)", v.Decision, v.Score)
+	}
+	if v := mustEngine(t, DefaultConfig()).Decide(in); v.Decision != Confirm {
+		t.Fatalf("zero_click off: %s (score %.3f)", v.Decision, v.Score)
+	}
+}
+
+func TestSwapChangesDecisionsAndHash(t *testing.T) {
+	e := mustEngine(t, DefaultConfig())
+	h := e.Hash()
+	cfg := DefaultConfig()
+	cfg.Thresholds.Confirm = 0.999
+	if err := e.Swap(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if e.Hash() == h {
+		t.Fatal("hash did not change with the thresholds")
+	}
+	if v := e.Decide(humanInput()); v.Decision != Code {
+		t.Fatalf("after swap: %s", v.Decision)
+	}
+	bad := DefaultConfig()
+	bad.Thresholds.Confirm = 2
+	if err := e.Swap(bad); err == nil || e.Config().Thresholds.Confirm != 0.999 {
+		t.Fatalf("a bad config was accepted or replaced the running one: %v", err)
+	}
+}
+
+func TestValidateNamesTheKey(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Config)
+		key  string
+	}{
+		{"thresholds/confirm above 1", func(c *Config) { c.Thresholds.Confirm = 1.5 }, "heuristics.thresholds.confirm"},
+		{"thresholds/zero config", func(c *Config) { *c = Config{} }, "heuristics.thresholds.consume"},
+		{"signals/negative weight", func(c *Config) { c.Signals.Geo.Weight = -1 }, "heuristics.signals.geo.weight"},
+		{"signals/binding off", func(c *Config) { c.Signals.Binding.Enabled = false }, "heuristics.signals.binding.enabled"},
+		{"params/near beyond far", func(c *Config) { c.Params.NearKm = 5000 }, "heuristics.params.near_km"},
+		{"scanners/unknown disable", func(c *Config) { c.Scanners.Disable = []string{"nope"} }, "heuristics.scanners.disable[0]"},
+		{"scanners/bad range", func(c *Config) {
+			c.Scanners.Add = []ScannerEntry{{Name: "x", Ranges: []string{"10.0.0.0/33"}}}
+		}, "heuristics.scanners.add[0].ranges[0]"},
+		{"scanners/empty entry", func(c *Config) { c.Scanners.Add = []ScannerEntry{{Name: "x"}} }, "heuristics.scanners.add[0]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.edit(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.key) {
+				t.Fatalf("error %v does not name %s", err, tt.key)
+			}
+		})
+	}
+	d := DefaultConfig()
+	if err := d.Validate(); err != nil {
+		t.Fatalf("default config invalid: %v", err)
+	}
+}
+
+func BenchmarkDecide(b *testing.B) {
+	e := mustEngine(b, DefaultConfig())
+	in := withClick(humanInput())
+	in.History = []PastVisit{
+		{At: t0.Add(3 * time.Second), Kind: "view", Network: Network{Prefix: "p9", ASN: 8075}, UserAgent: uaOldChrome},
+		{At: t0.Add(60 * time.Second), Kind: "view", Network: in.Visitor.Network, UserAgent: uaChromeWin},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = e.Decide(in)
+	}
+}
