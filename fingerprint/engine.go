@@ -28,7 +28,7 @@ type compiled struct {
 	scannerASN map[uint32]string
 	// uaPats are the scanner entries' UA marks, then the generic ones,
 	// lower case, as bytes for bytes.Contains (the fast path).
-	uaPats []namedPattern
+	uaPats     []namedPattern
 	ranges     []namedRange
 	datacenter map[uint32]bool
 }

@@ -22,7 +22,7 @@ func humanReport() *Report {
 			NotificationQuery: "prompt", Plugins: 5, MimeTypes: 2, PDFViewer: true},
 		Device: Device{
 			UserAgent: uaChromeWin, Platform: "Win32",
-			UAData: &UAData{Brands: []Brand{{"Google Chrome", "145"}, {"Chromium", "145"}}, Platform: "Windows"},
+			UAData: &UAData{Brands: []Brand{{Brand: "Google Chrome", Version: "145"}, {Brand: "Chromium", Version: "145"}}, Platform: "Windows"},
 			Screen: Screen{Width: 1920, Height: 1080}, Window: Window{InnerWidth: 1280, InnerHeight: 900, OuterWidth: 1296, OuterHeight: 1010},
 			WebGL: &WebGL{Vendor: "Google Inc. (NVIDIA)", Renderer: "ANGLE (NVIDIA GeForce RTX 3060 Direct3D11)", Unmasked: true},
 		},
