@@ -1,4 +1,4 @@
-package fingerprint
+package report
 
 import (
 	"math"
@@ -265,12 +265,21 @@ type encoder struct {
 	first bool
 }
 
-func (e *encoder) open()     { e.b = append(e.b, '{'); e.first = true }
-func (e *encoder) close()    { e.b = append(e.b, '}'); e.first = false }
-func (e *encoder) openArr()  { e.b = append(e.b, '['); e.first = true }
+//go:noinline
+func (e *encoder) open() { e.b = append(e.b, '{'); e.first = true }
+
+//go:noinline
+func (e *encoder) close() { e.b = append(e.b, '}'); e.first = false }
+
+//go:noinline
+func (e *encoder) openArr() { e.b = append(e.b, '['); e.first = true }
+
+//go:noinline
 func (e *encoder) closeArr() { e.b = append(e.b, ']'); e.first = false }
 
 // elem starts an array element.
+//
+//go:noinline
 func (e *encoder) elem() {
 	if !e.first {
 		e.b = append(e.b, ',')
@@ -279,6 +288,8 @@ func (e *encoder) elem() {
 }
 
 // key starts an object member; k must need no escaping.
+//
+//go:noinline
 func (e *encoder) key(k string) {
 	e.elem()
 	e.b = append(e.b, '"')
@@ -286,6 +297,7 @@ func (e *encoder) key(k string) {
 	e.b = append(e.b, '"', ':')
 }
 
+//go:noinline
 func (e *encoder) optStr(k, v string) {
 	if v != "" {
 		e.key(k)
@@ -293,6 +305,7 @@ func (e *encoder) optStr(k, v string) {
 	}
 }
 
+//go:noinline
 func (e *encoder) bool(v bool) {
 	if v {
 		e.b = append(e.b, "true"...)
@@ -301,8 +314,10 @@ func (e *encoder) bool(v bool) {
 	}
 }
 
+//go:noinline
 func (e *encoder) int(v int) { e.b = strconv.AppendInt(e.b, int64(v), 10) }
 
+//go:noinline
 func (e *encoder) float(v float64) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		v = 0
@@ -310,6 +325,7 @@ func (e *encoder) float(v float64) {
 	e.b = strconv.AppendFloat(e.b, v, 'g', -1, 64)
 }
 
+//go:noinline
 func (e *encoder) strs(vs []string) {
 	e.openArr()
 	for _, v := range vs {
@@ -321,6 +337,7 @@ func (e *encoder) strs(vs []string) {
 
 const hexDigits = "0123456789abcdef"
 
+//go:noinline
 func (e *encoder) str(s string) {
 	b := append(e.b, '"')
 	for i := 0; i < len(s); {

@@ -1,6 +1,4 @@
-package fingerprint
-
-import "strings"
+package report
 
 // uaMarks are substrings of a user agent that automation tools and
 // headless browsers leave, lower-cased, with the name reported for each.
@@ -29,10 +27,10 @@ var uaMarks = [...]struct{ sub, name string }{
 // userAgentData brand), each named once, "Headless" only when no more
 // specific headless mark matched. It returns nil when there are none.
 func UAMarks(ua string) []string {
-	l := strings.ToLower(ua)
+	l := lower(ua)
 	var out []string
 	for _, m := range uaMarks {
-		if !strings.Contains(l, m.sub) {
+		if !contains(l, m.sub) {
 			continue
 		}
 		if m.name == "Headless" && len(out) > 0 && out[len(out)-1] == "HeadlessChrome" {
@@ -57,9 +55,9 @@ func (d *Device) SoftwareRenderer() bool {
 	if d.WebGL == nil {
 		return false
 	}
-	s := strings.ToLower(d.WebGL.Vendor + " " + d.WebGL.Renderer)
+	s := lower(d.WebGL.Vendor + " " + d.WebGL.Renderer)
 	for _, sub := range softwareRenderers {
-		if strings.Contains(s, sub) {
+		if contains(s, sub) {
 			return true
 		}
 	}
@@ -75,31 +73,63 @@ func (d *Device) UADataMismatch() string {
 	if u == nil {
 		return ""
 	}
-	ua := strings.ToLower(d.UserAgent)
+	ua := lower(d.UserAgent)
 	for _, b := range u.Brands {
-		if strings.Contains(strings.ToLower(b.Brand), "headless") {
+		if contains(lower(b.Brand), "headless") {
 			return "a userAgentData brand names a headless browser"
 		}
 	}
-	if len(u.Brands) > 0 && !strings.Contains(ua, "chrom") && !strings.Contains(ua, "edg") && !strings.Contains(ua, "opr") {
+	if len(u.Brands) > 0 && !contains(ua, "chrom") && !contains(ua, "edg") && !contains(ua, "opr") {
 		return "userAgentData brands are present but the user agent is not a Chromium browser"
 	}
-	if u.Mobile != strings.Contains(ua, "mobile") {
+	if u.Mobile != contains(ua, "mobile") {
 		if u.Mobile {
 			return "userAgentData says mobile, the user agent does not"
 		}
 		return "the user agent says mobile, userAgentData does not"
 	}
-	want := map[string]string{
-		"windows":   "windows",
-		"macos":     "mac os x",
-		"linux":     "linux",
-		"android":   "android",
-		"chrome os": "cros",
-		"chromeos":  "cros",
-	}[strings.ToLower(u.Platform)]
-	if want != "" && !strings.Contains(ua, want) {
+	var want string
+	switch lower(u.Platform) {
+	case "windows":
+		want = "windows"
+	case "macos":
+		want = "mac os x"
+	case "linux":
+		want = "linux"
+	case "android":
+		want = "android"
+	case "chrome os", "chromeos":
+		want = "cros"
+	}
+	if want != "" && !contains(ua, want) {
 		return "userAgentData platform " + u.Platform + " does not match the user agent"
 	}
 	return ""
+}
+
+// lower and contains are ASCII-only stand-ins for the strings functions:
+// every pattern here is ASCII, and package strings with its Unicode
+// tables costs the collector about 40 KB.
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; 'A' <= c && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
 }

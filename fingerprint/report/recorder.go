@@ -1,4 +1,4 @@
-package fingerprint
+package report
 
 // EventKind names the input events the collector counts.
 type EventKind int

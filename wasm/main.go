@@ -1,0 +1,355 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"syscall/js"
+
+	"github.com/linkguard/linkguard/fingerprint/report"
+)
+
+// readyTimeoutMS bounds how long the asynchronous probes (the
+// permissions query) may hold up the first report.
+const readyTimeoutMS = 300
+
+var (
+	global = js.Global()
+	rec    report.Recorder
+)
+
+func main() {
+	rec.Base.Timing.StartMS = now()
+	probe("automation", probeAutomation)
+	probe("device", probeDevice)
+	probe("screen", probeScreen)
+	probe("webgl", probeWebGL)
+	probe("locale", probeLocale)
+	probe("page", probePageStart)
+	listen()
+
+	var resolve js.Value
+	ready := global.Get("Promise").New(js.FuncOf(func(_ js.Value, args []js.Value) any {
+		resolve = args[0]
+		return nil
+	}))
+	done := false
+	settle := js.FuncOf(func(js.Value, []js.Value) any {
+		if !done {
+			done = true
+			resolve.Invoke()
+		}
+		return nil
+	})
+	api := global.Get("Object").New()
+	api.Set("version", report.SchemaVersion)
+	api.Set("ready", ready)
+	api.Set("report", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		stage := "verify"
+		if len(args) > 0 && args[0].Type() == js.TypeString {
+			stage = args[0].String()
+		}
+		return makeReport(stage)
+	}))
+	global.Set("lgCollector", api)
+
+	global.Call("setTimeout", settle, readyTimeoutMS)
+	probeNotificationQuery(settle)
+	select {}
+}
+
+// makeReport refreshes the values that change over the page's life and
+// returns the report as JSON.
+func makeReport(stage string) (out string) {
+	defer func() {
+		if recover() != nil {
+			out = `{"v":` + itoa(report.SchemaVersion) + `,"errors":["report"]}`
+		}
+	}()
+	probe("timing", probeTiming)
+	probe("page", probePageNow)
+	probe("screen", probeScreen)
+	r := rec.Report(stage, now())
+	return string(r.AppendJSON(make([]byte, 0, 2048)))
+}
+
+// probe runs f, noting name in the report's errors when it panics (a
+// missing API makes syscall/js panic on Get of undefined).
+func probe(name string, f func()) {
+	defer func() {
+		if recover() != nil {
+			rec.AddError(name)
+		}
+	}()
+	f()
+}
+
+func now() float64 { return global.Get("performance").Call("now").Float() }
+
+func probeAutomation() {
+	nav := global.Get("navigator")
+	a := &rec.Base.Automation
+	a.Webdriver = nav.Get("webdriver").Truthy()
+	a.ChromeObject = global.Get("chrome").Type() == js.TypeObject
+	if n := global.Get("Notification"); n.Type() == js.TypeFunction {
+		a.NotificationPermission = str(n.Get("permission"))
+	}
+	a.Plugins = length(nav.Get("plugins"))
+	a.MimeTypes = length(nav.Get("mimeTypes"))
+	a.PDFViewer = nav.Get("pdfViewerEnabled").Truthy()
+}
+
+// probeNotificationQuery asks permissions.query for the notifications
+// state and calls settle when it answers (or fails).
+func probeNotificationQuery(settle js.Func) {
+	defer func() {
+		if recover() != nil {
+			rec.AddError("permissions")
+			settle.Invoke()
+		}
+	}()
+	perms := global.Get("navigator").Get("permissions")
+	if perms.Type() != js.TypeObject {
+		rec.AddError("permissions")
+		settle.Invoke()
+		return
+	}
+	q := global.Get("Object").New()
+	q.Set("name", "notifications")
+	perms.Call("query", q).Call("then",
+		js.FuncOf(func(_ js.Value, args []js.Value) any {
+			probe("permissions", func() { rec.Base.Automation.NotificationQuery = str(args[0].Get("state")) })
+			settle.Invoke()
+			return nil
+		}),
+		js.FuncOf(func(js.Value, []js.Value) any {
+			rec.AddError("permissions")
+			settle.Invoke()
+			return nil
+		}))
+}
+
+func probeDevice() {
+	nav := global.Get("navigator")
+	d := &rec.Base.Device
+	d.UserAgent = str(nav.Get("userAgent"))
+	d.Platform = str(nav.Get("platform"))
+	rec.Base.Automation.UAMarks = report.UAMarks(d.UserAgent)
+	d.HardwareConcurrency = num(nav.Get("hardwareConcurrency"))
+	d.DeviceMemory = float(nav.Get("deviceMemory"))
+	d.MaxTouchPoints = num(nav.Get("maxTouchPoints"))
+	d.PointerFine = media("(pointer: fine)")
+	d.Hover = media("(hover: hover)")
+	if u := nav.Get("userAgentData"); u.Type() == js.TypeObject {
+		ud := &report.UAData{Mobile: u.Get("mobile").Truthy(), Platform: str(u.Get("platform"))}
+		brands := u.Get("brands")
+		for i, n := 0, length(brands); i < n && i < report.MaxBrands; i++ {
+			b := brands.Index(i)
+			ud.Brands = append(ud.Brands, report.Brand{Brand: str(b.Get("brand")), Version: str(b.Get("version"))})
+			for _, m := range report.UAMarks(ud.Brands[i].Brand) {
+				addMark(m)
+			}
+		}
+		d.UAData = ud
+	}
+}
+
+func addMark(m string) {
+	a := &rec.Base.Automation
+	for _, x := range a.UAMarks {
+		if x == m {
+			return
+		}
+	}
+	if len(a.UAMarks) < report.MaxUAMarks {
+		a.UAMarks = append(a.UAMarks, m)
+	}
+}
+
+func media(q string) bool {
+	mm := global.Get("matchMedia")
+	if mm.Type() != js.TypeFunction {
+		return false
+	}
+	return global.Call("matchMedia", q).Get("matches").Truthy()
+}
+
+func probeScreen() {
+	d := &rec.Base.Device
+	s := global.Get("screen")
+	d.Screen = report.Screen{
+		Width: num(s.Get("width")), Height: num(s.Get("height")),
+		AvailWidth: num(s.Get("availWidth")), AvailHeight: num(s.Get("availHeight")),
+		ColorDepth: num(s.Get("colorDepth")), PixelRatio: float(global.Get("devicePixelRatio")),
+	}
+	d.Window = report.Window{
+		InnerWidth: num(global.Get("innerWidth")), InnerHeight: num(global.Get("innerHeight")),
+		OuterWidth: num(global.Get("outerWidth")), OuterHeight: num(global.Get("outerHeight")),
+	}
+}
+
+// WebGL constants (WEBGL_debug_renderer_info and the core parameters).
+const (
+	glVendor           = 0x1F00
+	glRenderer         = 0x1F01
+	glUnmaskedVendor   = 0x9245
+	glUnmaskedRenderer = 0x9246
+)
+
+func probeWebGL() {
+	canvas := global.Get("document").Call("createElement", "canvas")
+	gl := canvas.Call("getContext", "webgl")
+	if !gl.Truthy() {
+		gl = canvas.Call("getContext", "experimental-webgl")
+	}
+	if !gl.Truthy() {
+		rec.AddError("webgl")
+		return
+	}
+	w := &report.WebGL{}
+	if ext := gl.Call("getExtension", "WEBGL_debug_renderer_info"); ext.Truthy() {
+		w.Vendor = str(gl.Call("getParameter", glUnmaskedVendor))
+		w.Renderer = str(gl.Call("getParameter", glUnmaskedRenderer))
+		w.Unmasked = w.Renderer != ""
+	}
+	if !w.Unmasked {
+		w.Vendor = str(gl.Call("getParameter", glVendor))
+		w.Renderer = str(gl.Call("getParameter", glRenderer))
+	}
+	rec.Base.Device.WebGL = w
+	// Give the context back at once: browsers cap live contexts.
+	if lose := gl.Call("getExtension", "WEBGL_lose_context"); lose.Truthy() {
+		lose.Call("loseContext")
+	}
+}
+
+func probeLocale() {
+	l := &rec.Base.Locale
+	nav := global.Get("navigator")
+	l.Language = str(nav.Get("language"))
+	langs := nav.Get("languages")
+	for i, n := 0, length(langs); i < n && i < report.MaxLanguages; i++ {
+		l.Languages = append(l.Languages, str(langs.Index(i)))
+	}
+	l.OffsetMinutes = -num(global.Get("Date").New().Call("getTimezoneOffset"))
+	probe("intl", func() {
+		l.TimeZone = str(global.Get("Intl").Call("DateTimeFormat").Call("resolvedOptions").Get("timeZone"))
+	})
+}
+
+func probePageStart() {
+	doc := global.Get("document")
+	p := &rec.Base.Page
+	p.VisibleAtStart = str(doc.Get("visibilityState")) == "visible"
+	p.FocusedAtStart = doc.Call("hasFocus").Truthy()
+	p.Prerendered = doc.Get("prerendering").Truthy()
+}
+
+func probePageNow() {
+	doc := global.Get("document")
+	p := &rec.Base.Page
+	p.Visibility = str(doc.Get("visibilityState"))
+	p.HasFocus = doc.Call("hasFocus").Truthy()
+	if doc.Get("prerendering").Truthy() {
+		p.Prerendered = true
+	}
+}
+
+func probeTiming() {
+	entries := global.Get("performance").Call("getEntriesByType", "navigation")
+	if length(entries) == 0 {
+		return
+	}
+	e := entries.Index(0)
+	t := &rec.Base.Timing
+	t.NavigationType = str(e.Get("type"))
+	t.DOMContentLoadedMS = float(e.Get("domContentLoadedEventEnd"))
+	t.LoadMS = float(e.Get("loadEventEnd"))
+	if float(e.Get("activationStart")) > 0 {
+		rec.Base.Page.Prerendered = true
+	}
+}
+
+// listen adds the event listeners. They are passive and never call
+// preventDefault: the collector only watches.
+func listen() {
+	opts := global.Get("Object").New()
+	opts.Set("capture", true)
+	opts.Set("passive", true)
+	on := func(target js.Value, typ string, f func(ev js.Value)) {
+		target.Call("addEventListener", typ, js.FuncOf(func(_ js.Value, args []js.Value) any {
+			if len(args) > 0 {
+				probe("event", func() { f(args[0]) })
+			}
+			return nil
+		}), opts)
+	}
+	count := func(kind report.EventKind) func(js.Value) {
+		return func(ev js.Value) { rec.Event(kind, ev.Get("isTrusted").Bool(), float(ev.Get("timeStamp"))) }
+	}
+	on(global, "pointermove", func(ev js.Value) {
+		rec.PointerMove(ev.Get("isTrusted").Bool(), float(ev.Get("timeStamp")), float(ev.Get("clientX")), float(ev.Get("clientY")))
+	})
+	on(global, "pointerdown", count(report.EventPointerDown))
+	on(global, "touchstart", count(report.EventTouchStart))
+	on(global, "keydown", count(report.EventKeyDown))
+	on(global, "scroll", count(report.EventScroll))
+	on(global, "focus", count(report.EventFocus))
+	on(global, "click", func(ev js.Value) {
+		c := report.ClickInfo{
+			Trusted:     ev.Get("isTrusted").Bool(),
+			At:          float(ev.Get("timeStamp")),
+			X:           float(ev.Get("clientX")),
+			Y:           float(ev.Get("clientY")),
+			Detail:      num(ev.Get("detail")),
+			PointerType: str(ev.Get("pointerType")),
+		}
+		if t := ev.Get("target"); t.Type() == js.TypeObject && t.Get("closest").Type() == js.TypeFunction {
+			c.OnContinue = t.Call("closest", "#lg-continue").Truthy()
+		}
+		rec.Click(c)
+	})
+	on(global.Get("document"), "visibilitychange", func(js.Value) { rec.Base.Page.VisibilityChanges++ })
+}
+
+// str, num, float and length read a JavaScript value leniently: a value
+// of the wrong type reads as the zero value.
+func str(v js.Value) string {
+	if v.Type() != js.TypeString {
+		return ""
+	}
+	return report.Clip(v.String())
+}
+
+func float(v js.Value) float64 {
+	if v.Type() != js.TypeNumber {
+		return 0
+	}
+	return v.Float()
+}
+
+func num(v js.Value) int {
+	if v.Type() != js.TypeNumber {
+		return 0
+	}
+	return v.Int()
+}
+
+func length(v js.Value) int {
+	if v.Type() != js.TypeObject {
+		return 0
+	}
+	return num(v.Get("length"))
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for ; n > 0; n /= 10 {
+		i--
+		b[i] = byte('0' + n%10)
+	}
+	return string(b[i:])
+}
