@@ -1,0 +1,44 @@
+# linkguard: `make run` to try it, `make test` to check it.
+GO       ?= go
+BIN      := bin/linkguard
+GEN      := web/static/gen
+WASM     := $(GEN)/collector.wasm
+WASMEXEC := $(GEN)/wasm_exec.js
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+GOFILES  := $(shell find . -name '*.go' -not -path './node_modules/*' 2>/dev/null)
+WEBFILES := $(shell find web/templates web/static -type f -not -path '$(GEN)/*' 2>/dev/null)
+
+.PHONY: all build wasm run test bench geoip clean
+
+all: build
+
+$(WASM): $(GOFILES)
+	@mkdir -p $(GEN)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $@ ./wasm
+
+$(WASMEXEC):
+	@mkdir -p $(GEN)
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $@
+
+wasm: $(WASM) $(WASMEXEC)
+
+$(BIN): $(GOFILES) $(WEBFILES) $(WASM) $(WASMEXEC)
+	@mkdir -p bin
+	$(GO) build -trimpath -ldflags='-s -w -X main.version=$(VERSION)' -o $@ ./cmd/linkguard
+
+build: $(BIN)
+
+# Dev mode on 127.0.0.1:8080 with Badger in ./data; prints the dev API key
+# and a ready curl line.
+run: build
+	LINKGUARD_DEV=1 ./$(BIN) serve
+
+test: wasm
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+bench: wasm
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
+
+clean:
+	rm -rf bin $(GEN)

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
+)
+
+// Config is every setting of `linkguard serve`. Default fills it; then a
+// YAML file, then environment variables, then flags are laid on top.
+type Config struct {
+	Listen          string        `yaml:"listen"`
+	PublicURL       string        `yaml:"public_url"`
+	DataDir         string        `yaml:"data_dir"`
+	Store           string        `yaml:"store"`
+	APIKeys         []string      `yaml:"api_keys"`
+	RedirectOrigins []string      `yaml:"redirect_origins"`
+	DefaultRedirect string        `yaml:"default_redirect"`
+	TrustedProxies  []string      `yaml:"trusted_proxies"`
+	SecretKeyFile   string        `yaml:"secret_key_file"`
+	Dev             bool          `yaml:"dev"`
+	GeoIP           GeoIPConfig   `yaml:"geoip"`
+	Mail            MailConfig    `yaml:"mail"`
+	Links           LinksConfig   `yaml:"links"`
+	Brand           BrandConfig   `yaml:"brand"`
+	TemplatesDir    string        `yaml:"templates_dir"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	Heuristics fingerprint.Config `yaml:"heuristics"`
+}
+
+// GeoIPConfig names the MaxMind databases.
+type GeoIPConfig struct {
+	City string `yaml:"city"`
+	ASN  string `yaml:"asn"`
+}
+
+// MailConfig is how email is sent.
+type MailConfig struct {
+	SMTPURL string `yaml:"smtp_url"`
+	From    string `yaml:"from"`
+}
+
+// LinksConfig holds the lifecycle's limits.
+type LinksConfig struct {
+	DefaultTTL      time.Duration `yaml:"default_ttl"`
+	NonceMaxAge     time.Duration `yaml:"nonce_max_age"`
+	HandoffTTL      time.Duration `yaml:"handoff_ttl"`
+	MaxCodeAttempts int           `yaml:"max_code_attempts"`
+	Retention       time.Duration `yaml:"retention"`
+}
+
+// BrandConfig is the look of the pages and mails.
+type BrandConfig struct {
+	Name    string `yaml:"name"`
+	LogoURL string `yaml:"logo_url"`
+	Accent  string `yaml:"accent"`
+	Support string `yaml:"support"`
+}
+
+// Default returns the configuration with every default filled in: the one
+// place defaults live.
+func Default() Config {
+	p := linkguard.DefaultPolicy()
+	return Config{
+		Listen:  "127.0.0.1:8080",
+		DataDir: "./data",
+		Store:   "badger",
+		Links: LinksConfig{
+			DefaultTTL: p.DefaultTTL, NonceMaxAge: p.NonceMaxAge, HandoffTTL: p.HandoffTTL,
+			MaxCodeAttempts: p.MaxCodeAttempts, Retention: 7 * 24 * time.Hour,
+		},
+		Brand:           BrandConfig{Name: "linkguard", Accent: "#1d4ed8"},
+		ShutdownTimeout: 10 * time.Second,
+		Heuristics:      fingerprint.DefaultConfig(),
+	}
+}
+
+// loadFile lays a YAML file over c. Unknown keys are errors naming the key.
+func (c *Config) loadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	d := yaml.NewDecoder(bytes.NewReader(b))
+	d.KnownFields(true)
+	if err := d.Decode(c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+		return fmt.Errorf("config file %s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return nil
+}
+
+// envNames are the environment variables of API.md (and a few more).
+var envNames = []string{
+	"LINKGUARD_LISTEN", "LINKGUARD_PUBLIC_URL", "LINKGUARD_DATA_DIR", "LINKGUARD_STORE",
+	"LINKGUARD_API_KEYS", "LINKGUARD_REDIRECT_ORIGINS", "LINKGUARD_TRUSTED_PROXIES",
+	"LINKGUARD_GEOIP_CITY", "LINKGUARD_GEOIP_ASN", "LINKGUARD_SMTP_URL", "LINKGUARD_MAIL_FROM",
+	"LINKGUARD_DEV", "LINKGUARD_SECRET_KEY_FILE", "LINKGUARD_DEFAULT_REDIRECT", "LINKGUARD_TEMPLATES_DIR",
+}
+
+// loadEnv lays the environment over c; getenv is os.Getenv outside tests.
+func (c *Config) loadEnv(getenv func(string) string) error {
+	list := func(v string) []string {
+		var out []string
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	for _, name := range envNames {
+		v := getenv(name)
+		if v == "" {
+			continue
+		}
+		switch name {
+		case "LINKGUARD_LISTEN":
+			c.Listen = v
+		case "LINKGUARD_PUBLIC_URL":
+			c.PublicURL = v
+		case "LINKGUARD_DATA_DIR":
+			c.DataDir = v
+		case "LINKGUARD_STORE":
+			c.Store = v
+		case "LINKGUARD_API_KEYS":
+			c.APIKeys = list(v)
+		case "LINKGUARD_REDIRECT_ORIGINS":
+			c.RedirectOrigins = list(v)
+		case "LINKGUARD_TRUSTED_PROXIES":
+			c.TrustedProxies = list(v)
+		case "LINKGUARD_GEOIP_CITY":
+			c.GeoIP.City = v
+		case "LINKGUARD_GEOIP_ASN":
+			c.GeoIP.ASN = v
+		case "LINKGUARD_SMTP_URL":
+			c.Mail.SMTPURL = v
+		case "LINKGUARD_MAIL_FROM":
+			c.Mail.From = v
+		case "LINKGUARD_DEV":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("LINKGUARD_DEV=%q: use 1 or 0", v)
+			}
+			c.Dev = b
+		case "LINKGUARD_SECRET_KEY_FILE":
+			c.SecretKeyFile = v
+		case "LINKGUARD_DEFAULT_REDIRECT":
+			c.DefaultRedirect = v
+		case "LINKGUARD_TEMPLATES_DIR":
+			c.TemplatesDir = v
+		}
+	}
+	return nil
+}
+
+// resolved is a validated Config turned into the values the wiring needs.
+type resolved struct {
+	PublicURL       string
+	PublicOrigin    string
+	RedirectOrigins []string
+	TrustedProxies  []netip.Prefix
+}
+
+// validate checks c and fills derived defaults. Every message names the
+// setting and says what would be right.
+func (c *Config) validate() (*resolved, error) {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	r := &resolved{}
+
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		bad("listen %q: want host:port, like 127.0.0.1:8080", c.Listen)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		bad("listen %q: port %q is not a number from 0 to 65535", c.Listen, port)
+	} else if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+		bad("listen %q: host must be an IP address or localhost", c.Listen)
+	}
+
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Listen
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("public_url %q: want an absolute http or https URL like https://kit.example.com", c.PublicURL)
+	} else {
+		r.PublicURL = strings.TrimRight(c.PublicURL, "/")
+		r.PublicOrigin = linkguard.Origin(u)
+		if u.Scheme == "http" && !c.Dev {
+			bad("public_url %q: outside dev mode links must use https (the device cookie is Secure); set LINKGUARD_DEV=1 for local use", c.PublicURL)
+		}
+	}
+
+	origins := c.RedirectOrigins
+	if len(origins) == 0 && r.PublicOrigin != "" {
+		origins = []string{r.PublicOrigin}
+	}
+	for _, o := range origins {
+		ou, err := url.Parse(o)
+		if err != nil || (ou.Scheme != "http" && ou.Scheme != "https") || ou.Host == "" || strings.Trim(ou.Path, "/") != "" || ou.RawQuery != "" || ou.User != nil {
+			bad("redirect origin %q is not an origin: want scheme://host[:port], like https://app.example.com", o)
+			continue
+		}
+		r.RedirectOrigins = append(r.RedirectOrigins, linkguard.Origin(ou))
+	}
+	if c.DefaultRedirect != "" {
+		if du, err := url.Parse(c.DefaultRedirect); err != nil || du.Host == "" {
+			bad("default_redirect %q: want an absolute URL", c.DefaultRedirect)
+		}
+	}
+
+	for _, p := range c.TrustedProxies {
+		pre, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				bad("trusted proxy %q: want a CIDR like 10.0.0.0/8 or an address", p)
+				continue
+			}
+			pre = netip.PrefixFrom(a, a.BitLen())
+		}
+		r.TrustedProxies = append(r.TrustedProxies, pre.Masked())
+	}
+
+	switch {
+	case c.Store == "badger":
+		if c.DataDir == "" {
+			bad("data_dir: required with the badger store")
+		} else if err := checkDataDir(c.DataDir); err != nil {
+			bad("data_dir %q: %v", c.DataDir, err)
+		}
+	case strings.HasPrefix(c.Store, "redis://"), strings.HasPrefix(c.Store, "rediss://"):
+		bad("store %q: the Redis store is not part of this build yet; use badger", redactURL(c.Store))
+	default:
+		bad("store %q: want badger or a redis:// URL", redactURL(c.Store))
+	}
+
+	if len(c.APIKeys) == 0 && !c.Dev {
+		bad("api_keys: at least one API key is required outside dev mode (LINKGUARD_API_KEYS=key1,key2)")
+	}
+	for i, k := range c.APIKeys {
+		if len(k) < 16 {
+			bad("api_keys[%d]: a key must be at least 16 characters (it is %d)", i, len(k))
+		}
+	}
+	l := c.Links
+	if l.DefaultTTL < time.Minute || l.DefaultTTL > 24*time.Hour {
+		bad("links.default_ttl %s: want between 1m and 24h", l.DefaultTTL)
+	}
+	if l.NonceMaxAge < time.Minute {
+		bad("links.nonce_max_age %s: want at least 1m", l.NonceMaxAge)
+	}
+	if l.HandoffTTL < 5*time.Second || l.HandoffTTL > 10*time.Minute {
+		bad("links.handoff_ttl %s: want between 5s and 10m", l.HandoffTTL)
+	}
+	if l.MaxCodeAttempts < 1 || l.MaxCodeAttempts > 20 {
+		bad("links.max_code_attempts %d: want 1 to 20", l.MaxCodeAttempts)
+	}
+	if err := c.Heuristics.Validate(); err != nil {
+		bad("heuristics: %v", err)
+	}
+	for _, p := range []struct{ name, path string }{{"geoip.city", c.GeoIP.City}, {"geoip.asn", c.GeoIP.ASN}} {
+		if p.path == "" {
+			continue
+		}
+		if _, err := os.Stat(p.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			bad("%s %q: %v", p.name, p.path, err)
+		}
+	}
+	if c.TemplatesDir != "" {
+		if st, err := os.Stat(c.TemplatesDir); err != nil || !st.IsDir() {
+			bad("templates_dir %q: not a readable folder", c.TemplatesDir)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return r, nil
+}
+
+// checkDataDir makes the folder if needed and proves it writable.
+func checkDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cannot create it: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("not writable: %w", err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(filepath.Clean(name))
+}
+
+// redactURL hides a password in a URL for messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "<unparseable URL>"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,260 @@
+package linkguard
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/linkguard/linkguard/fingerprint"
+)
+
+// Outcome is what a verify or confirm request answers, as API.md names it.
+type Outcome string
+
+// The outcomes of verify and confirm.
+const (
+	ResultConsumed Outcome = "consumed"
+	ResultConfirm  Outcome = "confirm"
+	ResultCode     Outcome = "code"
+	ResultUsed     Outcome = "used"
+	ResultExpired  Outcome = "expired"
+)
+
+// Page is what the landing page of a token shows when it is rendered.
+type Page struct {
+	// State is the page's initial state: checking (pending), used or expired.
+	State string
+	Nonce string
+	// UsedAt and ExpiresAt explain the used and expired states.
+	UsedAt, ExpiresAt time.Time
+}
+
+// View renders a token's landing page. It never changes the link: it only
+// notes the visit, as evidence, without waiting for the disk. Unknown
+// tokens get a page too (expired), so a page says nothing about which
+// tokens exist.
+func (s *Service) View(ctx context.Context, token string, c *Client) (*Page, error) {
+	now := s.now()
+	th := s.Keys.TokenHash(token)
+	p := &Page{State: "checking", Nonce: s.Keys.Nonce(th, now)}
+	l, err := s.Store.LinkByTokenHash(ctx, th)
+	if errors.Is(err, ErrNotFound) {
+		p.State = "expired"
+		return p, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load link: %w", err)
+	}
+	switch l.StateAt(now) {
+	case Consumed:
+		p.State, p.UsedAt = "used", l.ConsumedAt
+	case Expired, Revoked:
+		p.State, p.ExpiresAt = "expired", l.ExpiresAt
+	}
+	s.addVisit(ctx, &Visit{LinkID: l.ID, At: now, Kind: VisitView, Outcome: OutcomeNone,
+		Network: s.network(c.IP), UserAgent: clip(c.Visitor.UserAgent, 512)})
+	return p, nil
+}
+
+// ReportRequest is a verify or confirm request from a landing page.
+type ReportRequest struct {
+	Stage  fingerprint.Stage
+	Token  string
+	Nonce  string
+	Report *fingerprint.Report
+	// Code is the code the person typed (confirm only).
+	Code   string
+	Client Client
+}
+
+// Result is the answer to a verify or confirm request.
+type Result struct {
+	Outcome     Outcome
+	RedirectURL string // with lg_code, when consumed
+	UsedAt      time.Time
+	ExpiresAt   time.Time
+	// AttemptsLeft is set after a wrong code.
+	AttemptsLeft int
+}
+
+// Report decides what a landing page's report allows and, if the verdict
+// is consume, consumes the link: the one place a link is ever spent.
+func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error) {
+	now := s.now()
+	th := s.Keys.TokenHash(r.Token)
+	if r.Nonce == "" {
+		return nil, Errorf(KindInvalid, "invalid_nonce", "nonce is missing: reload the page and try again")
+	}
+	if err := s.Keys.CheckNonce(r.Nonce, th, now, s.Policy.NonceMaxAge); err != nil {
+		return nil, Errorf(KindInvalid, "invalid_nonce", "this page is out of date or was not issued for this link (%v): reload the page and try again", err)
+	}
+	l, err := s.Store.LinkByTokenHash(ctx, th)
+	if errors.Is(err, ErrNotFound) {
+		return &Result{Outcome: ResultExpired}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load link: %w", err)
+	}
+	if res := finalResult(l, now); res != nil {
+		return res, nil
+	}
+
+	in, err := s.input(ctx, l, r, now)
+	if err != nil {
+		return nil, err
+	}
+	kind := VisitVerify
+	if r.Stage == fingerprint.StageConfirm {
+		kind = VisitConfirm
+	}
+	v := s.Decider.Decide(in)
+	if r.Code != "" {
+		return s.tryCode(ctx, l, r, in, v, now)
+	}
+	if r.Stage == fingerprint.StageVerify && v.Decision == fingerprint.Consume && !in.Binding && r.Report == nil {
+		// Rule 1 of API.md: nothing that ran no script consumes. A report
+		// is what the page's script sends; without one, ask to confirm.
+		v.Decision = fingerprint.Confirm
+	}
+	vis := &Visit{LinkID: l.ID, At: now, Kind: kind, Network: in.Visitor.Network,
+		UserAgent: in.Visitor.UserAgent, Input: in, Verdict: &v}
+	switch v.Decision {
+	case fingerprint.Consume:
+		res, err := s.consume(ctx, l, v, now)
+		vis.Outcome = OutcomeConsumed
+		if err != nil || res.Outcome != ResultConsumed {
+			vis.Outcome = OutcomeRejected
+		}
+		s.addVisit(ctx, vis)
+		return res, err
+	case fingerprint.Code:
+		vis.Outcome = OutcomeCode
+		s.addVisit(ctx, vis)
+		return &Result{Outcome: ResultCode}, nil
+	default:
+		vis.Outcome = OutcomeConfirm
+		s.addVisit(ctx, vis)
+		return &Result{Outcome: ResultConfirm}, nil
+	}
+}
+
+// finalResult answers for a link that can no longer be consumed.
+func finalResult(l *Link, now time.Time) *Result {
+	switch l.StateAt(now) {
+	case Consumed:
+		return &Result{Outcome: ResultUsed, UsedAt: l.ConsumedAt}
+	case Expired, Revoked:
+		return &Result{Outcome: ResultExpired, ExpiresAt: l.ExpiresAt}
+	}
+	return nil
+}
+
+func (s *Service) input(ctx context.Context, l *Link, r *ReportRequest, now time.Time) (*fingerprint.Input, error) {
+	in := &fingerprint.Input{
+		Stage: r.Stage, Requester: l.Requester, Visitor: r.Client.Visitor,
+		Report: r.Report, Now: now,
+	}
+	in.Visitor.At = now
+	in.Visitor.UserAgent = clip(in.Visitor.UserAgent, 512)
+	in.Visitor.Network = s.network(r.Client.IP)
+	if r.Client.Binding != "" && len(l.BindingHash) > 0 {
+		in.Binding = subtle.ConstantTimeCompare(s.Keys.BindingHash(r.Client.Binding), l.BindingHash) == 1
+	}
+	visits, err := s.Store.Visits(ctx, l.ID)
+	if err != nil {
+		return nil, fmt.Errorf("load visits: %w", err)
+	}
+	for _, v := range visits {
+		in.History = append(in.History, fingerprint.PastVisit{At: v.At, Kind: v.Kind, Network: v.Network, UserAgent: v.UserAgent})
+	}
+	return in, nil
+}
+
+func (s *Service) tryCode(ctx context.Context, l *Link, r *ReportRequest, in *fingerprint.Input, v fingerprint.Verdict, now time.Time) (*Result, error) {
+	vis := &Visit{LinkID: l.ID, At: now, Kind: VisitCode, Network: in.Visitor.Network,
+		UserAgent: in.Visitor.UserAgent, Input: in, Verdict: &v}
+	n, err := s.Store.UseCodeAttempt(ctx, l.ID, s.Policy.MaxCodeAttempts, now)
+	switch {
+	case errors.Is(err, ErrTooManyAttempts):
+		vis.Outcome = OutcomeRejected
+		s.addVisit(ctx, vis)
+		return nil, Errorf(KindRateLimited, "too_many_attempts", "too many wrong codes were tried for this link: ask for a new link")
+	case errors.Is(err, ErrNotPending):
+		return s.reload(ctx, l.ID, now)
+	case err != nil:
+		return nil, fmt.Errorf("count code attempt: %w", err)
+	}
+	if subtle.ConstantTimeCompare(s.Keys.CodeHash(l.ID, r.Code), l.CodeHash) != 1 {
+		vis.Outcome = OutcomeRejected
+		s.addVisit(ctx, vis)
+		left := s.Policy.MaxCodeAttempts - n
+		if left <= 0 {
+			return nil, Errorf(KindRateLimited, "too_many_attempts", "that code is not right, and no tries are left for this link: ask for a new link")
+		}
+		return &Result{AttemptsLeft: left}, Errorf(KindInvalid, "invalid_code", "that code is not right: check the email and try again (%d tries left)", left)
+	}
+	cv := fingerprint.Verdict{Decision: fingerprint.Consume, Score: v.Score, Config: v.Config,
+		Signals: append([]fingerprint.Contribution{{Signal: "code", Value: 1, Weight: 1,
+			Reason: "the code from the email was typed"}}, v.Signals...)}
+	vis.Verdict = &cv
+	res, err := s.consume(ctx, l, cv, now)
+	vis.Outcome = OutcomeConsumed
+	if err != nil || res.Outcome != ResultConsumed {
+		vis.Outcome = OutcomeRejected
+	}
+	s.addVisit(ctx, vis)
+	return res, err
+}
+
+// consume spends the link with one compare-and-set and creates its
+// handoff code in the same transaction.
+func (s *Service) consume(ctx context.Context, l *Link, v fingerprint.Verdict, now time.Time) (*Result, error) {
+	code, err := NewToken(s.rand())
+	if err != nil {
+		return nil, err
+	}
+	h := &Handoff{CodeHash: s.Keys.HandoffHash(code), LinkID: l.ID, Email: l.Email,
+		Metadata: l.Metadata, ConsumedAt: now, ExpiresAt: now.Add(s.Policy.HandoffTTL), Verdict: v}
+	_, err = s.Store.ConsumeLink(ctx, l.ID, now, v, h)
+	if errors.Is(err, ErrNotPending) {
+		return s.reload(ctx, l.ID, now)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("consume link: %w", err)
+	}
+	s.log().Info("link consumed", "link_id", l.ID, "decision", v.Decision, "score", v.Score)
+	return &Result{Outcome: ResultConsumed, RedirectURL: withParam(l.RedirectURL, "lg_code", code)}, nil
+}
+
+// reload answers from the stored state after a lost race.
+func (s *Service) reload(ctx context.Context, id string, now time.Time) (*Result, error) {
+	l, err := s.Store.LinkByID(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("reload link: %w", err)
+	}
+	if res := finalResult(l, now); res != nil {
+		return res, nil
+	}
+	return nil, fmt.Errorf("link %s is pending after a failed consume", id)
+}
+
+func withParam(raw, k, v string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw // validated at issue; cannot happen
+	}
+	q := u.Query()
+	q.Set(k, v)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func (s *Service) addVisit(ctx context.Context, v *Visit) {
+	if err := s.Store.AddVisit(ctx, v); err != nil {
+		// Evidence only: the request goes on.
+		s.log().Warn("record visit", "link_id", v.LinkID, "err", err)
+	}
+}

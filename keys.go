@@ -1,0 +1,170 @@
+package linkguard
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Keys derives every secret the service uses from one server key, so that
+// an operator keeps (and rotates) one secret. Each use has its own label:
+// a hash made for one purpose is never valid for another.
+type Keys struct {
+	token, code, nonce, binding, prefix, family, handoff []byte
+}
+
+// NewKeys derives the keys from a server key of at least 32 bytes.
+func NewKeys(serverKey []byte) (*Keys, error) {
+	if len(serverKey) < 32 {
+		return nil, fmt.Errorf("server key is %d bytes; it must be at least 32", len(serverKey))
+	}
+	d := func(label string) []byte { return mac(serverKey, []byte("linkguard/v1/"+label)) }
+	return &Keys{
+		token: d("token"), code: d("code"), nonce: d("nonce"), binding: d("binding"),
+		prefix: d("prefix"), family: d("family"), handoff: d("handoff"),
+	}, nil
+}
+
+func mac(key []byte, parts ...[]byte) []byte {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(p)))
+		m.Write(n[:]) // length-prefixed so that parts cannot run into each other
+		m.Write(p)
+	}
+	return m.Sum(nil)
+}
+
+// TokenHash is the stored form of a link token.
+func (k *Keys) TokenHash(token string) []byte { return mac(k.token, []byte(token)) }
+
+// CodeHash is the stored form of a link's code; it is bound to the link id
+// so that the same six digits on two links hash differently.
+func (k *Keys) CodeHash(linkID, code string) []byte {
+	return mac(k.code, []byte(linkID), []byte(code))
+}
+
+// BindingHash is the stored form of a device-binding cookie value.
+func (k *Keys) BindingHash(cookie string) []byte { return mac(k.binding, []byte(cookie)) }
+
+// HandoffHash is the stored form of a handoff (lg_code) code.
+func (k *Keys) HandoffHash(code string) []byte { return mac(k.handoff, []byte(code)) }
+
+// Family names (email, redirect origin) without revealing the address.
+func (k *Keys) Family(email, origin string) string {
+	return hex.EncodeToString(mac(k.family, []byte(strings.ToLower(email)), []byte(origin))[:16])
+}
+
+// PrefixHash reduces an address to a keyed hash of its /24 (IPv4) or /48
+// (IPv6) network: enough to tell "same network" without keeping the address.
+func (k *Keys) PrefixHash(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return ""
+	}
+	ip = ip.Unmap()
+	bits := 48
+	if ip.Is4() {
+		bits = 24
+	}
+	p, _ := ip.Prefix(bits)
+	return hex.EncodeToString(mac(k.prefix, []byte(p.String()))[:8])
+}
+
+const nonceMACLen = 16
+
+// Nonce binds a landing page rendering to its token: it carries the render
+// time and a MAC over (token hash, render time), so no write is needed to
+// render a page and a report cannot be replayed against another link.
+func (k *Keys) Nonce(tokenHash []byte, at time.Time) string {
+	var ts [8]byte
+	binary.BigEndian.PutUint64(ts[:], uint64(at.Unix()))
+	m := mac(k.nonce, tokenHash, ts[:])
+	return base64.RawURLEncoding.EncodeToString(append(ts[:], m[:nonceMACLen]...))
+}
+
+// Nonce check failures.
+var (
+	errNonceMalformed = errors.New("nonce is malformed")
+	errNonceForged    = errors.New("nonce does not belong to this link")
+	errNonceStale     = errors.New("nonce is too old")
+)
+
+// CheckNonce verifies a nonce for tokenHash at time now, accepting pages
+// rendered at most maxAge ago (and at most a minute in the future, for
+// clock steps between instances).
+func (k *Keys) CheckNonce(nonce string, tokenHash []byte, now time.Time, maxAge time.Duration) error {
+	raw, err := base64.RawURLEncoding.DecodeString(nonce)
+	if err != nil || len(raw) != 8+nonceMACLen {
+		return errNonceMalformed
+	}
+	m := mac(k.nonce, tokenHash, raw[:8])
+	if subtle.ConstantTimeCompare(m[:nonceMACLen], raw[8:]) != 1 {
+		return errNonceForged
+	}
+	at := time.Unix(int64(binary.BigEndian.Uint64(raw[:8])), 0)
+	if now.Sub(at) > maxAge || at.Sub(now) > time.Minute {
+		return errNonceStale
+	}
+	return nil
+}
+
+// NewToken returns 32 random bytes, base64url without padding (43 chars).
+func NewToken(r io.Reader) (string, error) {
+	var b [32]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// NewCode returns a uniformly random 6-digit code.
+func NewCode(r io.Reader) (string, error) {
+	var b [4]byte
+	for {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return "", fmt.Errorf("read random: %w", err)
+		}
+		// Reject the top of the range so that every code is equally likely.
+		v := binary.BigEndian.Uint32(b[:])
+		if v < 4294000000 {
+			return fmt.Sprintf("%06d", v%1000000), nil
+		}
+	}
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// NewID returns a link id: "lnk_" and 26 base32 characters (a 48-bit
+// millisecond time, so ids sort by creation, then 80 random bits).
+func NewID(r io.Reader, now time.Time) (string, error) {
+	var b [16]byte
+	ms := uint64(now.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	if _, err := io.ReadFull(r, b[6:]); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	return "lnk_" + idEncoding.EncodeToString(b[:]), nil
+}
+
+// ValidID reports whether s has the shape of a link id.
+func ValidID(s string) bool {
+	if len(s) != 30 || !strings.HasPrefix(s, "lnk_") {
+		return false
+	}
+	_, err := idEncoding.DecodeString(s[4:])
+	return err == nil
+}

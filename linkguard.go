@@ -1,0 +1,117 @@
+// Package linkguard is the domain of a one-time link service that mail
+// scanners cannot spend: links, their states and lifecycle rules, the
+// Store they live in, and the errors callers see.
+//
+// It knows nothing of HTTP, Fiber or Badger. server/ adapts it to HTTP,
+// store/badger persists it, fingerprint/ decides who may consume a link.
+package linkguard
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/linkguard/linkguard/fingerprint"
+)
+
+// State is where a link is in its life.
+type State string
+
+// A link is pending until it is consumed, expires or is revoked; the last
+// three are final.
+const (
+	Pending  State = "pending"
+	Consumed State = "consumed"
+	Expired  State = "expired"
+	Revoked  State = "revoked"
+)
+
+// Link is one issued one-time link. It never holds the token or the code,
+// only keyed hashes of them.
+type Link struct {
+	ID          string          `json:"id"`
+	Email       string          `json:"email"`
+	RedirectURL string          `json:"redirect_url"`
+	Metadata    json.RawMessage `json:"metadata,omitempty"`
+	// Family identifies (email, redirect origin): issuing a link revokes
+	// the older pending link of the same family.
+	Family    string `json:"family"`
+	TokenHash []byte `json:"token_hash"`
+	CodeHash  []byte `json:"code_hash"`
+	// BindingHash is the keyed hash of the device-binding cookie of the
+	// browser that asked, when it had one.
+	BindingHash []byte                `json:"binding_hash,omitempty"`
+	Requester   fingerprint.Requester `json:"requester"`
+
+	// State is the stored state; StateAt also accounts for expiry.
+	State        State                `json:"state"`
+	CreatedAt    time.Time            `json:"created_at"`
+	ExpiresAt    time.Time            `json:"expires_at"`
+	ConsumedAt   time.Time            `json:"consumed_at,omitzero"`
+	RevokedAt    time.Time            `json:"revoked_at,omitzero"`
+	CodeAttempts int                  `json:"code_attempts,omitempty"`
+	Verdict      *fingerprint.Verdict `json:"verdict,omitempty"` // the verdict that consumed it
+
+	// Delivery is the state of the link's email, when one was asked for.
+	Delivery *Delivery `json:"delivery,omitempty"`
+}
+
+// StateAt is the link's state at time now: a pending link past its expiry
+// is expired, whatever the store says.
+func (l *Link) StateAt(now time.Time) State {
+	if l.State == Pending && !now.Before(l.ExpiresAt) {
+		return Expired
+	}
+	return l.State
+}
+
+// Delivery is the state of a link's email.
+type Delivery struct {
+	State     string    `json:"state"` // queued, sent, failed
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error,omitempty"`
+	SentAt    time.Time `json:"sent_at,omitzero"`
+	NextAt    time.Time `json:"next_at,omitzero"`
+}
+
+// Visit kinds and outcomes, as API.md names them.
+const (
+	VisitView    = "view"
+	VisitVerify  = "verify"
+	VisitConfirm = "confirm"
+	VisitCode    = "code"
+
+	OutcomeNone     = "none"
+	OutcomeConsumed = "consumed"
+	OutcomeConfirm  = "confirm"
+	OutcomeCode     = "code"
+	OutcomeRejected = "rejected"
+)
+
+// Visit is one request that touched a link: evidence, not state. Visits
+// may be written without waiting for the disk and lost in a crash.
+type Visit struct {
+	ID      string              `json:"id"`
+	LinkID  string              `json:"link_id"`
+	At      time.Time           `json:"at"`
+	Kind    string              `json:"kind"`
+	Outcome string              `json:"outcome"`
+	Network fingerprint.Network `json:"network"`
+	// UserAgent is the visitor's User-Agent header, cut to 512 bytes.
+	UserAgent string `json:"user_agent,omitempty"`
+	// Input and Verdict are recorded for verify, confirm and code visits,
+	// so that a decision can be explained and replayed.
+	Input   *fingerprint.Input   `json:"input,omitempty"`
+	Verdict *fingerprint.Verdict `json:"verdict,omitempty"`
+}
+
+// Handoff is the result of a consumption, waiting for the host's backend
+// to exchange its one-time code.
+type Handoff struct {
+	CodeHash   []byte              `json:"code_hash"`
+	LinkID     string              `json:"link_id"`
+	Email      string              `json:"email"`
+	Metadata   json.RawMessage     `json:"metadata,omitempty"`
+	ConsumedAt time.Time           `json:"consumed_at"`
+	ExpiresAt  time.Time           `json:"expires_at"`
+	Verdict    fingerprint.Verdict `json:"verdict"`
+}

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/linkguard/linkguard"
+)
+
+// statusOf is the one mapping from error kinds to HTTP statuses.
+var statusOf = map[linkguard.Kind]int{
+	linkguard.KindInvalid:      fiber.StatusBadRequest,
+	linkguard.KindNotFound:     fiber.StatusNotFound,
+	linkguard.KindConflict:     fiber.StatusConflict,
+	linkguard.KindUnauthorized: fiber.StatusUnauthorized,
+	linkguard.KindRateLimited:  fiber.StatusTooManyRequests,
+	linkguard.KindTooLarge:     fiber.StatusRequestEntityTooLarge,
+	linkguard.KindInternal:     fiber.StatusInternalServerError,
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// errorHandler renders every error as API.md's error body. An error
+// without a kind is ours: it is logged once, in full, and the client sees
+// only "internal error".
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	var le *linkguard.Error
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &le):
+	case errors.As(err, &fe):
+		le = fiberError(fe)
+	default:
+		s.log.Error("request failed", "method", c.Method(), "route", c.Route().Path, "err", err)
+		le = &linkguard.Error{Kind: linkguard.KindInternal, Code: "internal", Message: "internal error: the request was not completed; try again later"}
+	}
+	status := statusOf[le.Kind]
+	if fe != nil && fe.Code < 500 {
+		status = fe.Code // keep 404, 405, 413, 415 as Fiber found them
+	}
+	if status == 0 {
+		status = fiber.StatusInternalServerError
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(status).JSON(errorBody{errorDetail{Code: le.Code, Message: le.Message}})
+}
+
+func fiberError(fe *fiber.Error) *linkguard.Error {
+	switch fe.Code {
+	case fiber.StatusRequestEntityTooLarge:
+		return linkguard.Errorf(linkguard.KindTooLarge, "body_too_large", "the request body is larger than %d KiB", MaxBody>>10)
+	case fiber.StatusNotFound:
+		return linkguard.Errorf(linkguard.KindNotFound, "not_found", "no such route: check the method and path against the API documentation")
+	case fiber.StatusMethodNotAllowed:
+		return &linkguard.Error{Kind: linkguard.KindInvalid, Code: "method_not_allowed", Message: "this method is not allowed on this route"}
+	case fiber.StatusUnsupportedMediaType:
+		return &linkguard.Error{Kind: linkguard.KindInvalid, Code: "unsupported_media_type", Message: fe.Message}
+	}
+	if fe.Code >= 500 {
+		return &linkguard.Error{Kind: linkguard.KindInternal, Code: "internal", Message: "internal error: try again later"}
+	}
+	return &linkguard.Error{Kind: linkguard.KindInvalid, Code: "bad_request", Message: fe.Message}
+}

@@ -1,0 +1,241 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/web"
+)
+
+// landingCSP allows the page's own scripts and WebAssembly, its own
+// stylesheet and nothing else: no inline script, no outside resource.
+const landingCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
+	"img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// DeviceCookie is the name of the device-binding cookie: the __Host-
+// prefix pins it to this host, Secure and path /; dev mode over plain
+// http cannot use the prefix.
+func (s *Server) DeviceCookie() string {
+	if s.opts.Dev {
+		return "lg_device"
+	}
+	return "__Host-lg_device"
+}
+
+func (s *Server) client(c *fiber.Ctx) *linkguard.Client {
+	h := func(k string) string { return utils.CopyString(c.Get(k)) }
+	purpose := h("Sec-Purpose")
+	if purpose == "" {
+		purpose = h("Purpose")
+	}
+	return &linkguard.Client{
+		IP:      s.clientIP(c),
+		Binding: utils.CopyString(c.Cookies(s.DeviceCookie())),
+		Visitor: fingerprint.Visitor{
+			UserAgent: h(fiber.HeaderUserAgent), AcceptLanguage: h(fiber.HeaderAcceptLanguage),
+			SecFetchSite: h("Sec-Fetch-Site"), SecFetchMode: h("Sec-Fetch-Mode"),
+			SecFetchDest: h("Sec-Fetch-Dest"), SecFetchUser: h("Sec-Fetch-User"),
+			SecCHUA: h("Sec-CH-UA"), SecCHUAMobile: h("Sec-CH-UA-Mobile"),
+			SecCHUAPlatform: h("Sec-CH-UA-Platform"), Purpose: purpose,
+		},
+	}
+}
+
+func pageHeaders(c *fiber.Ctx) {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set("Referrer-Policy", "no-referrer")
+	c.Set("X-Robots-Tag", "noindex, nofollow")
+	c.Set(fiber.HeaderContentSecurityPolicy, landingCSP)
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+}
+
+func (s *Server) render(c *fiber.Ctx, status int, d web.Landing) error {
+	var buf bytes.Buffer
+	if err := s.site.Render(&buf, "landing.html", d); err != nil {
+		return err
+	}
+	pageHeaders(c)
+	return c.Status(status).Send(buf.Bytes())
+}
+
+func (s *Server) landingData(token string, p *linkguard.Page) web.Landing {
+	return web.Landing{
+		State: p.State, Nonce: p.Nonce, ConfirmURL: "/l/" + token + "/confirm",
+		Scripts: p.State == "checking", UsedAt: p.UsedAt, ExpiresAt: p.ExpiresAt,
+		LoginURL: s.opts.LoginURL,
+	}
+}
+
+// landing answers GET and HEAD /l/{token}: the page, for any token, and
+// never a change of the link's state.
+func (s *Server) landing(c *fiber.Ctx) error {
+	token := utils.CopyString(c.Params("token"))
+	p, err := s.svc.View(c.UserContext(), token, s.client(c))
+	if err != nil {
+		return err
+	}
+	return s.render(c, fiber.StatusOK, s.landingData(token, p))
+}
+
+type reportRequest struct {
+	Nonce   string          `json:"nonce"`
+	Signals json.RawMessage `json:"signals"`
+	Code    string          `json:"code"`
+}
+
+type reportResponse struct {
+	Outcome     linkguard.Outcome `json:"outcome"`
+	RedirectURL string            `json:"redirect_url,omitempty"`
+	UsedAt      string            `json:"used_at,omitempty"`
+	ExpiresAt   string            `json:"expires_at,omitempty"`
+}
+
+func (s *Server) verify(c *fiber.Ctx) error { return s.report(c, fingerprint.StageVerify) }
+
+func (s *Server) confirm(c *fiber.Ctx) error {
+	ct := strings.ToLower(c.Get(fiber.HeaderContentType))
+	if strings.HasPrefix(ct, fiber.MIMEApplicationForm) || strings.HasPrefix(ct, fiber.MIMEMultipartForm) {
+		return s.confirmForm(c)
+	}
+	return s.report(c, fingerprint.StageConfirm)
+}
+
+func (s *Server) report(c *fiber.Ctx, stage fingerprint.Stage) error {
+	var req reportRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	rr := &linkguard.ReportRequest{
+		Stage: stage, Token: utils.CopyString(c.Params("token")), Nonce: req.Nonce,
+		Client: *s.client(c), Code: strings.TrimSpace(req.Code),
+	}
+	if stage == fingerprint.StageVerify && rr.Code != "" {
+		return linkguard.Errorf(linkguard.KindInvalid, "invalid_request", "a code is sent to /confirm, not /verify")
+	}
+	if sig := bytes.TrimSpace(req.Signals); len(sig) > 0 && !bytes.Equal(sig, []byte("null")) && !bytes.Equal(sig, []byte("{}")) {
+		var r fingerprint.Report
+		if err := decodeStrict(sig, &r); err != nil {
+			var le *linkguard.Error
+			if errors.As(err, &le) {
+				le.Message = "signals: " + le.Message
+			}
+			return err
+		}
+		rr.Report = &r
+	}
+	res, err := s.svc.Report(c.UserContext(), rr)
+	if err != nil {
+		return err
+	}
+	out := reportResponse{Outcome: res.Outcome, RedirectURL: res.RedirectURL}
+	if !res.UsedAt.IsZero() {
+		out.UsedAt = res.UsedAt.UTC().Format("2006-01-02T15:04:05Z07:00")
+	}
+	if res.Outcome == linkguard.ResultExpired && !res.ExpiresAt.IsZero() {
+		out.ExpiresAt = res.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z07:00")
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(out)
+}
+
+// confirmForm is the code form of browsers without JavaScript: the same
+// decision, answered with a page.
+func (s *Server) confirmForm(c *fiber.Ctx) error {
+	token := utils.CopyString(c.Params("token"))
+	cl := s.client(c)
+	rr := &linkguard.ReportRequest{
+		Stage: fingerprint.StageConfirm, Token: token, Nonce: utils.CopyString(c.FormValue("nonce")),
+		Code: strings.TrimSpace(utils.CopyString(c.FormValue("code"))), Client: *cl,
+	}
+	again := func(msg string) error {
+		p, err := s.svc.View(c.UserContext(), token, cl)
+		if err != nil {
+			return err
+		}
+		d := s.landingData(token, p)
+		if p.State == "checking" {
+			d.State, d.CodeError = "code", msg
+		}
+		return s.render(c, fiber.StatusOK, d)
+	}
+	if rr.Code == "" {
+		return again("Please type the 6-digit code from the email.")
+	}
+	res, err := s.svc.Report(c.UserContext(), rr)
+	var le *linkguard.Error
+	if errors.As(err, &le) {
+		switch le.Code {
+		case "invalid_code", "too_many_attempts":
+			return again(le.Message)
+		case "invalid_nonce":
+			return again("This page was out of date. Please type the code again.")
+		}
+	}
+	if err != nil {
+		return err
+	}
+	d := web.Landing{Nonce: rr.Nonce, ConfirmURL: "/l/" + token + "/confirm", LoginURL: s.opts.LoginURL}
+	switch res.Outcome {
+	case linkguard.ResultConsumed:
+		d.State, d.RedirectURL = "done", res.RedirectURL
+	case linkguard.ResultUsed:
+		d.State, d.UsedAt = "used", res.UsedAt
+	case linkguard.ResultExpired:
+		d.State, d.ExpiresAt = "expired", res.ExpiresAt
+	default:
+		return again("Please type the 6-digit code from the email.")
+	}
+	return s.render(c, fiber.StatusOK, d)
+}
+
+// asset serves an embedded asset under its content-hashed name, in the
+// best encoding the browser accepts.
+func (s *Server) asset(c *fiber.Ctx) error {
+	a, ok := s.site.Asset(c.Params("name"))
+	if !ok {
+		return fiber.ErrNotFound
+	}
+	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
+	c.Set(fiber.HeaderContentType, a.ContentType)
+	c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
+	ae := c.Get(fiber.HeaderAcceptEncoding)
+	switch {
+	case a.Brotli != nil && acceptsEncoding(ae, "br"):
+		c.Set(fiber.HeaderContentEncoding, "br")
+		return c.Send(a.Brotli)
+	case a.Gzip != nil && acceptsEncoding(ae, "gzip"):
+		c.Set(fiber.HeaderContentEncoding, "gzip")
+		return c.Send(a.Gzip)
+	}
+	return c.Send(a.Raw)
+}
+
+func acceptsEncoding(header, enc string) bool {
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), enc) {
+			return !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") || strings.Contains(params, "q=0.")
+		}
+	}
+	return false
+}
+
+type homeData struct{ HandoffCode bool }
+
+// home is the root page; in a fresh dev setup it is also where links
+// redirect, so it explains what the lg_code in the address is for.
+func (s *Server) home(c *fiber.Ctx) error {
+	var buf bytes.Buffer
+	if err := s.site.Render(&buf, "home.html", homeData{HandoffCode: c.Query("lg_code") != ""}); err != nil {
+		return err
+	}
+	pageHeaders(c)
+	return c.Send(buf.Bytes())
+}

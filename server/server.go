@@ -1,0 +1,120 @@
+// Package server is linkguard over HTTP, with Fiber v2: routes, handlers,
+// middleware and the one place where errors become statuses. Handlers
+// parse, validate, call one method of linkguard.Service and render.
+package server
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/web"
+)
+
+// MaxBody is the largest request body accepted (API.md: 413 above it).
+const MaxBody = 64 << 10
+
+// Options configure a Server.
+type Options struct {
+	Service *linkguard.Service
+	Site    *web.Site
+	// APIKeys are the accepted bearer keys of the /v1 routes.
+	APIKeys []string
+	// TrustedProxies are the networks whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// Dev turns on dev mode: the outbox routes and a plain-http cookie name.
+	Dev bool
+	// MailConfigured makes send_email default to true.
+	MailConfigured bool
+	// LoginURL is offered on used and expired pages ("get a new link").
+	LoginURL string
+	Log      *slog.Logger
+}
+
+// Server is the HTTP face of a Service.
+type Server struct {
+	app  *fiber.App
+	opts Options
+	svc  *linkguard.Service
+	site *web.Site
+	log  *slog.Logger
+	keys [][32]byte // sha256 of each API key, compared in constant time
+}
+
+// New builds the Fiber app with every route of API.md.
+func New(opts Options) (*Server, error) {
+	if opts.Service == nil || opts.Site == nil {
+		return nil, errors.New("server: Service and Site are required")
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	s := &Server{opts: opts, svc: opts.Service, site: opts.Site, log: opts.Log}
+	for _, k := range opts.APIKeys {
+		s.keys = append(s.keys, sha256.Sum256([]byte(k)))
+	}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "linkguard",
+		BodyLimit:             MaxBody,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.errorHandler,
+		ReadBufferSize:        16 << 10,
+	})
+	s.app.Use(recover.New(recover.Config{EnableStackTrace: true}))
+	s.app.Use(securityHeaders)
+	s.routes()
+	return s, nil
+}
+
+// App returns the Fiber app, to listen with or to mount.
+func (s *Server) App() *fiber.App { return s.app }
+
+func (s *Server) routes() {
+	a := s.app
+	a.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	a.Get("/", s.home)
+	a.Get("/assets/:name", s.asset)
+
+	v1 := a.Group("/v1", s.requireKey)
+	v1.Post("/links", s.createLink)
+	v1.Get("/links/:id", s.getLink)
+	v1.Delete("/links/:id", s.deleteLink)
+	v1.Post("/exchange", s.exchange)
+
+	a.Get("/l/:token", s.landing) // Fiber answers HEAD for GET routes
+	a.Post("/l/:token/verify", s.verify)
+	a.Post("/l/:token/confirm", s.confirm)
+}
+
+// requireKey checks the bearer key of /v1 routes. The answer is the same
+// whether or not the route or resource exists.
+func (s *Server) requireKey(c *fiber.Ctx) error {
+	h := c.Get(fiber.HeaderAuthorization)
+	key, ok := strings.CutPrefix(h, "Bearer ")
+	if ok && key != "" {
+		sum := sha256.Sum256([]byte(strings.TrimSpace(key)))
+		match := 0
+		for i := range s.keys {
+			match |= subtle.ConstantTimeCompare(sum[:], s.keys[i][:])
+		}
+		if match == 1 {
+			return c.Next()
+		}
+	}
+	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="linkguard"`)
+	return linkguard.Errorf(linkguard.KindUnauthorized, "unauthorized", "a valid API key is required: send the header Authorization: Bearer <api key>")
+}
+
+func securityHeaders(c *fiber.Ctx) error {
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("X-Frame-Options", "DENY")
+	c.Set("Referrer-Policy", "no-referrer")
+	return c.Next()
+}

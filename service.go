@@ -1,0 +1,334 @@
+package linkguard
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/linkguard/linkguard/fingerprint"
+)
+
+// Locator fills in what is known of an address's network (country, city,
+// ASN). A nil Locator leaves those fields empty: the geo signals are off.
+type Locator interface {
+	Locate(ip netip.Addr, n *fingerprint.Network)
+}
+
+// Policy holds the lifecycle's limits. DefaultPolicy fills every field.
+type Policy struct {
+	DefaultTTL, MinTTL, MaxTTL time.Duration
+	// NonceMaxAge is how long a rendered landing page may report.
+	NonceMaxAge time.Duration
+	// HandoffTTL is how long an lg_code may wait for its exchange.
+	HandoffTTL time.Duration
+	// MaxCodeAttempts is how many codes may be tried on one link.
+	MaxCodeAttempts int
+	// MaxMetadata is the largest metadata object, in bytes.
+	MaxMetadata int
+	// RedirectOrigins are the allowed redirect origins ("https://app.example.com").
+	RedirectOrigins []string
+	// DefaultRedirect is used when a request names no redirect_url.
+	DefaultRedirect string
+	// PublicURL is the base URL of links ("https://kit.example.com").
+	PublicURL string
+}
+
+// DefaultPolicy returns the limits that API.md documents.
+func DefaultPolicy() Policy {
+	return Policy{
+		DefaultTTL: 15 * time.Minute, MinTTL: time.Minute, MaxTTL: 24 * time.Hour,
+		NonceMaxAge: 2 * time.Hour, HandoffTTL: 60 * time.Second,
+		MaxCodeAttempts: 5, MaxMetadata: 4096,
+		PublicURL: "http://127.0.0.1:8080",
+	}
+}
+
+// Service runs the lifecycle of links over a Store. Its fields are set
+// once, before use; it is then safe for concurrent use.
+type Service struct {
+	Store   Store
+	Keys    *Keys
+	Decider fingerprint.Decider
+	Locator Locator
+	Policy  Policy
+	Log     *slog.Logger
+	// Now and Rand are injectable so that tests are exact.
+	Now  func() time.Time
+	Rand io.Reader
+	// OnIssue, when set, is called after a link is stored, with its token
+	// and code, to queue its email. NB: it must not log them.
+	OnIssue func(ctx context.Context, l *Link, req *IssueRequest, token, code string) error
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) rand() io.Reader {
+	if s.Rand != nil {
+		return s.Rand
+	}
+	return rand.Reader
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// Client is what the service knows of a browser request: its address and
+// headers. Network is filled in by the service.
+type Client struct {
+	IP      netip.Addr
+	Visitor fingerprint.Visitor
+	// Binding is the device-binding cookie's value, if the browser sent one.
+	// NB: a secret; never log it.
+	Binding string
+}
+
+// IssueRequest asks for a new link.
+type IssueRequest struct {
+	Email       string
+	RedirectURL string
+	TTL         time.Duration // zero: the policy's default
+	Metadata    json.RawMessage
+	SendEmail   bool
+	Requester   Client
+}
+
+// Issued is a new link with its secrets, returned once.
+type Issued struct {
+	Link  *Link
+	Token string
+	Code  string
+	URL   string
+}
+
+// Issue validates req, stores a new pending link (revoking the older
+// pending link of the same email and redirect origin) and returns it.
+func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error) {
+	email, err := checkEmail(req.Email)
+	if err != nil {
+		return nil, err
+	}
+	redirect := req.RedirectURL
+	if redirect == "" {
+		redirect = s.Policy.DefaultRedirect
+	}
+	if redirect == "" {
+		return nil, Errorf(KindInvalid, "invalid_request", "redirect_url is required: no default redirect is configured")
+	}
+	origin, err := s.CheckRedirect(redirect)
+	if err != nil {
+		return nil, err
+	}
+	ttl := req.TTL
+	if ttl == 0 {
+		ttl = s.Policy.DefaultTTL
+	}
+	if ttl < s.Policy.MinTTL || ttl > s.Policy.MaxTTL {
+		return nil, Errorf(KindInvalid, "invalid_request", "ttl_seconds must be between %d and %d",
+			int(s.Policy.MinTTL.Seconds()), int(s.Policy.MaxTTL.Seconds()))
+	}
+	if len(req.Metadata) > s.Policy.MaxMetadata {
+		return nil, Errorf(KindInvalid, "invalid_request", "metadata is %d bytes; at most %d are allowed", len(req.Metadata), s.Policy.MaxMetadata)
+	}
+	if len(req.Metadata) > 0 && !json.Valid(req.Metadata) {
+		return nil, Errorf(KindInvalid, "invalid_request", "metadata is not valid JSON")
+	}
+
+	now := s.now()
+	id, err := NewID(s.rand(), now)
+	if err != nil {
+		return nil, err
+	}
+	token, err := NewToken(s.rand())
+	if err != nil {
+		return nil, err
+	}
+	code, err := NewCode(s.rand())
+	if err != nil {
+		return nil, err
+	}
+	l := &Link{
+		ID: id, Email: email, RedirectURL: redirect, Family: s.Keys.Family(email, origin),
+		TokenHash: s.Keys.TokenHash(token), CodeHash: s.Keys.CodeHash(id, code),
+		State: Pending, CreatedAt: now, ExpiresAt: now.Add(ttl),
+		Requester: fingerprint.Requester{
+			Network:        s.network(req.Requester.IP),
+			UserAgent:      clip(req.Requester.Visitor.UserAgent, 512),
+			AcceptLanguage: clip(req.Requester.Visitor.AcceptLanguage, 256),
+			At:             now,
+		},
+	}
+	if len(req.Metadata) > 0 && string(req.Metadata) != "null" {
+		l.Metadata = append(json.RawMessage(nil), req.Metadata...)
+	}
+	if req.Requester.Binding != "" {
+		l.BindingHash = s.Keys.BindingHash(req.Requester.Binding)
+		l.Requester.HasBinding = true
+	}
+	if req.SendEmail {
+		l.Delivery = &Delivery{State: "queued"}
+	}
+	if err := s.Store.CreateLink(ctx, l); err != nil {
+		return nil, fmt.Errorf("store link: %w", err)
+	}
+	if s.OnIssue != nil {
+		if err := s.OnIssue(ctx, l, req, token, code); err != nil {
+			return nil, fmt.Errorf("queue email: %w", err)
+		}
+	}
+	s.log().Info("link issued", "link_id", l.ID, "expires_at", l.ExpiresAt, "binding", l.Requester.HasBinding)
+	return &Issued{Link: l, Token: token, Code: code, URL: s.LinkURL(token)}, nil
+}
+
+// LinkURL is the landing page address of a token.
+func (s *Service) LinkURL(token string) string {
+	return strings.TrimRight(s.Policy.PublicURL, "/") + "/l/" + token
+}
+
+func checkEmail(raw string) (string, error) {
+	e := strings.TrimSpace(raw)
+	if e == "" {
+		return "", Errorf(KindInvalid, "invalid_request", "email is required")
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || len(e) > 254 || !strings.Contains(e, "@") {
+		return "", Errorf(KindInvalid, "invalid_email", "email %q is not a valid address (expected something like alice@example.com)", clip(raw, 80))
+	}
+	return e, nil
+}
+
+// CheckRedirect returns the origin of u if u is an absolute http(s) URL
+// whose origin is allowed, and an *Error saying what is wrong otherwise.
+func (s *Service) CheckRedirect(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return "", Errorf(KindInvalid, "redirect_not_allowed", "redirect_url %q must be an absolute http or https URL without credentials", clip(raw, 200))
+	}
+	origin := Origin(u)
+	for _, o := range s.Policy.RedirectOrigins {
+		if o == origin {
+			return origin, nil
+		}
+	}
+	return "", Errorf(KindInvalid, "redirect_not_allowed", "redirect_url origin %s is not in the allowed redirect origins", origin)
+}
+
+// Origin is scheme://host[:port] of u, lower-cased, default ports dropped.
+func Origin(u *url.URL) string {
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	port := u.Port()
+	scheme := strings.ToLower(u.Scheme)
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host
+}
+
+func (s *Service) network(ip netip.Addr) fingerprint.Network {
+	var n fingerprint.Network
+	if !ip.IsValid() {
+		return n
+	}
+	n.Prefix = s.Keys.PrefixHash(ip)
+	if s.Locator != nil {
+		s.Locator.Locate(ip.Unmap(), &n)
+	}
+	return n
+}
+
+// LinkInfo is a link with its visits, for the API.
+type LinkInfo struct {
+	Link   *Link
+	State  State
+	Visits []Visit
+}
+
+// Get returns a link and its visits.
+func (s *Service) Get(ctx context.Context, id string) (*LinkInfo, error) {
+	if !ValidID(id) {
+		return nil, Errorf(KindNotFound, "not_found", "no link has id %q", clip(id, 40))
+	}
+	l, err := s.Store.LinkByID(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(KindNotFound, "not_found", "no link has id %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load link: %w", err)
+	}
+	visits, err := s.Store.Visits(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("load visits: %w", err)
+	}
+	return &LinkInfo{Link: l, State: l.StateAt(s.now()), Visits: visits}, nil
+}
+
+// Revoke revokes a pending link. Revoking a link that is already revoked
+// succeeds again (so retries are safe); a consumed or expired link cannot
+// be revoked (conflict).
+func (s *Service) Revoke(ctx context.Context, id string) error {
+	if !ValidID(id) {
+		return Errorf(KindNotFound, "not_found", "no link has id %q", clip(id, 40))
+	}
+	l, err := s.Store.RevokeLink(ctx, id, s.now())
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Errorf(KindNotFound, "not_found", "no link has id %s", id)
+	case errors.Is(err, ErrNotPending):
+		st := l.StateAt(s.now())
+		if st == Revoked {
+			return nil
+		}
+		return Errorf(KindConflict, "not_pending", "link %s is %s and can no longer be revoked", id, st)
+	case err != nil:
+		return fmt.Errorf("revoke link: %w", err)
+	}
+	s.log().Info("link revoked", "link_id", id)
+	return nil
+}
+
+// Exchange turns a handoff code into the identity it stands for, once.
+func (s *Service) Exchange(ctx context.Context, code string) (*Handoff, error) {
+	bad := Errorf(KindInvalid, "invalid_code", "the code is unknown, expired or already exchanged")
+	if len(code) != 43 {
+		return nil, bad
+	}
+	h, err := s.Store.TakeHandoff(ctx, s.Keys.HandoffHash(code), s.now())
+	if errors.Is(err, ErrNotFound) {
+		return nil, bad
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take handoff: %w", err)
+	}
+	s.log().Info("handoff exchanged", "link_id", h.LinkID)
+	return h, nil
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

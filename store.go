@@ -1,0 +1,48 @@
+package linkguard
+
+import (
+	"context"
+	"time"
+
+	"github.com/linkguard/linkguard/fingerprint"
+)
+
+// Store keeps links, visits and handoff codes. Implementations live in
+// store/*; each runs the same conformance suite (store/storetest).
+//
+// Links, consumptions, revocations, code attempts and handoffs are state:
+// they must be durable when the call returns. Visits are evidence: they
+// may be buffered and lost in a crash.
+type Store interface {
+	// CreateLink stores a new pending link and, in the same transaction,
+	// revokes the older pending link of the same Family, if any.
+	CreateLink(ctx context.Context, l *Link) error
+	// LinkByID returns the link with the given id, or ErrNotFound.
+	LinkByID(ctx context.Context, id string) (*Link, error)
+	// LinkByTokenHash returns the link whose token hashes to h, or ErrNotFound.
+	LinkByTokenHash(ctx context.Context, h []byte) (*Link, error)
+	// ConsumeLink moves a link from pending to consumed, at most once ever,
+	// as one compare-and-set, and stores the handoff in the same
+	// transaction. A link that is not pending, or has expired by at, is
+	// left alone: the error is ErrNotPending and the returned link is the
+	// stored one.
+	ConsumeLink(ctx context.Context, id string, at time.Time, v fingerprint.Verdict, h *Handoff) (*Link, error)
+	// RevokeLink moves a pending link to revoked; ErrNotPending otherwise.
+	RevokeLink(ctx context.Context, id string, at time.Time) (*Link, error)
+	// UseCodeAttempt counts one code attempt on a link pending at time at
+	// and returns how many were used, or ErrTooManyAttempts when max were
+	// used before; ErrNotPending when the link is no longer pending.
+	UseCodeAttempt(ctx context.Context, id string, max int, at time.Time) (int, error)
+	// TakeHandoff returns and deletes the handoff whose code hashes to h,
+	// if it has not expired by now; ErrNotFound otherwise.
+	TakeHandoff(ctx context.Context, h []byte, now time.Time) (*Handoff, error)
+	// AddVisit records a visit. It may return before the visit is durable.
+	AddVisit(ctx context.Context, v *Visit) error
+	// Visits returns a link's recorded visits, oldest first.
+	Visits(ctx context.Context, linkID string) ([]Visit, error)
+	// ScanVisits calls fn for every recorded visit at or after since, in
+	// time order per link, until fn returns an error.
+	ScanVisits(ctx context.Context, since time.Time, fn func(*Visit) error) error
+	// Close flushes buffered visits and releases the store.
+	Close() error
+}

@@ -1,0 +1,299 @@
+// Package badger is the linkguard Store on Badger v4, an embedded
+// key-value store: the default, single-instance backend.
+//
+// State changes (issue, consume, revoke, code attempts, handoffs) are
+// synced transactions; Badger groups concurrent synced commits into one
+// fsync, so nothing here serializes requests. Visits are evidence and go
+// through a buffered writer that batches them, off the request path.
+package badger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
+)
+
+var _ linkguard.Store = (*Store)(nil)
+
+// Options configure a Store.
+type Options struct {
+	// Dir is the data folder; empty means in memory (tests).
+	Dir string
+	// Retention is how long a link and its visits are kept after expiry,
+	// so that the API can still say "expired" or "consumed". Default 7 days.
+	Retention time.Duration
+	// GCInterval is how often value-log garbage collection runs. Default 10 min.
+	GCInterval time.Duration
+	// VisitBuffer is how many visits may wait for the writer. Default 4096.
+	VisitBuffer int
+	Log         *slog.Logger
+}
+
+// Store is a linkguard.Store on Badger.
+type Store struct {
+	db        *badger.DB
+	opts      Options
+	log       *slog.Logger
+	visits    chan *linkguard.Visit
+	closeOnce sync.Once
+	closing   chan struct{}
+	done      sync.WaitGroup
+	mu        sync.RWMutex // guards closed against AddVisit racing Close
+	closed    bool
+}
+
+// Open opens (creating if needed) the store in opts.Dir. A folder held by
+// another process gives an error wrapping linkguard.ErrLocked.
+func Open(opts Options) (*Store, error) {
+	if opts.Retention == 0 {
+		opts.Retention = 7 * 24 * time.Hour
+	}
+	if opts.GCInterval == 0 {
+		opts.GCInterval = 10 * time.Minute
+	}
+	if opts.VisitBuffer == 0 {
+		opts.VisitBuffer = 4096
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	bo := badger.DefaultOptions(opts.Dir).
+		WithSyncWrites(true).
+		WithLogger(badgerLogger{opts.Log}).
+		WithNumVersionsToKeep(1)
+	if opts.Dir == "" {
+		bo = bo.WithInMemory(true)
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("open data folder %s: %w (is another linkguard running on it?)", opts.Dir, linkguard.ErrLocked)
+		}
+		return nil, fmt.Errorf("open data folder %q: %w", opts.Dir, err)
+	}
+	s := &Store{db: db, opts: opts, log: opts.Log,
+		visits: make(chan *linkguard.Visit, opts.VisitBuffer), closing: make(chan struct{})}
+	s.done.Add(1)
+	go s.visitWriter()
+	if opts.Dir != "" {
+		s.done.Add(1)
+		go s.gcLoop()
+	}
+	return s, nil
+}
+
+// Close stops the background work, flushes buffered visits and closes
+// the database. It is safe to call more than once.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.visits)
+		s.mu.Unlock()
+		close(s.closing)
+		s.done.Wait()
+		err = s.db.Close()
+	})
+	return err
+}
+
+// update runs fn in a read-write transaction, retrying when a concurrent
+// transaction touched the same keys (Badger's optimistic concurrency).
+func (s *Store) update(fn func(txn *badger.Txn) error) error {
+	for i := 0; ; i++ {
+		err := s.db.Update(fn)
+		if !errors.Is(err, badger.ErrConflict) || i >= 100 {
+			return err
+		}
+	}
+}
+
+func (s *Store) ttl(expires time.Time) time.Duration {
+	d := time.Until(expires) + s.opts.Retention
+	if d < time.Minute {
+		d = time.Minute
+	}
+	return d
+}
+
+func getJSON(txn *badger.Txn, key []byte, v any) error {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return linkguard.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return item.Value(func(b []byte) error { return json.Unmarshal(b, v) })
+}
+
+func (s *Store) putLink(txn *badger.Txn, l *linkguard.Link) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	return txn.SetEntry(badger.NewEntry(linkKey(l.ID), b).WithTTL(s.ttl(l.ExpiresAt)))
+}
+
+// CreateLink implements linkguard.Store.
+func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link) error {
+	return s.update(func(txn *badger.Txn) error {
+		if item, err := txn.Get(familyKey(l.Family)); err == nil {
+			var oldID []byte
+			if oldID, err = item.ValueCopy(nil); err != nil {
+				return err
+			}
+			var old linkguard.Link
+			err := getJSON(txn, linkKey(string(oldID)), &old)
+			if err == nil && old.StateAt(l.CreatedAt) == linkguard.Pending {
+				old.State, old.RevokedAt = linkguard.Revoked, l.CreatedAt
+				if err := s.putLink(txn, &old); err != nil {
+					return err
+				}
+			} else if err != nil && !errors.Is(err, linkguard.ErrNotFound) {
+				return err
+			}
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		if err := s.putLink(txn, l); err != nil {
+			return err
+		}
+		ttl := s.ttl(l.ExpiresAt)
+		if err := txn.SetEntry(badger.NewEntry(tokenKey(l.TokenHash), []byte(l.ID)).WithTTL(ttl)); err != nil {
+			return err
+		}
+		return txn.SetEntry(badger.NewEntry(familyKey(l.Family), []byte(l.ID)).WithTTL(ttl))
+	})
+}
+
+// LinkByID implements linkguard.Store.
+func (s *Store) LinkByID(ctx context.Context, id string) (*linkguard.Link, error) {
+	var l linkguard.Link
+	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, linkKey(id), &l) })
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// LinkByTokenHash implements linkguard.Store.
+func (s *Store) LinkByTokenHash(ctx context.Context, h []byte) (*linkguard.Link, error) {
+	var l linkguard.Link
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(tokenKey(h))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return linkguard.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		id, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		return getJSON(txn, linkKey(string(id)), &l)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// change loads a link, lets fn change it (or refuse), and writes it back
+// in one transaction. It returns the link as stored at the end.
+func (s *Store) change(id string, fn func(txn *badger.Txn, l *linkguard.Link) error) (*linkguard.Link, error) {
+	var out *linkguard.Link
+	err := s.update(func(txn *badger.Txn) error {
+		var l linkguard.Link
+		if err := getJSON(txn, linkKey(id), &l); err != nil {
+			return err
+		}
+		out = &l
+		if err := fn(txn, &l); err != nil {
+			return err
+		}
+		return s.putLink(txn, &l)
+	})
+	if err != nil && !errors.Is(err, linkguard.ErrNotPending) && !errors.Is(err, linkguard.ErrTooManyAttempts) {
+		return nil, err
+	}
+	return out, err
+}
+
+// ConsumeLink implements linkguard.Store.
+func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff) (*linkguard.Link, error) {
+	hb, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	return s.change(id, func(txn *badger.Txn, l *linkguard.Link) error {
+		if l.StateAt(at) != linkguard.Pending {
+			return linkguard.ErrNotPending
+		}
+		l.State, l.ConsumedAt, l.Verdict = linkguard.Consumed, at, &v
+		ttl := time.Until(h.ExpiresAt)
+		if ttl < time.Second {
+			ttl = time.Second
+		}
+		return txn.SetEntry(badger.NewEntry(handoffKey(h.CodeHash), hb).WithTTL(ttl))
+	})
+}
+
+// RevokeLink implements linkguard.Store.
+func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) (*linkguard.Link, error) {
+	return s.change(id, func(txn *badger.Txn, l *linkguard.Link) error {
+		if l.StateAt(at) != linkguard.Pending {
+			return linkguard.ErrNotPending
+		}
+		l.State, l.RevokedAt = linkguard.Revoked, at
+		return nil
+	})
+}
+
+// UseCodeAttempt implements linkguard.Store.
+func (s *Store) UseCodeAttempt(ctx context.Context, id string, max int, at time.Time) (int, error) {
+	l, err := s.change(id, func(txn *badger.Txn, l *linkguard.Link) error {
+		if l.StateAt(at) != linkguard.Pending {
+			return linkguard.ErrNotPending
+		}
+		if l.CodeAttempts >= max {
+			return linkguard.ErrTooManyAttempts
+		}
+		l.CodeAttempts++
+		return nil
+	})
+	if l == nil {
+		return 0, err
+	}
+	return l.CodeAttempts, err
+}
+
+// TakeHandoff implements linkguard.Store.
+func (s *Store) TakeHandoff(ctx context.Context, h []byte, now time.Time) (*linkguard.Handoff, error) {
+	var out linkguard.Handoff
+	err := s.update(func(txn *badger.Txn) error {
+		if err := getJSON(txn, handoffKey(h), &out); err != nil {
+			return err
+		}
+		if !now.Before(out.ExpiresAt) {
+			return linkguard.ErrNotFound
+		}
+		return txn.Delete(handoffKey(h))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
