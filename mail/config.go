@@ -141,8 +141,8 @@ func ParseURL(s string) (Config, error) {
 	if c.Host == "" {
 		return Config{}, fmt.Errorf("%s: missing host", envName)
 	}
-	if strings.ContainsAny(c.Host, " \t\r\n%") {
-		return Config{}, fmt.Errorf("%s: invalid host %q", envName, truncate(c.Host, 64))
+	if !validHost(c.Host, strings.HasPrefix(u.Host, "[")) {
+		return Config{}, fmt.Errorf("%s: invalid host %q (want a DNS name, an IPv4 address or a bracketed IPv6 address)", envName, truncate(c.Host, 64))
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
@@ -188,6 +188,26 @@ func ParseURL(s string) (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// validHost accepts a DNS name (ASCII; IDNs in punycode), an IPv4 address,
+// or an IPv6 address when it was bracketed. Anything looser reaches the
+// dialer and TLS verification as a puzzle.
+func validHost(h string, bracketed bool) bool {
+	if ip := net.ParseIP(h); ip != nil {
+		return bracketed == (ip.To4() == nil || strings.Contains(h, ":"))
+	}
+	if bracketed || len(h) > 253 {
+		return false
+	}
+	for _, r := range h {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.', r == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // truncate keeps error messages short when the input is hostile.
