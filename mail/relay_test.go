@@ -335,3 +335,8 @@ func parseMail(t testing.TB, data []byte) parsedMail {
 	}
 	return p
 }
+
+// testTLSConfig trusts the test relay's certificate.
+func testTLSConfig(t testing.TB) *tls.Config {
+	return &tls.Config{RootCAs: testCertificate(t).pool}
+}
