@@ -65,7 +65,7 @@ const (
 // never sent by two goroutines at once, and across processes the Queue's
 // lease keeps it so.
 //
-// Set the exported fields before Run.
+// Make one with NewDeliverer and set the exported fields before Run.
 type Deliverer struct {
 	queue     Queue
 	transport Transport

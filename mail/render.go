@@ -27,9 +27,9 @@ var embedded embed.FS
 
 // Rendered is a Message turned into what goes on the wire.
 type Rendered struct {
-	Subject string
-	Text    string
-	HTML    string
+	Subject string // one line, whitespace collapsed
+	Text    string // the text/plain part
+	HTML    string // the text/html part
 }
 
 // Renderer fills the mail templates. It is safe for concurrent use.
