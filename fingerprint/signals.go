@@ -289,7 +289,10 @@ func (e *eval) interaction() {
 		return
 	}
 	if shown := e.r.Timing.VerifyMS; shown > 0 && c.AtMS > 0 && c.AtMS-shown < float64(p.MinClickMillis) {
-		e.note(-0.8, "Continue clicked ").i(int(c.AtMS - shown)).s(" ms after it could appear: faster than a person reads")
+		// Continue appears only after the verify answer; nobody reads,
+		// aims and clicks within a quarter second of that.
+		e.veto("Continue clicked ").i(int(c.AtMS - shown)).s(" ms after it could appear: faster than a person reads")
+		return
 	}
 	switch c.PointerType {
 	case "touch":
@@ -298,7 +301,7 @@ func (e *eval) interaction() {
 		if c.Path.Points >= p.MinPointerPoints {
 			e.note(1, "a trusted click on Continue after a pointer path of ").i(c.Path.Points).s(" points")
 			if c.Path.Points >= 5 && c.Path.SpeedCV > 0 && c.Path.SpeedCV < 0.05 {
-				e.note(-0.8, "the pointer moved at an even pace, as scripts move it")
+				e.note(-1, "the pointer moved at an even pace, as scripts move it")
 			}
 		} else {
 			e.note(0.2, "a trusted click on Continue with almost no pointer path")
