@@ -12,10 +12,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,24 +54,73 @@ func chromiumPath(t testing.TB) string {
 
 // env is one server and one browser process.
 type env struct {
-	t     testing.TB
-	base  string // "http://127.0.0.1:port"
-	svc   *linkguard.Service
-	srv   *server.Server
-	root  context.Context // the browser's first tab; tests open others
+	t    testing.TB
+	base string // "http://127.0.0.1:port"
+	svc  *linkguard.Service
+	srv  *server.Server
+	root context.Context // the browser's first tab; tests open others
 }
 
-// newEnv starts a server whose decisions come from decider, and a
-// headless Chromium. Both stop when the test ends.
+// shared holds what every test uses and nothing changes: the site (its
+// assets are hashed and compressed once) and one Chromium process; each
+// test opens its own browser contexts in it.
+var shared struct {
+	once   sync.Once
+	site   *web.Site
+	root   context.Context // the browser's first tab; tests open others
+	cancel []context.CancelFunc
+	err    error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, c := range shared.cancel {
+		c()
+	}
+	os.Exit(code)
+}
+
+func setup(chrome string) {
+	shared.site, shared.err = web.New(web.Options{})
+	if shared.err != nil {
+		return
+	}
+	if !shared.site.HasCollector() {
+		shared.err = errors.New("web has no collector.wasm: run `make wasm` before the browser tests")
+		return
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome),
+		chromedp.Flag("headless", "new"),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		// WebGL on the CPU: what a scanner's headless browser shows.
+		chromedp.Flag("use-angle", "swiftshader"),
+		chromedp.Flag("enable-unsafe-swiftshader", true),
+		chromedp.WindowSize(1280, 900),
+	)
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	root, rcancel := chromedp.NewContext(alloc)
+	shared.cancel = append(shared.cancel, rcancel, cancel)
+	if err := chromedp.Do(root); err != nil {
+		shared.err = fmt.Errorf("start chromium: %w", err)
+		return
+	}
+	shared.root = root
+}
+
+// newEnv starts a server whose decisions come from decider, sharing the
+// site and the browser. The server stops when the test ends.
 func newEnv(t testing.TB, decider fingerprint.Decider) *env {
 	t.Helper()
 	chrome := chromiumPath(t)
-	site, err := web.New(web.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !site.HasCollector() {
-		t.Fatal("web has no collector.wasm: run `make wasm` before the browser tests")
+	shared.once.Do(func() { setup(chrome) })
+	if shared.err != nil {
+		t.Fatal(shared.err)
 	}
 	st, err := badgerstore.Open(badgerstore.Options{})
 	if err != nil {
@@ -90,8 +142,10 @@ func newEnv(t testing.TB, decider fingerprint.Decider) *env {
 	pol := linkguard.DefaultPolicy()
 	pol.PublicURL = base
 	pol.RedirectOrigins = []string{base}
-	svc := &linkguard.Service{Store: st, Keys: keys, Decider: decider, Policy: pol}
-	srv, err := server.New(server.Options{Service: svc, Site: site, APIKeys: []string{"test-key"}, Dev: true})
+	svc := &linkguard.Service{Store: st, Keys: keys, Decider: decider, Policy: pol,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	srv, err := server.New(server.Options{Service: svc, Site: shared.site, APIKeys: []string{"test-key"}, Dev: true,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,28 +154,7 @@ func newEnv(t testing.TB, decider fingerprint.Decider) *env {
 		srv.App().ShutdownWithTimeout(5 * time.Second)
 		st.Close()
 	})
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome),
-		chromedp.Flag("headless", "new"),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("use-angle", "swiftshader"),
-		chromedp.Flag("enable-unsafe-swiftshader", true),
-		chromedp.WindowSize(1280, 900),
-	)
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	root, rcancel := chromedp.NewContext(alloc)
-	t.Cleanup(rcancel)
-	if err := chromedp.Do(root); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return &env{t: t, base: base, svc: svc, srv: srv, root: root}
+	return &env{t: t, base: base, svc: svc, srv: srv, root: shared.root}
 }
 
 // browser opens a new, isolated browser context (its own cookies) and
