@@ -17,6 +17,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -70,9 +71,15 @@ func New(opts Options) (*Site, error) {
 	if s.brand.Accent == "" {
 		s.brand.Accent = "#1d4ed8"
 	}
+	if !cssColor.MatchString(s.brand.Accent) {
+		return nil, fmt.Errorf("brand accent %q: want a CSS color such as #2456d6, rgb(36 86 214) or teal", s.brand.Accent)
+	}
 	if err := s.loadAssets(); err != nil {
 		return nil, err
 	}
+	// The accent goes into a small stylesheet of its own, served like the
+	// others: the CSP allows no inline style.
+	s.addAsset("brand.css", []byte(":root { --accent: "+s.brand.Accent+"; }\n"))
 	t := template.New("").Funcs(template.FuncMap{
 		"asset": s.AssetURL,
 		"brand": func() Brand { return s.brand },
@@ -221,6 +228,20 @@ func precompressed(p string, raw []byte) (gz, br []byte) {
 		}
 	}
 	return gz, br
+}
+
+// cssColor is what Brand.Accent may be: a hex color, a color name, or an
+// rgb()/hsl() form, and nothing that could end the CSS declaration.
+var cssColor = regexp.MustCompile(`^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}|(rgb|hsl)a?\([0-9a-z., %/+-]{1,60}\))$`)
+
+// addAsset adds a generated asset under its logical name.
+func (s *Site) addAsset(logical string, raw []byte) {
+	sum := sha256.Sum256(raw)
+	ext := path.Ext(logical)
+	a := &Asset{Name: strings.TrimSuffix(logical, ext) + "." + hex.EncodeToString(sum[:5]) + ext,
+		ContentType: mime.TypeByExtension(ext), Raw: raw}
+	s.assets[a.Name] = a
+	s.urls[logical] = "/assets/" + a.Name
 }
 
 func compressible(ext string) bool {

@@ -72,11 +72,16 @@
     document.getElementById("lg-code").focus();
   }
 
+  var started = false;
   function start() {
-    if (body.getAttribute("data-lg-state") !== "checking") { return; }
+    if (started || body.getAttribute("data-lg-state") !== "checking") { return; }
+    started = true;
     post("/verify", { nonce: nonce, signals: report("verify") }).then(handle, fail);
   }
 
+  // The collector normally answers within half a second; if it cannot
+  // load at all, report without it (the server then asks for the code).
+  setTimeout(start, 8000);
   var wasmURL = body.getAttribute("data-lg-wasm");
   if (wasmURL && window.Go && WebAssembly && WebAssembly.instantiateStreaming) {
     var go = new window.Go();
