@@ -2,11 +2,11 @@ package badger
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -42,11 +42,14 @@ func (s *Store) AddVisit(ctx context.Context, v *linkguard.Visit) error {
 	}
 }
 
-// newVisitID sorts by time: 8 bytes of Unix nanoseconds, 4 random bytes.
+// visitSeq orders visits of the same instant in the order they were added.
+var visitSeq atomic.Uint32
+
+// newVisitID sorts by time: 8 bytes of Unix nanoseconds, then a counter.
 func newVisitID(at time.Time) string {
 	var b [12]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(at.UnixNano()))
-	rand.Read(b[8:])
+	binary.BigEndian.PutUint32(b[8:], visitSeq.Add(1))
 	return hex.EncodeToString(b[:])
 }
 

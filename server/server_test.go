@@ -1,0 +1,623 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
+	badgerstore "github.com/linkguard/linkguard/store/badger"
+	"github.com/linkguard/linkguard/web"
+)
+
+const testKey = "test-api-key-0123456789"
+
+// clock is a settable time source for exact expiry tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type harness struct {
+	t     *testing.T
+	srv   *Server
+	svc   *linkguard.Service
+	store *badgerstore.Store
+	clock *clock
+}
+
+func newHarness(t *testing.T, dir string) *harness {
+	t.Helper()
+	st, err := badgerstore.Open(badgerstore.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	keys, err := linkguard.NewKeys(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	pol := linkguard.DefaultPolicy()
+	pol.PublicURL = "http://kit.test"
+	pol.RedirectOrigins = []string{"https://app.example.com"}
+	svc := &linkguard.Service{Store: st, Keys: keys, Decider: fingerprint.Basic{}, Policy: pol, Now: clk.Now}
+	site, err := web.New(web.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Service: svc, Site: site, APIKeys: []string{testKey}, Dev: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, srv: srv, svc: svc, store: st, clock: clk}
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r resp) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.body), &m); err != nil {
+		t.Fatalf("body is not JSON (%v): %s", err, r.body)
+	}
+	return m
+}
+
+// do sends one request through the real Fiber stack.
+func (h *harness) do(method, path, body string, hdr ...string) resp {
+	h.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := h.srv.App().Test(req, -1)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	return resp{status: res.StatusCode, header: res.Header, body: string(b)}
+}
+
+func (h *harness) api(method, path, body string) resp {
+	return h.do(method, path, body, "Authorization", "Bearer "+testKey)
+}
+
+type issued struct {
+	ID, URL, Code, Token string
+}
+
+func (h *harness) issue(body string) issued {
+	h.t.Helper()
+	if body == "" {
+		body = `{"email":"alice@example.com","redirect_url":"https://app.example.com/cb?x=1"}`
+	}
+	r := h.api("POST", "/v1/links", body)
+	if r.status != 201 {
+		h.t.Fatalf("issue: %d %s", r.status, r.body)
+	}
+	m := r.json(h.t)
+	u := m["url"].(string)
+	return issued{ID: m["id"].(string), URL: u, Code: m["code"].(string), Token: u[strings.LastIndex(u, "/")+1:]}
+}
+
+var nonceRE = regexp.MustCompile(`<meta name="lg-nonce" content="([^"]+)">`)
+
+func (h *harness) nonce(token string) string {
+	h.t.Helper()
+	r := h.do("GET", "/l/"+token, "")
+	m := nonceRE.FindStringSubmatch(r.body)
+	if m == nil {
+		h.t.Fatalf("no nonce in page: %s", r.body)
+	}
+	return m[1]
+}
+
+func (h *harness) state(id string) string {
+	h.t.Helper()
+	r := h.api("GET", "/v1/links/"+id, "")
+	if r.status != 200 {
+		h.t.Fatalf("get link: %d %s", r.status, r.body)
+	}
+	return r.json(h.t)["state"].(string)
+}
+
+const trustedClick = `{"v":2,"interaction":{"click":{"trusted":true,"on_continue":true}}}`
+
+func TestAPI(t *testing.T) {
+	h := newHarness(t, "")
+	l := h.issue("")
+	cases := []struct {
+		name, method, path, body string
+		auth                     bool
+		status                   int
+		code                     string   // error code, when an error
+		notIn                    []string // must NOT appear in the body
+	}{
+		{"201/issue", "POST", "/v1/links", `{"email":"bob@example.com","redirect_url":"https://app.example.com/x","ttl_seconds":120,"metadata":{"a":1},"send_email":false,"requester":{"ip":"81.2.69.142","user_agent":"UA","accept_language":"en"}}`, true, 201, "", []string{"token_hash", "code_hash"}},
+		{"400/unknown field", "POST", "/v1/links", `{"email":"a@example.com","redirect_url":"https://app.example.com/","colour":"red"}`, true, 400, "unknown_field", nil},
+		{"400/unknown nested field", "POST", "/v1/links", `{"email":"a@example.com","redirect_url":"https://app.example.com/","requester":{"ipv6":"::1"}}`, true, 400, "unknown_field", nil},
+		{"400/not json", "POST", "/v1/links", `{"email":`, true, 400, "invalid_json", nil},
+		{"400/trailing data", "POST", "/v1/links", `{"email":"a@example.com"} {}`, true, 400, "invalid_json", nil},
+		{"400/wrong type", "POST", "/v1/links", `{"email":5}`, true, 400, "invalid_json", nil},
+		{"400/missing email", "POST", "/v1/links", `{"redirect_url":"https://app.example.com/"}`, true, 400, "invalid_request", nil},
+		{"400/bad email", "POST", "/v1/links", `{"email":"not-an-address","redirect_url":"https://app.example.com/"}`, true, 400, "invalid_email", nil},
+		{"400/redirect_not_allowed", "POST", "/v1/links", `{"email":"a@example.com","redirect_url":"https://evil.example.net/"}`, true, 400, "redirect_not_allowed", nil},
+		{"400/redirect not absolute", "POST", "/v1/links", `{"email":"a@example.com","redirect_url":"/relative"}`, true, 400, "redirect_not_allowed", nil},
+		{"400/redirect javascript", "POST", "/v1/links", `{"email":"a@example.com","redirect_url":"javascript:alert(1)"}`, true, 400, "redirect_not_allowed", nil},
+		{"400/ttl too short", "POST", "/v1/links", `{"email":"a@example.com","redirect_url":"https://app.example.com/","ttl_seconds":59}`, true, 400, "invalid_request", nil},
+		{"400/ttl too long", "POST", "/v1/links", `{"email":"a@example.com","redirect_url":"https://app.example.com/","ttl_seconds":86401}`, true, 400, "invalid_request", nil},
+		{"400/metadata too big", "POST", "/v1/links", `{"email":"a@example.com","redirect_url":"https://app.example.com/","metadata":{"x":"` + strings.Repeat("y", 5000) + `"}}`, true, 400, "invalid_request", nil},
+		{"400/bad requester ip", "POST", "/v1/links", `{"email":"a@example.com","redirect_url":"https://app.example.com/","requester":{"ip":"999.1.1.1"}}`, true, 400, "invalid_request", nil},
+		{"415/form body", "POST", "/v1/exchange", "", true, 415, "unsupported_media_type", nil},
+		{"401/no key", "POST", "/v1/links", `{}`, false, 401, "unauthorized", nil},
+		{"401/no key on unknown link", "GET", "/v1/links/lnk_00000000000000000000000000", "", false, 401, "unauthorized", nil},
+		{"401/no key on real link", "GET", "/v1/links/" + l.ID, "", false, 401, "unauthorized", []string{l.ID, "alice"}},
+		{"404/unknown link", "GET", "/v1/links/lnk_00000000000000000000000000", "", true, 404, "not_found", nil},
+		{"404/malformed id", "GET", "/v1/links/xyz", "", true, 404, "not_found", nil},
+		{"404/delete unknown", "DELETE", "/v1/links/lnk_00000000000000000000000000", "", true, 404, "not_found", nil},
+		{"200/get link", "GET", "/v1/links/" + l.ID, "", true, 200, "", []string{l.Code, l.Token, "token_hash", "code_hash", "binding"}},
+		{"400/exchange unknown", "POST", "/v1/exchange", `{"code":"nope"}`, true, 400, "invalid_code", nil},
+		{"404/unknown route", "GET", "/v1/nothing", "", true, 404, "not_found", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var r resp
+			if c.auth {
+				r = h.api(c.method, c.path, c.body)
+			} else {
+				r = h.do(c.method, c.path, c.body)
+			}
+			if c.name == "415/form body" {
+				r = h.do("POST", c.path, "", "Authorization", "Bearer "+testKey, "Content-Type", "application/x-www-form-urlencoded")
+			}
+			if r.status != c.status {
+				t.Fatalf("status = %d, want %d; body %s", r.status, c.status, r.body)
+			}
+			if c.code != "" {
+				e, ok := r.json(t)["error"].(map[string]any)
+				if !ok || e["code"] != c.code || e["message"] == "" {
+					t.Fatalf("error body = %s, want code %q with a message", r.body, c.code)
+				}
+			}
+			for _, s := range c.notIn {
+				if strings.Contains(r.body, s) {
+					t.Fatalf("body contains %q: %s", s, r.body)
+				}
+			}
+		})
+	}
+}
+
+func TestIssueShape(t *testing.T) {
+	h := newHarness(t, "")
+	r := h.api("POST", "/v1/links", `{"email":"alice@example.com","redirect_url":"https://app.example.com/cb"}`)
+	m := r.json(t)
+	if !regexp.MustCompile(`^lnk_[0-9a-z]{26}$`).MatchString(m["id"].(string)) {
+		t.Errorf("id %q does not look like lnk_ + 26 base32 chars", m["id"])
+	}
+	if !regexp.MustCompile(`^http://kit\.test/l/[A-Za-z0-9_-]{43}$`).MatchString(m["url"].(string)) {
+		t.Errorf("url %q is not public URL + /l/ + 43-char token", m["url"])
+	}
+	if !regexp.MustCompile(`^[0-9]{6}$`).MatchString(m["code"].(string)) {
+		t.Errorf("code %q is not 6 digits", m["code"])
+	}
+	exp, err := time.Parse(time.RFC3339, m["expires_at"].(string))
+	if err != nil || exp.Sub(h.clock.Now()) != 15*time.Minute {
+		t.Errorf("expires_at = %v (%v), want now + 900 s", m["expires_at"], err)
+	}
+}
+
+func TestFullFlowWithExchange(t *testing.T) {
+	h := newHarness(t, "")
+	l := h.issue(`{"email":"alice@example.com","redirect_url":"https://app.example.com/cb?x=1","metadata":{"plan":"pro"}}`)
+	nonce := h.nonce(l.Token)
+
+	r := h.do("POST", "/l/"+l.Token+"/verify", `{"nonce":"`+nonce+`","signals":{}}`)
+	if r.status != 200 || r.json(t)["outcome"] != "confirm" {
+		t.Fatalf("verify without cookie: %d %s, want confirm", r.status, r.body)
+	}
+	// A confirm without a trusted click is asked again, not consumed.
+	r = h.do("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":{"v":2,"interaction":{"click":{"trusted":false}}}}`)
+	if r.json(t)["outcome"] != "confirm" || h.state(l.ID) != "pending" {
+		t.Fatalf("untrusted click: %s; state %s", r.body, h.state(l.ID))
+	}
+	r = h.do("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+trustedClick+`}`)
+	m := r.json(t)
+	if m["outcome"] != "consumed" {
+		t.Fatalf("trusted click: %s, want consumed", r.body)
+	}
+	ru, _ := url.Parse(m["redirect_url"].(string))
+	if ru.Host != "app.example.com" || ru.Path != "/cb" || ru.Query().Get("x") != "1" || len(ru.Query().Get("lg_code")) != 43 {
+		t.Fatalf("redirect_url = %s", ru)
+	}
+	lgCode := ru.Query().Get("lg_code")
+
+	// Every later report says used, whatever it carries.
+	for _, p := range []string{"/verify", "/confirm"} {
+		r = h.do("POST", "/l/"+l.Token+p, `{"nonce":"`+nonce+`","signals":`+trustedClick+`}`)
+		if r.json(t)["outcome"] != "used" {
+			t.Fatalf("%s after consume: %s, want used", p, r.body)
+		}
+	}
+	if h.state(l.ID) != "consumed" {
+		t.Fatalf("state = %s", h.state(l.ID))
+	}
+
+	r = h.api("POST", "/v1/exchange", `{"code":"`+lgCode+`"}`)
+	m = r.json(t)
+	if r.status != 200 || m["email"] != "alice@example.com" || m["link_id"] != l.ID ||
+		m["metadata"].(map[string]any)["plan"] != "pro" || m["verdict"].(map[string]any)["decision"] != "consume" {
+		t.Fatalf("exchange: %d %s", r.status, r.body)
+	}
+	r = h.api("POST", "/v1/exchange", `{"code":"`+lgCode+`"}`)
+	if r.status != 400 || r.json(t)["error"].(map[string]any)["code"] != "invalid_code" {
+		t.Fatalf("second exchange: %d %s", r.status, r.body)
+	}
+
+	// The visits tell the story, with scores and reasons.
+	g := h.api("GET", "/v1/links/"+l.ID, "").json(t)
+	visits := g["visits"].([]any)
+	kinds := ""
+	for _, v := range visits {
+		vm := v.(map[string]any)
+		kinds += vm["kind"].(string) + ":" + vm["outcome"].(string) + " "
+	}
+	want := "view:none verify:confirm confirm:confirm confirm:consumed "
+	if !strings.HasPrefix(kinds, want) {
+		t.Fatalf("visits = %q, want prefix %q", kinds, want)
+	}
+	if g["consumed_at"] == nil {
+		t.Fatal("consumed_at missing")
+	}
+}
+
+func TestHandoffExpires(t *testing.T) {
+	h := newHarness(t, "")
+	l := h.issue("")
+	nonce := h.nonce(l.Token)
+	m := h.do("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+trustedClick+`}`).json(t)
+	ru, _ := url.Parse(m["redirect_url"].(string))
+	h.clock.Add(61 * time.Second)
+	r := h.api("POST", "/v1/exchange", `{"code":"`+ru.Query().Get("lg_code")+`"}`)
+	if r.status != 400 {
+		t.Fatalf("exchange after 61 s: %d %s, want 400 invalid_code", r.status, r.body)
+	}
+}
+
+func TestCodePath(t *testing.T) {
+	h := newHarness(t, "")
+	l := h.issue("")
+	nonce := h.nonce(l.Token)
+	wrong := fmt.Sprintf("%06d", (atoi(l.Code)+1)%1000000)
+	r := h.do("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","code":"`+wrong+`"}`)
+	if r.status != 400 || r.json(t)["error"].(map[string]any)["code"] != "invalid_code" {
+		t.Fatalf("wrong code: %d %s", r.status, r.body)
+	}
+	if !strings.Contains(r.body, "4 tries left") {
+		t.Fatalf("wrong code message should count tries: %s", r.body)
+	}
+	r = h.do("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","code":"`+l.Code+`"}`)
+	if r.json(t)["outcome"] != "consumed" {
+		t.Fatalf("right code: %s", r.body)
+	}
+}
+
+func TestCodeAttemptsRunOut(t *testing.T) {
+	h := newHarness(t, "")
+	l := h.issue("")
+	nonce := h.nonce(l.Token)
+	wrong := fmt.Sprintf("%06d", (atoi(l.Code)+1)%1000000)
+	for i := 0; i < 5; i++ {
+		h.do("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","code":"`+wrong+`"}`)
+	}
+	r := h.do("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","code":"`+l.Code+`"}`)
+	if r.status != 429 || h.state(l.ID) != "pending" {
+		t.Fatalf("right code after 5 wrong: %d %s, state %s; want 429 and still pending", r.status, r.body, h.state(l.ID))
+	}
+}
+
+func atoi(s string) int { n := 0; fmt.Sscan(s, &n); return n }
+
+func TestNoJavaScriptCodeForm(t *testing.T) {
+	h := newHarness(t, "")
+	l := h.issue("")
+	nonce := h.nonce(l.Token)
+	form := func(code string) resp {
+		v := url.Values{"nonce": {nonce}, "code": {code}}
+		return h.do("POST", "/l/"+l.Token+"/confirm", v.Encode(), "Content-Type", "application/x-www-form-urlencoded")
+	}
+	r := form("000000")
+	if l.Code == "000000" {
+		r = form("111111")
+	}
+	if r.status != 200 || !strings.Contains(r.body, `data-lg-state="code"`) || !strings.Contains(r.body, "not right") {
+		t.Fatalf("wrong code form: %d %s", r.status, r.body)
+	}
+	r = form("")
+	if !strings.Contains(r.body, `data-lg-state="code"`) || h.state(l.ID) != "pending" {
+		t.Fatalf("form without a code must not consume: %s", r.body)
+	}
+	r = form(l.Code)
+	if !strings.Contains(r.body, `data-lg-state="done"`) || !strings.Contains(r.body, "lg_code=") || h.state(l.ID) != "consumed" {
+		t.Fatalf("right code form: %s", r.body)
+	}
+}
+
+func TestLandingHeadersAndMarkers(t *testing.T) {
+	h := newHarness(t, "")
+	l := h.issue("")
+	for _, tok := range []string{l.Token, "unknown-token", strings.Repeat("A", 43)} {
+		for _, m := range []string{"GET", "HEAD"} {
+			r := h.do(m, "/l/"+tok, "")
+			if r.status != 200 {
+				t.Fatalf("%s /l/%s: %d", m, tok, r.status)
+			}
+			for k, want := range map[string]string{
+				"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
+			} {
+				if !strings.Contains(r.header.Get(k), want) {
+					t.Errorf("%s %s: %s = %q, want %q", m, tok, k, r.header.Get(k), want)
+				}
+			}
+			csp := r.header.Get("Content-Security-Policy")
+			if !strings.Contains(csp, "script-src 'self' 'wasm-unsafe-eval'") || strings.Contains(csp, "unsafe-inline") {
+				t.Errorf("CSP = %q", csp)
+			}
+		}
+	}
+	body := h.do("GET", "/l/"+l.Token, "").body
+	for _, marker := range []string{`<meta name="lg-nonce"`, `data-lg-state="checking"`, `id="lg-continue"`, `<noscript>`, `id="lg-code"`, `id="lg-code-submit"`} {
+		if !strings.Contains(body, marker) {
+			t.Errorf("landing page lacks %s", marker)
+		}
+	}
+	if strings.Contains(body, "<script>") {
+		t.Error("landing page has an inline script")
+	}
+	if body := h.do("GET", "/l/unknown-token", "").body; !strings.Contains(body, `data-lg-state="expired"`) {
+		t.Errorf("unknown token page state is not expired")
+	}
+}
+
+func TestGetAndHeadNeverConsume(t *testing.T) {
+	h := newHarness(t, "")
+	l := h.issue("")
+	hdrs := [][]string{
+		nil,
+		{"Cookie", "lg_device=whatever"},
+		{"Sec-Purpose", "prefetch", "User-Agent", "Mozilla/5.0 HeadlessChrome/120"},
+		{"User-Agent", "Barracuda Sentinel (EE)"},
+	}
+	for i := 0; i < 40; i++ {
+		m := []string{"GET", "HEAD"}[i%2]
+		h.do(m, "/l/"+l.Token, "", hdrs[i%len(hdrs)]...)
+		h.do(m, "/l/"+l.Token+"/verify", "", hdrs[i%len(hdrs)]...)
+		h.do(m, "/l/"+l.Token+"/confirm", "", hdrs[i%len(hdrs)]...)
+	}
+	if s := h.state(l.ID); s != "pending" {
+		t.Fatalf("state after GET/HEAD storm = %s", s)
+	}
+}
+
+func TestNonceIsRequired(t *testing.T) {
+	h := newHarness(t, "")
+	a := h.issue(`{"email":"alice@example.com","redirect_url":"https://app.example.com/","ttl_seconds":86400}`)
+	b := h.issue(`{"email":"bob@example.com","redirect_url":"https://app.example.com/"}`)
+	otherNonce := h.nonce(b.Token)
+	stale := h.nonce(a.Token)
+	h.clock.Add(3 * time.Hour)
+	for name, body := range map[string]string{
+		"missing":        `{"signals":` + trustedClick + `}`,
+		"forged":         `{"nonce":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","signals":` + trustedClick + `}`,
+		"other link":     `{"nonce":"` + otherNonce + `","signals":` + trustedClick + `}`,
+		"stale (3 h)":    `{"nonce":"` + stale + `","signals":` + trustedClick + `}`,
+		"garbage base64": `{"nonce":"!!!","signals":` + trustedClick + `}`,
+	} {
+		r := h.do("POST", "/l/"+a.Token+"/confirm", body)
+		if r.status != 400 || r.json(t)["error"].(map[string]any)["code"] != "invalid_nonce" {
+			t.Errorf("%s nonce: %d %s, want 400 invalid_nonce", name, r.status, r.body)
+		}
+	}
+	if s := h.state(a.ID); s != "pending" {
+		t.Fatalf("state = %s, want pending", s)
+	}
+}
+
+func TestExpiredRevokedAndReissued(t *testing.T) {
+	h := newHarness(t, "")
+	exp := h.issue(`{"email":"e@example.com","redirect_url":"https://app.example.com/","ttl_seconds":60}`)
+	rev := h.issue(`{"email":"r@example.com","redirect_url":"https://app.example.com/"}`)
+	old := h.issue(`{"email":"o@example.com","redirect_url":"https://app.example.com/a"}`)
+	newer := h.issue(`{"email":"O@example.com","redirect_url":"https://app.example.com/b"}`)
+	nonces := map[string]string{}
+	for _, l := range []issued{exp, rev, old, newer} {
+		nonces[l.ID] = h.nonce(l.Token)
+	}
+	if r := h.api("DELETE", "/v1/links/"+rev.ID, ""); r.status != 204 {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	if r := h.api("DELETE", "/v1/links/"+rev.ID, ""); r.status != 204 {
+		t.Fatalf("revoke again: %d %s, want 204 (safe to repeat)", r.status, r.body)
+	}
+	h.clock.Add(61 * time.Second)
+	for _, c := range []struct {
+		l     issued
+		state string
+	}{{exp, "expired"}, {rev, "revoked"}, {old, "revoked"}, {newer, "pending"}} {
+		if s := h.state(c.l.ID); s != c.state {
+			t.Errorf("%s: state %s, want %s", c.l.ID, s, c.state)
+		}
+	}
+	for _, l := range []issued{exp, rev, old} {
+		r := h.do("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonces[l.ID]+`","code":"`+l.Code+`"}`)
+		if r.json(t)["outcome"] != "expired" {
+			t.Errorf("report on %s: %s, want expired", l.ID, r.body)
+		}
+		if body := h.do("GET", "/l/"+l.Token, "").body; !strings.Contains(body, `data-lg-state="expired"`) {
+			t.Errorf("page of %s is not in state expired", l.ID)
+		}
+	}
+	if r := h.api("DELETE", "/v1/links/"+exp.ID, ""); r.status != 409 {
+		t.Errorf("revoke expired: %d, want 409", r.status)
+	}
+}
+
+func TestBindingCookieConsumesWithoutClick(t *testing.T) {
+	h := newHarness(t, "")
+	out, err := h.svc.Issue(t.Context(), &linkguard.IssueRequest{
+		Email: "alice@example.com", RedirectURL: "https://app.example.com/",
+		Requester: linkguard.Client{Binding: "the-device-cookie-value"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := out.Token
+	nonce := h.nonce(tok)
+	r := h.do("POST", "/l/"+tok+"/verify", `{"nonce":"`+nonce+`","signals":{}}`, "Cookie", "lg_device=another-value")
+	if r.json(t)["outcome"] != "confirm" {
+		t.Fatalf("wrong cookie: %s, want confirm", r.body)
+	}
+	r = h.do("POST", "/l/"+tok+"/verify", `{"nonce":"`+nonce+`","signals":{}}`, "Cookie", "lg_device=the-device-cookie-value")
+	if r.json(t)["outcome"] != "consumed" {
+		t.Fatalf("right cookie: %s, want consumed", r.body)
+	}
+}
+
+func TestConcurrentConsumeThroughHandler(t *testing.T) {
+	h := newHarness(t, "")
+	l := h.issue("")
+	nonce := h.nonce(l.Token)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	counts := map[string]int{}
+	start := make(chan struct{})
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			req := httptest.NewRequest("POST", "/l/"+l.Token+"/confirm", strings.NewReader(`{"nonce":"`+nonce+`","signals":`+trustedClick+`}`))
+			req.Header.Set("Content-Type", "application/json")
+			res, err := h.srv.App().Test(req, -1)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var m map[string]any
+			json.NewDecoder(res.Body).Decode(&m)
+			mu.Lock()
+			counts[fmt.Sprint(m["outcome"])]++
+			mu.Unlock()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if counts["consumed"] != 1 || counts["used"] != 199 {
+		t.Fatalf("outcomes = %v, want exactly 1 consumed and 199 used", counts)
+	}
+}
+
+func TestRestartKeepsState(t *testing.T) {
+	dir := t.TempDir()
+	h := newHarness(t, dir)
+	pending := h.issue("")
+	consumed := h.issue(`{"email":"bob@example.com","redirect_url":"https://app.example.com/"}`)
+	n := h.nonce(consumed.Token)
+	m := h.do("POST", "/l/"+consumed.Token+"/confirm", `{"nonce":"`+n+`","signals":`+trustedClick+`}`).json(t)
+	ru, _ := url.Parse(m["redirect_url"].(string))
+	lg := ru.Query().Get("lg_code")
+	if r := h.api("POST", "/v1/exchange", `{"code":"`+lg+`"}`); r.status != 200 {
+		t.Fatalf("exchange before restart: %d", r.status)
+	}
+	h.store.Close()
+
+	h2 := newHarness(t, dir)
+	if s := h2.state(consumed.ID); s != "consumed" {
+		t.Fatalf("consumed link after restart: %s", s)
+	}
+	if r := h2.api("POST", "/v1/exchange", `{"code":"`+lg+`"}`); r.status != 400 {
+		t.Fatalf("handoff reused across restart: %d", r.status)
+	}
+	n = h2.nonce(pending.Token)
+	r := h2.do("POST", "/l/"+pending.Token+"/confirm", `{"nonce":"`+n+`","code":"`+pending.Code+`"}`)
+	if r.json(t)["outcome"] != "consumed" {
+		t.Fatalf("pending link after restart: %s", r.body)
+	}
+}
+
+func TestAssetsAreHashedImmutableAndCompressed(t *testing.T) {
+	h := newHarness(t, "")
+	page := h.do("GET", "/l/x", "").body
+	m := regexp.MustCompile(`href="(/assets/style\.[0-9a-f]{10}\.css)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no hashed stylesheet link in page")
+	}
+	for enc, want := range map[string]string{"br": "br", "gzip": "gzip", "": ""} {
+		r := h.do("GET", m[1], "", "Accept-Encoding", enc)
+		if r.status != 200 || r.header.Get("Content-Encoding") != want ||
+			r.header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+			t.Errorf("Accept-Encoding %q: %d, Content-Encoding %q, Cache-Control %q", enc, r.status, r.header.Get("Content-Encoding"), r.header.Get("Cache-Control"))
+		}
+	}
+	if r := h.do("GET", "/assets/nope.css", ""); r.status != 404 {
+		t.Errorf("unknown asset: %d", r.status)
+	}
+}
+
+// TestBodyTooLarge runs over a real listener: Fiber's in-memory Test
+// refuses large bodies before the server sees them.
+func TestBodyTooLarge(t *testing.T) {
+	h := newHarness(t, "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go h.srv.App().Listener(ln)
+	t.Cleanup(func() { h.srv.App().Shutdown() })
+	big := `{"email":"a@example.com","redirect_url":"https://app.example.com/","metadata":"` + strings.Repeat("x", 70<<10) + `"}`
+	for _, path := range []string{"/v1/links", "/l/sometoken/verify"} {
+		req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+path, strings.NewReader(big))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+testKey)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		var e errorBody
+		if res.StatusCode != 413 || json.Unmarshal(b, &e) != nil || e.Error.Code != "body_too_large" {
+			t.Errorf("%s: %d %s, want 413 body_too_large", path, res.StatusCode, b)
+		}
+	}
+}
