@@ -15,10 +15,12 @@ all: build
 $(WASM): $(GOFILES)
 	@mkdir -p $(GEN)
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $@ ./wasm
+	$(GO) run ./web/precompress $@
 
 $(WASMEXEC):
 	@mkdir -p $(GEN)
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $@
+	$(GO) run ./web/precompress $@
 
 wasm: $(WASM) $(WASMEXEC)
 
@@ -39,6 +41,7 @@ test: wasm
 
 bench: wasm
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
+	LINKGUARD_MEASURE=1 $(GO) test -count=1 -run '^TestMeasure$$' -v ./e2e/
 
 clean:
 	rm -rf bin $(GEN)
