@@ -1,7 +1,10 @@
 package linkguard
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
+	crand "crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base32"
@@ -20,7 +23,7 @@ import (
 // an operator keeps (and rotates) one secret. Each use has its own label:
 // a hash made for one purpose is never valid for another.
 type Keys struct {
-	token, code, nonce, binding, prefix, family, handoff []byte
+	token, code, nonce, binding, prefix, family, handoff, seal, csrf []byte
 }
 
 // NewKeys derives the keys from a server key of at least 32 bytes.
@@ -31,7 +34,7 @@ func NewKeys(serverKey []byte) (*Keys, error) {
 	d := func(label string) []byte { return mac(serverKey, []byte("linkguard/v1/"+label)) }
 	return &Keys{
 		token: d("token"), code: d("code"), nonce: d("nonce"), binding: d("binding"),
-		prefix: d("prefix"), family: d("family"), handoff: d("handoff"),
+		prefix: d("prefix"), family: d("family"), handoff: d("handoff"), seal: d("seal"), csrf: d("csrf"),
 	}, nil
 }
 
@@ -57,6 +60,20 @@ func (k *Keys) CodeHash(linkID, code string) []byte {
 
 // BindingHash is the stored form of a device-binding cookie value.
 func (k *Keys) BindingHash(cookie string) []byte { return mac(k.binding, []byte(cookie)) }
+
+// CSRF is the form token of a browser's device cookie: a form posted
+// without the cookie it was rendered for is refused.
+func (k *Keys) CSRF(deviceCookie string) string {
+	return base64.RawURLEncoding.EncodeToString(mac(k.csrf, []byte(deviceCookie))[:18])
+}
+
+// CheckCSRF compares a form token with the one for deviceCookie.
+func (k *Keys) CheckCSRF(token, deviceCookie string) bool {
+	return deviceCookie != "" && subtle.ConstantTimeCompare([]byte(token), []byte(k.CSRF(deviceCookie))) == 1
+}
+
+// PrefixKey is the key of network prefix hashes (fingerprint.PrefixHash).
+func (k *Keys) PrefixKey() []byte { return k.prefix }
 
 // HandoffHash is the stored form of a handoff (lg_code) code.
 func (k *Keys) HandoffHash(code string) []byte { return mac(k.handoff, []byte(code)) }
@@ -167,4 +184,38 @@ func ValidID(s string) bool {
 	}
 	_, err := idEncoding.DecodeString(s[4:])
 	return err == nil
+}
+
+// Sealer encrypts what must be kept for a while but never in the clear:
+// the queued email, which holds a link and its code until it is sent.
+type Sealer struct{ aead cipher.AEAD }
+
+// Sealer returns the AES-256-GCM sealer derived from the server key.
+func (k *Keys) Sealer() *Sealer {
+	block, _ := aes.NewCipher(k.seal) // 32 bytes: cannot fail
+	aead, _ := cipher.NewGCM(block)
+	return &Sealer{aead: aead}
+}
+
+// Seal encrypts plaintext, binding it to label (for example a link id) so
+// that a sealed value cannot be moved to another record.
+func (s *Sealer) Seal(plaintext []byte, label string) ([]byte, error) {
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := crand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return s.aead.Seal(nonce, nonce, plaintext, []byte(label)), nil
+}
+
+// Open decrypts what Seal made with the same label.
+func (s *Sealer) Open(sealed []byte, label string) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("sealed value is too short")
+	}
+	out, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(label))
+	if err != nil {
+		return nil, errors.New("sealed value does not open with this server key")
+	}
+	return out, nil
 }

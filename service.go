@@ -64,9 +64,13 @@ type Service struct {
 	// Now and Rand are injectable so that tests are exact.
 	Now  func() time.Time
 	Rand io.Reader
-	// OnIssue, when set, is called after a link is stored, with its token
-	// and code, to queue its email. NB: it must not log them.
-	OnIssue func(ctx context.Context, l *Link, req *IssueRequest, token, code string) error
+	// Mail, when set, makes the sealed email of a new link, to be queued
+	// with it in the same transaction. NB: it sees the token and the code;
+	// it must not log them.
+	Mail func(l *Link, req *IssueRequest, url, code string) ([]byte, error)
+	// MailQueued, when set, is called after a link with an email is
+	// stored (to wake the deliverer).
+	MailQueued func()
 }
 
 func (s *Service) now() time.Time {
@@ -182,16 +186,21 @@ func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error)
 		l.BindingHash = s.Keys.BindingHash(req.Requester.Binding)
 		l.Requester.HasBinding = true
 	}
+	var sealed []byte
 	if req.SendEmail {
+		if s.Mail == nil {
+			return nil, Errorf(KindInvalid, "mail_not_configured", "send_email is true but this server has no mail delivery configured (LINKGUARD_SMTP_URL); send the mail yourself with the returned url and code, or set send_email to false")
+		}
 		l.Delivery = &Delivery{State: "queued"}
+		if sealed, err = s.Mail(l, req, s.LinkURL(token), code); err != nil {
+			return nil, fmt.Errorf("prepare email: %w", err)
+		}
 	}
-	if err := s.Store.CreateLink(ctx, l); err != nil {
+	if err := s.Store.CreateLink(ctx, l, sealed); err != nil {
 		return nil, fmt.Errorf("store link: %w", err)
 	}
-	if s.OnIssue != nil {
-		if err := s.OnIssue(ctx, l, req, token, code); err != nil {
-			return nil, fmt.Errorf("queue email: %w", err)
-		}
+	if sealed != nil && s.MailQueued != nil {
+		s.MailQueued()
 	}
 	s.log().Info("link issued", "link_id", l.ID, "expires_at", l.ExpiresAt, "binding", l.Requester.HasBinding)
 	return &Issued{Link: l, Token: token, Code: code, URL: s.LinkURL(token)}, nil

@@ -15,8 +15,10 @@ import (
 // may be buffered and lost in a crash.
 type Store interface {
 	// CreateLink stores a new pending link and, in the same transaction,
-	// revokes the older pending link of the same Family, if any.
-	CreateLink(ctx context.Context, l *Link) error
+	// revokes the older pending link of the same Family, if any. When mail
+	// is not nil it is queued for delivery in the same transaction (sealed:
+	// it holds the link's token and code), due at once.
+	CreateLink(ctx context.Context, l *Link, mail []byte) error
 	// LinkByID returns the link with the given id, or ErrNotFound.
 	LinkByID(ctx context.Context, id string) (*Link, error)
 	// LinkByTokenHash returns the link whose token hashes to h, or ErrNotFound.
@@ -43,6 +45,28 @@ type Store interface {
 	// ScanVisits calls fn for every recorded visit at or after since, in
 	// time order per link, until fn returns an error.
 	ScanVisits(ctx context.Context, since time.Time, fn func(*Visit) error) error
+	MailQueue
 	// Close flushes buffered visits and releases the store.
 	Close() error
+}
+
+// QueuedMail is one email waiting for delivery. Its id is its link's id.
+type QueuedMail struct {
+	LinkID  string
+	Attempt int    // failed attempts so far
+	Payload []byte // sealed; opened by the mailer
+}
+
+// MailQueue is the durable queue of emails, kept with the links so that a
+// link the API accepted never loses its email to a crash or an outage.
+// The link's Delivery field mirrors the job's state for the API.
+type MailQueue interface {
+	// DueMail claims up to max jobs due at now, oldest first, hiding each
+	// from other claimers until now+lease, in one atomic step.
+	DueMail(ctx context.Context, now time.Time, lease time.Duration, max int) ([]QueuedMail, error)
+	// MarkMailSent records delivery (synced) and drops the payload.
+	MarkMailSent(ctx context.Context, linkID string, at time.Time) error
+	// MarkMailFailed records a failed attempt; the job is due again at
+	// next, or never when permanent (and then its payload is dropped).
+	MarkMailFailed(ctx context.Context, linkID string, attempt int, next time.Time, lastErr string, permanent bool) error
 }

@@ -8,6 +8,8 @@ package badger
 //	f/<family>             → id of the family's newest link (revoke-older index).
 //	v/<link id>/<visit id> → Visit (JSON), buffered writes. TTL: 8 days (at most 200 a link).
 //	h/<handoff code hash>  → Handoff (JSON). TTL: the handoff's expiry.
+//	m/<link id>            → queued email (JSON, payload sealed). Deleted once sent or given up.
+//	q/<due nanos>/<link id> → empty: the mail queue ordered by next attempt.
 //
 // Visit ids sort by time (see newVisitID), so a prefix scan of v/<id>/
 // returns a link's visits oldest first.
@@ -17,6 +19,8 @@ const (
 	prefixFamily  = "f/"
 	prefixVisit   = "v/"
 	prefixHandoff = "h/"
+	prefixMail    = "m/"
+	prefixDue     = "q/"
 )
 
 func linkKey(id string) []byte     { return []byte(prefixLink + id) }

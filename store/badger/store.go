@@ -147,8 +147,13 @@ func (s *Store) putLink(txn *badger.Txn, l *linkguard.Link) error {
 }
 
 // CreateLink implements linkguard.Store.
-func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link) error {
+func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte) error {
 	return s.update(func(txn *badger.Txn) error {
+		if mail != nil {
+			if err := s.putJob(txn, l.ID, &mailJob{NextAt: l.CreatedAt, Payload: mail, Expires: l.ExpiresAt}); err != nil {
+				return err
+			}
+		}
 		if item, err := txn.Get(familyKey(l.Family)); err == nil {
 			var oldID []byte
 			if oldID, err = item.ValueCopy(nil); err != nil {

@@ -57,7 +57,7 @@ func TestStateSurvivesReopen(t *testing.T) {
 	pending := storetest.NewLink(t, now, "a")
 	consumed := storetest.NewLink(t, now, "b")
 	for _, l := range []*linkguard.Link{pending, consumed} {
-		if err := s.CreateLink(ctx, l); err != nil {
+		if err := s.CreateLink(ctx, l, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

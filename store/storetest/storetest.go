@@ -44,7 +44,7 @@ func Run(t *testing.T, open Open) {
 		s := open(t)
 		l := NewLink(t, now, "fam1")
 		l.Metadata = []byte(`{"plan":"pro"}`)
-		if err := s.CreateLink(ctx, l); err != nil {
+		if err := s.CreateLink(ctx, l, nil); err != nil {
 			t.Fatal(err)
 		}
 		byID, err := s.LinkByID(ctx, l.ID)
@@ -75,7 +75,7 @@ func Run(t *testing.T, open Open) {
 		b := NewLink(t, now.Add(time.Second), "famA")
 		other := NewLink(t, now, "famB")
 		for _, l := range []*linkguard.Link{a, other, b} {
-			if err := s.CreateLink(ctx, l); err != nil {
+			if err := s.CreateLink(ctx, l, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -93,7 +93,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("consume once, with handoff", func(t *testing.T) {
 		s := open(t)
 		l := NewLink(t, now, "fam")
-		if err := s.CreateLink(ctx, l); err != nil {
+		if err := s.CreateLink(ctx, l, nil); err != nil {
 			t.Fatal(err)
 		}
 		h := &linkguard.Handoff{CodeHash: []byte("h1"), LinkID: l.ID, Email: l.Email, ConsumedAt: now, ExpiresAt: now.Add(time.Minute)}
@@ -120,7 +120,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("expired link cannot be consumed; expired handoff cannot be taken", func(t *testing.T) {
 		s := open(t)
 		l := NewLink(t, now, "fam")
-		if err := s.CreateLink(ctx, l); err != nil {
+		if err := s.CreateLink(ctx, l, nil); err != nil {
 			t.Fatal(err)
 		}
 		h := &linkguard.Handoff{CodeHash: []byte("x"), ExpiresAt: now.Add(time.Minute)}
@@ -138,7 +138,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("revoke", func(t *testing.T) {
 		s := open(t)
 		l := NewLink(t, now, "fam")
-		s.CreateLink(ctx, l)
+		s.CreateLink(ctx, l, nil)
 		if _, err := s.RevokeLink(ctx, l.ID, now); err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +156,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("code attempts are bounded under concurrency", func(t *testing.T) {
 		s := open(t)
 		l := NewLink(t, now, "fam")
-		s.CreateLink(ctx, l)
+		s.CreateLink(ctx, l, nil)
 		var ok, refused atomic.Int32
 		var wg sync.WaitGroup
 		for i := 0; i < 40; i++ {
@@ -183,7 +183,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("200 concurrent consumes: exactly one wins", func(t *testing.T) {
 		s := open(t)
 		l := NewLink(t, now, "fam")
-		s.CreateLink(ctx, l)
+		s.CreateLink(ctx, l, nil)
 		var won, lost atomic.Int32
 		var wg sync.WaitGroup
 		start := make(chan struct{})
@@ -214,7 +214,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("visits are recorded in order and scanned", func(t *testing.T) {
 		s := open(t)
 		l := NewLink(t, now, "fam")
-		s.CreateLink(ctx, l)
+		s.CreateLink(ctx, l, nil)
 		for i := 0; i < 5; i++ {
 			v := &linkguard.Visit{LinkID: l.ID, At: now.Add(time.Duration(i) * time.Second), Kind: linkguard.VisitView, Outcome: linkguard.OutcomeNone}
 			if err := s.AddVisit(ctx, v); err != nil {
@@ -241,6 +241,86 @@ func Run(t *testing.T, open Open) {
 		}
 		if n != 3 {
 			t.Fatalf("scan since +2s saw %d visits, want 3", n)
+		}
+	})
+
+	t.Run("mail queue: claim, lease, retry, sent, failed", func(t *testing.T) {
+		s := open(t)
+		a := NewLink(t, now, "fa")
+		b := NewLink(t, now.Add(time.Millisecond), "fb")
+		s.CreateLink(ctx, a, []byte("sealed-a"))
+		s.CreateLink(ctx, b, []byte("sealed-b"))
+		got, err := s.DueMail(ctx, now.Add(time.Second), time.Minute, 10)
+		if err != nil || len(got) != 2 || got[0].LinkID != a.ID || string(got[0].Payload) != "sealed-a" {
+			t.Fatalf("first claim: %v %+v", err, got)
+		}
+		if again, _ := s.DueMail(ctx, now.Add(2*time.Second), time.Minute, 10); len(again) != 0 {
+			t.Fatalf("claimed jobs were handed out again within their lease: %+v", again)
+		}
+		if err := s.MarkMailSent(ctx, a.ID, now.Add(3*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MarkMailFailed(ctx, b.ID, 1, now.Add(10*time.Second), "connection refused", false); err != nil {
+			t.Fatal(err)
+		}
+		if l, _ := s.LinkByID(ctx, a.ID); l.Delivery == nil || l.Delivery.State != "sent" {
+			t.Fatalf("delivery of a = %+v, want sent", l.Delivery)
+		}
+		if l, _ := s.LinkByID(ctx, b.ID); l.Delivery == nil || l.Delivery.State != "retrying" || l.Delivery.LastError != "connection refused" {
+			t.Fatalf("delivery of b = %+v, want retrying", l.Delivery)
+		}
+		if early, _ := s.DueMail(ctx, now.Add(9*time.Second), time.Minute, 10); len(early) != 0 {
+			t.Fatalf("retry handed out before its time: %+v", early)
+		}
+		late, _ := s.DueMail(ctx, now.Add(11*time.Second), time.Minute, 10)
+		if len(late) != 1 || late[0].LinkID != b.ID || late[0].Attempt != 1 {
+			t.Fatalf("retry: %+v, want b with attempt 1", late)
+		}
+		if err := s.MarkMailFailed(ctx, b.ID, 2, time.Time{}, "550 no such user", true); err != nil {
+			t.Fatal(err)
+		}
+		if l, _ := s.LinkByID(ctx, b.ID); l.Delivery.State != "failed" {
+			t.Fatalf("delivery of b = %+v, want failed", l.Delivery)
+		}
+		if after, _ := s.DueMail(ctx, now.Add(time.Hour), time.Minute, 10); len(after) != 0 {
+			t.Fatalf("sent or failed jobs came back: %+v", after)
+		}
+	})
+
+	t.Run("mail queue: concurrent claimers get each job once", func(t *testing.T) {
+		s := open(t)
+		for i := 0; i < 20; i++ {
+			s.CreateLink(ctx, NewLink(t, now, fmt.Sprint("f", i)), []byte("p"))
+		}
+		var mu sync.Mutex
+		seen := map[string]int{}
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 5; i++ {
+					jobs, err := s.DueMail(ctx, now.Add(time.Second), time.Minute, 3)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					for _, j := range jobs {
+						seen[j.LinkID]++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if len(seen) != 20 {
+			t.Fatalf("claimed %d distinct jobs, want 20", len(seen))
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Fatalf("job %s claimed %d times", id, n)
+			}
 		}
 	})
 }
