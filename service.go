@@ -155,7 +155,7 @@ func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error)
 		return nil, Errorf(KindInvalid, "invalid_request", "metadata is not valid JSON")
 	}
 
-	now := s.now()
+	now := s.now().Truncate(time.Second) // API times are whole seconds
 	id, err := NewID(s.rand(), now)
 	if err != nil {
 		return nil, err

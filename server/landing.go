@@ -67,9 +67,9 @@ func (s *Server) render(c *fiber.Ctx, status int, d web.Landing) error {
 
 func (s *Server) landingData(token string, p *linkguard.Page) web.Landing {
 	return web.Landing{
-		State: p.State, Nonce: p.Nonce, ConfirmURL: "/l/" + token + "/confirm",
+		State: p.State, Nonce: p.Nonce, ConfirmURL: s.site.Path("/l/" + token + "/confirm"),
 		Scripts: p.State == "checking", UsedAt: p.UsedAt, ExpiresAt: p.ExpiresAt,
-		LoginURL: s.opts.LoginURL,
+		LoginURL: s.loginURL(),
 	}
 }
 
@@ -181,7 +181,7 @@ func (s *Server) confirmForm(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d := web.Landing{Nonce: rr.Nonce, ConfirmURL: "/l/" + token + "/confirm", LoginURL: s.opts.LoginURL}
+	d := web.Landing{Nonce: rr.Nonce, ConfirmURL: s.site.Path("/l/" + token + "/confirm"), LoginURL: s.loginURL()}
 	switch res.Outcome {
 	case linkguard.ResultConsumed:
 		d.State, d.RedirectURL = "done", res.RedirectURL
@@ -238,4 +238,13 @@ func (s *Server) home(c *fiber.Ctx) error {
 	}
 	pageHeaders(c)
 	return c.Send(buf.Bytes())
+}
+
+// loginURL is offered on used and expired pages ("get a new link") when
+// the hosted sign-in can send mail.
+func (s *Server) loginURL() string {
+	if !s.opts.MailConfigured {
+		return ""
+	}
+	return s.site.Path("/login")
 }

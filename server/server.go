@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/mail"
 	"github.com/linkguard/linkguard/web"
 )
 
@@ -31,11 +32,14 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Dev turns on dev mode: the outbox routes and a plain-http cookie name.
 	Dev bool
-	// MailConfigured makes send_email default to true.
+	// MailConfigured makes send_email default to true and enables the
+	// hosted sign-in.
 	MailConfigured bool
-	// LoginURL is offered on used and expired pages ("get a new link").
-	LoginURL string
-	Log      *slog.Logger
+	// Outbox is the dev outbox behind /dev/outbox (dev mode only).
+	Outbox *mail.Outbox
+	// Demo serves the demo host site at /demo.
+	Demo bool
+	Log  *slog.Logger
 }
 
 // Server is the HTTP face of a Service.
@@ -46,6 +50,8 @@ type Server struct {
 	site *web.Site
 	log  *slog.Logger
 	keys [][32]byte // sha256 of each API key, compared in constant time
+	// cooldown spaces links sent from the sign-in form to one address.
+	cooldown cooldowns
 }
 
 // New builds the Fiber app with every route of API.md.
@@ -91,6 +97,18 @@ func (s *Server) routes() {
 	a.Get("/l/:token", s.landing) // Fiber answers HEAD for GET routes
 	a.Post("/l/:token/verify", s.verify)
 	a.Post("/l/:token/confirm", s.confirm)
+
+	a.Get("/login", s.loginForm)
+	a.Post("/login", s.loginLimiter(), s.login)
+
+	if s.opts.Dev && s.opts.Outbox != nil {
+		a.Get("/dev/outbox", s.outboxPage)
+		a.Get("/dev/outbox.json", s.outboxJSON)
+	}
+	if s.opts.Demo {
+		a.Get("/demo", s.demo)
+		a.Get("/demo/callback", s.demo)
+	}
 }
 
 // requireKey checks the bearer key of /v1 routes. The answer is the same

@@ -42,6 +42,9 @@ type Options struct {
 	// TemplatesDir, when set, holds templates that replace the embedded
 	// ones of the same file name.
 	TemplatesDir string
+	// BasePath is the path the kit is served under ("" at the root, or
+	// "/auth" when mounted there); asset URLs start with it.
+	BasePath string
 }
 
 // Asset is one static file, with its precompressed forms.
@@ -56,6 +59,7 @@ type Asset struct {
 // Site renders pages and serves assets. It is safe for concurrent use.
 type Site struct {
 	brand  Brand
+	base   string
 	tmpl   *template.Template
 	assets map[string]*Asset // by hashed name
 	urls   map[string]string // logical name → "/assets/<hashed name>"
@@ -64,7 +68,7 @@ type Site struct {
 // New parses the templates and prepares the assets (hashing and
 // compressing them once, at start).
 func New(opts Options) (*Site, error) {
-	s := &Site{brand: opts.Brand, assets: map[string]*Asset{}, urls: map[string]string{}}
+	s := &Site{brand: opts.Brand, base: strings.TrimRight(opts.BasePath, "/"), assets: map[string]*Asset{}, urls: map[string]string{}}
 	if s.brand.Name == "" {
 		s.brand.Name = "linkguard"
 	}
@@ -82,6 +86,7 @@ func New(opts Options) (*Site, error) {
 	s.addAsset("brand.css", []byte(":root { --accent: "+s.brand.Accent+"; }\n"))
 	t := template.New("").Funcs(template.FuncMap{
 		"asset": s.AssetURL,
+		"path":  s.Path,
 		"brand": func() Brand { return s.brand },
 		"when":  func(t time.Time) string { return t.UTC().Format("2 January 2006 at 15:04 UTC") },
 	})
@@ -126,7 +131,16 @@ func (s *Site) Render(w io.Writer, name string, data any) error {
 // AssetURL returns the path under which the logical asset name (for
 // example "style.css") is served. Unknown names return "" so that a
 // template naming a missing asset shows up in tests.
-func (s *Site) AssetURL(logical string) string { return s.urls[logical] }
+func (s *Site) AssetURL(logical string) string {
+	if u, ok := s.urls[logical]; ok {
+		return s.base + u
+	}
+	return ""
+}
+
+// Path returns p (an absolute path of the kit, like "/login") under the
+// base path, for links between the kit's own pages.
+func (s *Site) Path(p string) string { return s.base + p }
 
 // Asset returns the asset with the given hashed name.
 func (s *Site) Asset(name string) (*Asset, bool) {

@@ -13,16 +13,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/linkguard/linkguard"
-	"github.com/linkguard/linkguard/fingerprint"
-	"github.com/linkguard/linkguard/server"
-	badgerstore "github.com/linkguard/linkguard/store/badger"
+	"github.com/linkguard/linkguard/kit"
 	"github.com/linkguard/linkguard/web"
 )
 
@@ -111,13 +111,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	secret, err := loadSecret(cfg)
-	if err != nil {
-		return err
-	}
-	keys, err := linkguard.NewKeys(secret)
-	if err != nil {
-		return err
+	var secret []byte
+	if cfg.SecretKeyFile != "" {
+		if secret, err = os.ReadFile(cfg.SecretKeyFile); err != nil {
+			return fmt.Errorf("secret_key_file: %w", err)
+		}
 	}
 	if cfg.Dev && len(cfg.APIKeys) == 0 {
 		k, err := devAPIKey(cfg.DataDir)
@@ -126,84 +124,76 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		}
 		cfg.APIKeys = []string{k}
 	}
-	st, err := badgerstore.Open(badgerstore.Options{Dir: cfg.DataDir, Retention: cfg.Links.Retention, Log: log})
-	if err != nil {
-		return err
+	origins := r.RedirectOrigins
+	if cfg.Dev && !slices.Contains(origins, r.PublicOrigin) {
+		origins = append(origins, r.PublicOrigin) // the demo site redirects to the kit itself
 	}
-	defer func() {
-		if err := st.Close(); err != nil {
-			log.Error("close store", "err", err)
-		}
-	}()
-
-	engine, err := fingerprint.NewEngine(cfg.Heuristics)
-	if err != nil {
-		return fmt.Errorf("heuristics: %w", err)
-	}
-	pol := linkguard.DefaultPolicy()
-	pol.DefaultTTL, pol.NonceMaxAge, pol.HandoffTTL = cfg.Links.DefaultTTL, cfg.Links.NonceMaxAge, cfg.Links.HandoffTTL
-	pol.MaxCodeAttempts = cfg.Links.MaxCodeAttempts
-	pol.RedirectOrigins, pol.DefaultRedirect, pol.PublicURL = r.RedirectOrigins, cfg.DefaultRedirect, r.PublicURL
-	svc := &linkguard.Service{Store: st, Keys: keys, Decider: engine, Policy: pol, Log: log}
-
-	site, err := web.New(web.Options{TemplatesDir: cfg.TemplatesDir, Brand: web.Brand(cfg.Brand)})
-	if err != nil {
-		return err
-	}
-	if !site.HasCollector() {
-		log.Warn("this binary has no WebAssembly collector (built without make): pages fall back to the code and Continue without signals")
-	}
-	srv, err := server.New(server.Options{
-		Service: svc, Site: site, APIKeys: cfg.APIKeys, TrustedProxies: r.TrustedProxies,
-		Dev: cfg.Dev, Log: log,
+	k, err := kit.New(kit.Options{
+		PublicURL: r.PublicURL, DataDir: cfg.DataDir, SecretKey: secret, APIKeys: cfg.APIKeys,
+		RedirectOrigins: origins, DefaultRedirect: cfg.DefaultRedirect, TrustedProxies: r.TrustedProxies,
+		Dev: cfg.Dev, Retention: cfg.Links.Retention, Heuristics: &cfg.Heuristics,
+		Policy: linkguard.Policy{DefaultTTL: cfg.Links.DefaultTTL, NonceMaxAge: cfg.Links.NonceMaxAge,
+			HandoffTTL: cfg.Links.HandoffTTL, MaxCodeAttempts: cfg.Links.MaxCodeAttempts},
+		GeoIPCity: cfg.GeoIP.City, GeoIPASN: cfg.GeoIP.ASN,
+		SMTPURL: cfg.Mail.SMTPURL, MailFrom: cfg.Mail.From,
+		Brand: web.Brand(cfg.Brand), TemplatesDir: cfg.TemplatesDir, Log: log,
 	})
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err := k.Close(); err != nil {
+			log.Error("close", "err", err)
+		}
+	}()
+	k.Start(ctx)
+	go reloadOnHUP(ctx, k, args, log)
 
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.App().Listen(cfg.Listen) }()
-	log.Info("linkguard listening", "addr", cfg.Listen, "public_url", r.PublicURL, "dev", cfg.Dev, "version", version)
+	go func() { errc <- k.App().Listener(ln) }()
+	log.Info("linkguard listening", "addr", ln.Addr().String(), "public_url", r.PublicURL, "dev", cfg.Dev, "version", version)
 	if cfg.Dev {
 		printDevHelp(stdout, cfg, r)
 	}
 	select {
 	case err := <-errc:
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	if err := srv.App().ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil {
+	if err := k.App().ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil {
 		log.Error("shutdown", "err", err)
 	}
 	return nil
 }
 
-// loadSecret reads the server key, creating it (0600) at first start.
-func loadSecret(cfg *Config) ([]byte, error) {
-	path := cfg.SecretKeyFile
-	if path == "" {
-		path = filepath.Join(cfg.DataDir, "server.key")
-	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) && cfg.SecretKeyFile == "" {
-		b = make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return nil, err
+// reloadOnHUP re-reads the GeoIP databases and the heuristics of the
+// config file on SIGHUP. A bad file is logged and the running one stays.
+func reloadOnHUP(ctx context.Context, k *kit.Kit, args []string, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			cfg, _, err := loadConfig(args, os.Getenv, io.Discard)
+			if err != nil {
+				log.Error("reload: configuration refused; the running one stays", "err", err)
+				continue
+			}
+			if err := k.Reload(&cfg.Heuristics); err != nil {
+				log.Error("reload", "err", err)
+				continue
+			}
+			log.Info("reloaded", "heuristics", k.Engine.Hash())
 		}
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			return nil, fmt.Errorf("create server key: %w", err)
-		}
-		slog.Info("created a new server key", "path", path)
-		return b, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read server key: %w", err)
-	}
-	if len(b) < 32 {
-		return nil, fmt.Errorf("server key %s is %d bytes; it must hold at least 32 random bytes (head -c 32 /dev/urandom > %s)", path, len(b), path)
-	}
-	return b, nil
 }
 
 // devAPIKey is a key kept in the data folder, so that the printed curl
@@ -228,19 +218,22 @@ func printDevHelp(w io.Writer, cfg *Config, r *resolved) {
 	fmt.Fprintf(w, `
 linkguard is running in dev mode at %[1]s
 
+  Try the whole flow in a browser:  %[1]s/demo
+  (sign in with any address; the email lands in %[1]s/dev/outbox)
+
   dev API key: %[2]s
 
-Issue a link:
+Issue a link from your backend:
   curl -s -X POST %[1]s/v1/links \
     -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
     -d '{"email":"alice@example.com","redirect_url":"%[3]s/"}'
 
-Open the "url" it returns in a browser, press Continue, and you land on the
-redirect with ?lg_code=...; then exchange the code, once:
+Open the "url" it returns in a browser, press Continue (or type the "code"),
+and you land on the redirect with ?lg_code=...; exchange it, once:
   curl -s -X POST %[1]s/v1/exchange \
     -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
     -d '{"code":"<lg_code>"}'
 
 Stop with Ctrl-C.
-`, r.PublicURL, cfg.APIKeys[0], r.RedirectOrigins[0])
+`, r.PublicURL, cfg.APIKeys[0], r.PublicOrigin)
 }

@@ -1,0 +1,298 @@
+// Package kit assembles a whole linkguard from plain options: store, keys,
+// decision engine, GeoIP, mail, pages and HTTP server. The linkguard
+// command uses it, and so can a Go program that mounts the kit in its own
+// Fiber app or net/http mux.
+package kit
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/fingerprint/geoip"
+	"github.com/linkguard/linkguard/mail"
+	"github.com/linkguard/linkguard/server"
+	badgerstore "github.com/linkguard/linkguard/store/badger"
+	"github.com/linkguard/linkguard/web"
+)
+
+// Options are the kit's settings, already parsed. Zero values take the
+// documented defaults; PublicURL is required.
+type Options struct {
+	// PublicURL is the address links start with, including the path the
+	// kit is mounted under ("https://example.com/auth").
+	PublicURL string
+	// DataDir is the Badger folder; empty keeps everything in memory
+	// (tests and demos only: nothing survives a restart).
+	DataDir string
+	// SecretKey is the server key (32 bytes or more). Empty: read from, or
+	// created in, DataDir/server.key.
+	SecretKey []byte
+	// APIKeys are the bearer keys of the /v1 API.
+	APIKeys []string
+	// RedirectOrigins are the allowed redirect origins; empty allows the
+	// public URL's own origin.
+	RedirectOrigins []string
+	// DefaultRedirect is used when a request names no redirect_url.
+	DefaultRedirect string
+	TrustedProxies  []netip.Prefix
+	// Dev turns on the outbox, plain-http cookies and the demo site.
+	Dev bool
+	// Policy holds the lifecycle limits; zero fields take DefaultPolicy's.
+	Policy linkguard.Policy
+	// Retention is how long finished links are kept (default 7 days).
+	Retention time.Duration
+	// Heuristics configures the decision engine; nil: the defaults.
+	Heuristics *fingerprint.Config
+	// GeoIPCity and GeoIPASN are MaxMind database paths (optional).
+	GeoIPCity, GeoIPASN string
+	// SMTPURL and MailFrom configure mail delivery (optional).
+	SMTPURL, MailFrom string
+	Brand             web.Brand
+	TemplatesDir      string
+	// MailTemplatesDir overrides the embedded email templates.
+	MailTemplatesDir string
+	Log              *slog.Logger
+}
+
+// Kit is a running linkguard.
+type Kit struct {
+	Service *linkguard.Service
+	Server  *server.Server
+	Engine  *fingerprint.Engine
+	Outbox  *mail.Outbox // dev mode only
+	store   *badgerstore.Store
+	geo     *geoip.Reader
+	deliver *mail.Deliverer
+	log     *slog.Logger
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+	closeMu sync.Once
+}
+
+// New builds a kit. Call Start to run its background work, and Close to
+// release it.
+func New(opts Options) (*Kit, error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	pu, err := url.Parse(opts.PublicURL)
+	if err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
+		return nil, fmt.Errorf("public URL %q: want an absolute http or https URL", opts.PublicURL)
+	}
+	base := strings.TrimRight(pu.Path, "/")
+	publicURL := strings.TrimRight(opts.PublicURL, "/")
+
+	secret := opts.SecretKey
+	if secret == nil {
+		if opts.DataDir == "" {
+			secret = make([]byte, 32)
+			rand.Read(secret)
+		} else if secret, err = loadOrCreateSecret(filepath.Join(opts.DataDir, "server.key"), log); err != nil {
+			return nil, err
+		}
+	}
+	keys, err := linkguard.NewKeys(secret)
+	if err != nil {
+		return nil, err
+	}
+
+	hcfg := fingerprint.DefaultConfig()
+	if opts.Heuristics != nil {
+		hcfg = *opts.Heuristics
+	}
+	engine, err := fingerprint.NewEngine(hcfg)
+	if err != nil {
+		return nil, fmt.Errorf("heuristics: %w", err)
+	}
+	var geo *geoip.Reader
+	if opts.GeoIPCity != "" || opts.GeoIPASN != "" {
+		if geo, err = geoip.OpenWithLogger(opts.GeoIPCity, opts.GeoIPASN, log); err != nil {
+			return nil, fmt.Errorf("geoip: %w", err)
+		}
+	}
+
+	st, err := badgerstore.Open(badgerstore.Options{Dir: opts.DataDir, Retention: opts.Retention, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	k := &Kit{Engine: engine, store: st, geo: geo, log: log}
+
+	pol := fillPolicy(opts.Policy)
+	pol.PublicURL, pol.DefaultRedirect = publicURL, opts.DefaultRedirect
+	pol.RedirectOrigins = opts.RedirectOrigins
+	if len(pol.RedirectOrigins) == 0 {
+		pol.RedirectOrigins = []string{linkguard.Origin(pu)}
+	}
+	svc := &linkguard.Service{Store: st, Keys: keys, Decider: engine, Policy: pol, Log: log,
+		Locator: locators{geo: geo, engine: engine}}
+	k.Service = svc
+
+	site, err := web.New(web.Options{Brand: opts.Brand, TemplatesDir: opts.TemplatesDir, BasePath: base})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if !site.HasCollector() {
+		log.Warn("this binary has no WebAssembly collector (built without make): landing pages report no signals, so visitors without the device cookie are asked for the code")
+	}
+
+	mailOn, err := k.setupMail(opts, keys)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+
+	srv, err := server.New(server.Options{
+		Service: svc, Site: site, APIKeys: opts.APIKeys, TrustedProxies: opts.TrustedProxies,
+		Dev: opts.Dev, Demo: opts.Dev, MailConfigured: mailOn, Outbox: k.Outbox, Log: log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	k.Server = srv
+	return k, nil
+}
+
+func fillPolicy(p linkguard.Policy) linkguard.Policy {
+	d := linkguard.DefaultPolicy()
+	if p.DefaultTTL != 0 {
+		d.DefaultTTL = p.DefaultTTL
+	}
+	if p.MinTTL != 0 {
+		d.MinTTL = p.MinTTL
+	}
+	if p.MaxTTL != 0 {
+		d.MaxTTL = p.MaxTTL
+	}
+	if p.NonceMaxAge != 0 {
+		d.NonceMaxAge = p.NonceMaxAge
+	}
+	if p.HandoffTTL != 0 {
+		d.HandoffTTL = p.HandoffTTL
+	}
+	if p.MaxCodeAttempts != 0 {
+		d.MaxCodeAttempts = p.MaxCodeAttempts
+	}
+	if p.MaxMetadata != 0 {
+		d.MaxMetadata = p.MaxMetadata
+	}
+	return d
+}
+
+// locators fills a Network from GeoIP, then marks configured scanner ranges.
+type locators struct {
+	geo    *geoip.Reader
+	engine *fingerprint.Engine
+}
+
+func (l locators) Locate(ip netip.Addr, n *fingerprint.Network) {
+	if l.geo != nil {
+		l.geo.Locate(ip, n)
+	}
+	l.engine.MarkRanges(ip, n)
+}
+
+// Start runs the kit's background work (mail delivery) until ctx ends or
+// Close is called.
+func (k *Kit) Start(ctx context.Context) {
+	ctx, k.stop = context.WithCancel(ctx)
+	if k.deliver != nil {
+		k.wg.Add(1)
+		go func() {
+			defer k.wg.Done()
+			if err := k.deliver.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				k.log.Error("mail deliverer stopped", "err", err)
+			}
+		}()
+	}
+}
+
+// App is the kit's Fiber app.
+func (k *Kit) App() *fiber.App { return k.Server.App() }
+
+// Mount serves the kit in parent under prefix, which must match the path
+// of the public URL.
+func (k *Kit) Mount(parent *fiber.App, prefix string) {
+	parent.Mount(prefix, k.App())
+}
+
+// Handler serves the kit as a net/http handler (through Fiber's adaptor),
+// for http.ServeMux or any router: mount it with http.StripPrefix when the
+// public URL has a path.
+func (k *Kit) Handler() http.Handler { return adaptor.FiberApp(k.App()) }
+
+// Reload re-reads the GeoIP databases and, when cfg is not nil, swaps in a
+// new heuristics configuration (SIGHUP). A bad configuration is refused and
+// the running one stays.
+func (k *Kit) Reload(cfg *fingerprint.Config) error {
+	var errs []error
+	if k.geo != nil {
+		if err := k.geo.Reload(); err != nil {
+			errs = append(errs, fmt.Errorf("geoip: %w", err))
+		}
+	}
+	if cfg != nil {
+		if err := k.Engine.Swap(*cfg); err != nil {
+			errs = append(errs, fmt.Errorf("heuristics: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops background work, waits for mail in flight, and closes the
+// store. The HTTP server is the caller's to shut down first.
+func (k *Kit) Close() error {
+	var err error
+	k.closeMu.Do(func() {
+		if k.stop != nil {
+			k.stop()
+		}
+		k.wg.Wait()
+		err = k.store.Close()
+	})
+	return err
+}
+
+// loadOrCreateSecret reads the server key, creating it (0600) at first start.
+func loadOrCreateSecret(path string, log *slog.Logger) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create data folder: %w", err)
+		}
+		b = make([]byte, 32)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return nil, fmt.Errorf("create server key: %w", err)
+		}
+		log.Info("created a new server key", "path", path)
+		return b, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read server key: %w", err)
+	}
+	if len(b) < 32 {
+		return nil, fmt.Errorf("server key %s is %d bytes; it must hold at least 32 random bytes (head -c 32 /dev/urandom > %s)", path, len(b), path)
+	}
+	return b, nil
+}

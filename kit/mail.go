@@ -1,0 +1,149 @@
+package kit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/mssola/useragent"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/mail"
+)
+
+// setupMail wires email: SMTP when configured, the outbox in dev mode, and
+// the deliverer over the store's queue. It reports whether links can be
+// mailed at all.
+func (k *Kit) setupMail(opts Options, keys *linkguard.Keys) (bool, error) {
+	if opts.SMTPURL == "" && !opts.Dev {
+		return false, nil
+	}
+	r, err := mail.NewRenderer(opts.MailTemplatesDir)
+	if err != nil {
+		return false, fmt.Errorf("mail templates: %w", err)
+	}
+	from := opts.MailFrom
+	if from == "" {
+		u, _ := url.Parse(opts.PublicURL)
+		from = "linkguard@" + u.Hostname()
+	}
+	var t mail.Transport
+	if opts.SMTPURL != "" {
+		cfg, err := mail.ParseURL(opts.SMTPURL)
+		if err != nil {
+			return false, fmt.Errorf("LINKGUARD_SMTP_URL: %w", err)
+		}
+		s, err := mail.NewSender(cfg, from, r)
+		if err != nil {
+			return false, fmt.Errorf("mail: %w", err)
+		}
+		t = s
+	} else {
+		t = devLog{k.log} // dev mode without SMTP: the link goes to the log
+	}
+	if opts.Dev {
+		k.Outbox = mail.NewOutbox(0, r, t)
+		t = k.Outbox
+	}
+	sealer := keys.Sealer()
+	d := mail.NewDeliverer(queue{st: k.store, sealer: sealer}, t)
+	d.Logger = k.log
+	k.deliver = d
+
+	product := opts.Brand.Name
+	if product == "" {
+		product = "linkguard"
+	}
+	k.Service.Mail = func(l *linkguard.Link, req *linkguard.IssueRequest, link, code string) ([]byte, error) {
+		m := mail.Message{
+			To: l.Email, ProductName: product, LinkURL: link, Code: code,
+			ExpiresAt: l.ExpiresAt, RequestedAt: l.CreatedAt, SupportAddress: opts.Brand.Support,
+			Origin: describeOrigin(l.Requester.UserAgent, l.Requester.Network.City, l.Requester.Network.Country),
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		return sealer.Seal(b, l.ID)
+	}
+	k.Service.MailQueued = d.Kick
+	return true, nil
+}
+
+// describeOrigin says where a request came from, as a person would:
+// "Chrome on Windows, near London".
+func describeOrigin(ua, city, country string) string {
+	s := ""
+	if ua != "" {
+		p := useragent.New(ua)
+		name, _ := p.Browser()
+		os := p.OSInfo().Name
+		switch {
+		case name != "" && os != "":
+			s = name + " on " + os
+		case name != "":
+			s = name
+		}
+	}
+	place := city
+	if place == "" {
+		place = country
+	}
+	if place != "" {
+		if s == "" {
+			return "near " + place
+		}
+		s += ", near " + place
+	}
+	return s
+}
+
+// queue adapts the store's sealed mail queue to the mailer's Queue.
+type queue struct {
+	st interface {
+		linkguard.MailQueue
+	}
+	sealer *linkguard.Sealer
+}
+
+func (q queue) Due(ctx context.Context, now time.Time, lease time.Duration, max int) ([]mail.Job, error) {
+	due, err := q.st.DueMail(ctx, now, lease, max)
+	if err != nil {
+		return nil, err
+	}
+	jobs := make([]mail.Job, 0, len(due))
+	for _, d := range due {
+		var m mail.Message
+		plain, err := q.sealer.Open(d.Payload, d.LinkID)
+		if err == nil {
+			err = json.Unmarshal(plain, &m)
+		}
+		if err != nil {
+			// A payload sealed under another server key can never be sent.
+			q.st.MarkMailFailed(ctx, d.LinkID, d.Attempt+1, time.Time{}, "queued mail cannot be read: "+err.Error(), true)
+			continue
+		}
+		jobs = append(jobs, mail.Job{ID: d.LinkID, Attempt: d.Attempt, Message: m})
+	}
+	return jobs, nil
+}
+
+func (q queue) MarkSent(ctx context.Context, id string, at time.Time) error {
+	return q.st.MarkMailSent(ctx, id, at)
+}
+
+func (q queue) MarkFailed(ctx context.Context, id string, attempt int, next time.Time, lastErr string, permanent bool) error {
+	return q.st.MarkMailFailed(ctx, id, attempt, next, lastErr, permanent)
+}
+
+// devLog is the transport of dev mode without SMTP: the link goes to the
+// log (dev mode only; never the code), and the outbox keeps the mail.
+type devLog struct{ log *slog.Logger }
+
+func (d devLog) Send(ctx context.Context, m mail.Message) error {
+	d.log.Info("dev mail (no SMTP configured; see /dev/outbox)", "to", m.To, "link", m.LinkURL)
+	return nil
+}

@@ -1,0 +1,64 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/linkguard/linkguard"
+)
+
+type demoData struct {
+	LoginURL string
+	Handoff  *linkguard.Handoff
+	Error    string
+}
+
+// demo is a stand-in host site (dev mode): it sends people to the hosted
+// sign-in and, on the way back, exchanges the lg_code as a host's backend
+// would, then shows who signed in and why the kit let them in.
+func (s *Server) demo(c *fiber.Ctx) error {
+	cb := strings.TrimRight(s.svc.Policy.PublicURL, "/") + "/demo/callback"
+	d := demoData{LoginURL: s.site.Path("/login") + "?redirect_url=" + url.QueryEscape(cb)}
+	if code := c.Query("lg_code"); code != "" {
+		h, err := s.svc.Exchange(c.UserContext(), code)
+		var le *linkguard.Error
+		switch {
+		case errors.As(err, &le):
+			d.Error = "This sign-in code was already exchanged or has expired (codes work once, for 60 seconds). Sign in again."
+		case err != nil:
+			return err
+		default:
+			d.Handoff = h
+		}
+	}
+	var buf bytes.Buffer
+	if err := s.site.Render(&buf, "demo.html", d); err != nil {
+		return err
+	}
+	pageHeaders(c)
+	return c.Send(buf.Bytes())
+}
+
+func (s *Server) outboxPage(c *fiber.Ctx) error {
+	var buf bytes.Buffer
+	if err := s.opts.Outbox.WriteHTML(&buf); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Send(buf.Bytes())
+}
+
+func (s *Server) outboxJSON(c *fiber.Ctx) error {
+	var buf bytes.Buffer
+	if err := s.opts.Outbox.WriteJSON(&buf); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(buf.Bytes())
+}

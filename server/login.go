@@ -1,0 +1,185 @@
+package server
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"github.com/linkguard/linkguard"
+)
+
+// resendCooldown is how long the "check your inbox" page makes a person
+// wait before the same address gets another link from the same site.
+const resendCooldown = 30 * time.Second
+
+type loginData struct {
+	CSRF, RedirectURL, Email, Error string
+	// Sent switches the page to "check your inbox".
+	Sent     bool
+	Cooldown int // seconds before a resend is accepted
+}
+
+// deviceCookie returns the browser's device-binding cookie, setting a new
+// one (256 random bits) when it has none.
+func (s *Server) deviceCookie(c *fiber.Ctx) string {
+	if v := c.Cookies(s.DeviceCookie()); len(v) >= 43 {
+		return utils.CopyString(v)
+	}
+	var b [32]byte
+	rand.Read(b[:])
+	v := base64.RawURLEncoding.EncodeToString(b[:])
+	c.Cookie(&fiber.Cookie{
+		Name: s.DeviceCookie(), Value: v, Path: "/", MaxAge: 400 * 24 * 3600,
+		HTTPOnly: true, Secure: !s.opts.Dev, SameSite: fiber.CookieSameSiteLaxMode,
+	})
+	return v
+}
+
+func (s *Server) renderLogin(c *fiber.Ctx, status int, d loginData) error {
+	var buf bytes.Buffer
+	if err := s.site.Render(&buf, "login.html", d); err != nil {
+		return err
+	}
+	pageHeaders(c)
+	return c.Status(status).Send(buf.Bytes())
+}
+
+// defaultRedirect is where a sign-in started without redirect_url goes.
+func (s *Server) defaultRedirect() string {
+	if r := s.svc.Policy.DefaultRedirect; r != "" {
+		return r
+	}
+	if s.opts.Demo {
+		return strings.TrimRight(s.svc.Policy.PublicURL, "/") + "/demo/callback"
+	}
+	return ""
+}
+
+// loginForm answers GET /login: the email form, with a CSRF token bound to
+// the device cookie it sets.
+func (s *Server) loginForm(c *fiber.Ctx) error {
+	dev := s.deviceCookie(c)
+	d := loginData{CSRF: s.svc.Keys.CSRF(dev), RedirectURL: utils.CopyString(c.Query("redirect_url"))}
+	if d.RedirectURL == "" {
+		d.RedirectURL = s.defaultRedirect()
+	}
+	if d.RedirectURL == "" {
+		d.Error = "This sign-in page needs a redirect_url: the site that sent you here should add it."
+		return s.renderLogin(c, fiber.StatusBadRequest, d)
+	}
+	if _, err := s.svc.CheckRedirect(d.RedirectURL); err != nil {
+		d.Error = "The site that sent you here is not allowed to use this sign-in service."
+		d.RedirectURL = ""
+		return s.renderLogin(c, fiber.StatusBadRequest, d)
+	}
+	return s.renderLogin(c, fiber.StatusOK, d)
+}
+
+// login answers POST /login: it issues a link whose requester is this
+// very request and shows "check your inbox", the same page whether or
+// not anybody uses that address.
+func (s *Server) login(c *fiber.Ctx) error {
+	cookie := utils.CopyString(c.Cookies(s.DeviceCookie()))
+	d := loginData{
+		Email:       strings.TrimSpace(utils.CopyString(c.FormValue("email"))),
+		RedirectURL: utils.CopyString(c.FormValue("redirect_url")),
+	}
+	if site := c.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" ||
+		!s.svc.Keys.CheckCSRF(c.FormValue("csrf"), cookie) {
+		dev := s.deviceCookie(c)
+		d.CSRF = s.svc.Keys.CSRF(dev)
+		d.Error = "This form had expired. Please enter your email again."
+		return s.renderLogin(c, fiber.StatusForbidden, d)
+	}
+	d.CSRF = s.svc.Keys.CSRF(cookie)
+	if !s.opts.MailConfigured {
+		d.Error = "This server cannot send email yet. Please tell the site's support."
+		return s.renderLogin(c, fiber.StatusServiceUnavailable, d)
+	}
+	cl := s.client(c)
+	cl.Binding = cookie
+	if d.RedirectURL == "" {
+		d.RedirectURL = s.defaultRedirect()
+	}
+	origin, err := s.svc.CheckRedirect(d.RedirectURL)
+	if err != nil {
+		d.Error = "The site that sent you here is not allowed to use this sign-in service."
+		return s.renderLogin(c, fiber.StatusBadRequest, d)
+	}
+	fam := s.svc.Keys.Family(d.Email, origin)
+	if wait := s.cooldown.take(fam, time.Now()); wait > 0 {
+		d.Sent, d.Cooldown = true, int(wait.Seconds())+1
+		return s.renderLogin(c, fiber.StatusOK, d)
+	}
+	_, err = s.svc.Issue(c.UserContext(), &linkguard.IssueRequest{
+		Email: d.Email, RedirectURL: d.RedirectURL, SendEmail: true, Requester: *cl,
+	})
+	var le *linkguard.Error
+	if errors.As(err, &le) && le.Kind == linkguard.KindInvalid {
+		s.cooldown.forget(fam)
+		d.Error = "Please enter a valid email address, like alice@example.com."
+		return s.renderLogin(c, fiber.StatusBadRequest, d)
+	}
+	if err != nil {
+		s.cooldown.forget(fam)
+		return err
+	}
+	d.Sent, d.Cooldown = true, int(resendCooldown.Seconds())
+	return s.renderLogin(c, fiber.StatusOK, d)
+}
+
+// loginLimiter bounds sign-in requests per client address, so the form
+// cannot be used to flood a mailbox or the mail server.
+func (s *Server) loginLimiter() fiber.Handler {
+	return limiter.New(limiter.Config{
+		Max: 10, Expiration: time.Minute,
+		KeyGenerator: func(c *fiber.Ctx) string { return s.clientIP(c).String() },
+		LimitReached: func(c *fiber.Ctx) error {
+			return s.renderLogin(c, fiber.StatusTooManyRequests, loginData{
+				Error: "Too many sign-in requests from your network. Please wait a minute and try again.",
+			})
+		},
+	})
+}
+
+// cooldowns remembers when each (email, origin) family last got a link
+// from the sign-in form. NB: per instance; several instances behind a
+// balancer each allow one link per cooldown.
+type cooldowns struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func (c *cooldowns) take(key string, now time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last == nil {
+		c.last = map[string]time.Time{}
+	}
+	if len(c.last) > 10000 { // prune, so the map stays small
+		for k, t := range c.last {
+			if now.Sub(t) > resendCooldown {
+				delete(c.last, k)
+			}
+		}
+	}
+	if t, ok := c.last[key]; ok && now.Sub(t) < resendCooldown {
+		return resendCooldown - now.Sub(t)
+	}
+	c.last[key] = now
+	return 0
+}
+
+func (c *cooldowns) forget(key string) {
+	c.mu.Lock()
+	delete(c.last, key)
+	c.mu.Unlock()
+}
