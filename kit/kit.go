@@ -59,6 +59,9 @@ type Options struct {
 	Retention time.Duration
 	// Heuristics configures the decision engine; nil: the defaults.
 	Heuristics *fingerprint.Config
+	// Decider, when set, replaces the engine's decisions (tests, or a
+	// site's own rules). The engine still marks scanner ranges.
+	Decider fingerprint.Decider
 	// GeoIPCity and GeoIPASN are MaxMind database paths (optional).
 	GeoIPCity, GeoIPASN string
 	// SMTPURL and MailFrom configure mail delivery (optional).
@@ -140,7 +143,11 @@ func New(opts Options) (*Kit, error) {
 	if len(pol.RedirectOrigins) == 0 {
 		pol.RedirectOrigins = []string{linkguard.Origin(pu)}
 	}
-	svc := &linkguard.Service{Store: st, Keys: keys, Decider: engine, Policy: pol, Log: log,
+	var decider fingerprint.Decider = engine
+	if opts.Decider != nil {
+		decider = opts.Decider
+	}
+	svc := &linkguard.Service{Store: st, Keys: keys, Decider: decider, Policy: pol, Log: log,
 		Locator: locators{geo: geo, engine: engine}}
 	k.Service = svc
 
