@@ -30,10 +30,19 @@ $(BIN): $(GOFILES) $(WEBFILES) $(WASM) $(WASMEXEC)
 
 build: $(BIN)
 
-# Dev mode on 127.0.0.1:8080 with Badger in ./data; prints the dev API key
-# and a ready curl line.
+# GeoIP databases, when `make geoip` has fetched them.
+GEOIP_DIR  := data/geoip
+GEOIP_ENV  := $(if $(wildcard $(GEOIP_DIR)/GeoLite2-City.mmdb),LINKGUARD_GEOIP_CITY=$(GEOIP_DIR)/GeoLite2-City.mmdb) \
+              $(if $(wildcard $(GEOIP_DIR)/GeoLite2-ASN.mmdb),LINKGUARD_GEOIP_ASN=$(GEOIP_DIR)/GeoLite2-ASN.mmdb)
+
+# Dev mode on 127.0.0.1:8080 with Badger in ./data; prints the dev API key,
+# a ready curl line and the demo site's address.
 run: build
-	LINKGUARD_DEV=1 ./$(BIN) serve
+	LINKGUARD_DEV=1 $(GEOIP_ENV) ./$(BIN) serve
+
+# Free GeoIP data from the npm registry, converted to the GeoLite2 schema.
+geoip:
+	scripts/geoip-fetch $(GEOIP_DIR)
 
 test: wasm
 	$(GO) vet ./...
