@@ -1,6 +1,9 @@
 // Command linkguard runs the linkguard server and its operator tools.
 //
 //	linkguard serve [--config FILE] [--listen ADDR] [--dev]
+//	linkguard events export [--config FILE] [--since 168h] [--out FILE]
+//	linkguard replay [--config FILE] [--labels] EVENTS.jsonl
+//	linkguard explain [--config FILE] [--redecide] --event ID [EVENTS.jsonl]
 //	linkguard version
 package main
 
@@ -44,6 +47,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stdout, stderr)
+	case "events":
+		return eventsMain(args[1:], stdout, stderr)
+	case "replay":
+		return replayMain(args[1:], stdout, stderr)
+	case "explain":
+		return explainMain(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "linkguard", version)
 		return nil
@@ -60,6 +69,9 @@ func usage(w io.Writer) {
 
 commands:
   serve     run the server (flags: --config FILE, --listen ADDR, --dev)
+  events    events export [--config FILE] [--since 168h|7d|RFC3339] [--out FILE]: recorded decisions as JSONL (server stopped)
+  replay    replay [--config FILE] [--labels] EVENTS.jsonl: re-decide events with a config's heuristics
+  explain   explain [--config FILE] [--redecide] --event ID [EVENTS.jsonl]: one decision's signals
   version   print the version
 `)
 }
