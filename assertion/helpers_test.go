@@ -74,3 +74,5 @@ func payload(t testing.TB, edits map[string]any) string {
 	}
 	return string(b)
 }
+
+func signBytes(key ed25519.PrivateKey, in string) []byte { return ed25519.Sign(key, []byte(in)) }
