@@ -11,6 +11,7 @@
 // script is a reference, written to be read. Node 18 or later.
 import { createPublicKey, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 
 const MAX_TOKEN = 8192;
 const LEEWAY = 30; // seconds of clock skew tolerated
@@ -90,4 +91,5 @@ async function main() {
   process.stdout.write(JSON.stringify(claims) + "\n");
 }
 
-main();
+// Run only as a script, not when imported for verifyAssertion.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();
