@@ -1,0 +1,862 @@
+package kit_test
+
+// The kit assembled as a host would: a real Badger store in memory, the
+// Fiber server listening on 127.0.0.1, and a real SMTP relay in-process
+// (github.com/emersion/go-smtp, implicit TLS with a certificate made here,
+// AUTH PLAIN) that the kit reaches through LINKGUARD_SMTP_URL's syntax.
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	netmail "net/mail"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"github.com/linkguard/linkguard/kit"
+)
+
+const (
+	apiKey    = "test-api-key-0123456789"
+	relayUser = "linkguard"
+	relayPass = "relay-Pa55word"
+	// chromeWindows is the browser that asks for links in these tests.
+	chromeWindows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36"
+)
+
+// ---- the SMTP relay ----
+
+var (
+	certOnce sync.Once
+	certVal  tls.Certificate
+)
+
+// testCert is a self-signed certificate for 127.0.0.1; the kit is told to
+// skip verification (insecure_skip_verify=1), as a test relay needs.
+func testCert() tls.Certificate {
+	certOnce.Do(func() {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kit test relay"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			panic(err)
+		}
+		certVal = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	})
+	return certVal
+}
+
+// mailMsg is one mail as the relay got it.
+type mailMsg struct {
+	To   string
+	Data []byte
+	TLS  bool
+	User string
+}
+
+// relay is an SMTP server that can stop and start again on the same
+// address, and that counts every mail it accepted, across restarts.
+type relay struct {
+	addr string
+
+	mu    sync.Mutex
+	srv   *smtp.Server
+	ln    net.Listener
+	mails []mailMsg
+}
+
+func newRelay(t *testing.T) *relay {
+	t.Helper()
+	r := &relay{}
+	r.start(t, "127.0.0.1:0")
+	t.Cleanup(r.stop)
+	return r
+}
+
+// start serves on addr (implicit TLS).
+func (r *relay) start(t *testing.T, addr string) {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for try := 0; try < 50; try++ { // the port may take a moment to free
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("relay listen %s: %v", addr, err)
+	}
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &session{r: r, c: c}, nil
+	}))
+	srv.Domain = "localhost"
+	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{testCert()}}
+	r.mu.Lock()
+	r.addr, r.srv, r.ln = ln.Addr().String(), srv, ln
+	r.mu.Unlock()
+	go func() { _ = srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
+}
+
+// stop closes the listener and every connection: connecting is refused.
+func (r *relay) stop() {
+	r.mu.Lock()
+	srv, ln := r.srv, r.ln
+	r.srv, r.ln = nil, nil
+	r.mu.Unlock()
+	if srv != nil {
+		// NB: Close only closes the listeners Serve has registered, and
+		// Serve may not have run yet; closing ln ourselves frees the port.
+		_ = ln.Close()
+		_ = srv.Close()
+	}
+}
+
+// url is the kit's SMTPURL for this relay.
+func (r *relay) url() string {
+	return fmt.Sprintf("smtps://%s:%s@%s?insecure_skip_verify=1&timeout=1s", relayUser, url.QueryEscape(relayPass), r.addr)
+}
+
+// to returns the mails accepted for address.
+func (r *relay) to(address string) []mailMsg {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []mailMsg
+	for _, m := range r.mails {
+		if m.To == address {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (r *relay) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.mails)
+}
+
+// wait returns the first mail for address, or fails the test after d.
+func (r *relay) wait(t *testing.T, address string, d time.Duration) mailMsg {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if m := r.to(address); len(m) > 0 {
+			return m[0]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no mail for %s reached the relay within %s", address, d)
+	return mailMsg{}
+}
+
+type session struct {
+	r    *relay
+	c    *smtp.Conn
+	user string
+	to   []string
+}
+
+func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (s *session) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != relayUser || pass != relayPass {
+			return smtp.ErrAuthFailed
+		}
+		s.user = user
+		return nil
+	}), nil
+}
+
+func (s *session) Mail(string, *smtp.MailOptions) error {
+	if s.user == "" {
+		return smtp.ErrAuthRequired
+	}
+	return nil
+}
+
+// Rcpt refuses nobody@ for good, as a relay does for an unknown user.
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if strings.HasPrefix(to, "nobody@") {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
+	}
+	s.to = append(s.to, to)
+	return nil
+}
+
+func (s *session) Data(rd io.Reader) error {
+	b, err := io.ReadAll(rd)
+	if err != nil {
+		return err
+	}
+	_, isTLS := s.c.TLSConnectionState()
+	s.r.mu.Lock()
+	for _, to := range s.to {
+		s.r.mails = append(s.r.mails, mailMsg{To: to, Data: b, TLS: isTLS, User: s.user})
+	}
+	s.r.mu.Unlock()
+	return nil
+}
+
+func (s *session) Reset()        { s.to = nil }
+func (s *session) Logout() error { return nil }
+
+// blackhole accepts connections on addr and never answers: a relay that
+// hangs, so that every send times out.
+func blackhole(t *testing.T, addr string) (stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("blackhole listen: %v", err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			ln.Close()
+			<-done
+			mu.Lock()
+			for _, c := range conns {
+				c.Close()
+			}
+			mu.Unlock()
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// parsed is a mail taken apart as a mail client would.
+type parsed struct {
+	Subject, Text, HTML string
+}
+
+func parseMail(t *testing.T, data []byte) parsed {
+	t.Helper()
+	msg, err := netmail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("read message: %v", err)
+	}
+	var p parsed
+	if p.Subject, err = new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject")); err != nil {
+		t.Fatal(err)
+	}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/alternative" {
+		t.Fatalf("content type %q (%v), want multipart/alternative", mt, err)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch pt, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type")); pt {
+		case "text/plain":
+			p.Text = string(b)
+		case "text/html":
+			p.HTML = string(b)
+		default:
+			t.Fatalf("unexpected part %q", pt)
+		}
+	}
+	return p
+}
+
+// ---- the kit ----
+
+// syncBuffer collects the kit's log lines from many goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// harness is one kit listening on 127.0.0.1.
+type harness struct {
+	t    *testing.T
+	k    *kit.Kit
+	base string
+	logs *syncBuffer
+	hc   *http.Client
+}
+
+// newKit starts a kit whose mail goes to r (nil: no SMTP), in dev mode or
+// not, and stops it when the test ends.
+func newKit(t *testing.T, r *relay, dev bool) *harness {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, base: "http://" + ln.Addr().String(), logs: &syncBuffer{},
+		hc: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}}
+	opts := kit.Options{
+		PublicURL: h.base, APIKeys: []string{apiKey}, Dev: dev, MailFrom: "signin@example.com",
+		Log: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if r != nil {
+		opts.SMTPURL = r.url()
+	}
+	h.k, err = kit.New(opts)
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.k.Start(ctx)
+	go h.k.App().Listener(ln)
+	t.Cleanup(func() {
+		_ = h.k.App().ShutdownWithTimeout(5 * time.Second)
+		cancel()
+		if err := h.k.Close(); err != nil {
+			t.Errorf("close kit: %v", err)
+		}
+	})
+	return h
+}
+
+// do sends a request and returns the status, headers and body.
+func (h *harness) do(req *http.Request) (*http.Response, string) {
+	h.t.Helper()
+	res, err := h.hc.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return res, string(b)
+}
+
+// api calls a /v1 route with the API key; body is encoded as JSON.
+func (h *harness) api(method, path string, body any, out any) int {
+	h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, h.base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, text := h.do(req)
+	if out != nil && res.StatusCode < 300 {
+		if err := json.Unmarshal([]byte(text), out); err != nil {
+			h.t.Fatalf("%s %s: %v in %s", method, path, err, text)
+		}
+	}
+	return res.StatusCode
+}
+
+type issued struct {
+	ID   string `json:"id"`
+	URL  string `json:"url"`
+	Code string `json:"code"`
+}
+
+func (h *harness) issue(email string) issued {
+	h.t.Helper()
+	var out issued
+	if st := h.api("POST", "/v1/links", map[string]any{
+		"email": email, "redirect_url": h.base + "/callback", "send_email": true,
+		"requester": map[string]string{"user_agent": chromeWindows},
+	}, &out); st != http.StatusCreated {
+		h.t.Fatalf("POST /v1/links for %s: %d", email, st)
+	}
+	return out
+}
+
+type delivery struct {
+	State     string    `json:"state"`
+	Attempts  int       `json:"attempts"`
+	LastError string    `json:"last_error"`
+	SentAt    time.Time `json:"sent_at"`
+	NextAt    time.Time `json:"next_at"`
+}
+
+func (h *harness) delivery(id string) delivery {
+	h.t.Helper()
+	var l struct {
+		Delivery *delivery `json:"delivery"`
+	}
+	if st := h.api("GET", "/v1/links/"+id, nil, &l); st != http.StatusOK {
+		h.t.Fatalf("GET /v1/links/%s: %d", id, st)
+	}
+	if l.Delivery == nil {
+		h.t.Fatalf("link %s has no delivery", id)
+	}
+	return *l.Delivery
+}
+
+// waitDelivery polls the link until its delivery is in state, and returns it.
+func (h *harness) waitDelivery(id, state string, d time.Duration) delivery {
+	h.t.Helper()
+	deadline := time.Now().Add(d)
+	var got delivery
+	for time.Now().Before(deadline) {
+		if got = h.delivery(id); got.State == state {
+			return got
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	h.t.Fatalf("link %s: delivery %+v, want state %q within %s", id, got, state, d)
+	return got
+}
+
+// ---- tests ----
+
+// TestMailArrives: a link issued through the API is mailed through the
+// relay, over TLS with AUTH, with its link and code in both parts, and the
+// API then says it was sent.
+func TestMailArrives(t *testing.T) {
+	r := newRelay(t)
+	h := newKit(t, r, false)
+	l := h.issue("alice@example.com")
+	m := r.wait(t, "alice@example.com", 10*time.Second)
+	if !m.TLS || m.User != relayUser {
+		t.Errorf("mail came over TLS %v as user %q; want TLS as %q", m.TLS, m.User, relayUser)
+	}
+	p := parseMail(t, m.Data)
+	if p.Subject == "" {
+		t.Error("no subject")
+	}
+	for name, part := range map[string]string{"text": p.Text, "html": p.HTML} {
+		if !strings.Contains(part, l.URL) {
+			t.Errorf("%s part lacks the link %s:\n%s", name, l.URL, part)
+		}
+		if !strings.Contains(part, l.Code) {
+			t.Errorf("%s part lacks the code %s", name, l.Code)
+		}
+		if !strings.Contains(part, "Chrome on Windows") {
+			t.Errorf("%s part does not say where the request came from (Chrome on Windows)", name)
+		}
+	}
+	d := h.waitDelivery(l.ID, "sent", 5*time.Second)
+	if d.Attempts != 1 || d.SentAt.IsZero() || d.LastError != "" {
+		t.Errorf("delivery %+v, want sent at the first attempt", d)
+	}
+}
+
+// TestRelayComesBack: while the relay refuses connections, or accepts them
+// and then says nothing, the mail waits in the queue with the failure
+// visible; once the relay is back on the same address the mail is
+// delivered, once.
+func TestRelayComesBack(t *testing.T) {
+	for _, mode := range []string{"refused", "timeout"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			r := newRelay(t)
+			addr := r.addr
+			r.stop()
+			stopHole := func() {}
+			if mode == "timeout" {
+				stopHole = blackhole(t, addr)
+			}
+			h := newKit(t, r, false)
+			start := time.Now()
+			l := h.issue("alice@example.com")
+			d := h.waitDelivery(l.ID, "retrying", 10*time.Second)
+			if d.Attempts != 1 || d.LastError == "" || d.NextAt.IsZero() {
+				t.Errorf("after a failed attempt: %+v, want attempts 1 with last_error and next_at", d)
+			}
+			t.Logf("%s: first attempt failed after %s: %s", mode, time.Since(start).Round(time.Millisecond), d.LastError)
+
+			stopHole()
+			r.start(t, addr)
+			back := time.Now()
+			// Retries back off from 5 s and the queue is polled every 5 s:
+			// the mail should go within about 10 s of the relay's return.
+			r.wait(t, "alice@example.com", 25*time.Second)
+			t.Logf("%s: delivered %s after the relay came back", mode, time.Since(back).Round(time.Millisecond))
+			d = h.waitDelivery(l.ID, "sent", 5*time.Second)
+			if d.Attempts < 2 || d.LastError != "" {
+				t.Errorf("after delivery: %+v, want sent after 2+ attempts, no last_error", d)
+			}
+
+			// Another mail goes through the same queue: by the time it
+			// arrives, a duplicate of the first would have too.
+			h.issue("bob@example.com")
+			r.wait(t, "bob@example.com", 10*time.Second)
+			if n := len(r.to("alice@example.com")); n != 1 {
+				t.Errorf("alice got %d mails, want exactly 1", n)
+			}
+		})
+	}
+}
+
+// TestPermanentFailure: a 550 for the recipient is not retried, and the
+// API shows the failure and its reason.
+func TestPermanentFailure(t *testing.T) {
+	r := newRelay(t)
+	h := newKit(t, r, false)
+	l := h.issue("nobody@example.com")
+	d := h.waitDelivery(l.ID, "failed", 10*time.Second)
+	if !strings.Contains(d.LastError, "550") || d.Attempts != 1 || !d.NextAt.IsZero() {
+		t.Errorf("delivery %+v, want failed after 1 attempt with the 550 in last_error and no next_at", d)
+	}
+	if r.count() != 0 {
+		t.Errorf("the relay accepted %d mails", r.count())
+	}
+}
+
+var (
+	csrfRe  = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	nonceRe = regexp.MustCompile(`<meta name="lg-nonce" content="([^"]*)"`)
+)
+
+// browser is what a test client keeps between requests: the device
+// cookie, and the headers a browser sends. Cookies are handled by hand
+// because outside dev mode the cookie is Secure and the kit plain http.
+type browser struct {
+	h      *harness
+	cookie *http.Cookie
+	ua     string
+}
+
+func (b *browser) req(method, path string, body io.Reader) *http.Request {
+	req, _ := http.NewRequest(method, b.h.base+path, body)
+	req.Header.Set("User-Agent", b.ua)
+	req.Header.Set("Accept-Language", "en-GB,en;q=0.9")
+	if b.cookie != nil {
+		req.AddCookie(&http.Cookie{Name: b.cookie.Name, Value: b.cookie.Value})
+	}
+	return req
+}
+
+// loginForm GETs /login, keeps the device cookie, and returns the CSRF token.
+func (b *browser) loginForm(redirect string) string {
+	t := b.h.t
+	t.Helper()
+	res, body := b.h.do(b.req("GET", "/login?redirect_url="+url.QueryEscape(redirect), nil))
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /login: %d\n%s", res.StatusCode, body)
+	}
+	for _, c := range res.Cookies() {
+		if c.Name == "__Host-lg_device" || c.Name == "lg_device" {
+			if b.cookie == nil {
+				b.cookie = c
+			}
+		}
+	}
+	m := csrfRe.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no CSRF field in the login form:\n%s", body)
+	}
+	return m[1]
+}
+
+// login POSTs the sign-in form.
+func (b *browser) login(form url.Values, fetchSite string) (int, string) {
+	b.h.t.Helper()
+	req := b.req("POST", "/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", b.h.base)
+	if fetchSite != "" {
+		req.Header.Set("Sec-Fetch-Site", fetchSite)
+	}
+	res, body := b.h.do(req)
+	return res.StatusCode, body
+}
+
+// open GETs the landing page and reports with no signals, as a page
+// whose collector found nothing would, and returns the outcome.
+func (b *browser) open(link string) (outcome, redirect string) {
+	t := b.h.t
+	t.Helper()
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, body := b.h.do(b.req("GET", u.Path, nil))
+	m := nonceRe.FindStringSubmatch(body)
+	if res.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("GET %s: %d, nonce %v", u.Path, res.StatusCode, m)
+	}
+	rb, _ := json.Marshal(map[string]any{"nonce": m[1]})
+	req := b.req("POST", u.Path+"/verify", bytes.NewReader(rb))
+	req.Header.Set("Content-Type", "application/json")
+	res, body = b.h.do(req)
+	var out struct {
+		Outcome     string `json:"outcome"`
+		RedirectURL string `json:"redirect_url"`
+	}
+	if res.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &out) != nil {
+		t.Fatalf("POST %s/verify: %d %s", u.Path, res.StatusCode, body)
+	}
+	return out.Outcome, out.RedirectURL
+}
+
+// TestHostedSignIn walks the hosted sign-in outside dev mode: CSRF, the
+// page that says nothing about the address, the resend cooldown, the
+// mail, the device binding, and a log that never holds a secret.
+func TestHostedSignIn(t *testing.T) {
+	r := newRelay(t)
+	h := newKit(t, r, false)
+	cb := h.base + "/callback"
+	b := &browser{h: h, ua: chromeWindows}
+	csrf := b.loginForm(cb)
+	if b.cookie == nil || b.cookie.Name != "__Host-lg_device" {
+		t.Fatalf("GET /login set no __Host-lg_device cookie (got %+v)", b.cookie)
+	}
+	if c := b.cookie; !c.HttpOnly || !c.Secure || c.Path != "/" || c.SameSite != http.SameSiteLaxMode || len(c.Value) < 43 {
+		t.Errorf("device cookie %+v: want HttpOnly, Secure, Path=/, SameSite=Lax, 256 bits", c)
+	}
+	form := func(email, csrf string) url.Values {
+		v := url.Values{"email": {email}, "redirect_url": {cb}}
+		if csrf != "" {
+			v.Set("csrf", csrf)
+		}
+		return v
+	}
+
+	for _, tc := range []struct {
+		name      string
+		form      url.Values
+		fetchSite string
+		status    int
+		want      string
+	}{
+		{"403/no csrf", form("alice@example.com", ""), "same-origin", 403, "expired"},
+		{"403/wrong csrf", form("alice@example.com", "x"+csrf[1:]), "same-origin", 403, "expired"},
+		{"403/cross-site", form("alice@example.com", csrf), "cross-site", 403, "expired"},
+		{"400/bad email", form("not-an-address", csrf), "same-origin", 400, "valid email"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, body := b.login(tc.form, tc.fetchSite)
+			if st != tc.status || !strings.Contains(body, tc.want) {
+				t.Errorf("status %d, want %d with %q:\n%s", st, tc.status, tc.want, body)
+			}
+			if strings.Contains(body, "Check your inbox") {
+				t.Error("a refused form says check your inbox")
+			}
+		})
+	}
+	if n := r.count(); n != 0 {
+		t.Fatalf("refused forms sent %d mails", n)
+	}
+
+	// Valid addresses, deliverable or not, get the same page.
+	st, alicePage := b.login(form("alice@example.com", csrf), "same-origin")
+	if st != 200 || !strings.Contains(alicePage, "Check your inbox") {
+		t.Fatalf("POST /login: %d\n%s", st, alicePage)
+	}
+	st, nobodyPage := b.login(form("nobody@example.com", csrf), "same-origin")
+	if st != 200 {
+		t.Fatalf("POST /login for nobody: %d", st)
+	}
+	if a, n := strings.ReplaceAll(alicePage, "alice@example.com", "X"), strings.ReplaceAll(nobodyPage, "nobody@example.com", "X"); a != n {
+		t.Errorf("the page differs between a deliverable address and another:\n%s\n----\n%s", a, n)
+	}
+
+	m := r.wait(t, "alice@example.com", 10*time.Second)
+	p := parseMail(t, m.Data)
+	linkURL := regexp.MustCompile(regexp.QuoteMeta(h.base) + `/l/[A-Za-z0-9_-]{43}`).FindString(p.Text)
+	code := regexp.MustCompile(`(?m)^\s+(\d{6})\s*$`).FindStringSubmatch(p.Text)
+	if linkURL == "" || code == nil {
+		t.Fatalf("no link or code in the text part:\n%s", p.Text)
+	}
+	if !strings.Contains(p.HTML, linkURL) || !strings.Contains(p.HTML, code[1]) {
+		t.Error("the HTML part lacks the link or the code")
+	}
+	if !strings.Contains(p.Text, "Requested from: Chrome on Windows") {
+		t.Errorf("the mail does not say the request came from Chrome on Windows:\n%s", p.Text)
+	}
+
+	// A second request within the cooldown shows the same page, with the
+	// time left, and sends nothing.
+	st, again := b.login(form("alice@example.com", csrf), "same-origin")
+	if st != 200 || !strings.Contains(again, "Check your inbox") {
+		t.Errorf("resend within the cooldown: %d\n%s", st, again)
+	}
+	b.login(form("carol@example.com", csrf), "same-origin")
+	r.wait(t, "carol@example.com", 10*time.Second)
+	if n := len(r.to("alice@example.com")); n != 1 {
+		t.Errorf("alice got %d mails after asking twice within 30 s, want 1", n)
+	}
+
+	// Another device (no cookie) is not signed in by opening the link...
+	other := &browser{h: h, ua: chromeWindows}
+	if out, _ := other.open(linkURL); out != "code" && out != "confirm" {
+		t.Errorf("a browser without the cookie got %q, want confirm or code", out)
+	}
+	// ...the browser that asked is, with no click.
+	out, redirect := b.open(linkURL)
+	if out != "consumed" || !strings.HasPrefix(redirect, cb+"?lg_code=") {
+		t.Fatalf("the asking browser got %q %q, want consumed with a redirect to %s", out, redirect, cb)
+	}
+	ru, _ := url.Parse(redirect)
+	lgCode := ru.Query().Get("lg_code")
+	var ex struct {
+		Email string `json:"email"`
+	}
+	if st := h.api("POST", "/v1/exchange", map[string]string{"code": lgCode}, &ex); st != 200 || ex.Email != "alice@example.com" {
+		t.Errorf("exchange: %d %+v", st, ex)
+	}
+
+	// Wait for the failing mail to be given up on, so its log lines are in.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(h.logs.String(), "giving up") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, "link issued") {
+		t.Fatalf("the log capture caught nothing useful:\n%s", logs)
+	}
+	token := linkURL[strings.LastIndex(linkURL, "/")+1:]
+	for name, secret := range map[string]string{
+		"token": token, "code": code[1], "lg_code": lgCode, "cookie": b.cookie.Value, "csrf": csrf,
+		"relay password": relayPass,
+	} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log holds the %s:\n%s", name, logs)
+		}
+	}
+}
+
+// TestOutboxJSON: in dev mode with SMTP, every mail also goes to the
+// outbox, whose JSON has exactly API.md's fields, newest first.
+func TestOutboxJSON(t *testing.T) {
+	r := newRelay(t)
+	h := newKit(t, r, true)
+	first := h.issue("alice@example.com")
+	r.wait(t, "alice@example.com", 10*time.Second)
+	second := h.issue("bob@example.com")
+	r.wait(t, "bob@example.com", 10*time.Second)
+
+	var raw []map[string]json.RawMessage
+	deadline := time.Now().Add(5 * time.Second)
+	for len(raw) < 2 && time.Now().Before(deadline) {
+		res, body := h.do(mustReq("GET", h.base+"/dev/outbox.json"))
+		if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+			t.Fatalf("/dev/outbox.json: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+		}
+		if err := json.Unmarshal([]byte(body), &raw); err != nil {
+			t.Fatalf("%v: %s", err, body)
+		}
+	}
+	if len(raw) != 2 {
+		t.Fatalf("outbox has %d entries, want 2", len(raw))
+	}
+	want := []string{"code", "sent_at", "subject", "to", "url"}
+	for i, e := range raw {
+		keys := make([]string, 0, len(e))
+		for k := range e {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		if !slices.Equal(keys, want) {
+			t.Errorf("entry %d has fields %v, want exactly %v", i, keys, want)
+		}
+	}
+	var entries []struct {
+		To, Subject, URL, Code string
+		SentAt                 time.Time `json:"sent_at"`
+	}
+	b, _ := json.Marshal(raw)
+	json.Unmarshal(b, &entries)
+	if entries[0].To != "bob@example.com" || entries[0].URL != second.URL || entries[0].Code != second.Code ||
+		entries[1].To != "alice@example.com" || entries[1].URL != first.URL || entries[1].Code != first.Code {
+		t.Errorf("outbox %+v, want bob's then alice's mail", entries)
+	}
+	if entries[0].SentAt.Before(entries[1].SentAt) || entries[0].SentAt.Location() != time.UTC || entries[0].Subject == "" {
+		t.Errorf("outbox times or subject: %+v", entries)
+	}
+	if res, body := h.do(mustReq("GET", h.base+"/dev/outbox")); res.StatusCode != 200 || !strings.Contains(body, first.URL) {
+		t.Errorf("/dev/outbox: %d", res.StatusCode)
+	}
+}
+
+// TestDevRoutesOnlyInDevMode: outside dev mode the outbox and the demo do
+// not exist.
+func TestDevRoutesOnlyInDevMode(t *testing.T) {
+	r := newRelay(t)
+	h := newKit(t, r, false)
+	for _, p := range []string{"/dev/outbox", "/dev/outbox.json", "/demo", "/demo/callback"} {
+		if res, _ := h.do(mustReq("GET", h.base+p)); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404 outside dev mode", p, res.StatusCode)
+		}
+	}
+	if h.k.Outbox != nil {
+		t.Error("the kit has an outbox outside dev mode")
+	}
+}
+
+func mustReq(method, u string) *http.Request {
+	req, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		panic(err)
+	}
+	return req
+}
