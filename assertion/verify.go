@@ -108,7 +108,7 @@ func Verify(token string, keys *KeySet, want VerifyOptions) (*Claims, error) {
 	}
 	pub, ok := keys.Lookup(kid)
 	if !ok {
-		return nil, fmt.Errorf("%w: kid %q is not in the key set (refetch the JWKS once, then reject)", ErrUnknownKey, clip(kid))
+		return nil, fmt.Errorf("%w: kid %q is not in the key set", ErrUnknownKey, clip(kid))
 	}
 	sig, err := b64.DecodeString(sSeg)
 	if err != nil || len(sig) != ed25519.SignatureSize {
