@@ -860,3 +860,44 @@ func mustReq(method, u string) *http.Request {
 	}
 	return req
 }
+
+// TestHandlerUnderStripPrefix: the net/http face of a kit whose public URL
+// has a path, mounted as Handler's comment says, with http.StripPrefix.
+func TestHandlerUnderStripPrefix(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	k, err := kit.New(kit.Options{PublicURL: base + "/auth", APIKeys: []string{apiKey}, Dev: true,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/auth/", http.StripPrefix("/auth", k.Handler()))
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		srv.Close()
+		k.Close()
+	})
+	for _, tc := range []struct {
+		path, want string
+		status     int
+	}{
+		{"/auth/healthz", "ok", 200},
+		{"/auth/login?redirect_url=" + url.QueryEscape(base+"/cb"), `action="/auth/login"`, 200},
+		{"/auth/v1/links/lnk_x", "unauthorized", 401},
+	} {
+		res, err := http.Get(base + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.status || !strings.Contains(string(b), tc.want) {
+			t.Errorf("GET %s: %d, want %d with %q\n%s", tc.path, res.StatusCode, tc.status, tc.want, b)
+		}
+	}
+}
