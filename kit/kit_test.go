@@ -24,6 +24,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	netmail "net/mail"
 	"net/url"
 	"regexp"
@@ -35,6 +36,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/linkguard/linkguard/kit"
 )
@@ -899,5 +901,41 @@ func TestHandlerUnderStripPrefix(t *testing.T) {
 		if res.StatusCode != tc.status || !strings.Contains(string(b), tc.want) {
 			t.Errorf("GET %s: %d, want %d with %q\n%s", tc.path, res.StatusCode, tc.status, tc.want, b)
 		}
+	}
+}
+
+// TestMountedBodyLimit: API.md's 413 for bodies over 64 KiB holds however
+// the kit is served: its own listener, mounted in a Fiber app, or as a
+// net/http handler.
+func TestMountedBodyLimit(t *testing.T) {
+	k, err := kit.New(kit.Options{PublicURL: "http://127.0.0.1:1/auth", APIKeys: []string{apiKey}, Dev: true,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	parent := fiber.New(fiber.Config{DisableStartupMessage: true})
+	k.Mount(parent, "/auth")
+	mux := http.NewServeMux()
+	mux.Handle("/auth/", http.StripPrefix("/auth", k.Handler()))
+
+	big := `{"email":"alice@example.com","metadata":{"pad":"` + strings.Repeat("x", 100<<10) + `"}}`
+	newReq := func() *http.Request {
+		req, _ := http.NewRequest("POST", "/auth/v1/links", strings.NewReader(big))
+		req.Header.Set("Authorization", "Bearer "+apiKey)
+		req.Header.Set("Content-Type", "application/json")
+		return req
+	}
+	res, err := parent.Test(newReq(), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("mounted in Fiber: %d, want 413", res.StatusCode)
+	}
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, newReq())
+	if rec.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("as a net/http handler: %d, want 413", rec.Code)
 	}
 }
