@@ -123,7 +123,7 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 		UserAgent: in.Visitor.UserAgent, Input: in, Verdict: &v}
 	switch v.Decision {
 	case fingerprint.Consume:
-		res, err := s.consume(ctx, l, v, now)
+		res, err := s.consume(ctx, l, v, now, false)
 		vis.Outcome = OutcomeConsumed
 		if err != nil || res.Outcome != ResultConsumed {
 			vis.Outcome = OutcomeRejected
@@ -200,7 +200,7 @@ func (s *Service) tryCode(ctx context.Context, l *Link, r *ReportRequest, in *fi
 		Signals: append([]fingerprint.Contribution{{Signal: "code", Value: 1, Weight: 1,
 			Reason: "the code from the email was typed"}}, v.Signals...)}
 	vis.Verdict = &cv
-	res, err := s.consume(ctx, l, cv, now)
+	res, err := s.consume(ctx, l, cv, now, true)
 	vis.Outcome = OutcomeConsumed
 	if err != nil || res.Outcome != ResultConsumed {
 		vis.Outcome = OutcomeRejected
@@ -211,7 +211,7 @@ func (s *Service) tryCode(ctx context.Context, l *Link, r *ReportRequest, in *fi
 
 // consume spends the link with one compare-and-set and creates its
 // handoff code in the same transaction.
-func (s *Service) consume(ctx context.Context, l *Link, v fingerprint.Verdict, now time.Time) (*Result, error) {
+func (s *Service) consume(ctx context.Context, l *Link, v fingerprint.Verdict, now time.Time, byCode bool) (*Result, error) {
 	code, err := NewToken(s.rand())
 	if err != nil {
 		return nil, err
@@ -226,7 +226,17 @@ func (s *Service) consume(ctx context.Context, l *Link, v fingerprint.Verdict, n
 		return nil, fmt.Errorf("consume link: %w", err)
 	}
 	s.log().Info("link consumed", "link_id", l.ID, "decision", v.Decision, "score", v.Score)
-	return &Result{Outcome: ResultConsumed, RedirectURL: withParam(l.RedirectURL, "lg_code", code)}, nil
+	redirect := withParam(l.RedirectURL, "lg_code", code)
+	if s.Assert != nil {
+		// The link is spent either way: a signing failure only costs the
+		// host the assertion, and it still has the lg_code.
+		if tok, err := s.Assert(l, v, byCode); err != nil {
+			s.log().Error("sign assertion", "link_id", l.ID, "err", err)
+		} else {
+			redirect = withParam(redirect, "lg_assertion", tok)
+		}
+	}
+	return &Result{Outcome: ResultConsumed, RedirectURL: redirect}, nil
 }
 
 // reload answers from the stored state after a lost race.

@@ -71,6 +71,9 @@ type Service struct {
 	// MailQueued, when set, is called after a link with an email is
 	// stored (to wake the deliverer).
 	MailQueued func()
+	// Assert, when set, signs an assertion of a consumption that the
+	// redirect carries as lg_assertion, beside lg_code.
+	Assert func(l *Link, v fingerprint.Verdict, byCode bool) (string, error)
 }
 
 func (s *Service) now() time.Time {

@@ -6,6 +6,7 @@ package kit
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -70,7 +71,12 @@ type Options struct {
 	TemplatesDir      string
 	// MailTemplatesDir overrides the embedded email templates.
 	MailTemplatesDir string
-	Log              *slog.Logger
+	// HandoffAssertion adds a signed Ed25519 JWT (lg_assertion) to every
+	// redirect, verifiable with the JWKS at /.well-known/jwks.json.
+	HandoffAssertion bool
+	// AssertionKey is the signing key; nil: DataDir/assertion.key.
+	AssertionKey ed25519.PrivateKey
+	Log          *slog.Logger
 }
 
 // Kit is a running linkguard.
@@ -166,9 +172,19 @@ func New(opts Options) (*Kit, error) {
 		return nil, err
 	}
 
+	var jwks []byte
+	if opts.HandoffAssertion {
+		signer, err := k.setupAssertion(opts, publicURL)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		jwks = signer.JWKS()
+	}
+
 	srv, err := server.New(server.Options{
 		Service: svc, Site: site, APIKeys: opts.APIKeys, TrustedProxies: opts.TrustedProxies,
-		Dev: opts.Dev, Demo: opts.Dev, MailConfigured: mailOn, Outbox: k.Outbox, Log: log,
+		Dev: opts.Dev, Demo: opts.Dev, MailConfigured: mailOn, Outbox: k.Outbox, JWKS: jwks, Log: log,
 	})
 	if err != nil {
 		st.Close()

@@ -39,6 +39,9 @@ type Options struct {
 	Outbox *mail.Outbox
 	// Demo serves the demo host site at /demo.
 	Demo bool
+	// JWKS, when set, is served at /.well-known/jwks.json (signed
+	// assertions are on).
+	JWKS []byte
 	Log  *slog.Logger
 }
 
@@ -104,6 +107,13 @@ func (s *Server) routes() {
 	if s.opts.Dev && s.opts.Outbox != nil {
 		a.Get("/dev/outbox", s.outboxPage)
 		a.Get("/dev/outbox.json", s.outboxJSON)
+	}
+	if s.opts.JWKS != nil {
+		a.Get("/.well-known/jwks.json", func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+			return c.Send(s.opts.JWKS)
+		})
 	}
 	if s.opts.Demo {
 		a.Get("/demo", s.demo)

@@ -39,6 +39,7 @@ type Config struct {
 	Brand           BrandConfig   `yaml:"brand"`
 	TemplatesDir    string        `yaml:"templates_dir"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	Handoff         HandoffConfig `yaml:"handoff"`
 
 	Heuristics fingerprint.Config `yaml:"heuristics"`
 }
@@ -47,6 +48,12 @@ type Config struct {
 type GeoIPConfig struct {
 	City string `yaml:"city"`
 	ASN  string `yaml:"asn"`
+}
+
+// HandoffConfig is how a consumption is handed to the host.
+type HandoffConfig struct {
+	// Assertion adds a signed Ed25519 JWT (lg_assertion) to redirects.
+	Assertion bool `yaml:"assertion"`
 }
 
 // MailConfig is how email is sent.
@@ -110,6 +117,7 @@ var envNames = []string{
 	"LINKGUARD_API_KEYS", "LINKGUARD_REDIRECT_ORIGINS", "LINKGUARD_TRUSTED_PROXIES",
 	"LINKGUARD_GEOIP_CITY", "LINKGUARD_GEOIP_ASN", "LINKGUARD_SMTP_URL", "LINKGUARD_MAIL_FROM",
 	"LINKGUARD_DEV", "LINKGUARD_SECRET_KEY_FILE", "LINKGUARD_DEFAULT_REDIRECT", "LINKGUARD_TEMPLATES_DIR",
+	"LINKGUARD_HANDOFF_ASSERTION",
 }
 
 // loadEnv lays the environment over c; getenv is os.Getenv outside tests.
@@ -157,6 +165,12 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 				return fmt.Errorf("LINKGUARD_DEV=%q: use 1 or 0", v)
 			}
 			c.Dev = b
+		case "LINKGUARD_HANDOFF_ASSERTION":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("LINKGUARD_HANDOFF_ASSERTION=%q: use 1 or 0", v)
+			}
+			c.Handoff.Assertion = b
 		case "LINKGUARD_SECRET_KEY_FILE":
 			c.SecretKeyFile = v
 		case "LINKGUARD_DEFAULT_REDIRECT":
