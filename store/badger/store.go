@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -50,6 +51,7 @@ type Store struct {
 	done      sync.WaitGroup
 	mu        sync.RWMutex // guards closed against AddVisit racing Close
 	closed    bool
+	dropped   atomic.Uint64
 }
 
 // Open opens (creating if needed) the store in opts.Dir. A folder held by

@@ -23,8 +23,10 @@ var errClosed = errors.New("store is closed")
 const maxVisitsPerLink = 200
 
 // AddVisit implements linkguard.Store. It queues the visit for the
-// background writer and returns without waiting for the disk; it blocks
-// only when the queue is full, until ctx ends.
+// background writer and returns without waiting for the disk. When the
+// queue is full (the disk cannot keep up with a flood of page views) the
+// visit is dropped and counted: visits are evidence, and a request must
+// never wait on them.
 func (s *Store) AddVisit(ctx context.Context, v *linkguard.Visit) error {
 	if v.ID == "" {
 		v.ID = newVisitID(v.At)
@@ -37,10 +39,16 @@ func (s *Store) AddVisit(ctx context.Context, v *linkguard.Visit) error {
 	select {
 	case s.visits <- v:
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		if n := s.dropped.Add(1); n&(n-1) == 0 { // log at 1, 2, 4, 8, ... drops
+			s.log.Warn("visit queue full: visits dropped", "dropped", n)
+		}
+		return nil
 	}
 }
+
+// DroppedVisits is how many visits were dropped because the queue was full.
+func (s *Store) DroppedVisits() uint64 { return s.dropped.Load() }
 
 // visitSeq orders visits of the same instant in the order they were added.
 var visitSeq atomic.Uint32
