@@ -344,3 +344,15 @@ func clip(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// Decisions calls fn for every recorded decision (a verify, confirm or code
+// visit with its input and verdict) at or after since: the events that
+// replay and explain read.
+func (s *Service) Decisions(ctx context.Context, since time.Time, fn func(*Visit) error) error {
+	return s.Store.ScanVisits(ctx, since, func(v *Visit) error {
+		if v.Input == nil || v.Verdict == nil {
+			return nil
+		}
+		return fn(v)
+	})
+}

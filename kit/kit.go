@@ -5,11 +5,13 @@
 package kit
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -260,7 +262,28 @@ func (k *Kit) Mount(parent *fiber.App, prefix string) {
 // Handler serves the kit as a net/http handler (through Fiber's adaptor),
 // for http.ServeMux or any router: mount it with http.StripPrefix when the
 // public URL has a path.
-func (k *Kit) Handler() http.Handler { return adaptor.FiberApp(k.App()) }
+//
+// NB: the adaptor routes on r.RequestURI, which http.StripPrefix (and most
+// routers) leave unchanged, so the request URI is rebuilt from r.URL.
+func (k *Kit) Handler() http.Handler {
+	h := adaptor.FiberApp(k.App())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2 := new(http.Request)
+		*r2 = *r
+		r2.RequestURI = r.URL.RequestURI()
+		if r.Body != nil && r.Body != http.NoBody {
+			// The adaptor reads the whole body into memory: read at most
+			// one byte past the limit, which the app then refuses (413).
+			b, err := io.ReadAll(io.LimitReader(r.Body, server.MaxBody+1))
+			if err != nil {
+				http.Error(w, "cannot read the request body", http.StatusBadRequest)
+				return
+			}
+			r2.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		h.ServeHTTP(w, r2)
+	})
+}
 
 // Reload re-reads the GeoIP databases and, when cfg is not nil, swaps in a
 // new heuristics configuration (SIGHUP). A bad configuration is refused and

@@ -77,6 +77,7 @@ func New(opts Options) (*Server, error) {
 		ReadBufferSize:        16 << 10,
 	})
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true}))
+	s.app.Use(limitBody)
 	s.app.Use(securityHeaders)
 	s.routes()
 	return s, nil
@@ -96,6 +97,7 @@ func (s *Server) routes() {
 	v1.Get("/links/:id", s.getLink)
 	v1.Delete("/links/:id", s.deleteLink)
 	v1.Post("/exchange", s.exchange)
+	v1.Get("/events", s.events)
 
 	a.Get("/l/:token", s.landing) // Fiber answers HEAD for GET routes
 	a.Post("/l/:token/verify", s.verify)
@@ -138,6 +140,17 @@ func (s *Server) requireKey(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="linkguard"`)
 	return linkguard.Errorf(linkguard.KindUnauthorized, "unauthorized", "a valid API key is required: send the header Authorization: Bearer <api key>")
+}
+
+// limitBody answers 413 for a body over MaxBody. When the app listens
+// itself, BodyLimit already does; NB: mounted in another Fiber app the
+// parent's BodyLimit applies instead (4 MiB by default), and through the
+// net/http adaptor none does, so the app checks again.
+func limitBody(c *fiber.Ctx) error {
+	if c.Request().Header.ContentLength() > MaxBody || len(c.Request().Body()) > MaxBody {
+		return fiber.ErrRequestEntityTooLarge
+	}
+	return c.Next()
 }
 
 func securityHeaders(c *fiber.Ctx) error {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -606,18 +607,64 @@ func TestBodyTooLarge(t *testing.T) {
 	t.Cleanup(func() { h.srv.App().Shutdown() })
 	big := `{"email":"a@example.com","redirect_url":"https://app.example.com/","metadata":"` + strings.Repeat("x", 70<<10) + `"}`
 	for _, path := range []string{"/v1/links", "/l/sometoken/verify"} {
-		req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+path, strings.NewReader(big))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+testKey)
-		res, err := http.DefaultClient.Do(req)
+		// A raw connection: the server answers 413 as soon as it reads the
+		// headers and may close before the body is written, which an
+		// http.Client reports as a reset instead of the answer.
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: kit.test\r\nContent-Type: application/json\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n", path, testKey, len(big))
+		go conn.Write([]byte(big))
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
+		conn.Close()
 		var e errorBody
 		if res.StatusCode != 413 || json.Unmarshal(b, &e) != nil || e.Error.Code != "body_too_large" {
 			t.Errorf("%s: %d %s, want 413 body_too_large", path, res.StatusCode, b)
 		}
+	}
+}
+
+func TestEventsStream(t *testing.T) {
+	h := newHarness(t, "")
+	l := h.issue("")
+	nonce := h.nonce(l.Token)
+	h.do("POST", "/l/"+l.Token+"/verify", `{"nonce":"`+nonce+`","signals":{}}`)
+	h.do("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+trustedClick+`}`)
+	var r resp
+	for i := 0; i < 100; i++ { // visits are written in the background
+		r = h.api("GET", "/v1/events?since=1h", "")
+		if strings.Count(r.body, "\n") >= 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	lines := strings.Split(strings.TrimSpace(r.body), "\n")
+	if r.status != 200 || len(lines) != 2 || r.header.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("events: %d %q %s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	var ev struct {
+		LinkID  string                    `json:"link_id"`
+		Kind    string                    `json:"kind"`
+		Verdict struct{ Decision string } `json:"verdict"`
+	}
+	json.Unmarshal([]byte(lines[1]), &ev)
+	if ev.LinkID != l.ID || ev.Kind != "confirm" || ev.Verdict.Decision != "consume" {
+		t.Fatalf("second event: %s", lines[1])
+	}
+	for _, secret := range []string{l.Token, l.Code} {
+		if strings.Contains(r.body, secret) {
+			t.Fatalf("events carry a secret: %s", secret)
+		}
+	}
+	if r := h.api("GET", "/v1/events?since=yesterday", ""); r.status != 400 {
+		t.Fatalf("bad since: %d", r.status)
+	}
+	if r := h.do("GET", "/v1/events", ""); r.status != 401 {
+		t.Fatalf("events without a key: %d", r.status)
 	}
 }
