@@ -30,6 +30,13 @@ type Page struct {
 	Nonce string
 	// UsedAt and ExpiresAt explain the used and expired states.
 	UsedAt, ExpiresAt time.Time
+	// RedirectURL is the link's redirect, so that "get a new link" can
+	// start a sign-in for the same site ("" for unknown tokens).
+	RedirectURL string
+	// Bound is true when this browser holds the link's device cookie: the
+	// page may report at once instead of waiting for the collector. It
+	// changes nothing else; verify checks the cookie again.
+	Bound bool
 }
 
 // View renders a token's landing page. It never changes the link: it only
@@ -48,11 +55,14 @@ func (s *Service) View(ctx context.Context, token string, c *Client) (*Page, err
 	if err != nil {
 		return nil, fmt.Errorf("load link: %w", err)
 	}
+	p.RedirectURL = l.RedirectURL
 	switch l.StateAt(now) {
 	case Consumed:
 		p.State, p.UsedAt = "used", l.ConsumedAt
 	case Expired, Revoked:
 		p.State, p.ExpiresAt = "expired", l.ExpiresAt
+	case Pending:
+		p.Bound = s.bound(l, c.Binding)
 	}
 	s.addVisit(ctx, &Visit{LinkID: l.ID, At: now, Kind: VisitView, Outcome: OutcomeNone,
 		Network: s.network(c.IP), UserAgent: clip(c.Visitor.UserAgent, 512)})
@@ -78,6 +88,9 @@ type Result struct {
 	ExpiresAt   time.Time
 	// AttemptsLeft is set after a wrong code.
 	AttemptsLeft int
+	// RedirectBack is the link's redirect on used and expired results, so
+	// that a page can offer a new sign-in for the same site.
+	RedirectBack string
 }
 
 // Report decides what a landing page's report allows and, if the verdict
@@ -145,9 +158,9 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 func finalResult(l *Link, now time.Time) *Result {
 	switch l.StateAt(now) {
 	case Consumed:
-		return &Result{Outcome: ResultUsed, UsedAt: l.ConsumedAt}
+		return &Result{Outcome: ResultUsed, UsedAt: l.ConsumedAt, RedirectBack: l.RedirectURL}
 	case Expired, Revoked:
-		return &Result{Outcome: ResultExpired, ExpiresAt: l.ExpiresAt}
+		return &Result{Outcome: ResultExpired, ExpiresAt: l.ExpiresAt, RedirectBack: l.RedirectURL}
 	}
 	return nil
 }
@@ -160,9 +173,7 @@ func (s *Service) input(ctx context.Context, l *Link, r *ReportRequest, now time
 	in.Visitor.At = now
 	in.Visitor.UserAgent = clip(in.Visitor.UserAgent, 512)
 	in.Visitor.Network = s.network(r.Client.IP)
-	if r.Client.Binding != "" && len(l.BindingHash) > 0 {
-		in.Binding = subtle.ConstantTimeCompare(s.Keys.BindingHash(r.Client.Binding), l.BindingHash) == 1
-	}
+	in.Binding = s.bound(l, r.Client.Binding)
 	visits, err := s.Store.Visits(ctx, l.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load visits: %w", err)
@@ -267,4 +278,10 @@ func (s *Service) addVisit(ctx context.Context, v *Visit) {
 		// Evidence only: the request goes on.
 		s.log().Warn("record visit", "link_id", v.LinkID, "err", err)
 	}
+}
+
+// bound reports whether cookie is the device-binding cookie of l.
+func (s *Service) bound(l *Link, cookie string) bool {
+	return cookie != "" && len(l.BindingHash) > 0 &&
+		subtle.ConstantTimeCompare(s.Keys.BindingHash(cookie), l.BindingHash) == 1
 }

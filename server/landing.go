@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -69,7 +70,7 @@ func (s *Server) landingData(token string, p *linkguard.Page) web.Landing {
 	return web.Landing{
 		State: p.State, Nonce: p.Nonce, ConfirmURL: s.site.Path("/l/" + token + "/confirm"),
 		Scripts: p.State == "checking", UsedAt: p.UsedAt, ExpiresAt: p.ExpiresAt,
-		LoginURL: s.loginURL(),
+		LoginURL: s.loginURL(p.RedirectURL), Fast: p.Bound,
 	}
 }
 
@@ -181,7 +182,7 @@ func (s *Server) confirmForm(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d := web.Landing{Nonce: rr.Nonce, ConfirmURL: s.site.Path("/l/" + token + "/confirm"), LoginURL: s.loginURL()}
+	d := web.Landing{Nonce: rr.Nonce, ConfirmURL: s.site.Path("/l/" + token + "/confirm"), LoginURL: s.loginURL(res.RedirectBack)}
 	switch res.Outcome {
 	case linkguard.ResultConsumed:
 		d.State, d.RedirectURL = "done", res.RedirectURL
@@ -241,10 +242,16 @@ func (s *Server) home(c *fiber.Ctx) error {
 }
 
 // loginURL is offered on used and expired pages ("get a new link") when
-// the hosted sign-in can send mail.
-func (s *Server) loginURL() string {
+// the hosted sign-in can send mail: a sign-in for the same site.
+func (s *Server) loginURL(redirect string) string {
 	if !s.opts.MailConfigured {
 		return ""
 	}
-	return s.site.Path("/login")
+	if redirect == "" {
+		if s.defaultRedirect() == "" {
+			return ""
+		}
+		return s.site.Path("/login")
+	}
+	return s.site.Path("/login") + "?redirect_url=" + url.QueryEscape(redirect)
 }

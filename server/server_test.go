@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -60,12 +61,13 @@ func newHarness(t *testing.T, dir string) *harness {
 	pol := linkguard.DefaultPolicy()
 	pol.PublicURL = "http://kit.test"
 	pol.RedirectOrigins = []string{"https://app.example.com"}
-	svc := &linkguard.Service{Store: st, Keys: keys, Decider: fingerprint.Basic{}, Policy: pol, Now: clk.Now}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := &linkguard.Service{Store: st, Keys: keys, Decider: fingerprint.Basic{}, Policy: pol, Now: clk.Now, Log: quiet}
 	site, err := web.New(web.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{Service: svc, Site: site, APIKeys: []string{testKey}, Dev: true})
+	srv, err := New(Options{Service: svc, Site: site, APIKeys: []string{testKey}, Dev: true, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,6 +506,12 @@ func TestBindingCookieConsumesWithoutClick(t *testing.T) {
 	}
 	tok := out.Token
 	nonce := h.nonce(tok)
+	if body := h.do("GET", "/l/"+tok, "", "Cookie", "lg_device=the-device-cookie-value").body; !strings.Contains(body, `data-lg-fast="1"`) || !regexp.MustCompile(`<script src="/assets/lg\.[0-9a-f]+\.js" defer>`).MatchString(body) {
+		t.Error("the page of the browser that asked does not report at once, or has no page script")
+	}
+	if body := h.do("GET", "/l/"+tok, "", "Cookie", "lg_device=another-value").body; strings.Contains(body, `data-lg-fast`) {
+		t.Error("a page without the device cookie skips the collector")
+	}
 	r := h.do("POST", "/l/"+tok+"/verify", `{"nonce":"`+nonce+`","signals":{}}`, "Cookie", "lg_device=another-value")
 	if r.json(t)["outcome"] != "confirm" {
 		t.Fatalf("wrong cookie: %s, want confirm", r.body)

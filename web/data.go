@@ -23,4 +23,7 @@ type Landing struct {
 	RedirectURL string
 	// LoginURL offers a new link on the used and expired pages.
 	LoginURL string
+	// Fast makes the page report at once, without waiting for the
+	// collector: the browser holds the link's device cookie.
+	Fast bool
 }

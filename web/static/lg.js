@@ -23,10 +23,24 @@
       credentials: "same-origin",
       body: JSON.stringify(payload)
     }).then(function (r) {
-      if (r.status === 400) { return r.json().then(function (e) { throw e; }); }
+      if (r.status === 400 || r.status === 429) { return r.json().then(function (e) { throw e; }); }
       if (!r.ok) { throw new Error("status " + r.status); }
       return r.json();
     });
+  }
+
+  // when says a server time in the reader's own words and time zone.
+  function when(iso) {
+    var d = new Date(iso);
+    return isNaN(d) ? "" : d.toLocaleString(undefined, { dateStyle: "long", timeStyle: "short" });
+  }
+
+  // busy disables a button while its request is under way, so a double
+  // click sends one request.
+  function busy(el, p) {
+    if (el) { el.disabled = true; }
+    return p.then(function (v) { if (el) { el.disabled = false; } return v; },
+      function (e) { if (el) { el.disabled = false; } throw e; });
   }
 
   function handle(res) {
@@ -37,15 +51,21 @@
         break;
       case "confirm": setState("confirm"); document.getElementById("lg-continue").focus(); break;
       case "code": showCode(); break;
-      case "used": setState("used"); break;
-      case "expired": setState("expired"); break;
+      case "used":
+        if (res.used_at) { document.getElementById("lg-used-at").textContent = "It was used on " + when(res.used_at) + ". "; }
+        setState("used");
+        break;
+      case "expired":
+        if (res.expires_at) { document.getElementById("lg-expired-at").textContent = "It was valid until " + when(res.expires_at) + ". "; }
+        setState("expired");
+        break;
       default: setState("error");
     }
   }
 
   function fail(err) {
     if (err && err.error && err.error.code === "invalid_nonce") { location.reload(); return; }
-    if (err && err.error && err.error.code === "invalid_code") {
+    if (err && err.error && (err.error.code === "invalid_code" || err.error.code === "too_many_attempts")) {
       showCode();
       document.getElementById("lg-code-error").textContent = err.error.message;
       return;
@@ -53,8 +73,9 @@
     setState("error");
   }
 
-  document.getElementById("lg-continue").addEventListener("click", function () {
-    post("/confirm", { nonce: nonce, signals: report("confirm") }).then(handle, fail);
+  var cont = document.getElementById("lg-continue");
+  cont.addEventListener("click", function () {
+    busy(cont, post("/confirm", { nonce: nonce, signals: report("confirm") })).then(handle, fail);
   });
   // The code form lives in a <template> (and in <noscript> for browsers
   // without JavaScript), so that #lg-code exists once in the live page.
@@ -65,7 +86,9 @@
       document.getElementById("lg-code-form").addEventListener("submit", function (ev) {
         ev.preventDefault();
         var code = document.getElementById("lg-code").value.trim();
-        post("/confirm", { nonce: nonce, code: code, signals: report("confirm") }).then(handle, fail);
+        document.getElementById("lg-code-error").textContent = "";
+        busy(document.getElementById("lg-code-submit"),
+          post("/confirm", { nonce: nonce, code: code, signals: report("confirm") })).then(handle, fail);
       });
     }
     setState("code");
@@ -79,17 +102,33 @@
     post("/verify", { nonce: nonce, signals: report("verify") }).then(handle, fail);
   }
 
-  // The collector normally answers within half a second; if it cannot
-  // load at all, report without it (the server then asks for the code).
-  setTimeout(start, 8000);
-  var wasmURL = body.getAttribute("data-lg-wasm");
-  if (wasmURL && window.Go && WebAssembly && WebAssembly.instantiateStreaming) {
+  // loadCollector instantiates the WebAssembly collector and calls then
+  // once it is ready (or failed to load: the report goes without it).
+  var loading = false;
+  function loadCollector(then) {
+    var wasmURL = body.getAttribute("data-lg-wasm");
+    if (loading || !wasmURL || !window.Go || !WebAssembly || !WebAssembly.instantiateStreaming) { then(); return; }
+    loading = true;
     var go = new window.Go();
     WebAssembly.instantiateStreaming(fetch(wasmURL), go.importObject).then(function (r) {
       go.run(r.instance);
-      (window.lgCollector && window.lgCollector.ready ? window.lgCollector.ready : Promise.resolve()).then(start);
-    }, start);
+      (window.lgCollector && window.lgCollector.ready ? window.lgCollector.ready : Promise.resolve()).then(then);
+    }, then);
+  }
+
+  if (body.getAttribute("data-lg-fast") === "1") {
+    // The browser that asked for the link (the server saw its device
+    // cookie) needs no signals: report at once, without compiling the
+    // collector, and load it only if the server asks for more.
+    started = true;
+    post("/verify", { nonce: nonce, signals: {} }).then(function (res) {
+      if (res.outcome !== "consumed") { loadCollector(function () {}); }
+      handle(res);
+    }, fail);
   } else {
-    start();
+    // The collector normally answers within half a second; if it cannot
+    // load at all, report without it (the server then asks for the code).
+    setTimeout(start, 8000);
+    loadCollector(start);
   }
 })();
