@@ -60,6 +60,9 @@ type HandoffConfig struct {
 type MailConfig struct {
 	SMTPURL string `yaml:"smtp_url"`
 	From    string `yaml:"from"`
+	// TemplatesDir holds email templates (subject.txt, body.txt,
+	// body.html) that replace the embedded ones.
+	TemplatesDir string `yaml:"templates_dir"`
 }
 
 // LinksConfig holds the lifecycle's limits.
@@ -117,7 +120,7 @@ var envNames = []string{
 	"LINKGUARD_API_KEYS", "LINKGUARD_REDIRECT_ORIGINS", "LINKGUARD_TRUSTED_PROXIES",
 	"LINKGUARD_GEOIP_CITY", "LINKGUARD_GEOIP_ASN", "LINKGUARD_SMTP_URL", "LINKGUARD_MAIL_FROM",
 	"LINKGUARD_DEV", "LINKGUARD_SECRET_KEY_FILE", "LINKGUARD_DEFAULT_REDIRECT", "LINKGUARD_TEMPLATES_DIR",
-	"LINKGUARD_HANDOFF_ASSERTION",
+	"LINKGUARD_HANDOFF_ASSERTION", "LINKGUARD_MAIL_TEMPLATES_DIR",
 }
 
 // loadEnv lays the environment over c; getenv is os.Getenv outside tests.
@@ -165,6 +168,8 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 				return fmt.Errorf("LINKGUARD_DEV=%q: use 1 or 0", v)
 			}
 			c.Dev = b
+		case "LINKGUARD_MAIL_TEMPLATES_DIR":
+			c.Mail.TemplatesDir = v
 		case "LINKGUARD_HANDOFF_ASSERTION":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -296,9 +301,12 @@ func (c *Config) validate() (*resolved, error) {
 			bad("%s %q: %v", p.name, p.path, err)
 		}
 	}
-	if c.TemplatesDir != "" {
-		if st, err := os.Stat(c.TemplatesDir); err != nil || !st.IsDir() {
-			bad("templates_dir %q: not a readable folder", c.TemplatesDir)
+	for _, d := range []struct{ name, path string }{{"templates_dir", c.TemplatesDir}, {"mail.templates_dir", c.Mail.TemplatesDir}} {
+		if d.path == "" {
+			continue
+		}
+		if st, err := os.Stat(d.path); err != nil || !st.IsDir() {
+			bad("%s %q: not a readable folder", d.name, d.path)
 		}
 	}
 	if len(errs) > 0 {

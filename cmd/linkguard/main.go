@@ -149,7 +149,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		GeoIPCity: cfg.GeoIP.City, GeoIPASN: cfg.GeoIP.ASN,
 		SMTPURL: cfg.Mail.SMTPURL, MailFrom: cfg.Mail.From,
 		Brand: web.Brand(cfg.Brand), TemplatesDir: cfg.TemplatesDir, Log: log,
-		HandoffAssertion: cfg.Handoff.Assertion,
+		HandoffAssertion: cfg.Handoff.Assertion, MailTemplatesDir: cfg.Mail.TemplatesDir,
 	})
 	if err != nil {
 		return err
