@@ -103,7 +103,14 @@ type Change struct {
 }
 
 // Flipped reports whether the decision changed.
-func (c Change) Flipped() bool { return c.Old.Decision != c.New.Decision }
+//
+// An event with no recorded decision (a hand-written corpus profile) has
+// nothing to flip from: it is not a change.
+func (c Change) Flipped() bool { return c.Old.Decision != "" && c.Old.Decision != c.New.Decision }
+
+// Unexpected reports whether the event names the decision it expects and
+// the new one differs.
+func (c Change) Unexpected() bool { return c.Event.Expect != "" && c.Event.Expect != c.New.Decision }
 
 // Metrics are the labelled events' counts, with "scanner" as the positive
 // class and "held back" meaning the decision was the code.
@@ -263,6 +270,22 @@ func Print(w io.Writer, res Result) error {
 		fmt.Fprintf(ew, "\nno decision changes.\n")
 	} else {
 		fmt.Fprintf(ew, "\n%d of %d decisions change.\n", flips, len(res.Changes))
+	}
+	unexpected := 0
+	for _, c := range res.Changes {
+		if !c.Unexpected() {
+			continue
+		}
+		if unexpected == 0 {
+			fmt.Fprintf(ew, "\ndecisions that differ from what the event expects:\n")
+		}
+		unexpected++
+		ev := c.Event
+		fmt.Fprintf(ew, "\n%s [%s] expects %s, now %s (score %.3f)\n  rule: %s\n", ev.ID, ev.Label, ev.Expect, c.New.Decision, c.New.Score, c.New.Rule)
+		writeSignals(ew, c.New.Signals, nil, "  ")
+	}
+	if unexpected > 0 {
+		fmt.Fprintf(ew, "\n%d events get another decision than they expect.\n", unexpected)
 	}
 
 	if res.Labelled > 0 {
