@@ -76,11 +76,13 @@ type Service struct {
 	Assert func(l *Link, v fingerprint.Verdict, byCode bool) (string, error)
 }
 
+// now is the service's clock, in UTC and whole milliseconds: API times
+// stay readable, and visits still sort.
 func (s *Service) now() time.Time {
 	if s.Now != nil {
-		return s.Now().UTC()
+		return s.Now().UTC().Truncate(time.Millisecond)
 	}
-	return time.Now().UTC()
+	return time.Now().UTC().Truncate(time.Millisecond)
 }
 
 func (s *Service) rand() io.Reader {
