@@ -43,6 +43,9 @@ type Options struct {
 	// DataDir is the Badger folder; empty keeps everything in memory
 	// (tests and demos only: nothing survives a restart).
 	DataDir string
+	// Store, when set, is used instead of Badger (for instance a shared
+	// Redis store, for several instances). The kit closes it on Close.
+	Store linkguard.Store
 	// SecretKey is the server key (32 bytes or more). Empty: read from, or
 	// created in, DataDir/server.key.
 	SecretKey []byte
@@ -87,7 +90,7 @@ type Kit struct {
 	Server  *server.Server
 	Engine  *fingerprint.Engine
 	Outbox  *mail.Outbox // dev mode only
-	store   *badgerstore.Store
+	store   linkguard.Store
 	geo     *geoip.Reader
 	deliver *mail.Deliverer
 	log     *slog.Logger
@@ -139,9 +142,11 @@ func New(opts Options) (*Kit, error) {
 		}
 	}
 
-	st, err := badgerstore.Open(badgerstore.Options{Dir: opts.DataDir, Retention: opts.Retention, Log: log})
-	if err != nil {
-		return nil, err
+	st := opts.Store
+	if st == nil {
+		if st, err = badgerstore.Open(badgerstore.Options{Dir: opts.DataDir, Retention: opts.Retention, Log: log}); err != nil {
+			return nil, err
+		}
 	}
 	k := &Kit{Engine: engine, store: st, geo: geo, log: log}
 

@@ -103,9 +103,7 @@ func describeOrigin(ua, city, country string) string {
 
 // queue adapts the store's sealed mail queue to the mailer's Queue.
 type queue struct {
-	st interface {
-		linkguard.MailQueue
-	}
+	st     linkguard.MailQueue
 	sealer *linkguard.Sealer
 }
 
