@@ -1,0 +1,88 @@
+package server
+
+import (
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// FuzzIssueBody sends arbitrary bodies to POST /v1/links: whatever comes
+// in, the answer is 201 or a 4xx with the error shape, never a 5xx.
+func FuzzIssueBody(f *testing.F) {
+	f.Add(`{"email":"a@example.com","redirect_url":"https://app.example.com/"}`)                    // valid
+	f.Add(`{"email":"a@example.com","redirect_url":"https://app.example.com/","ttl_seconds":1e99}`) // huge number
+	f.Add(`{"email":"a@example.com","metadata":{"a":[1,2,{"b":null}]},"requester":{"ip":"::ffff:1.2.3.4"}}`)
+	f.Add(`{"email":"\u0000@example.com"}`) // NUL in the address
+	f.Add(`[]`)                             // not an object
+	f.Add(`{"email":"a@example.com","redirect_url":"https://app.example.com/"}garbage`)
+	f.Add(`{"ttl_seconds":-5}`)
+	h := newHarness(&testing.T{}, "")
+	f.Cleanup(func() { h.store.Close() })
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest("POST", "/v1/links", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+testKey)
+		res, err := h.srv.App().Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode >= 500 {
+			t.Fatalf("body %q: status %d", body, res.StatusCode)
+		}
+	})
+}
+
+// FuzzReportBody does the same for the collector's report and the code.
+func FuzzReportBody(f *testing.F) {
+	f.Add(`{"nonce":"x","signals":{"v":2}}`)
+	f.Add(`{"nonce":"x","signals":{"v":2,"interaction":{"click":{"trusted":true,"on_continue":true}}},"code":"123456"}`)
+	f.Add(`{"nonce":"x","signals":{"automation":{"ua_marks":["a",null]}}}`)
+	f.Add(`{"signals":"not an object"}`)
+	h := newHarness(&testing.T{}, "")
+	f.Cleanup(func() { h.store.Close() })
+	l := h.issue("")
+	nonce := h.nonce(l.Token)
+	f.Fuzz(func(t *testing.T, body string) {
+		body = strings.ReplaceAll(body, `"nonce":"x"`, `"nonce":"`+nonce+`"`)
+		req := httptest.NewRequest("POST", "/l/"+l.Token+"/verify", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		res, err := h.srv.App().Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode >= 500 {
+			t.Fatalf("body %q: status %d", body, res.StatusCode)
+		}
+	})
+}
+
+// FuzzClientIP: whatever X-Forwarded-For holds, the client address is
+// the peer or an address the header names, and never a trusted proxy
+// unless every hop is one.
+func FuzzClientIP(f *testing.F) {
+	f.Add("203.0.113.9")                         // one client
+	f.Add("198.51.100.1, 203.0.113.9, 10.0.0.2") // spoofed left entry, real client, inner proxy
+	f.Add("garbage, 10.0.0.3")
+	f.Add("")
+	f.Add("::ffff:203.0.113.9")
+	s := &Server{opts: Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}
+	app := fiber.New()
+	var got netip.Addr
+	app.Get("/", func(c *fiber.Ctx) error { got = s.clientIP(c); return nil })
+	f.Fuzz(func(t *testing.T, xff string) {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("X-Forwarded-For", xff)
+		if _, err := app.Test(req, -1); err != nil {
+			t.Skip() // a header net/http itself refuses
+		}
+		if !got.IsValid() {
+			t.Fatalf("xff %q: no client address", xff)
+		}
+		if got.String() != "0.0.0.0" && !strings.Contains(xff, got.String()) && !strings.Contains(xff, strings.TrimPrefix(got.String(), "::ffff:")) {
+			t.Fatalf("xff %q: client %s is neither the peer nor named by the header", xff, got)
+		}
+	})
+}
