@@ -1,0 +1,70 @@
+package redis
+
+import (
+	"encoding/hex"
+	"strings"
+)
+
+// Key layout. Every key the store writes is listed here, so that a reader
+// of a dump (or a migration) knows the whole schema. P is Options.KeyPrefix
+// ("lg:" by default); hashes of tokens and codes are written in hex.
+//
+//	P l:<link id>        hash: the link. Field json is the Link exactly as
+//	                     encoding/json writes it (the same bytes Badger keeps
+//	                     at l/<id>: `HGET lg:l:<id> json`); the other fields
+//	                     are the parts the scripts check and rebuild json
+//	                     from (see linkParts). PEXPIREAT: expiry + retention.
+//	P t:<token hash>     string: link id. PEXPIREAT as the link.
+//	P f:<family>         string: id of the family's newest link (revoke-older
+//	                     index). PEXPIREAT as that link.
+//	P v:<link id>        sorted set: Visit JSON scored by its time (Unix ms),
+//	                     at most 200 members. Expires with the link (or, for a
+//	                     visit to an unknown link, visit time + retention + 1 day).
+//	P h:<code hash>      hash: the handoff. json = Handoff JSON, exp = its
+//	                     expiry (20-digit Unix ns). PEXPIREAT: its expiry.
+//	P m:<link id>        hash: a queued email. attempt = failed attempts so far,
+//	                     payload = the sealed message. Deleted once sent or
+//	                     given up; PEXPIREAT as the link.
+//	P q                  sorted set: the mail queue, link ids scored by the
+//	                     next attempt (Unix ms). Members whose m: key is gone
+//	                     are removed by the next DueMail that meets them.
+//
+// Times that the scripts compare are passed and stored as zero-padded
+// 20-digit Unix nanoseconds, so that Lua compares them exactly as strings
+// (Lua numbers are doubles and cannot hold nanoseconds).
+//
+// NB: the scripts build the keys of an older link (revoke-older) and of a
+// link found by token from the prefix, so every key of a deployment must
+// live on one node: Redis Cluster is not supported (a primary with
+// replicas, or Sentinel, is).
+const (
+	prefixLink    = "l:"
+	prefixToken   = "t:"
+	prefixFamily  = "f:"
+	prefixVisit   = "v:"
+	prefixHandoff = "h:"
+	prefixMail    = "m:"
+	keyQueue      = "q"
+)
+
+func (s *Store) linkKey(id string) string   { return s.prefix + prefixLink + id }
+func (s *Store) tokenKey(h []byte) string   { return s.prefix + prefixToken + hex.EncodeToString(h) }
+func (s *Store) familyKey(f string) string  { return s.prefix + prefixFamily + f }
+func (s *Store) visitKey(id string) string  { return s.prefix + prefixVisit + id }
+func (s *Store) handoffKey(h []byte) string { return s.prefix + prefixHandoff + hex.EncodeToString(h) }
+func (s *Store) mailKey(id string) string   { return s.prefix + prefixMail + id }
+func (s *Store) queueKey() string           { return s.prefix + keyQueue }
+
+// globEscape escapes the characters that SCAN MATCH treats as a pattern,
+// so that a prefix such as "app[1]:" matches only itself.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,197 @@
+package redis
+
+import goredis "github.com/redis/go-redis/v9"
+
+// The Lua scripts. Each state change of the Store is one script, so Redis
+// runs its check and its writes as one atomic step: no WATCH, no retry
+// loop, no lock on the client side. go-redis runs them with EVALSHA and
+// falls back to EVAL when the server has lost its script cache.
+//
+// Results are arrays whose first element says what happened:
+// 0 = no such link (or job), 1 = refused (not pending), 2 = done,
+// 3 = refused (too many code attempts).
+
+// luaLib is shared by the scripts that change a link.
+//
+// pending is StateAt(at) == Pending: the stored state is pending and at
+// (20-digit ns) is before the expiry.
+//
+// build rebuilds field json from the parts, in the order and form that
+// encoding/json writes a Link (linkParts.assemble is the same in Go, and
+// checks it against json.Marshal at every CreateLink).
+const luaLib = `
+local function pending(k, at)
+  local f = redis.call('HMGET', k, 'state', 'exp')
+  return f[1] == 'pending' and at < f[2]
+end
+local function build(k)
+  local f = redis.call('HMGET', k, 'json', 'hl', 'mid', 'state', 'consumed_at', 'revoked_at', 'attempts', 'verdict', 'delivery')
+  local s = string.sub(f[1], 1, tonumber(f[2])) .. ',"state":"' .. f[4] .. '"' .. f[3]
+  if f[5] ~= '' then s = s .. ',"consumed_at":' .. f[5] end
+  if f[6] ~= '' then s = s .. ',"revoked_at":' .. f[6] end
+  if f[7] ~= '0' then s = s .. ',"code_attempts":' .. f[7] end
+  if f[8] ~= '' then s = s .. ',"verdict":' .. f[8] end
+  if f[9] ~= '' then s = s .. ',"delivery":' .. f[9] end
+  s = s .. '}'
+  redis.call('HSET', k, 'json', s)
+  return s
+end
+`
+
+// createScript stores a new link, its token and family index, revokes the
+// family's older pending link and queues the mail, all at once.
+//
+// KEYS: link, token, family, mail job, queue.
+// ARGV: id, json, hl, mid, state, exp, pxat, consumed_at, revoked_at,
+// attempts, verdict, delivery, created (ns), revoked_at fragment for the
+// older link, link key prefix, has mail ("1"), payload, due (ms).
+var createScript = goredis.NewScript(luaLib + `
+local old = redis.call('GET', KEYS[3])
+if old and old ~= ARGV[1] then
+  local ok = ARGV[15] .. old
+  if pending(ok, ARGV[13]) then
+    redis.call('HSET', ok, 'state', 'revoked', 'revoked_at', ARGV[14])
+    build(ok)
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'json', ARGV[2], 'hl', ARGV[3], 'mid', ARGV[4], 'state', ARGV[5],
+  'exp', ARGV[6], 'consumed_at', ARGV[8], 'revoked_at', ARGV[9], 'attempts', ARGV[10],
+  'verdict', ARGV[11], 'delivery', ARGV[12])
+redis.call('PEXPIREAT', KEYS[1], ARGV[7])
+redis.call('SET', KEYS[2], ARGV[1], 'PXAT', ARGV[7])
+redis.call('SET', KEYS[3], ARGV[1], 'PXAT', ARGV[7])
+if ARGV[16] == '1' then
+  redis.call('DEL', KEYS[4])
+  redis.call('HSET', KEYS[4], 'attempt', '0', 'payload', ARGV[17])
+  redis.call('PEXPIREAT', KEYS[4], ARGV[7])
+  redis.call('ZADD', KEYS[5], ARGV[18], ARGV[1])
+end
+return 1
+`)
+
+// consumeScript moves a pending link to consumed and stores the handoff.
+//
+// KEYS: link, handoff. ARGV: at (ns), consumed_at, verdict, handoff json,
+// handoff exp (ns), handoff pxat (ms).
+var consumeScript = goredis.NewScript(luaLib + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+if not pending(KEYS[1], ARGV[1]) then return {1, redis.call('HGET', KEYS[1], 'json')} end
+redis.call('HSET', KEYS[1], 'state', 'consumed', 'consumed_at', ARGV[2], 'verdict', ARGV[3])
+local s = build(KEYS[1])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'json', ARGV[4], 'exp', ARGV[5])
+redis.call('PEXPIREAT', KEYS[2], ARGV[6])
+return {2, s}
+`)
+
+// revokeScript moves a pending link to revoked.
+//
+// KEYS: link. ARGV: at (ns), revoked_at.
+var revokeScript = goredis.NewScript(luaLib + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+if not pending(KEYS[1], ARGV[1]) then return {1, redis.call('HGET', KEYS[1], 'json')} end
+redis.call('HSET', KEYS[1], 'state', 'revoked', 'revoked_at', ARGV[2])
+return {2, build(KEYS[1])}
+`)
+
+// attemptScript counts one code attempt, up to max.
+//
+// KEYS: link. ARGV: at (ns), max. Result: {status, attempts}.
+var attemptScript = goredis.NewScript(luaLib + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+local n = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
+if not pending(KEYS[1], ARGV[1]) then return {1, n} end
+if n >= tonumber(ARGV[2]) then return {3, n} end
+n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+build(KEYS[1])
+return {2, n}
+`)
+
+// takeHandoffScript returns and deletes a handoff that has not expired.
+//
+// KEYS: handoff. ARGV: now (ns). Result: the handoff JSON, or nil.
+var takeHandoffScript = goredis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'json', 'exp')
+if not f[1] or not (ARGV[1] < f[2]) then return false end
+redis.call('DEL', KEYS[1])
+return f[1]
+`)
+
+// linkByTokenScript reads the token index and the link in one round trip.
+//
+// KEYS: token. ARGV: link key prefix. Result: the link JSON, or nil.
+var linkByTokenScript = goredis.NewScript(`
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+return redis.call('HGET', ARGV[1] .. id, 'json')
+`)
+
+// dueMailScript claims up to max due jobs, oldest first, by moving each
+// one's score to the end of its lease. Index entries whose job is gone
+// are dropped on the way.
+//
+// KEYS: queue. ARGV: now (ms), lease end (ms), max, mail key prefix.
+// Result: id, attempt, payload, id, attempt, payload, ...
+var dueMailScript = goredis.NewScript(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, id in ipairs(ids) do
+  local f = redis.call('HMGET', ARGV[4] .. id, 'attempt', 'payload')
+  if not f[1] then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    redis.call('ZADD', KEYS[1], ARGV[2], id)
+    out[#out + 1] = id
+    out[#out + 1] = f[1]
+    out[#out + 1] = f[2]
+  end
+end
+return out
+`)
+
+// finishMailScript records a sent email, a retry or a permanent failure on
+// the job and on its link's Delivery.
+//
+// KEYS: mail job, queue, link. ARGV: id, mode (sent, retry, failed),
+// delivery (for sent: the part before the attempts number), the part after
+// it (sent only), attempt, next due (ms). Result: 0 when there is no job.
+var finishMailScript = goredis.NewScript(luaLib + `
+local a = redis.call('HGET', KEYS[1], 'attempt')
+if not a then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+local d = ARGV[3]
+if ARGV[2] == 'sent' then d = ARGV[3] .. tostring(tonumber(a) + 1) .. ARGV[4] end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('HSET', KEYS[3], 'delivery', d)
+  build(KEYS[3])
+end
+if ARGV[2] == 'retry' then
+  redis.call('HSET', KEYS[1], 'attempt', ARGV[5])
+  redis.call('ZADD', KEYS[2], ARGV[6], ARGV[1])
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+`)
+
+// visitScript records one visit unless the link has 200 already, and lets
+// the visits expire with the link.
+//
+// KEYS: visits, link. ARGV: score (ms), visit json, max, fallback pxat (ms).
+var visitScript = goredis.NewScript(`
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+local t = redis.call('PTTL', KEYS[2])
+if t > 0 then
+  redis.call('PEXPIRE', KEYS[1], t)
+else
+  redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+end
+return 1
+`)
+
+// allScripts are loaded at Open, so that pipelined EVALSHA (the visit
+// writer) finds them.
+var allScripts = []*goredis.Script{createScript, consumeScript, revokeScript, attemptScript,
+	takeHandoffScript, linkByTokenScript, dueMailScript, finishMailScript, visitScript}

@@ -1,0 +1,386 @@
+// Package redis is the linkguard Store on Redis (or Valkey), for several
+// linkguard instances that share one Redis.
+//
+// Every state change that is a compare-and-set (issue with revoke-older
+// and mail, consume with its handoff, revoke, code attempts, taking a
+// handoff, claiming and finishing mail jobs) is one Lua script, which
+// Redis runs as one atomic step; instances need no lock between them.
+// The key layout is in keys.go; a link's JSON is byte for byte what
+// store/badger keeps. Visits are evidence: a buffered writer pipelines
+// them to Redis off the request path, and drops them when it cannot keep
+// up.
+//
+// Durability is Redis's, not this package's: a script's reply means Redis
+// applied it in memory, and Redis persistence decides what a crash of
+// Redis can lose. With `appendonly yes` and `appendfsync always`, Redis
+// writes and fsyncs the AOF before it replies, so an issued link or a
+// consumption that a caller was told about is never undone, the
+// guarantee that store/badger's synced transactions give. With
+// `appendfsync everysec` a crash of the Redis host can lose the last
+// second: a consumption could be undone and its link used a second time.
+// Set `maxmemory-policy noeviction` so that Redis never drops a link to
+// make room. Replication is asynchronous: a failover to a replica can
+// lose the last writes in the same way. docs/redis.md has the details.
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
+)
+
+var _ linkguard.Store = (*Store)(nil)
+
+// Options configure a Store.
+type Options struct {
+	// KeyPrefix starts every key, so that several deployments (or tests)
+	// can share one Redis database. Default "lg:". NB: one deployment's
+	// prefix must not start with another's, or ScanVisits of the shorter
+	// one sees the other's visits.
+	KeyPrefix string
+	// Retention is how long a link and its visits are kept after expiry,
+	// so that the API can still say "expired" or "consumed". Default 7 days.
+	Retention time.Duration
+	// VisitBuffer is how many visits may wait for the writer. Default 4096.
+	VisitBuffer int
+	// Log receives warnings about the Redis configuration and visit
+	// writes. Default slog.Default().
+	Log *slog.Logger
+}
+
+// Store is a linkguard.Store on Redis. It is safe for concurrent use, and
+// any number of Stores (in any number of processes) may share one Redis.
+type Store struct {
+	rdb       *goredis.Client
+	prefix    string
+	opts      Options
+	log       *slog.Logger
+	visits    chan *linkguard.Visit
+	closeOnce sync.Once
+	done      sync.WaitGroup
+	mu        sync.RWMutex // guards closed against AddVisit racing Close
+	closed    bool
+	dropped   atomic.Uint64
+}
+
+// Open connects to the Redis at rawURL, redis://[user:password@]host:port/db
+// or rediss://… for TLS, and checks that it answers. Errors name the
+// server with its password redacted.
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	if opts.KeyPrefix == "" {
+		opts.KeyPrefix = "lg:"
+	}
+	if opts.Retention == 0 {
+		opts.Retention = 7 * 24 * time.Hour
+	}
+	if opts.VisitBuffer == 0 {
+		opts.VisitBuffer = 4096
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// NB: a *url.Error repeats the whole URL, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("redis store: the URL is not valid (%v); want redis://[:password@]host:port/db", err)
+	}
+	where := u.Redacted()
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		return nil, fmt.Errorf("redis store %s: want a redis:// or rediss:// URL", where)
+	}
+	ro, err := goredis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis store %s: %s", where, redact(err.Error(), u))
+	}
+	ro.DisableIdentity = true // CLIENT SETINFO: not on every server, and nothing reads it
+	rdb := goredis.NewClient(ro)
+	s := &Store{rdb: rdb, prefix: opts.KeyPrefix, opts: opts, log: opts.Log,
+		visits: make(chan *linkguard.Visit, opts.VisitBuffer)}
+	if err := s.check(ctx); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("redis store %s: %s", where, redact(err.Error(), u))
+	}
+	s.done.Add(1)
+	go s.visitWriter()
+	return s, nil
+}
+
+// check pings the server, loads the scripts, and warns about settings
+// that weaken the store's guarantees.
+func (s *Store) check(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return err
+	}
+	info, err := s.rdb.Info(ctx, "server", "persistence", "memory").Result()
+	if err != nil {
+		return err
+	}
+	fields := map[string]string{}
+	for _, line := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+			fields[k] = v
+		}
+	}
+	if v := fields["redis_version"]; v != "" && versionBelow(v, 6, 2) {
+		return fmt.Errorf("server is Redis %s; the store needs 6.2 or later (SET PXAT)", v)
+	}
+	for _, sc := range allScripts {
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return fmt.Errorf("load scripts: %w", err)
+		}
+	}
+	if fields["aof_enabled"] == "0" {
+		s.log.Warn("redis: appendonly is off; a crash of Redis can lose issued links and undo consumptions (see docs/redis.md)")
+	} else if fsync, err := s.rdb.ConfigGet(ctx, "appendfsync").Result(); err == nil && fsync["appendfsync"] != "always" {
+		s.log.Warn("redis: appendfsync is not always; a crash of the Redis host can undo the last second of consumptions (see docs/redis.md)",
+			"appendfsync", fsync["appendfsync"])
+	}
+	if p := fields["maxmemory_policy"]; p != "" && p != "noeviction" {
+		s.log.Warn("redis: maxmemory-policy is not noeviction; Redis may drop links to make room (see docs/redis.md)", "policy", p)
+	}
+	return nil
+}
+
+// versionBelow reports whether version v (like "7.0.15") is below major.minor.
+func versionBelow(v string, major, minor int) bool {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma < major || ma == major && mi < minor
+}
+
+// redact removes the URL's password from an error message, whatever
+// quoted it.
+func redact(msg string, u *url.URL) string {
+	if u.User == nil {
+		return msg
+	}
+	if p, ok := u.User.Password(); ok && p != "" {
+		msg = strings.ReplaceAll(msg, p, "xxxxx")
+	}
+	return msg
+}
+
+// Close stops taking visits, writes the buffered ones, and closes the
+// connections. It is safe to call more than once.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.visits)
+		s.mu.Unlock()
+		s.done.Wait()
+		err = s.rdb.Close()
+	})
+	return err
+}
+
+// pxat is when the keys of a link that expires at t expire: t plus the
+// retention, and at least a minute from now (as Badger's TTL).
+func (s *Store) pxat(t time.Time) int64 {
+	at := t.Add(s.opts.Retention)
+	if min := time.Now().Add(time.Minute); at.Before(min) {
+		at = min
+	}
+	return at.UnixMilli()
+}
+
+// CreateLink implements linkguard.Store.
+func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte) error {
+	p, err := encodeLink(l)
+	if err != nil {
+		return err
+	}
+	revokedAt, err := fragment(l.CreatedAt)
+	if err != nil {
+		return err
+	}
+	hasMail := "0"
+	if mail != nil {
+		hasMail = "1"
+	}
+	keys := []string{s.linkKey(l.ID), s.tokenKey(l.TokenHash), s.familyKey(l.Family), s.mailKey(l.ID), s.queueKey()}
+	err = createScript.Run(ctx, s.rdb, keys,
+		l.ID, p.json, p.hl, p.mid, p.state, nanos(l.ExpiresAt), s.pxat(l.ExpiresAt),
+		p.consumedAt, p.revokedAt, p.attempts, p.verdict, p.delivery,
+		nanos(l.CreatedAt), revokedAt, s.prefix+prefixLink, hasMail, mail, l.CreatedAt.UnixMilli()).Err()
+	if err != nil {
+		return fmt.Errorf("create link %s: %w", l.ID, err)
+	}
+	return nil
+}
+
+// LinkByID implements linkguard.Store.
+func (s *Store) LinkByID(ctx context.Context, id string) (*linkguard.Link, error) {
+	b, err := s.rdb.HGet(ctx, s.linkKey(id), "json").Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, linkguard.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read link %s: %w", id, err)
+	}
+	return decodeLink(b)
+}
+
+// LinkByTokenHash implements linkguard.Store.
+func (s *Store) LinkByTokenHash(ctx context.Context, h []byte) (*linkguard.Link, error) {
+	b, err := linkByTokenScript.Run(ctx, s.rdb, []string{s.tokenKey(h)}, s.prefix+prefixLink).Text()
+	if errors.Is(err, goredis.Nil) {
+		return nil, linkguard.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read link by token: %w", err)
+	}
+	return decodeLink([]byte(b))
+}
+
+func decodeLink(b []byte) (*linkguard.Link, error) {
+	var l linkguard.Link
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, fmt.Errorf("decode link: %w", err)
+	}
+	return &l, nil
+}
+
+// Script results (the first element of a script's reply).
+const (
+	resNotFound   = 0
+	resNotPending = 1
+	resDone       = 2
+	resTooMany    = 3
+)
+
+// linkResult turns a {status, json} reply into the Store's answer: the
+// link as stored, and ErrNotPending when the change was refused.
+func linkResult(reply []any, err error) (*linkguard.Link, error) {
+	if err != nil {
+		return nil, err
+	}
+	if len(reply) == 0 {
+		return nil, fmt.Errorf("unexpected script reply %v", reply)
+	}
+	status, _ := reply[0].(int64)
+	if status == resNotFound {
+		return nil, linkguard.ErrNotFound
+	}
+	if len(reply) < 2 {
+		return nil, fmt.Errorf("unexpected script reply %v", reply)
+	}
+	js, _ := reply[1].(string)
+	l, err := decodeLink([]byte(js))
+	if err != nil {
+		return nil, err
+	}
+	if status == resNotPending {
+		return l, linkguard.ErrNotPending
+	}
+	return l, nil
+}
+
+// ConsumeLink implements linkguard.Store.
+func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff) (*linkguard.Link, error) {
+	hb, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	consumedAt, err := fragment(at)
+	if err != nil {
+		return nil, err
+	}
+	verdict, err := fragment(&v)
+	if err != nil {
+		return nil, err
+	}
+	hpx := h.ExpiresAt
+	if min := time.Now().Add(time.Second); hpx.Before(min) {
+		hpx = min
+	}
+	reply, err := consumeScript.Run(ctx, s.rdb, []string{s.linkKey(id), s.handoffKey(h.CodeHash)},
+		nanos(at), consumedAt, verdict, hb, nanos(h.ExpiresAt), hpx.UnixMilli()).Slice()
+	l, err := linkResult(reply, err)
+	if err != nil && !isStoreAnswer(err) {
+		return nil, fmt.Errorf("consume link %s: %w", id, err)
+	}
+	return l, err
+}
+
+// RevokeLink implements linkguard.Store.
+func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) (*linkguard.Link, error) {
+	revokedAt, err := fragment(at)
+	if err != nil {
+		return nil, err
+	}
+	reply, err := revokeScript.Run(ctx, s.rdb, []string{s.linkKey(id)}, nanos(at), revokedAt).Slice()
+	l, err := linkResult(reply, err)
+	if err != nil && !isStoreAnswer(err) {
+		return nil, fmt.Errorf("revoke link %s: %w", id, err)
+	}
+	return l, err
+}
+
+// UseCodeAttempt implements linkguard.Store.
+func (s *Store) UseCodeAttempt(ctx context.Context, id string, max int, at time.Time) (int, error) {
+	reply, err := attemptScript.Run(ctx, s.rdb, []string{s.linkKey(id)}, nanos(at), max).Slice()
+	if err != nil {
+		return 0, fmt.Errorf("code attempt on link %s: %w", id, err)
+	}
+	status, _ := reply[0].(int64)
+	if status == resNotFound || len(reply) < 2 {
+		return 0, linkguard.ErrNotFound
+	}
+	n, _ := reply[1].(int64)
+	switch status {
+	case resNotPending:
+		return int(n), linkguard.ErrNotPending
+	case resTooMany:
+		return int(n), linkguard.ErrTooManyAttempts
+	}
+	return int(n), nil
+}
+
+// TakeHandoff implements linkguard.Store.
+func (s *Store) TakeHandoff(ctx context.Context, h []byte, now time.Time) (*linkguard.Handoff, error) {
+	b, err := takeHandoffScript.Run(ctx, s.rdb, []string{s.handoffKey(h)}, nanos(now)).Text()
+	if errors.Is(err, goredis.Nil) {
+		return nil, linkguard.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take handoff: %w", err)
+	}
+	var out linkguard.Handoff
+	if err := json.Unmarshal([]byte(b), &out); err != nil {
+		return nil, fmt.Errorf("decode handoff: %w", err)
+	}
+	return &out, nil
+}
+
+// isStoreAnswer reports whether err is one of the Store's sentinel
+// answers rather than a failure of Redis.
+func isStoreAnswer(err error) bool {
+	return errors.Is(err, linkguard.ErrNotFound) || errors.Is(err, linkguard.ErrNotPending) ||
+		errors.Is(err, linkguard.ErrTooManyAttempts)
+}

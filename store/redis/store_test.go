@@ -1,0 +1,407 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/store/storetest"
+)
+
+// quietLog drops the store's warnings about the test server's settings
+// (no AOF, on purpose).
+var quietLog = slog.New(slog.DiscardHandler)
+
+func TestConformance(t *testing.T) {
+	needServer(t)
+	storetest.Run(t, func(t *testing.T) linkguard.Store { return openStore(t, "") })
+}
+
+// Two instances on one Redis race 200 consumes of one link: exactly one
+// wins, and only the winner's handoff exists.
+func TestTwoInstancesConsumeOnce(t *testing.T) {
+	ctx := context.Background()
+	prefix := freshPrefix()
+	a, b := openStore(t, prefix), openStore(t, prefix)
+	now := time.Now().UTC()
+	l := storetest.NewLink(t, now, "fam")
+	if err := a.CreateLink(ctx, l, nil); err != nil {
+		t.Fatal(err)
+	}
+	var won, lost atomic.Int32
+	var winner atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < 200; i++ {
+		st := a
+		if i%2 == 1 {
+			st = b
+		}
+		wg.Add(1)
+		go func(i int, st *Store) {
+			defer wg.Done()
+			<-start
+			h := &linkguard.Handoff{CodeHash: []byte(fmt.Sprint("c", i)), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}
+			got, err := st.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h)
+			switch {
+			case err == nil:
+				won.Add(1)
+				winner.Store(int32(i))
+			case errors.Is(err, linkguard.ErrNotPending):
+				lost.Add(1)
+				if got == nil || got.State != linkguard.Consumed {
+					t.Errorf("loser %d got %+v, want the consumed link", i, got)
+				}
+			default:
+				t.Error(err)
+			}
+		}(i, st)
+	}
+	close(start)
+	wg.Wait()
+	if won.Load() != 1 || lost.Load() != 199 {
+		t.Fatalf("won = %d, lost = %d; want 1 and 199", won.Load(), lost.Load())
+	}
+	for i := 0; i < 200; i++ {
+		_, err := b.TakeHandoff(ctx, []byte(fmt.Sprint("c", i)), now)
+		if want := i == int(winner.Load()); (err == nil) != want {
+			t.Fatalf("handoff c%d: err = %v, want present = %v", i, err, want)
+		}
+	}
+}
+
+// Closing and reopening the linkguard side keeps every state, flushes the
+// buffered visits, and a consumed link stays consumed.
+func TestStateSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	prefix := freshPrefix()
+	now := time.Now().UTC()
+	needServer(t)
+	s, err := Open(ctx, serverURL, Options{KeyPrefix: prefix, Log: quietLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := storetest.NewLink(t, now, "a")
+	consumed := storetest.NewLink(t, now, "b")
+	for _, l := range []*linkguard.Link{pending, consumed} {
+		if err := s.CreateLink(ctx, l, []byte("sealed")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := &linkguard.Handoff{CodeHash: []byte("hand"), LinkID: consumed.ID, ExpiresAt: now.Add(time.Minute)}
+	if _, err := s.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UseCodeAttempt(ctx, pending.ID, 5, now); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		s.AddVisit(ctx, &linkguard.Visit{LinkID: pending.ID, At: now.Add(time.Duration(i) * time.Millisecond), Kind: linkguard.VisitView})
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openStore(t, prefix)
+	if l, err := s.LinkByTokenHash(ctx, pending.TokenHash); err != nil || l.State != linkguard.Pending || l.CodeAttempts != 1 {
+		t.Fatalf("pending after reopen: %v %+v", err, l)
+	}
+	if l, err := s.LinkByID(ctx, consumed.ID); err != nil || l.State != linkguard.Consumed {
+		t.Fatalf("consumed after reopen: %v %v", err, l)
+	}
+	if _, err := s.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("x"), ExpiresAt: now.Add(time.Minute)}); !errors.Is(err, linkguard.ErrNotPending) {
+		t.Fatalf("consume after reopen: %v", err)
+	}
+	if v, _ := s.Visits(ctx, pending.ID); len(v) != 50 {
+		t.Fatalf("Close must flush buffered visits: got %d, want 50", len(v))
+	}
+	if jobs, err := s.DueMail(ctx, now.Add(time.Second), time.Minute, 10); err != nil || len(jobs) != 2 {
+		t.Fatalf("mail jobs after reopen: %v %+v", err, jobs)
+	}
+	if _, err := s.TakeHandoff(ctx, []byte("hand"), now); err != nil {
+		t.Fatalf("handoff after reopen: %v", err)
+	}
+	if _, err := s.TakeHandoff(ctx, []byte("hand"), now); !errors.Is(err, linkguard.ErrNotFound) {
+		t.Fatalf("handoff twice across reopen: %v", err)
+	}
+}
+
+func TestOpenErrorsHideThePassword(t *testing.T) {
+	needServer(t)
+	const pass = "s3cret-Pa55word"
+	srv, err := startServer("--requirepass", pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	good := "redis://:" + pass + "@" + srv.addr + "/0"
+	s, err := Open(ctx, good, Options{Log: quietLog})
+	if err != nil {
+		t.Fatalf("right password: %v", err)
+	}
+	s.Close()
+
+	port, _ := freePort()
+	for _, tc := range []struct {
+		name, url string
+		want      string // in the message
+	}{
+		{"wrong password", "redis://:" + pass + "x@" + srv.addr + "/0", srv.addr},
+		{"no password", "redis://" + srv.addr + "/0", "NOAUTH"},
+		{"unreachable port", fmt.Sprintf("redis://:%s@127.0.0.1:%d/0", pass, port), "connection refused"},
+		{"bad database", "redis://:" + pass + "@" + srv.addr + "/x", "database"},
+		{"bad port", "redis://:" + pass + "@127.0.0.1:notaport/0", "not valid"},
+		{"wrong scheme", "http://:" + pass + "@" + srv.addr, "redis://"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Open(ctx, tc.url, Options{Log: quietLog})
+			if err == nil {
+				t.Fatal("Open succeeded")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, pass) {
+				t.Fatalf("error shows the password: %s", msg)
+			}
+			if !strings.Contains(msg, tc.want) {
+				t.Fatalf("error %q does not say %q", msg, tc.want)
+			}
+			t.Log(msg)
+		})
+	}
+}
+
+// Two deployments on one Redis with different prefixes see nothing of
+// each other, even for the same token and family.
+func TestKeyPrefixIsolation(t *testing.T) {
+	ctx := context.Background()
+	a, b := openStore(t, freshPrefix()), openStore(t, freshPrefix())
+	now := time.Now().UTC()
+	la := storetest.NewLink(t, now, "shared-family")
+	lb := storetest.NewLink(t, now, "shared-family")
+	lb.TokenHash = la.TokenHash
+	if err := a.CreateLink(ctx, la, []byte("mail-a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateLink(ctx, lb, nil); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := a.LinkByID(ctx, la.ID); l.State != linkguard.Pending {
+		t.Fatalf("b's link of the same family revoked a's: %s", l.State)
+	}
+	if _, err := b.LinkByID(ctx, la.ID); !errors.Is(err, linkguard.ErrNotFound) {
+		t.Fatalf("b sees a's link: %v", err)
+	}
+	if l, err := b.LinkByTokenHash(ctx, la.TokenHash); err != nil || l.ID != lb.ID {
+		t.Fatalf("b's token lookup: %v %+v", err, l)
+	}
+	if jobs, _ := b.DueMail(ctx, now.Add(time.Hour), time.Minute, 10); len(jobs) != 0 {
+		t.Fatalf("b claimed a's mail: %+v", jobs)
+	}
+	a.AddVisit(ctx, &linkguard.Visit{LinkID: la.ID, At: now, Kind: linkguard.VisitView})
+	a.Close()
+	n := 0
+	b.ScanVisits(ctx, time.Time{}, func(*linkguard.Visit) error { n++; return nil })
+	if n != 0 {
+		t.Fatalf("b scanned %d of a's visits", n)
+	}
+}
+
+// The json field holds exactly what encoding/json writes for the Link
+// (what Badger stores), through every change the scripts make, with
+// metadata that tries to confuse the layout.
+func TestLinkJSONIsEncodingJSON(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, "")
+	rc := rawClient(t)
+	now := time.Now().UTC()
+	check := func(step, id string) {
+		t.Helper()
+		raw, err := rc.HGet(ctx, s.linkKey(id), "json").Result()
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		l, err := s.LinkByID(ctx, id)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		want, _ := json.Marshal(l)
+		if raw != string(want) {
+			t.Fatalf("%s: stored\n%s\nencoding/json\n%s", step, raw, want)
+		}
+	}
+	l := storetest.NewLink(t, now, "fam")
+	l.Metadata = json.RawMessage(`{"state":"consumed","x":"</script>\u2028","tags":[],"o":{},"n":1.5e3,"s":"a/b"}`)
+	l.BindingHash = []byte{1, 2, 3}
+	l.Requester = fingerprint.Requester{UserAgent: `Mozilla "quoted" ,"state":"x"`}
+	if err := s.CreateLink(ctx, l, []byte("mail")); err != nil {
+		t.Fatal(err)
+	}
+	check("created", l.ID)
+	if _, err := s.UseCodeAttempt(ctx, l.ID, 5, now); err != nil {
+		t.Fatal(err)
+	}
+	check("code attempt", l.ID)
+	if _, err := s.DueMail(ctx, now.Add(time.Second), time.Minute, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkMailFailed(ctx, l.ID, 1, now.Add(time.Minute), `dial "smtp": refused`, false); err != nil {
+		t.Fatal(err)
+	}
+	check("mail retrying", l.ID)
+	if err := s.MarkMailSent(ctx, l.ID, now.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	check("mail sent", l.ID)
+	if got, _ := s.LinkByID(ctx, l.ID); got.Delivery.Attempts != 2 || got.Delivery.State != "sent" || got.Delivery.LastError != "" {
+		t.Fatalf("delivery after a retry and a send: %+v", got.Delivery)
+	}
+	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.1 + 0.2}
+	if _, err := s.ConsumeLink(ctx, l.ID, now, v, &linkguard.Handoff{CodeHash: []byte("j"), ExpiresAt: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	check("consumed", l.ID)
+	if got, _ := s.LinkByID(ctx, l.ID); got.Verdict == nil || got.Verdict.Score != 0.1+0.2 || !got.ConsumedAt.Equal(now) {
+		t.Fatalf("consumed link lost its verdict or time: %+v", got)
+	}
+
+	older := storetest.NewLink(t, now, "fam2")
+	newer := storetest.NewLink(t, now.Add(time.Second), "fam2")
+	s.CreateLink(ctx, older, nil)
+	s.CreateLink(ctx, newer, nil)
+	check("revoked by a newer link", older.ID)
+	r := storetest.NewLink(t, now, "fam3")
+	s.CreateLink(ctx, r, nil)
+	s.RevokeLink(ctx, r.ID, now)
+	check("revoked", r.ID)
+}
+
+// Every key of a link expires at expiry + retention; a handoff at its own
+// expiry.
+func TestKeysExpire(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, "")
+	rc := rawClient(t)
+	now := time.Now().UTC()
+	l := storetest.NewLink(t, now, "fam")
+	if err := s.CreateLink(ctx, l, []byte("m")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("hx"), ExpiresAt: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	s.AddVisit(ctx, &linkguard.Visit{LinkID: l.ID, At: now, Kind: linkguard.VisitView})
+	s.Close()
+	linkTTL := time.Until(l.ExpiresAt) + 7*24*time.Hour
+	for _, tc := range []struct {
+		key  string
+		want time.Duration
+	}{
+		{s.linkKey(l.ID), linkTTL},
+		{s.tokenKey(l.TokenHash), linkTTL},
+		{s.familyKey(l.Family), linkTTL},
+		{s.mailKey(l.ID), linkTTL},
+		{s.visitKey(l.ID), linkTTL},
+		{s.handoffKey([]byte("hx")), time.Minute},
+	} {
+		got, err := rc.PTTL(ctx, tc.key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := got - tc.want; d < -5*time.Second || d > 5*time.Second {
+			t.Errorf("%s: PTTL = %v, want about %v", tc.key, got, tc.want)
+		}
+	}
+}
+
+func TestVisitsCappedAt200(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, "")
+	now := time.Now().UTC()
+	for i := 0; i < 250; i++ {
+		s.AddVisit(ctx, &linkguard.Visit{LinkID: "lnk_cap", At: now.Add(time.Duration(i) * time.Millisecond), Kind: linkguard.VisitView})
+	}
+	s.writeVisitsNow(t)
+	got, err := s.Visits(ctx, "lnk_cap")
+	if err != nil || len(got) != maxVisitsPerLink {
+		t.Fatalf("visits = %d (%v), want %d", len(got), err, maxVisitsPerLink)
+	}
+	if !got[0].At.Equal(now) || !got[199].At.Equal(now.Add(199*time.Millisecond)) {
+		t.Fatalf("kept %v..%v, want the first 200", got[0].At, got[199].At)
+	}
+}
+
+// A full buffer drops visits instead of blocking the request.
+func TestAddVisitNeverBlocks(t *testing.T) {
+	needServer(t)
+	s, err := Open(context.Background(), serverURL, Options{KeyPrefix: freshPrefix(), VisitBuffer: 1, Log: quietLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Now()
+	for i := 0; i < 10000; i++ {
+		s.AddVisit(context.Background(), &linkguard.Visit{LinkID: "lnk_flood", At: time.Now(), Kind: linkguard.VisitView})
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("10000 AddVisit took %v", d)
+	}
+	if s.DroppedVisits() == 0 {
+		t.Fatal("no visit was dropped with a buffer of 1")
+	}
+}
+
+// The scripts survive Redis losing its script cache (a restart, a
+// failover, SCRIPT FLUSH), the pipelined visit writer included.
+func TestScriptCacheFlushed(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, "")
+	rc := rawClient(t)
+	now := time.Now().UTC()
+	if err := rc.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	l := storetest.NewLink(t, now, "fam")
+	if err := s.CreateLink(ctx, l, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		s.AddVisit(ctx, &linkguard.Visit{LinkID: l.ID, At: now.Add(time.Duration(i) * time.Millisecond), Kind: linkguard.VisitView})
+	}
+	s.writeVisitsNow(t)
+	if v, _ := s.Visits(ctx, l.ID); len(v) != 3 {
+		t.Fatalf("visits after SCRIPT FLUSH = %d, want 3", len(v))
+	}
+}
+
+func TestAddVisitAfterClose(t *testing.T) {
+	s := openStore(t, "")
+	s.Close()
+	if err := s.AddVisit(context.Background(), &linkguard.Visit{LinkID: "x"}); err == nil {
+		t.Fatal("AddVisit after Close succeeded")
+	}
+}
+
+// writeVisitsNow waits until the writer has drained the buffer.
+func (s *Store) writeVisitsNow(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(s.visits) > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the batch in flight
+}
