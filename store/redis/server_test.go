@@ -52,6 +52,7 @@ type server struct {
 	addr string
 	cmd  *exec.Cmd
 	dir  string
+	args []string
 }
 
 // startServer starts redis-server with extra arguments on a free port in
@@ -67,13 +68,21 @@ func startServer(extra ...string) (*server, error) {
 	}
 	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
 		"--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log")}, extra...)
-	cmd := exec.Command("redis-server", args...)
-	if err := cmd.Start(); err != nil {
+	s := &server{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: dir, args: args}
+	s.url = "redis://" + s.addr + "/0"
+	if err := s.start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s := &server{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cmd: cmd, dir: dir}
-	s.url = "redis://" + s.addr + "/0"
+	return s, nil
+}
+
+// start runs redis-server and waits until it answers.
+func (s *server) start() error {
+	s.cmd = exec.Command("redis-server", s.args...)
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", s.addr, time.Second)
@@ -85,16 +94,25 @@ func startServer(extra ...string) (*server, error) {
 			c.Close()
 			// +PONG, or -NOAUTH from a server with a password: up either way.
 			if n > 0 && (buf[0] == '+' || buf[0] == '-') {
-				return s, nil
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			s.stop()
-			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
-			return nil, fmt.Errorf("no PONG from %s within 10 s; log:\n%s", s.addr, log)
+			s.cmd.Process.Kill()
+			s.cmd.Wait()
+			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+			return fmt.Errorf("no PONG from %s within 10 s; log:\n%s", s.addr, log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// crash kills redis-server (SIGKILL: no shutdown save) and starts it
+// again on the same port and folder.
+func (s *server) crash() error {
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	return s.start()
 }
 
 func (s *server) stop() {

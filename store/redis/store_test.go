@@ -327,13 +327,15 @@ func TestKeysExpire(t *testing.T) {
 
 func TestVisitsCappedAt200(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t, "")
+	prefix := freshPrefix()
+	s := openStore(t, prefix)
 	now := time.Now().UTC()
 	for i := 0; i < 250; i++ {
 		s.AddVisit(ctx, &linkguard.Visit{LinkID: "lnk_cap", At: now.Add(time.Duration(i) * time.Millisecond), Kind: linkguard.VisitView})
 	}
-	s.writeVisitsNow(t)
-	got, err := s.Visits(ctx, "lnk_cap")
+	waitVisits(t, s, "lnk_cap", maxVisitsPerLink)
+	s.Close() // the writer is done: nothing more can arrive
+	got, err := openStore(t, prefix).Visits(ctx, "lnk_cap")
 	if err != nil || len(got) != maxVisitsPerLink {
 		t.Fatalf("visits = %d (%v), want %d", len(got), err, maxVisitsPerLink)
 	}
@@ -382,8 +384,7 @@ func TestScriptCacheFlushed(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		s.AddVisit(ctx, &linkguard.Visit{LinkID: l.ID, At: now.Add(time.Duration(i) * time.Millisecond), Kind: linkguard.VisitView})
 	}
-	s.writeVisitsNow(t)
-	if v, _ := s.Visits(ctx, l.ID); len(v) != 3 {
+	if v := waitVisits(t, s, l.ID, 3); len(v) != 3 {
 		t.Fatalf("visits after SCRIPT FLUSH = %d, want 3", len(v))
 	}
 }
@@ -396,12 +397,56 @@ func TestAddVisitAfterClose(t *testing.T) {
 	}
 }
 
-// writeVisitsNow waits until the writer has drained the buffer.
-func (s *Store) writeVisitsNow(t *testing.T) {
+// waitVisits polls a link's visits until there are n (or 5 s passed),
+// and returns them.
+func waitVisits(t *testing.T, s *Store, id string, n int) []linkguard.Visit {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for len(s.visits) > 0 && time.Now().Before(deadline) {
+	for {
+		got, err := s.Visits(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) >= n || time.Now().After(deadline) {
+			return got
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(50 * time.Millisecond) // the batch in flight
+}
+
+// With appendonly yes and appendfsync always, a consumption that Redis
+// acknowledged survives a kill -9 of Redis, and the same Store carries on
+// once Redis is back.
+func TestConsumptionSurvivesRedisCrash(t *testing.T) {
+	needServer(t)
+	srv, err := startServer("--appendonly", "yes", "--appendfsync", "always")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.stop)
+	ctx := context.Background()
+	s, err := Open(ctx, srv.url, Options{Log: quietLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UTC()
+	l := storetest.NewLink(t, now, "fam")
+	if err := s.CreateLink(ctx, l, nil); err != nil {
+		t.Fatal(err)
+	}
+	h := &linkguard.Handoff{CodeHash: []byte("crash"), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}
+	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.crash(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("again"), ExpiresAt: now.Add(time.Minute)})
+	if !errors.Is(err, linkguard.ErrNotPending) || got.State != linkguard.Consumed {
+		t.Fatalf("consume after a Redis crash: %v %+v; want ErrNotPending, consumed", err, got)
+	}
+	if _, err := s.TakeHandoff(ctx, []byte("crash"), now); err != nil {
+		t.Fatalf("handoff after a Redis crash: %v", err)
+	}
 }
