@@ -128,7 +128,9 @@ func (s *Store) check(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return err
 	}
-	info, err := s.rdb.Info(ctx, "server", "persistence", "memory").Result()
+	// INFO without arguments (its default sections hold all we read):
+	// several section names need Redis 7.
+	info, err := s.rdb.Info(ctx).Result()
 	if err != nil {
 		return err
 	}

@@ -450,3 +450,29 @@ func TestConsumptionSurvivesRedisCrash(t *testing.T) {
 		t.Fatalf("handoff after a Redis crash: %v", err)
 	}
 }
+
+// Open warns about the settings that weaken the guarantees (the test
+// server runs without AOF).
+func TestOpenWarnsAboutPersistence(t *testing.T) {
+	needServer(t)
+	var buf strings.Builder
+	s, err := Open(context.Background(), serverURL, Options{KeyPrefix: freshPrefix(), Log: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if !strings.Contains(buf.String(), "appendonly is off") {
+		t.Fatalf("no warning about appendonly in %q", buf.String())
+	}
+}
+
+func TestVersionBelow(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want bool
+	}{{"6.0.16", true}, {"6.2.0", false}, {"7.0.15", false}, {"5.0.7", true}, {"10.0.1", false}, {"weird", false}} {
+		if got := versionBelow(tc.v, 6, 2); got != tc.want {
+			t.Errorf("versionBelow(%q, 6, 2) = %v", tc.v, got)
+		}
+	}
+}
