@@ -77,8 +77,10 @@ type Store struct {
 }
 
 // Open connects to the Redis at rawURL, redis://[user:password@]host:port/db
-// or rediss://… for TLS, and checks that it answers. Errors name the
-// server with its password redacted.
+// or rediss://… for TLS, checks that it answers (ctx bounds this: pass one
+// with a timeout, since go-redis retries a dial), loads the scripts, and
+// warns through opts.Log about settings that weaken the guarantees.
+// Errors name the server with its password redacted.
 func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if opts.KeyPrefix == "" {
 		opts.KeyPrefix = "lg:"
