@@ -263,8 +263,16 @@ func (c *Config) validate() (*resolved, error) {
 		} else if err := checkDataDir(c.DataDir); err != nil {
 			bad("data_dir %q: %v", c.DataDir, err)
 		}
-	case strings.HasPrefix(c.Store, "redis://"), strings.HasPrefix(c.Store, "rediss://"):
-		bad("store %q: the Redis store is not part of this build yet; use badger", redactURL(c.Store))
+	case isRedis(c.Store):
+		// Instances sharing a Redis must hash and sign alike.
+		if c.SecretKeyFile == "" {
+			bad("store %s: several instances share one Redis, so they must share the server key: set secret_key_file (LINKGUARD_SECRET_KEY_FILE) to the same 32-byte file on every instance", redactURL(c.Store))
+		}
+		if c.DataDir != "" {
+			if err := checkDataDir(c.DataDir); err != nil {
+				bad("data_dir %q: %v", c.DataDir, err)
+			}
+		}
 	default:
 		bad("store %q: want badger or a redis:// URL", redactURL(c.Store))
 	}
@@ -336,4 +344,9 @@ func redactURL(s string) string {
 		return "<unparseable URL>"
 	}
 	return u.Redacted()
+}
+
+// isRedis reports whether a store setting names a Redis server.
+func isRedis(store string) bool {
+	return strings.HasPrefix(store, "redis://") || strings.HasPrefix(store, "rediss://")
 }

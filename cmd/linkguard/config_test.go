@@ -47,7 +47,7 @@ func TestConfigErrorsNameTheProblem(t *testing.T) {
 		{"bad origin", "", map[string]string{"LINKGUARD_REDIRECT_ORIGINS": "app.example.com"}, "redirect origin \"app.example.com\""},
 		{"origin with path", "", map[string]string{"LINKGUARD_REDIRECT_ORIGINS": "https://app.example.com/cb"}, "is not an origin"},
 		{"bad proxy", "", map[string]string{"LINKGUARD_TRUSTED_PROXIES": "10.0.0.0/33"}, "trusted proxy"},
-		{"redis not yet", "", map[string]string{"LINKGUARD_STORE": "redis://:secret@localhost:6379"}, "not part of this build"},
+		{"redis without a shared key", "", map[string]string{"LINKGUARD_STORE": "redis://:hunter2@localhost:6379"}, "secret_key_file"},
 		{"unknown store", "", map[string]string{"LINKGUARD_STORE": "postgres"}, "want badger"},
 		{"no api key outside dev", "", map[string]string{"LINKGUARD_DEV": "0", "LINKGUARD_PUBLIC_URL": "https://kit.example.com"}, "api_keys"},
 		{"http outside dev", "", map[string]string{"LINKGUARD_DEV": "0", "LINKGUARD_API_KEYS": "0123456789abcdef"}, "https"},
@@ -68,7 +68,7 @@ func TestConfigErrorsNameTheProblem(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, c.want)
 			}
-			if strings.Contains(err.Error(), "secret") {
+			if strings.Contains(err.Error(), "hunter2") {
 				t.Fatalf("error shows a password: %v", err)
 			}
 		})

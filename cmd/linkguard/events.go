@@ -31,6 +31,7 @@ import (
 	"github.com/linkguard/linkguard/fingerprint"
 	"github.com/linkguard/linkguard/fingerprint/replay"
 	badgerstore "github.com/linkguard/linkguard/store/badger"
+	redisstore "github.com/linkguard/linkguard/store/redis"
 )
 
 const eventsUsage = `usage: linkguard events export [--config FILE] [--since 168h|7d|RFC3339] [--out FILE]
@@ -380,10 +381,14 @@ func configName(file string) string {
 // openStoreForTools opens the configured store for an offline tool. It
 // refuses a missing folder or one without a store, rather than let
 // Badger create an empty store there, and explains a locked one.
-func openStoreForTools(cfg *Config, stderr io.Writer) (*badgerstore.Store, error) {
+func openStoreForTools(cfg *Config, stderr io.Writer) (linkguard.Store, error) {
 	switch {
-	case strings.HasPrefix(cfg.Store, "redis://"), strings.HasPrefix(cfg.Store, "rediss://"):
-		return nil, fmt.Errorf("store %q: the Redis store is not part of this build yet; use badger", redactURL(cfg.Store))
+	case isRedis(cfg.Store):
+		// Redis takes no lock: the tools can read while the servers run.
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return redisstore.Open(ctx, cfg.Store, redisstore.Options{Retention: cfg.Links.Retention, Log: log})
 	case cfg.Store != "badger":
 		return nil, fmt.Errorf("store %q: want badger or a redis:// URL", redactURL(cfg.Store))
 	case cfg.DataDir == "":

@@ -491,7 +491,8 @@ func TestBadArguments(t *testing.T) {
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	redis := writeConfig(t, storeDir, "store: redis://:secret@localhost:6379\n")
+	// Port 1 on loopback: nothing listens, so opening the store fails fast.
+	redis := writeConfig(t, storeDir, "store: redis://:secret@127.0.0.1:1\n")
 
 	events := func(a ...string) func(o, e *bytes.Buffer) error {
 		return func(o, e *bytes.Buffer) error { return eventsMain(a, o, e) }
@@ -517,7 +518,7 @@ func TestBadArguments(t *testing.T) {
 		{"export/missing config file", events("export", "--config", missing), []string{"config file", "nope"}, ""},
 		{"export/missing data folder", events("export", "--config", writeConfig(t, missing, "")), []string{"does not exist", "LINKGUARD_DATA_DIR"}, ""},
 		{"export/folder without a store", events("export", "--config", writeConfig(t, emptyDir, "")), []string{"holds no linkguard store"}, ""},
-		{"export/redis store", events("export", "--config", redis), []string{"Redis store is not part of this build"}, "secret"},
+		{"export/redis store unreachable", events("export", "--config", redis), []string{"redis store redis://:xxxxx@127.0.0.1:1"}, "secret"},
 		{"export/out folder missing", events("export", "--config", cfg, "--out", filepath.Join(missing, "x.jsonl")), []string{"--out"}, ""},
 		{"export/unknown config key", events("export", "--config", filepath.Join(eventsDir, "typo.yaml")), []string{"wieght"}, ""},
 		{"replay/no events file", replayArgs(), []string{"no events file"}, ""},

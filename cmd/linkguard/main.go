@@ -23,10 +23,14 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/kit"
+	redisstore "github.com/linkguard/linkguard/store/redis"
+
 	"github.com/linkguard/linkguard/web"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // version is set by the Makefile (-ldflags -X main.version=...).
@@ -136,12 +140,22 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		}
 		cfg.APIKeys = []string{k}
 	}
+	var store linkguard.Store // nil: Badger in the data folder
+	if isRedis(cfg.Store) {
+		goredis.SetLogger(redisLog{log})
+		octx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		store, err = redisstore.Open(octx, cfg.Store, redisstore.Options{Retention: cfg.Links.Retention, Log: log})
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
 	origins := r.RedirectOrigins
 	if cfg.Dev && !slices.Contains(origins, r.PublicOrigin) {
 		origins = append(origins, r.PublicOrigin) // the demo site redirects to the kit itself
 	}
 	k, err := kit.New(kit.Options{
-		PublicURL: r.PublicURL, DataDir: cfg.DataDir, SecretKey: secret, APIKeys: cfg.APIKeys,
+		PublicURL: r.PublicURL, DataDir: cfg.DataDir, Store: store, SecretKey: secret, APIKeys: cfg.APIKeys,
 		RedirectOrigins: origins, DefaultRedirect: cfg.DefaultRedirect, TrustedProxies: r.TrustedProxies,
 		Dev: cfg.Dev, Retention: cfg.Links.Retention, Heuristics: &cfg.Heuristics,
 		Policy: linkguard.Policy{DefaultTTL: cfg.Links.DefaultTTL, NonceMaxAge: cfg.Links.NonceMaxAge,
@@ -249,4 +263,12 @@ and you land on the redirect with ?lg_code=...; exchange it, once:
 
 Stop with Ctrl-C.
 `, r.PublicURL, cfg.APIKeys[0], r.PublicOrigin)
+}
+
+// redisLog sends the Redis client's own messages (dial failures, pool
+// trouble) to the structured log instead of bare stderr lines.
+type redisLog struct{ log *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.Warn("redis client", "msg", fmt.Sprintf(format, v...))
 }
