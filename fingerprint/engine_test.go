@@ -106,6 +106,21 @@ func TestEngineDecisions(t *testing.T) {
 			return in
 		}, Code},
 		{"webdriver/code", func() *Input { in := humanInput(); in.Report.Automation.Webdriver = true; return in }, Code},
+		{"consistency/replayed report without Sec-Fetch-Site from Chrome: code", func() *Input {
+			in := withClick(humanInput())
+			in.Visitor.SecFetchSite, in.Visitor.SecFetchMode, in.Visitor.SecFetchDest = "", "", ""
+			return in
+		}, Code},
+		{"consistency/Safari without Sec-Fetch-Site still clicks through", func() *Input {
+			in := withClick(humanInput())
+			in.Requester.UserAgent = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/15.6 Safari/605.1.15"
+			in.Visitor.UserAgent = in.Requester.UserAgent
+			in.Visitor.SecFetchSite, in.Visitor.SecFetchMode, in.Visitor.SecFetchDest, in.Visitor.SecCHUA, in.Visitor.SecCHUAMobile, in.Visitor.SecCHUAPlatform = "", "", "", "", "", ""
+			in.Report.Device.UserAgent = in.Visitor.UserAgent
+			in.Report.Device.Platform = "MacIntel"
+			in.Report.Device.UAData = nil
+			return in
+		}, Consume},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -431,6 +431,13 @@ func (e *eval) consistency() {
 		e.veto("a prefetch, not a visit")
 		return
 	}
+	if in.SecFetchSite == "" && e.in.Report != nil && sendsFetchMetadata(vu) {
+		// The page's fetch always carries Sec-Fetch-Site in these
+		// browsers: a report without it was made by something else that
+		// read the page (a script replaying it), whatever it claims.
+		e.veto("the report came without Sec-Fetch-Site, which this browser sends with every request: the page did not send it")
+		return
+	}
 	if in.SecFetchSite != "" && in.SecFetchSite != "same-origin" {
 		e.note(-0.6, "the report was sent from another site (Sec-Fetch-Site: ").s(in.SecFetchSite).s(")")
 	}
@@ -527,4 +534,22 @@ func lowerASCII(dst []byte, s string) []byte {
 		dst = append(dst, c)
 	}
 	return dst
+}
+
+// sendsFetchMetadata reports whether a browser sends the Sec-Fetch-*
+// headers with every request: Chrome and Edge since 80 (2020), Firefox
+// since 90 (2021). Safari (and every iOS browser, which is WebKit) is left
+// out: it sends them only since 16.4, and its version is not always in
+// the User-Agent.
+func sendsFetchMetadata(u *UA) bool {
+	if u.OS == OSIOS {
+		return false
+	}
+	switch u.Family {
+	case FamilyChrome, FamilyEdge:
+		return u.Major >= 80
+	case FamilyFirefox:
+		return u.Major >= 90
+	}
+	return false
 }
