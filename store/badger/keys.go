@@ -11,7 +11,7 @@ package badger
 //	m/<link id>            → queued email (JSON, payload sealed). Deleted once sent or given up.
 //	q/<due nanos>/<link id> → empty: the mail queue ordered by next attempt.
 //
-// Visit ids sort by time (see newVisitID), so a prefix scan of v/<id>/
+// Visit ids sort by time (see visitq.NewID), so a prefix scan of v/<id>/
 // returns a link's visits oldest first.
 const (
 	prefixLink    = "l/"

@@ -15,13 +15,13 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/store/internal/visitq"
 )
 
 var _ linkguard.Store = (*Store)(nil)
@@ -45,13 +45,10 @@ type Store struct {
 	db        *badger.DB
 	opts      Options
 	log       *slog.Logger
-	visits    chan *linkguard.Visit
+	visits    *visitq.Queue
 	closeOnce sync.Once
 	closing   chan struct{}
-	done      sync.WaitGroup
-	mu        sync.RWMutex // guards closed against AddVisit racing Close
-	closed    bool
-	dropped   atomic.Uint64
+	done      sync.WaitGroup // the GC loop
 }
 
 // Open opens (creating if needed) the store in opts.Dir. A folder held by
@@ -83,10 +80,8 @@ func Open(opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open data folder %q: %w", opts.Dir, err)
 	}
-	s := &Store{db: db, opts: opts, log: opts.Log,
-		visits: make(chan *linkguard.Visit, opts.VisitBuffer), closing: make(chan struct{})}
-	s.done.Add(1)
-	go s.visitWriter()
+	s := &Store{db: db, opts: opts, log: opts.Log, closing: make(chan struct{})}
+	s.visits = visitq.New(opts.VisitBuffer, s.writeVisits, opts.Log)
 	if opts.Dir != "" {
 		s.done.Add(1)
 		go s.gcLoop()
@@ -99,10 +94,7 @@ func Open(opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		close(s.visits)
-		s.mu.Unlock()
+		s.visits.Close()
 		close(s.closing)
 		s.done.Wait()
 		err = s.db.Close()

@@ -2,90 +2,27 @@ package badger
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/store/internal/visitq"
 )
 
-// errClosed is returned by AddVisit after Close.
-var errClosed = errors.New("store is closed")
-
-// maxVisitsPerLink bounds what one link can cost in storage and in every
-// decision's history: a link opened in a loop stops recording (its
-// outcome is unaffected).
-const maxVisitsPerLink = 200
-
 // AddVisit implements linkguard.Store. It queues the visit for the
-// background writer and returns without waiting for the disk. When the
-// queue is full (the disk cannot keep up with a flood of page views) the
-// visit is dropped and counted: visits are evidence, and a request must
-// never wait on them.
+// background writer and returns without waiting for the disk; a full
+// queue drops the visit (see store/internal/visitq).
 func (s *Store) AddVisit(ctx context.Context, v *linkguard.Visit) error {
-	if v.ID == "" {
-		v.ID = newVisitID(v.At)
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return errClosed
-	}
-	select {
-	case s.visits <- v:
-		return nil
-	default:
-		if n := s.dropped.Add(1); n&(n-1) == 0 { // log at 1, 2, 4, 8, ... drops
-			s.log.Warn("visit queue full: visits dropped", "dropped", n)
-		}
-		return nil
-	}
+	return s.visits.Add(v)
 }
 
 // DroppedVisits is how many visits were dropped because the queue was full.
-func (s *Store) DroppedVisits() uint64 { return s.dropped.Load() }
+func (s *Store) DroppedVisits() uint64 { return s.visits.Dropped() }
 
-// visitSeq orders visits of the same instant in the order they were added.
-var visitSeq atomic.Uint32
-
-// newVisitID sorts by time: 8 bytes of Unix nanoseconds, then a counter.
-func newVisitID(at time.Time) string {
-	var b [12]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(at.UnixNano()))
-	binary.BigEndian.PutUint32(b[8:], visitSeq.Add(1))
-	return hex.EncodeToString(b[:])
-}
-
-// visitWriter drains the queue in batches: one synced transaction per
-// batch instead of one per visit.
-func (s *Store) visitWriter() {
-	defer s.done.Done()
-	batch := make([]*linkguard.Visit, 0, 256)
-	for v := range s.visits {
-		batch = append(batch[:0], v)
-	fill:
-		for len(batch) < cap(batch) {
-			select {
-			case v, ok := <-s.visits:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, v)
-			default:
-				break fill
-			}
-		}
-		if err := s.writeVisits(batch); err != nil {
-			s.log.Error("write visits", "count", len(batch), "err", err)
-		}
-	}
-}
-
+// writeVisits writes one batch in one synced write batch, keeping at most
+// visitq.MaxPerLink visits a link.
 func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
@@ -95,7 +32,7 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 		if !ok {
 			n = s.countVisits(v.LinkID)
 		}
-		if n >= maxVisitsPerLink {
+		if n >= visitq.MaxPerLink {
 			continue
 		}
 		counts[v.LinkID] = n + 1

@@ -33,13 +33,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/store/internal/visitq"
 )
 
 var _ linkguard.Store = (*Store)(nil)
@@ -68,12 +68,8 @@ type Store struct {
 	prefix    string
 	opts      Options
 	log       *slog.Logger
-	visits    chan *linkguard.Visit
+	visits    *visitq.Queue
 	closeOnce sync.Once
-	done      sync.WaitGroup
-	mu        sync.RWMutex // guards closed against AddVisit racing Close
-	closed    bool
-	dropped   atomic.Uint64
 }
 
 // Open connects to the Redis at rawURL, redis://[user:password@]host:port/db
@@ -113,14 +109,12 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	ro.DisableIdentity = true // CLIENT SETINFO: not on every server, and nothing reads it
 	rdb := goredis.NewClient(ro)
-	s := &Store{rdb: rdb, prefix: opts.KeyPrefix, opts: opts, log: opts.Log,
-		visits: make(chan *linkguard.Visit, opts.VisitBuffer)}
+	s := &Store{rdb: rdb, prefix: opts.KeyPrefix, opts: opts, log: opts.Log}
 	if err := s.check(ctx); err != nil {
 		rdb.Close()
 		return nil, fmt.Errorf("redis store %s: %s", where, redact(err.Error(), u))
 	}
-	s.done.Add(1)
-	go s.visitWriter()
+	s.visits = visitq.New(opts.VisitBuffer, s.writeVisits, opts.Log)
 	return s, nil
 }
 
@@ -193,11 +187,7 @@ func redact(msg string, u *url.URL) string {
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		close(s.visits)
-		s.mu.Unlock()
-		s.done.Wait()
+		s.visits.Close()
 		err = s.rdb.Close()
 	})
 	return err

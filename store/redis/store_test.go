@@ -14,6 +14,7 @@ import (
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/store/internal/visitq"
 	"github.com/linkguard/linkguard/store/storetest"
 )
 
@@ -333,11 +334,11 @@ func TestVisitsCappedAt200(t *testing.T) {
 	for i := 0; i < 250; i++ {
 		s.AddVisit(ctx, &linkguard.Visit{LinkID: "lnk_cap", At: now.Add(time.Duration(i) * time.Millisecond), Kind: linkguard.VisitView})
 	}
-	waitVisits(t, s, "lnk_cap", maxVisitsPerLink)
+	waitVisits(t, s, "lnk_cap", visitq.MaxPerLink)
 	s.Close() // the writer is done: nothing more can arrive
 	got, err := openStore(t, prefix).Visits(ctx, "lnk_cap")
-	if err != nil || len(got) != maxVisitsPerLink {
-		t.Fatalf("visits = %d (%v), want %d", len(got), err, maxVisitsPerLink)
+	if err != nil || len(got) != visitq.MaxPerLink {
+		t.Fatalf("visits = %d (%v), want %d", len(got), err, visitq.MaxPerLink)
 	}
 	if !got[0].At.Equal(now) || !got[199].At.Equal(now.Add(199*time.Millisecond)) {
 		t.Fatalf("kept %v..%v, want the first 200", got[0].At, got[199].At)

@@ -2,95 +2,29 @@ package redis
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/store/internal/visitq"
 )
-
-// errClosed is returned by AddVisit after Close.
-var errClosed = errors.New("store is closed")
-
-// maxVisitsPerLink bounds what one link can cost in storage and in every
-// decision's history, as in store/badger: a link opened in a loop stops
-// recording (its outcome is unaffected).
-const maxVisitsPerLink = 200
 
 // writeTimeout bounds one pipelined batch of visits.
 const writeTimeout = 5 * time.Second
 
 // AddVisit implements linkguard.Store. It queues the visit for the
-// background writer and returns without waiting for Redis. When the
-// queue is full (Redis is slow or away) the visit is dropped and counted:
-// visits are evidence, and a request must never wait on them.
+// background writer and returns without waiting for Redis; a full queue
+// (Redis slow or away) drops the visit (see store/internal/visitq).
 func (s *Store) AddVisit(ctx context.Context, v *linkguard.Visit) error {
-	if v.ID == "" {
-		v.ID = newVisitID(v.At)
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return errClosed
-	}
-	select {
-	case s.visits <- v:
-		return nil
-	default:
-		if n := s.dropped.Add(1); n&(n-1) == 0 { // log at 1, 2, 4, 8, ... drops
-			s.log.Warn("visit queue full: visits dropped", "dropped", n)
-		}
-		return nil
-	}
+	return s.visits.Add(v)
 }
 
 // DroppedVisits is how many visits were dropped because the queue was full.
-func (s *Store) DroppedVisits() uint64 { return s.dropped.Load() }
-
-// visitSeq orders visits of the same instant in the order they were added.
-var visitSeq atomic.Uint32
-
-// newVisitID sorts by time: 8 bytes of Unix nanoseconds, then a counter.
-// Visits of one millisecond share a score, and Redis orders them by
-// member, whose JSON starts with this id.
-func newVisitID(at time.Time) string {
-	var b [12]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(at.UnixNano()))
-	binary.BigEndian.PutUint32(b[8:], visitSeq.Add(1))
-	return hex.EncodeToString(b[:])
-}
-
-// visitWriter drains the queue in batches: one pipelined round trip per
-// batch instead of one per visit.
-func (s *Store) visitWriter() {
-	defer s.done.Done()
-	batch := make([]*linkguard.Visit, 0, 256)
-	for v := range s.visits {
-		batch = append(batch[:0], v)
-	fill:
-		for len(batch) < cap(batch) {
-			select {
-			case v, ok := <-s.visits:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, v)
-			default:
-				break fill
-			}
-		}
-		if err := s.writeVisits(batch); err != nil {
-			s.log.Error("write visits", "count", len(batch), "err", err)
-		}
-	}
-}
+func (s *Store) DroppedVisits() uint64 { return s.visits.Dropped() }
 
 // writeVisits sends a batch as pipelined EVALSHAs. When Redis has lost
 // its script cache (a restart, SCRIPT FLUSH) the script is loaded again
@@ -110,7 +44,7 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 		}
 		calls = append(calls, call{
 			keys: []string{s.visitKey(v.LinkID), s.linkKey(v.LinkID)},
-			args: []any{v.At.UnixMilli(), b, maxVisitsPerLink,
+			args: []any{v.At.UnixMilli(), b, visitq.MaxPerLink,
 				v.At.Add(s.opts.Retention + 24*time.Hour).UnixMilli()},
 		})
 	}
