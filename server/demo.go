@@ -39,7 +39,7 @@ func (s *Server) demo(c *fiber.Ctx) error {
 	if err := s.site.Render(&buf, "demo.html", d); err != nil {
 		return err
 	}
-	pageHeaders(c)
+	s.pageHeaders(c)
 	return c.Send(buf.Bytes())
 }
 

@@ -15,10 +15,17 @@ import (
 	"github.com/linkguard/linkguard/web"
 )
 
-// landingCSP allows the page's own scripts and WebAssembly, its own
-// stylesheet and nothing else: no inline script, no outside resource.
-const landingCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
-	"img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+// pageCSP allows the page's own scripts and WebAssembly, its own
+// stylesheet and nothing else: no inline script, no outside resource but
+// the brand's logo, when it lives elsewhere.
+func pageCSP(logoURL string) string {
+	img := "'self' data:"
+	if u, err := url.Parse(logoURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+		img += " " + linkguard.Origin(u)
+	}
+	return "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
+		"img-src " + img + "; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+}
 
 // DeviceCookie is the name of the device-binding cookie: the __Host-
 // prefix pins it to this host, Secure and path /; dev mode over plain
@@ -49,11 +56,11 @@ func (s *Server) client(c *fiber.Ctx) *linkguard.Client {
 	}
 }
 
-func pageHeaders(c *fiber.Ctx) {
+func (s *Server) pageHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("Referrer-Policy", "no-referrer")
 	c.Set("X-Robots-Tag", "noindex, nofollow")
-	c.Set(fiber.HeaderContentSecurityPolicy, landingCSP)
+	c.Set(fiber.HeaderContentSecurityPolicy, s.csp)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 }
 
@@ -62,7 +69,7 @@ func (s *Server) render(c *fiber.Ctx, status int, d web.Landing) error {
 	if err := s.site.Render(&buf, "landing.html", d); err != nil {
 		return err
 	}
-	pageHeaders(c)
+	s.pageHeaders(c)
 	return c.Status(status).Send(buf.Bytes())
 }
 
@@ -237,7 +244,7 @@ func (s *Server) home(c *fiber.Ctx) error {
 	if err := s.site.Render(&buf, "home.html", homeData{HandoffCode: c.Query("lg_code") != ""}); err != nil {
 		return err
 	}
-	pageHeaders(c)
+	s.pageHeaders(c)
 	return c.Send(buf.Bytes())
 }
 

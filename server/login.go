@@ -48,7 +48,7 @@ func (s *Server) renderLogin(c *fiber.Ctx, status int, d loginData) error {
 	if err := s.site.Render(&buf, "login.html", d); err != nil {
 		return err
 	}
-	pageHeaders(c)
+	s.pageHeaders(c)
 	return c.Status(status).Send(buf.Bytes())
 }
 

@@ -55,6 +55,7 @@ type Server struct {
 	keys [][32]byte // sha256 of each API key, compared in constant time
 	// cooldown spaces links sent from the sign-in form to one address.
 	cooldown cooldowns
+	csp      string // the pages' Content-Security-Policy
 }
 
 // New builds the Fiber app with every route of API.md.
@@ -65,7 +66,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	s := &Server{opts: opts, svc: opts.Service, site: opts.Site, log: opts.Log}
+	s := &Server{opts: opts, svc: opts.Service, site: opts.Site, log: opts.Log,
+		csp: pageCSP(opts.Site.Brand().LogoURL)}
 	for _, k := range opts.APIKeys {
 		s.keys = append(s.keys, sha256.Sum256([]byte(k)))
 	}

@@ -676,3 +676,15 @@ func TestEventsStream(t *testing.T) {
 		t.Fatalf("events without a key: %d", r.status)
 	}
 }
+
+func TestCSPAllowsTheBrandLogoOnly(t *testing.T) {
+	if csp := pageCSP(""); !strings.Contains(csp, "img-src 'self' data:;") {
+		t.Fatalf("no logo: %s", csp)
+	}
+	if csp := pageCSP("https://cdn.example.com/logo.svg?v=2"); !strings.Contains(csp, "img-src 'self' data: https://cdn.example.com;") {
+		t.Fatalf("outside logo: %s", csp)
+	}
+	if csp := pageCSP("javascript:alert(1)"); strings.Contains(csp, "javascript") {
+		t.Fatalf("script URL in the CSP: %s", csp)
+	}
+}

@@ -128,6 +128,9 @@ func (s *Site) Render(w io.Writer, name string, data any) error {
 	return err
 }
 
+// Brand is the look the pages are rendered with.
+func (s *Site) Brand() Brand { return s.brand }
+
 // AssetURL returns the path under which the logical asset name (for
 // example "style.css") is served. Unknown names return "" so that a
 // template naming a missing asset shows up in tests.
