@@ -127,10 +127,13 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 	if r.Code != "" {
 		return s.tryCode(ctx, l, r, in, v, now)
 	}
-	if r.Stage == fingerprint.StageVerify && v.Decision == fingerprint.Consume && !in.Binding && r.Report == nil {
-		// Rule 1 of API.md: nothing that ran no script consumes. A report
-		// is what the page's script sends; without one, ask to confirm.
-		v.Decision = fingerprint.Confirm
+	if v.Decision == fingerprint.Consume && !in.Binding && r.Report == nil {
+		// Rule 1 of API.md, whatever the decider says: nothing that ran
+		// no script consumes. The report is what the page's script sends;
+		// without it (and without the device cookie) only the code will do.
+		v.Decision = fingerprint.Code
+		v.Signals = append(v.Signals, fingerprint.Contribution{Signal: "policy", Weight: 1,
+			Reason: "no report from the page's collector: only the device cookie or the code may consume"})
 	}
 	vis := &Visit{LinkID: l.ID, At: now, Kind: kind, Network: in.Visitor.Network,
 		UserAgent: in.Visitor.UserAgent, Input: in, Verdict: &v}
