@@ -17,6 +17,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/linkguard/linkguard/fingerprint"
 )
 
 // Keys derives every secret the service uses from one server key, so that
@@ -72,9 +74,6 @@ func (k *Keys) CheckCSRF(token, deviceCookie string) bool {
 	return deviceCookie != "" && subtle.ConstantTimeCompare([]byte(token), []byte(k.CSRF(deviceCookie))) == 1
 }
 
-// PrefixKey is the key of network prefix hashes (fingerprint.PrefixHash).
-func (k *Keys) PrefixKey() []byte { return k.prefix }
-
 // HandoffHash is the stored form of a handoff (lg_code) code.
 func (k *Keys) HandoffHash(code string) []byte { return mac(k.handoff, []byte(code)) }
 
@@ -85,18 +84,7 @@ func (k *Keys) Family(email, origin string) string {
 
 // PrefixHash reduces an address to a keyed hash of its /24 (IPv4) or /48
 // (IPv6) network: enough to tell "same network" without keeping the address.
-func (k *Keys) PrefixHash(ip netip.Addr) string {
-	if !ip.IsValid() {
-		return ""
-	}
-	ip = ip.Unmap()
-	bits := 48
-	if ip.Is4() {
-		bits = 24
-	}
-	p, _ := ip.Prefix(bits)
-	return hex.EncodeToString(mac(k.prefix, []byte(p.String()))[:8])
-}
+func (k *Keys) PrefixHash(ip netip.Addr) string { return fingerprint.PrefixHash(k.prefix, ip) }
 
 const nonceMACLen = 16
 
