@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net/url"
 	"strings"
 
@@ -35,30 +36,25 @@ func (s *Server) demo(c *fiber.Ctx) error {
 			d.Handoff = h
 		}
 	}
-	var buf bytes.Buffer
-	if err := s.site.Render(&buf, "demo.html", d); err != nil {
-		return err
-	}
-	s.pageHeaders(c)
-	return c.Send(buf.Bytes())
+	return s.page(c, fiber.StatusOK, "demo.html", d)
 }
 
 func (s *Server) outboxPage(c *fiber.Ctx) error {
-	var buf bytes.Buffer
-	if err := s.opts.Outbox.WriteHTML(&buf); err != nil {
-		return err
-	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Send(buf.Bytes())
+	return sendBuffered(c, fiber.MIMETextHTMLCharsetUTF8, s.opts.Outbox.WriteHTML)
 }
 
 func (s *Server) outboxJSON(c *fiber.Ctx) error {
+	return sendBuffered(c, fiber.MIMEApplicationJSON, s.opts.Outbox.WriteJSON)
+}
+
+// sendBuffered answers with what write writes, or with write's error and
+// nothing of a half-written body.
+func sendBuffered(c *fiber.Ctx, contentType string, write func(io.Writer) error) error {
 	var buf bytes.Buffer
-	if err := s.opts.Outbox.WriteJSON(&buf); err != nil {
+	if err := write(&buf); err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	c.Set(fiber.HeaderContentType, contentType)
 	return c.Send(buf.Bytes())
 }

@@ -64,13 +64,16 @@ func (s *Server) pageHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 }
 
-func (s *Server) render(c *fiber.Ctx, status int, d web.Landing) error {
-	var buf bytes.Buffer
-	if err := s.site.Render(&buf, "landing.html", d); err != nil {
-		return err
-	}
+// page renders a template as the answer. web.Site.Render writes nothing
+// when the template fails, so the error handler still has a clean body.
+func (s *Server) page(c *fiber.Ctx, status int, name string, data any) error {
 	s.pageHeaders(c)
-	return c.Status(status).Send(buf.Bytes())
+	c.Status(status)
+	return s.site.Render(c.Response().BodyWriter(), name, data)
+}
+
+func (s *Server) render(c *fiber.Ctx, status int, d web.Landing) error {
+	return s.page(c, status, "landing.html", d)
 }
 
 func (s *Server) landingData(token string, p *linkguard.Page) web.Landing {
@@ -240,12 +243,7 @@ type homeData struct{ HandoffCode bool }
 // home is the root page; in a fresh dev setup it is also where links
 // redirect, so it explains what the lg_code in the address is for.
 func (s *Server) home(c *fiber.Ctx) error {
-	var buf bytes.Buffer
-	if err := s.site.Render(&buf, "home.html", homeData{HandoffCode: c.Query("lg_code") != ""}); err != nil {
-		return err
-	}
-	s.pageHeaders(c)
-	return c.Send(buf.Bytes())
+	return s.page(c, fiber.StatusOK, "home.html", homeData{HandoffCode: c.Query("lg_code") != ""})
 }
 
 // loginURL is offered on used and expired pages ("get a new link") when

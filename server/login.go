@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -44,12 +43,7 @@ func (s *Server) deviceCookie(c *fiber.Ctx) string {
 }
 
 func (s *Server) renderLogin(c *fiber.Ctx, status int, d loginData) error {
-	var buf bytes.Buffer
-	if err := s.site.Render(&buf, "login.html", d); err != nil {
-		return err
-	}
-	s.pageHeaders(c)
-	return c.Status(status).Send(buf.Bytes())
+	return s.page(c, status, "login.html", d)
 }
 
 // defaultRedirect is where a sign-in started without redirect_url goes.
