@@ -201,30 +201,26 @@ func New(opts Options) (*Kit, error) {
 	return k, nil
 }
 
+// fillPolicy gives every zero field of p its DefaultPolicy value.
 func fillPolicy(p linkguard.Policy) linkguard.Policy {
 	d := linkguard.DefaultPolicy()
-	if p.DefaultTTL != 0 {
-		d.DefaultTTL = p.DefaultTTL
+	p.DefaultTTL = or(p.DefaultTTL, d.DefaultTTL)
+	p.MinTTL = or(p.MinTTL, d.MinTTL)
+	p.MaxTTL = or(p.MaxTTL, d.MaxTTL)
+	p.NonceMaxAge = or(p.NonceMaxAge, d.NonceMaxAge)
+	p.HandoffTTL = or(p.HandoffTTL, d.HandoffTTL)
+	p.MaxCodeAttempts = or(p.MaxCodeAttempts, d.MaxCodeAttempts)
+	p.MaxMetadata = or(p.MaxMetadata, d.MaxMetadata)
+	return p
+}
+
+// or is v, or def when v is the zero value.
+func or[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
 	}
-	if p.MinTTL != 0 {
-		d.MinTTL = p.MinTTL
-	}
-	if p.MaxTTL != 0 {
-		d.MaxTTL = p.MaxTTL
-	}
-	if p.NonceMaxAge != 0 {
-		d.NonceMaxAge = p.NonceMaxAge
-	}
-	if p.HandoffTTL != 0 {
-		d.HandoffTTL = p.HandoffTTL
-	}
-	if p.MaxCodeAttempts != 0 {
-		d.MaxCodeAttempts = p.MaxCodeAttempts
-	}
-	if p.MaxMetadata != 0 {
-		d.MaxMetadata = p.MaxMetadata
-	}
-	return d
+	return v
 }
 
 // locators fills a Network from GeoIP, then marks configured scanner ranges.
