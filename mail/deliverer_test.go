@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/linkguard/linkguard/internal/smtptest"
 )
 
 // memQueue is an in-memory Queue with the semantics the store must
@@ -150,10 +152,10 @@ func runDeliverer(t *testing.T, d *Deliverer) (stop func()) {
 // The relay first hangs, then refuses connections, then comes back: the
 // mail is delivered once it is back, and exactly once.
 func TestDelivererRelayDownThenBack(t *testing.T) {
-	addr := freeAddr(t)
-	hole := startBlackhole(t, addr)
+	addr := smtptest.FreeAddr(t)
+	hole := smtptest.StartBlackhole(t, addr)
 
-	cfg := Config{Timeout: 200 * time.Millisecond, Username: relayUser, Password: relayPass}
+	cfg := Config{Timeout: 200 * time.Millisecond, Username: smtptest.User, Password: smtptest.Password}
 	cfg.Host, cfg.Port = splitAddr(t, addr)
 	cfg.TLSConfig = testTLSConfig(t)
 	sender := newTestSender(t, cfg)
@@ -168,18 +170,18 @@ func TestDelivererRelayDownThenBack(t *testing.T) {
 	stop := runDeliverer(t, d)
 
 	waitFor(t, "a timed-out attempt", func() bool { return q.get("lnk_1").Attempt >= 1 })
-	hole.close()
+	hole.Close()
 	after := q.get("lnk_1").Attempt
 	waitFor(t, "a refused attempt", func() bool { return q.get("lnk_1").Attempt >= after+1 })
 	if j := q.get("lnk_1"); j.state != "pending" {
 		t.Fatalf("job %s after temporary failures (%v)", j.state, j.failures)
 	}
 
-	relay := startRelay(t, relayOpts{addr: addr})
+	relay := smtptest.Start(t, smtptest.Options{Addr: addr})
 	d.Kick()
 	waitFor(t, "delivery", func() bool { return q.get("lnk_1").state == "sent" })
-	got := relay.wait(t)
-	p := parseMail(t, got.Data)
+	got := relay.Next(t, 10*time.Second)
+	p := smtptest.Parse(t, got.Data)
 	if !contains(p.Text, m.LinkURL) || !contains(p.HTML, m.Code) {
 		t.Error("delivered mail lacks the link or the code")
 	}
@@ -191,7 +193,7 @@ func TestDelivererRelayDownThenBack(t *testing.T) {
 	}
 	waitFor(t, "more polling", func() bool { return q.dueCalls.Load() > calls+10 })
 	stop()
-	if n := len(relay.received()); n != 1 {
+	if n := len(relay.Mails()); n != 1 {
 		t.Errorf("relay received %d mails, want exactly 1", n)
 	}
 	j := q.get("lnk_1")
@@ -202,13 +204,13 @@ func TestDelivererRelayDownThenBack(t *testing.T) {
 }
 
 func TestDelivererPermanentFailureIsNotRetried(t *testing.T) {
-	relay := startRelay(t, relayOpts{})
+	relay := smtptest.Start(t, smtptest.Options{})
 	q := newMemQueue()
 	m := testMessage()
 	m.To = "nobody@example.com"
 	m.ExpiresAt = time.Now().Add(time.Hour)
 	q.add("lnk_1", m, time.Now())
-	sender := newTestSender(t, relay.config(false))
+	sender := newTestSender(t, relayConfig(relay, false))
 	sender.Now = time.Now
 	d := fastDeliverer(q, sender)
 	stop := runDeliverer(t, d)

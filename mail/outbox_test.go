@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/linkguard/linkguard/internal/smtptest"
 )
 
 func TestOutboxKeepsNewestFirstAndBounded(t *testing.T) {
@@ -109,12 +111,12 @@ func TestOutboxAsTransport(t *testing.T) {
 		}
 	})
 	t.Run("real relay: sent and recorded", func(t *testing.T) {
-		relay := startRelay(t, relayOpts{})
-		o := NewOutbox(0, r, newTestSender(t, relay.config(false)))
+		relay := smtptest.Start(t, smtptest.Options{})
+		o := NewOutbox(0, r, newTestSender(t, relayConfig(relay, false)))
 		if err := o.Send(context.Background(), m); err != nil {
 			t.Fatal(err)
 		}
-		relay.wait(t)
+		relay.Next(t, 10*time.Second)
 		if n := len(o.List()); n != 1 {
 			t.Errorf("%d entries, want 1", n)
 		}

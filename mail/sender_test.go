@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/linkguard/linkguard/internal/smtptest"
 )
 
 var testNow = time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC)
@@ -51,8 +53,8 @@ func TestSendDelivers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := startRelay(t, relayOpts{implicitTLS: tc.implicit})
-			cfg := r.config(tc.implicit)
+			r := smtptest.Start(t, smtptest.Options{ImplicitTLS: tc.implicit})
+			cfg := relayConfig(r, tc.implicit)
 			if tc.url {
 				scheme := "smtp"
 				if tc.implicit {
@@ -60,7 +62,7 @@ func TestSendDelivers(t *testing.T) {
 				}
 				// A percent-encoded password must arrive decoded.
 				var err error
-				cfg, err = ParseURL(scheme + "://alice:s3cret-Pa55word@" + r.addr + "?insecure_skip_verify=1&timeout=5s&helo=kit.example.com")
+				cfg, err = ParseURL(scheme + "://alice:s3cret-Pa55word@" + r.Addr + "?insecure_skip_verify=1&timeout=5s&helo=kit.example.com")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -69,17 +71,17 @@ func TestSendDelivers(t *testing.T) {
 			if err := newTestSender(t, cfg).Send(context.Background(), m); err != nil {
 				t.Fatalf("Send: %v", err)
 			}
-			got := r.wait(t)
+			got := r.Next(t, 10*time.Second)
 			if !got.TLS {
 				t.Error("mail travelled without TLS")
 			}
-			if got.User != relayUser {
-				t.Errorf("AUTH user %q, want %q", got.User, relayUser)
+			if got.User != smtptest.User {
+				t.Errorf("AUTH user %q, want %q", got.User, smtptest.User)
 			}
 			if got.From != "no-reply@acme.example" || len(got.To) != 1 || got.To[0] != m.To {
 				t.Errorf("envelope %q → %q", got.From, got.To)
 			}
-			p := parseMail(t, got.Data)
+			p := smtptest.Parse(t, got.Data)
 			if p.Subject != "Your sign-in link for Acme" {
 				t.Errorf("subject %q", p.Subject)
 			}
@@ -104,9 +106,9 @@ func TestSendDelivers(t *testing.T) {
 }
 
 func TestSendErrors(t *testing.T) {
-	good := startRelay(t, relayOpts{})
-	plain := startRelay(t, relayOpts{noTLS: true})
-	hole := startBlackhole(t, "")
+	good := smtptest.Start(t, smtptest.Options{})
+	plain := smtptest.Start(t, smtptest.Options{NoTLS: true})
+	hole := smtptest.StartBlackhole(t, "")
 	tests := []struct {
 		name      string
 		cfg       func() Config
@@ -119,7 +121,7 @@ func TestSendErrors(t *testing.T) {
 		{
 			name: "auth/wrong password",
 			cfg: func() Config {
-				c := good.config(false)
+				c := relayConfig(good, false)
 				c.Password = "wrong-password"
 				return c
 			},
@@ -127,21 +129,21 @@ func TestSendErrors(t *testing.T) {
 		},
 		{
 			name:      "rcpt/unknown recipient",
-			cfg:       func() Config { return good.config(false) },
+			cfg:       func() Config { return relayConfig(good, false) },
 			msg:       func(m Message) Message { m.To = "nobody@example.com"; return m },
 			permanent: true, code: 550, op: "send",
 		},
 		{
 			name:      "rcpt/greylisted",
-			cfg:       func() Config { return good.config(false) },
+			cfg:       func() Config { return relayConfig(good, false) },
 			msg:       func(m Message) Message { m.To = "greylisted@example.com"; return m },
 			permanent: false, code: 451, op: "send",
 		},
 		{
 			name: "dial/connection refused",
 			cfg: func() Config {
-				c := good.config(false)
-				c.Host, c.Port = splitAddr(t, freeAddr(t))
+				c := relayConfig(good, false)
+				c.Host, c.Port = splitAddr(t, smtptest.FreeAddr(t))
 				return c
 			},
 			permanent: false, op: "dial", contains: "refused",
@@ -149,8 +151,8 @@ func TestSendErrors(t *testing.T) {
 		{
 			name: "dial/timeout",
 			cfg: func() Config {
-				c := good.config(false)
-				c.Host, c.Port = splitAddr(t, hole.ln.Addr().String())
+				c := relayConfig(good, false)
+				c.Host, c.Port = splitAddr(t, hole.Addr())
 				c.Timeout = 300 * time.Millisecond
 				return c
 			},
@@ -159,8 +161,8 @@ func TestSendErrors(t *testing.T) {
 		{
 			name: "smtps/timeout in handshake",
 			cfg: func() Config {
-				c := good.config(true)
-				c.Host, c.Port = splitAddr(t, hole.ln.Addr().String())
+				c := relayConfig(good, true)
+				c.Host, c.Port = splitAddr(t, hole.Addr())
 				c.Timeout = 300 * time.Millisecond
 				return c
 			},
@@ -169,7 +171,7 @@ func TestSendErrors(t *testing.T) {
 		{
 			name: "tls/untrusted certificate",
 			cfg: func() Config {
-				c := good.config(false)
+				c := relayConfig(good, false)
 				c.TLSConfig = nil
 				return c
 			},
@@ -177,24 +179,24 @@ func TestSendErrors(t *testing.T) {
 		},
 		{
 			name:      "starttls/not offered",
-			cfg:       func() Config { return plain.config(false) },
+			cfg:       func() Config { return relayConfig(plain, false) },
 			permanent: false, op: "dial", contains: "STARTTLS",
 		},
 		{
 			name:      "validate/bad recipient address",
-			cfg:       func() Config { return good.config(false) },
+			cfg:       func() Config { return relayConfig(good, false) },
 			msg:       func(m Message) Message { m.To = "not an address"; return m },
 			permanent: true, op: "validate",
 		},
 		{
 			name:      "validate/header injection",
-			cfg:       func() Config { return good.config(false) },
+			cfg:       func() Config { return relayConfig(good, false) },
 			msg:       func(m Message) Message { m.To = "bob@example.com\r\nBcc: eve@example.com"; return m },
 			permanent: true, op: "validate",
 		},
 		{
 			name:      "validate/javascript link",
-			cfg:       func() Config { return good.config(false) },
+			cfg:       func() Config { return relayConfig(good, false) },
 			msg:       func(m Message) Message { m.LinkURL = "javascript:alert(1)"; return m },
 			permanent: true, op: "validate",
 		},
@@ -229,14 +231,14 @@ func TestSendErrors(t *testing.T) {
 			if tc.contains != "" && !strings.Contains(err.Error(), tc.contains) {
 				t.Errorf("error %q lacks %q", err, tc.contains)
 			}
-			for _, secret := range []string{relayPass, "wrong-password", m.Code, "AbCdEfGhIj"} {
+			for _, secret := range []string{smtptest.Password, "wrong-password", m.Code, "AbCdEfGhIj"} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("error leaks %q: %v", secret, err)
 				}
 			}
 		})
 	}
-	if n := len(good.received()) + len(plain.received()); n != 0 {
+	if n := len(good.Mails()) + len(plain.Mails()); n != 0 {
 		t.Errorf("%d mails delivered by failing sends", n)
 	}
 }
@@ -244,9 +246,9 @@ func TestSendErrors(t *testing.T) {
 // A cancelled context ends a send that hangs before the relay has the mail,
 // well before the timeout, and is a temporary failure.
 func TestSendCancelWhileConnecting(t *testing.T) {
-	hole := startBlackhole(t, "")
-	cfg := Config{Timeout: 30 * time.Second, TLSConfig: &tls.Config{RootCAs: testCertificate(t).pool}}
-	cfg.Host, cfg.Port = splitAddr(t, hole.ln.Addr().String())
+	hole := smtptest.StartBlackhole(t, "")
+	cfg := Config{Timeout: 30 * time.Second, TLSConfig: &tls.Config{RootCAs: testPool()}}
+	cfg.Host, cfg.Port = splitAddr(t, hole.Addr())
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
