@@ -2,30 +2,19 @@ package kit_test
 
 // The kit assembled as a host would: a real Badger store in memory, the
 // Fiber server listening on 127.0.0.1, and a real SMTP relay in-process
-// (github.com/emersion/go-smtp, implicit TLS with a certificate made here,
-// AUTH PLAIN) that the kit reaches through LINKGUARD_SMTP_URL's syntax.
+// (internal/smtptest: go-smtp, implicit TLS, AUTH PLAIN) that the kit
+// reaches through LINKGUARD_SMTP_URL's syntax.
 
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
-	"mime"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	netmail "net/mail"
 	"net/url"
 	"regexp"
 	"slices"
@@ -34,289 +23,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/linkguard/linkguard/internal/smtptest"
 	"github.com/linkguard/linkguard/kit"
 )
 
 const (
-	apiKey    = "test-api-key-0123456789"
-	relayUser = "linkguard"
-	relayPass = "relay-Pa55word"
+	apiKey = "test-api-key-0123456789"
 	// chromeWindows is the browser that asks for links in these tests.
 	chromeWindows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36"
 )
 
-// ---- the SMTP relay ----
+// ---- the SMTP relay (internal/smtptest) ----
 
-var (
-	certOnce sync.Once
-	certVal  tls.Certificate
-)
-
-// testCert is a self-signed certificate for 127.0.0.1; the kit is told to
-// skip verification (insecure_skip_verify=1), as a test relay needs.
-func testCert() tls.Certificate {
-	certOnce.Do(func() {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			panic(err)
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kit test relay"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			panic(err)
-		}
-		certVal = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	})
-	return certVal
+// newRelay starts a relay with implicit TLS.
+func newRelay(t *testing.T) *smtptest.Relay {
+	return smtptest.Start(t, smtptest.Options{ImplicitTLS: true})
 }
 
-// mailMsg is one mail as the relay got it.
-type mailMsg struct {
-	To   string
-	Data []byte
-	TLS  bool
-	User string
-}
-
-// relay is an SMTP server that can stop and start again on the same
-// address, and that counts every mail it accepted, across restarts.
-type relay struct {
-	addr string
-
-	mu    sync.Mutex
-	srv   *smtp.Server
-	ln    net.Listener
-	mails []mailMsg
-}
-
-func newRelay(t *testing.T) *relay {
-	t.Helper()
-	r := &relay{}
-	r.start(t, "127.0.0.1:0")
-	t.Cleanup(r.stop)
-	return r
-}
-
-// start serves on addr (implicit TLS).
-func (r *relay) start(t *testing.T, addr string) {
-	t.Helper()
-	var ln net.Listener
-	var err error
-	for try := 0; try < 50; try++ { // the port may take a moment to free
-		if ln, err = net.Listen("tcp", addr); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("relay listen %s: %v", addr, err)
-	}
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{r: r, c: c}, nil
-	}))
-	srv.Domain = "localhost"
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{testCert()}}
-	r.mu.Lock()
-	r.addr, r.srv, r.ln = ln.Addr().String(), srv, ln
-	r.mu.Unlock()
-	go func() { _ = srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
-}
-
-// stop closes the listener and every connection: connecting is refused.
-func (r *relay) stop() {
-	r.mu.Lock()
-	srv, ln := r.srv, r.ln
-	r.srv, r.ln = nil, nil
-	r.mu.Unlock()
-	if srv != nil {
-		// NB: Close only closes the listeners Serve has registered, and
-		// Serve may not have run yet; closing ln ourselves frees the port.
-		_ = ln.Close()
-		_ = srv.Close()
-	}
-}
-
-// url is the kit's SMTPURL for this relay.
-func (r *relay) url() string {
-	return fmt.Sprintf("smtps://%s:%s@%s?insecure_skip_verify=1&timeout=1s", relayUser, url.QueryEscape(relayPass), r.addr)
-}
-
-// to returns the mails accepted for address.
-func (r *relay) to(address string) []mailMsg {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []mailMsg
-	for _, m := range r.mails {
-		if m.To == address {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func (r *relay) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.mails)
-}
-
-// wait returns the first mail for address, or fails the test after d.
-func (r *relay) wait(t *testing.T, address string, d time.Duration) mailMsg {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if m := r.to(address); len(m) > 0 {
-			return m[0]
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("no mail for %s reached the relay within %s", address, d)
-	return mailMsg{}
-}
-
-type session struct {
-	r    *relay
-	c    *smtp.Conn
-	user string
-	to   []string
-}
-
-func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
-
-func (s *session) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
-		if user != relayUser || pass != relayPass {
-			return smtp.ErrAuthFailed
-		}
-		s.user = user
-		return nil
-	}), nil
-}
-
-func (s *session) Mail(string, *smtp.MailOptions) error {
-	if s.user == "" {
-		return smtp.ErrAuthRequired
-	}
-	return nil
-}
-
-// Rcpt refuses nobody@ for good, as a relay does for an unknown user.
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if strings.HasPrefix(to, "nobody@") {
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
-	}
-	s.to = append(s.to, to)
-	return nil
-}
-
-func (s *session) Data(rd io.Reader) error {
-	b, err := io.ReadAll(rd)
-	if err != nil {
-		return err
-	}
-	_, isTLS := s.c.TLSConnectionState()
-	s.r.mu.Lock()
-	for _, to := range s.to {
-		s.r.mails = append(s.r.mails, mailMsg{To: to, Data: b, TLS: isTLS, User: s.user})
-	}
-	s.r.mu.Unlock()
-	return nil
-}
-
-func (s *session) Reset()        { s.to = nil }
-func (s *session) Logout() error { return nil }
-
-// blackhole accepts connections on addr and never answers: a relay that
-// hangs, so that every send times out.
-func blackhole(t *testing.T, addr string) (stop func()) {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("blackhole listen: %v", err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			ln.Close()
-			<-done
-			mu.Lock()
-			for _, c := range conns {
-				c.Close()
-			}
-			mu.Unlock()
-		})
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
-// parsed is a mail taken apart as a mail client would.
-type parsed struct {
-	Subject, Text, HTML string
-}
-
-func parseMail(t *testing.T, data []byte) parsed {
-	t.Helper()
-	msg, err := netmail.ReadMessage(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("read message: %v", err)
-	}
-	var p parsed
-	if p.Subject, err = new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject")); err != nil {
-		t.Fatal(err)
-	}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/alternative" {
-		t.Fatalf("content type %q (%v), want multipart/alternative", mt, err)
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(part)
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch pt, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type")); pt {
-		case "text/plain":
-			p.Text = string(b)
-		case "text/html":
-			p.HTML = string(b)
-		default:
-			t.Fatalf("unexpected part %q", pt)
-		}
-	}
-	return p
+// relayURL is the kit's SMTPURL for r; the kit is told to skip
+// verification (insecure_skip_verify=1), as a test relay needs.
+func relayURL(r *smtptest.Relay) string {
+	return fmt.Sprintf("smtps://%s:%s@%s?insecure_skip_verify=1&timeout=1s", smtptest.User, url.QueryEscape(smtptest.Password), r.Addr)
 }
 
 // ---- the kit ----
@@ -350,7 +79,7 @@ type harness struct {
 
 // newKit starts a kit whose mail goes to r (nil: no SMTP), in dev mode or
 // not, and stops it when the test ends.
-func newKit(t *testing.T, r *relay, dev bool) *harness {
+func newKit(t *testing.T, r *smtptest.Relay, dev bool) *harness {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -365,7 +94,7 @@ func newKit(t *testing.T, r *relay, dev bool) *harness {
 		Log: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if r != nil {
-		opts.SMTPURL = r.url()
+		opts.SMTPURL = relayURL(r)
 	}
 	h.k, err = kit.New(opts)
 	if err != nil {
@@ -486,11 +215,11 @@ func TestMailArrives(t *testing.T) {
 	r := newRelay(t)
 	h := newKit(t, r, false)
 	l := h.issue("alice@example.com")
-	m := r.wait(t, "alice@example.com", 10*time.Second)
-	if !m.TLS || m.User != relayUser {
-		t.Errorf("mail came over TLS %v as user %q; want TLS as %q", m.TLS, m.User, relayUser)
+	m := r.WaitFor(t, "alice@example.com", 10*time.Second)
+	if !m.TLS || m.User != smtptest.User {
+		t.Errorf("mail came over TLS %v as user %q; want TLS as %q", m.TLS, m.User, smtptest.User)
 	}
-	p := parseMail(t, m.Data)
+	p := smtptest.Parse(t, m.Data)
 	if p.Subject == "" {
 		t.Error("no subject")
 	}
@@ -520,11 +249,11 @@ func TestRelayComesBack(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			r := newRelay(t)
-			addr := r.addr
-			r.stop()
+			addr := r.Addr
+			r.Stop()
 			stopHole := func() {}
 			if mode == "timeout" {
-				stopHole = blackhole(t, addr)
+				stopHole = smtptest.StartBlackhole(t, addr).Close
 			}
 			h := newKit(t, r, false)
 			start := time.Now()
@@ -536,11 +265,11 @@ func TestRelayComesBack(t *testing.T) {
 			t.Logf("%s: first attempt failed after %s: %s", mode, time.Since(start).Round(time.Millisecond), d.LastError)
 
 			stopHole()
-			r.start(t, addr)
+			r.Restart(t)
 			back := time.Now()
 			// Retries back off from 5 s and the queue is polled every 5 s:
 			// the mail should go within about 10 s of the relay's return.
-			r.wait(t, "alice@example.com", 25*time.Second)
+			r.WaitFor(t, "alice@example.com", 25*time.Second)
 			t.Logf("%s: delivered %s after the relay came back", mode, time.Since(back).Round(time.Millisecond))
 			d = h.waitDelivery(l.ID, "sent", 5*time.Second)
 			if d.Attempts < 2 || d.LastError != "" {
@@ -550,8 +279,8 @@ func TestRelayComesBack(t *testing.T) {
 			// Another mail goes through the same queue: by the time it
 			// arrives, a duplicate of the first would have too.
 			h.issue("bob@example.com")
-			r.wait(t, "bob@example.com", 10*time.Second)
-			if n := len(r.to("alice@example.com")); n != 1 {
+			r.WaitFor(t, "bob@example.com", 10*time.Second)
+			if n := len(r.To("alice@example.com")); n != 1 {
 				t.Errorf("alice got %d mails, want exactly 1", n)
 			}
 		})
@@ -568,8 +297,8 @@ func TestPermanentFailure(t *testing.T) {
 	if !strings.Contains(d.LastError, "550") || d.Attempts != 1 || !d.NextAt.IsZero() {
 		t.Errorf("delivery %+v, want failed after 1 attempt with the 550 in last_error and no next_at", d)
 	}
-	if r.count() != 0 {
-		t.Errorf("the relay accepted %d mails", r.count())
+	if len(r.Mails()) != 0 {
+		t.Errorf("the relay accepted %d mails", len(r.Mails()))
 	}
 }
 
@@ -705,7 +434,7 @@ func TestHostedSignIn(t *testing.T) {
 			}
 		})
 	}
-	if n := r.count(); n != 0 {
+	if n := len(r.Mails()); n != 0 {
 		t.Fatalf("refused forms sent %d mails", n)
 	}
 
@@ -722,8 +451,8 @@ func TestHostedSignIn(t *testing.T) {
 		t.Errorf("the page differs between a deliverable address and another:\n%s\n----\n%s", a, n)
 	}
 
-	m := r.wait(t, "alice@example.com", 10*time.Second)
-	p := parseMail(t, m.Data)
+	m := r.WaitFor(t, "alice@example.com", 10*time.Second)
+	p := smtptest.Parse(t, m.Data)
 	linkURL := regexp.MustCompile(regexp.QuoteMeta(h.base) + `/l/[A-Za-z0-9_-]{43}`).FindString(p.Text)
 	code := regexp.MustCompile(`(?m)^\s+(\d{6})\s*$`).FindStringSubmatch(p.Text)
 	if linkURL == "" || code == nil {
@@ -743,8 +472,8 @@ func TestHostedSignIn(t *testing.T) {
 		t.Errorf("resend within the cooldown: %d\n%s", st, again)
 	}
 	b.login(form("carol@example.com", csrf), "same-origin")
-	r.wait(t, "carol@example.com", 10*time.Second)
-	if n := len(r.to("alice@example.com")); n != 1 {
+	r.WaitFor(t, "carol@example.com", 10*time.Second)
+	if n := len(r.To("alice@example.com")); n != 1 {
 		t.Errorf("alice got %d mails after asking twice within 30 s, want 1", n)
 	}
 
@@ -779,7 +508,7 @@ func TestHostedSignIn(t *testing.T) {
 	token := linkURL[strings.LastIndex(linkURL, "/")+1:]
 	for name, secret := range map[string]string{
 		"token": token, "code": code[1], "lg_code": lgCode, "cookie": b.cookie.Value, "csrf": csrf,
-		"relay password": relayPass,
+		"relay password": smtptest.Password,
 	} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the log holds the %s:\n%s", name, logs)
@@ -793,9 +522,9 @@ func TestOutboxJSON(t *testing.T) {
 	r := newRelay(t)
 	h := newKit(t, r, true)
 	first := h.issue("alice@example.com")
-	r.wait(t, "alice@example.com", 10*time.Second)
+	r.WaitFor(t, "alice@example.com", 10*time.Second)
 	second := h.issue("bob@example.com")
-	r.wait(t, "bob@example.com", 10*time.Second)
+	r.WaitFor(t, "bob@example.com", 10*time.Second)
 
 	var raw []map[string]json.RawMessage
 	deadline := time.Now().Add(5 * time.Second)
