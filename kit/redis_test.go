@@ -4,57 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/linkguard/linkguard/internal/redistest"
 	redisstore "github.com/linkguard/linkguard/store/redis"
 )
-
-// startRedis runs a real redis-server on a free loopback port for the test.
-func startRedis(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server is not installed (CI is set, so this fails)")
-		}
-		t.Skip("redis-server is not installed")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "redis://" + addr + "/0"
-		}
-	}
-	t.Fatal("redis-server did not start")
-	return ""
-}
 
 // TestTwoInstancesShareRedis: a link issued by one instance is opened,
 // consumed and exchanged through another, and only once.
 func TestTwoInstancesShareRedis(t *testing.T) {
-	rurl := startRedis(t)
+	rurl := redistest.ForTest(t).URL
 	secret := bytes.Repeat([]byte{42}, 32)
 	const key = "shared-api-key-0123456789"
 	newKit := func() *Kit {

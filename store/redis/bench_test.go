@@ -29,8 +29,8 @@ func BenchmarkConsumeLinkFsync(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(srv.stop)
-	s, err := Open(context.Background(), srv.url, Options{Log: quietLog})
+	b.Cleanup(srv.Stop)
+	s, err := Open(context.Background(), srv.URL, Options{Log: quietLog})
 	if err != nil {
 		b.Fatal(err)
 	}

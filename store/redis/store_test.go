@@ -143,11 +143,11 @@ func TestOpenErrorsHideThePassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(srv.stop)
+	t.Cleanup(srv.Stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	good := "redis://:" + pass + "@" + srv.addr + "/0"
+	good := "redis://:" + pass + "@" + srv.Addr + "/0"
 	s, err := Open(ctx, good, Options{Log: quietLog})
 	if err != nil {
 		t.Fatalf("right password: %v", err)
@@ -159,12 +159,12 @@ func TestOpenErrorsHideThePassword(t *testing.T) {
 		name, url string
 		want      string // in the message
 	}{
-		{"wrong password", "redis://:" + pass + "x@" + srv.addr + "/0", srv.addr},
-		{"no password", "redis://" + srv.addr + "/0", "NOAUTH"},
+		{"wrong password", "redis://:" + pass + "x@" + srv.Addr + "/0", srv.Addr},
+		{"no password", "redis://" + srv.Addr + "/0", "NOAUTH"},
 		{"unreachable port", fmt.Sprintf("redis://:%s@127.0.0.1:%d/0", pass, port), "connection refused"},
-		{"bad database", "redis://:" + pass + "@" + srv.addr + "/x", "database"},
+		{"bad database", "redis://:" + pass + "@" + srv.Addr + "/x", "database"},
 		{"bad port", "redis://:" + pass + "@127.0.0.1:notaport/0", "not valid"},
-		{"wrong scheme", "http://:" + pass + "@" + srv.addr, "redis://"},
+		{"wrong scheme", "http://:" + pass + "@" + srv.Addr, "redis://"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Open(ctx, tc.url, Options{Log: quietLog})
@@ -424,9 +424,9 @@ func TestConsumptionSurvivesRedisCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(srv.stop)
+	t.Cleanup(srv.Stop)
 	ctx := context.Background()
-	s, err := Open(ctx, srv.url, Options{Log: quietLog})
+	s, err := Open(ctx, srv.URL, Options{Log: quietLog})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +440,7 @@ func TestConsumptionSurvivesRedisCrash(t *testing.T) {
 	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.crash(); err != nil {
+	if err := srv.Crash(); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("again"), ExpiresAt: now.Add(time.Minute)})
