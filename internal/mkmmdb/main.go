@@ -110,15 +110,7 @@ func write(path, kind string, record func(place) mmdbtype.Map) error {
 			return fmt.Errorf("insert %s: %w", p.cidr, err)
 		}
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := t.WriteTo(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writeTree(t, path)
 }
 
 func countryRecord(p place) mmdbtype.Map {
