@@ -92,6 +92,11 @@ type Input struct {
 	Report    *Report     `json:"report,omitempty"`
 	History   []PastVisit `json:"history,omitempty"`
 	Now       time.Time   `json:"now"`
+	// Proof is the server's check that the report was made by the page's
+	// collector for the rendering whose nonce it carries: "" when not
+	// checked (records from before the check), "ok", or the reason it
+	// failed ("replay: ..."), which the engine treats as a machine.
+	Proof string `json:"proof,omitempty"`
 }
 
 // Contribution is one signal's part in a verdict, with its reason in words
