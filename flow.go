@@ -11,7 +11,7 @@ import (
 	"github.com/linkguard/linkguard/fingerprint"
 )
 
-// Outcome is what a verify or confirm request answers, as API.md names it.
+// Outcome is what a verify or confirm request answers, as docs/api.md names it.
 type Outcome string
 
 // The outcomes of verify and confirm.
@@ -128,7 +128,7 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 		return s.tryCode(ctx, l, r, in, v, now)
 	}
 	if v.Decision == fingerprint.Consume && !in.Binding && r.Report == nil {
-		// Rule 1 of API.md, whatever the decider says: nothing that ran
+		// Rule 1 of docs/api.md, whatever the decider says: nothing that ran
 		// no script consumes. The report is what the page's script sends;
 		// without it (and without the device cookie) only the code will do.
 		v.Decision = fingerprint.Code

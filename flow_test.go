@@ -11,7 +11,7 @@ import (
 )
 
 // alwaysConsume is a reckless decider, to show that the service keeps
-// API.md's rules whatever a decider says.
+// docs/api.md's rules whatever a decider says.
 type alwaysConsume struct{}
 
 func (alwaysConsume) Decide(*fingerprint.Input) fingerprint.Verdict {

@@ -73,7 +73,7 @@ type Delivery struct {
 	NextAt    time.Time `json:"next_at,omitzero"`
 }
 
-// Visit kinds and outcomes, as API.md names them.
+// Visit kinds and outcomes, as docs/api.md names them.
 const (
 	VisitView    = "view"
 	VisitVerify  = "verify"

@@ -42,7 +42,7 @@ type Policy struct {
 	PublicURL string
 }
 
-// DefaultPolicy returns the limits that API.md documents.
+// DefaultPolicy returns the limits that docs/api.md documents.
 func DefaultPolicy() Policy {
 	return Policy{
 		DefaultTTL: 15 * time.Minute, MinTTL: time.Minute, MaxTTL: 24 * time.Hour,

@@ -361,7 +361,7 @@ func humanClick(ctx context.Context, sel string) error {
 
 // TestHeadlessClickNeverConsumes: under the default engine, headless
 // Chromium without the cookie that clicks Continue for real never
-// consumes the link: it is asked for the code (API.md rule 2).
+// consumes the link: it is asked for the code (docs/api.md rule 2).
 func TestHeadlessClickNeverConsumes(t *testing.T) {
 	eng := deciders()["engine"]
 	e := newEnv(t, eng)

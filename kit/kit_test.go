@@ -517,7 +517,7 @@ func TestHostedSignIn(t *testing.T) {
 }
 
 // TestOutboxJSON: in dev mode with SMTP, every mail also goes to the
-// outbox, whose JSON has exactly API.md's fields, newest first.
+// outbox, whose JSON has exactly docs/api.md's fields, newest first.
 func TestOutboxJSON(t *testing.T) {
 	r := newRelay(t)
 	h := newKit(t, r, true)
@@ -633,7 +633,7 @@ func TestHandlerUnderStripPrefix(t *testing.T) {
 	}
 }
 
-// TestMountedBodyLimit: API.md's 413 for bodies over 64 KiB holds however
+// TestMountedBodyLimit: docs/api.md's 413 for bodies over 64 KiB holds however
 // the kit is served: its own listener, mounted in a Fiber app, or as a
 // net/http handler.
 func TestMountedBodyLimit(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 // DefaultOutboxSize is how many mails a dev outbox keeps.
 const DefaultOutboxSize = 200
 
-// OutboxEntry is one mail in the dev outbox, in the shape of API.md's
+// OutboxEntry is one mail in the dev outbox, in the shape of docs/api.md's
 // GET /dev/outbox.json.
 type OutboxEntry struct {
 	To      string    `json:"to"`
@@ -81,7 +81,7 @@ func (o *Outbox) Send(ctx context.Context, m Message) error {
 
 // Add records e, dropping the oldest entry when the outbox is full.
 func (o *Outbox) Add(e OutboxEntry) {
-	// RFC 3339 in UTC, as API.md says; milliseconds are enough to order.
+	// RFC 3339 in UTC, as docs/api.md says; milliseconds are enough to order.
 	e.SentAt = e.SentAt.UTC().Truncate(time.Millisecond)
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -28,7 +28,7 @@ type errorDetail struct {
 	Message string `json:"message"`
 }
 
-// errorHandler renders every error as API.md's error body. An error
+// errorHandler renders every error as docs/api.md's error body. An error
 // without a kind is ours: it is logged once, in full, and the client sees
 // only "internal error".
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {

@@ -19,7 +19,7 @@ import (
 	"github.com/linkguard/linkguard/web"
 )
 
-// MaxBody is the largest request body accepted (API.md: 413 above it).
+// MaxBody is the largest request body accepted (docs/api.md: 413 above it).
 const MaxBody = 64 << 10
 
 // Options configure a Server.
@@ -58,7 +58,7 @@ type Server struct {
 	csp      string // the pages' Content-Security-Policy
 }
 
-// New builds the Fiber app with every route of API.md.
+// New builds the Fiber app with every route of docs/api.md.
 func New(opts Options) (*Server, error) {
 	if opts.Service == nil || opts.Site == nil {
 		return nil, errors.New("server: Service and Site are required")

@@ -114,7 +114,7 @@ func (c *Config) loadFile(path string) error {
 	return nil
 }
 
-// envNames are the environment variables of API.md (and a few more).
+// envNames are the environment variables of docs/api.md (and a few more).
 var envNames = []string{
 	"LINKGUARD_LISTEN", "LINKGUARD_PUBLIC_URL", "LINKGUARD_DATA_DIR", "LINKGUARD_STORE",
 	"LINKGUARD_API_KEYS", "LINKGUARD_REDIRECT_ORIGINS", "LINKGUARD_TRUSTED_PROXIES",
