@@ -22,7 +22,6 @@ func listen(b *testing.B, h *harness) (string, *http.Client) {
 	b.Cleanup(func() {
 		tr.CloseIdleConnections()
 		h.srv.App().Shutdown()
-		h.store.Close()
 	})
 	return "http://" + ln.Addr().String(), &http.Client{Transport: tr}
 }
@@ -42,7 +41,7 @@ func send(b *testing.B, c *http.Client, req *http.Request, want int) {
 // BenchmarkLandingGET is the scanner's and the person's first request: a
 // store read, a page render, and a visit queued without waiting for disk.
 func BenchmarkLandingGET(b *testing.B) {
-	h := newHarness(&testing.T{}, b.TempDir())
+	h := newHarness(b, b.TempDir())
 	l := h.issue("")
 	base, c := listen(b, h)
 	b.SetParallelism(32)
@@ -59,7 +58,7 @@ func BenchmarkLandingGET(b *testing.B) {
 // BenchmarkIssue is POST /v1/links on disk, 64 at a time: one synced
 // transaction per link; Badger groups concurrent commits into one fsync.
 func BenchmarkIssue(b *testing.B) {
-	h := newHarness(&testing.T{}, b.TempDir())
+	h := newHarness(b, b.TempDir())
 	base, c := listen(b, h)
 	var n atomic.Int64
 	b.SetParallelism(32)

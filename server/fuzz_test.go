@@ -19,8 +19,7 @@ func FuzzIssueBody(f *testing.F) {
 	f.Add(`[]`)                             // not an object
 	f.Add(`{"email":"a@example.com","redirect_url":"https://app.example.com/"}garbage`)
 	f.Add(`{"ttl_seconds":-5}`)
-	h := newHarness(&testing.T{}, "")
-	f.Cleanup(func() { h.store.Close() })
+	h := newHarness(f, "")
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest("POST", "/v1/links", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
@@ -41,8 +40,7 @@ func FuzzReportBody(f *testing.F) {
 	f.Add(`{"nonce":"x","signals":{"v":2,"interaction":{"click":{"trusted":true,"on_continue":true}}},"code":"123456"}`)
 	f.Add(`{"nonce":"x","signals":{"automation":{"ua_marks":["a",null]}}}`)
 	f.Add(`{"signals":"not an object"}`)
-	h := newHarness(&testing.T{}, "")
-	f.Cleanup(func() { h.store.Close() })
+	h := newHarness(f, "")
 	l := h.issue("")
 	nonce := h.nonce(l.Token)
 	f.Fuzz(func(t *testing.T, body string) {

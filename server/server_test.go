@@ -39,14 +39,14 @@ func (c *clock) Add(d time.Duration) {
 }
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	svc   *linkguard.Service
 	store *badgerstore.Store
 	clock *clock
 }
 
-func newHarness(t *testing.T, dir string) *harness {
+func newHarness(t testing.TB, dir string) *harness {
 	t.Helper()
 	st, err := badgerstore.Open(badgerstore.Options{Dir: dir})
 	if err != nil {
@@ -80,7 +80,7 @@ type resp struct {
 	body   string
 }
 
-func (r resp) json(t *testing.T) map[string]any {
+func (r resp) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal([]byte(r.body), &m); err != nil {
