@@ -17,6 +17,8 @@ type (
 	Screen      = report.Screen
 	Window      = report.Window
 	WebGL       = report.WebGL
+	Worker      = report.Worker
+	Proof       = report.Proof
 	Locale      = report.Locale
 	Interaction = report.Interaction
 	Events      = report.Events

@@ -40,6 +40,18 @@ func (r *Report) AppendJSON(dst []byte) []byte {
 		e.key("errors")
 		e.strs(r.Errors)
 	}
+	if p := r.Proof; p != nil {
+		e.key("proof")
+		e.open()
+		e.optStr("nonce", p.Nonce)
+		e.key("bits")
+		e.int(p.Bits)
+		e.key("counter")
+		e.int(p.Counter)
+		e.key("ms")
+		e.float(p.MS)
+		e.close()
+	}
 	e.close()
 	return e.b
 }
@@ -126,6 +138,10 @@ func (d *Device) encode(e *encoder) {
 	e.int(d.Window.OuterWidth)
 	e.key("outer_height")
 	e.int(d.Window.OuterHeight)
+	e.key("screen_x")
+	e.int(d.Window.ScreenX)
+	e.key("screen_y")
+	e.int(d.Window.ScreenY)
 	e.close()
 	if g := d.WebGL; g != nil {
 		e.key("webgl")
@@ -134,6 +150,19 @@ func (d *Device) encode(e *encoder) {
 		e.optStr("renderer", g.Renderer)
 		e.key("unmasked")
 		e.bool(g.Unmasked)
+		e.close()
+	}
+	if w := d.Worker; w != nil {
+		e.key("worker")
+		e.open()
+		e.optStr("user_agent", w.UserAgent)
+		e.optStr("platform", w.Platform)
+		if len(w.Languages) > 0 {
+			e.key("languages")
+			e.strs(w.Languages)
+		}
+		e.key("hardware_concurrency")
+		e.int(w.HardwareConcurrency)
 		e.close()
 	}
 	e.close()
@@ -180,6 +209,22 @@ func (in *Interaction) encode(e *encoder) {
 		e.optStr("pointer_type", c.PointerType)
 		e.key("path")
 		c.Path.encode(e)
+		e.key("press_ms")
+		e.float(c.PressMS)
+		e.key("screen_x")
+		e.float(c.ScreenX)
+		e.key("screen_y")
+		e.float(c.ScreenY)
+		e.key("offset_x")
+		e.float(c.OffsetX)
+		e.key("offset_y")
+		e.float(c.OffsetY)
+		e.key("target_w")
+		e.float(c.TargetW)
+		e.key("target_h")
+		e.float(c.TargetH)
+		e.key("hovered")
+		e.bool(c.Hovered)
 		e.close()
 	}
 	e.close()

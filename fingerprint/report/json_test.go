@@ -242,3 +242,48 @@ func FuzzReportJSON(f *testing.F) {
 		roundTrip(t, &r)
 	})
 }
+
+// TestReportDecodesVersion2 keeps version 2 reports (pages rendered
+// before an upgrade) readable: v3 only added fields, and a v2 report
+// decodes with no proof, no worker and zero click details.
+func TestReportDecodesVersion2(t *testing.T) {
+	v2 := `{"v":2,"stage":"confirm","automation":{"webdriver":false,"chrome_object":true,"plugins":5,"mime_types":2,"pdf_viewer":true},` +
+		`"device":{"user_agent":"Mozilla/5.0","hardware_concurrency":8,"device_memory":8,"max_touch_points":0,"pointer_fine":true,"hover":true,` +
+		`"screen":{"width":1920,"height":1080,"avail_width":1920,"avail_height":1040,"color_depth":24,"pixel_ratio":1},` +
+		`"window":{"inner_width":1280,"inner_height":800,"outer_width":1280,"outer_height":900}},` +
+		`"locale":{"time_zone":"Europe/London","offset_minutes":0,"language":"en-GB"},` +
+		`"interaction":{"trusted":{"pointermove":{"n":3,"first_ms":10},"pointerdown":{"n":1},"touchstart":{"n":0},"keydown":{"n":0},"scroll":{"n":0},"focus":{"n":0},"click":{"n":1}},` +
+		`"untrusted":{"pointermove":{"n":0},"pointerdown":{"n":0},"touchstart":{"n":0},"keydown":{"n":0},"scroll":{"n":0},"focus":{"n":0},"click":{"n":0}},` +
+		`"first_ms":10,"path":{"points":3,"length":20,"straightness":0.9,"duration_ms":30,"speed_cv":0.4,"end_distance":0},` +
+		`"click":{"trusted":true,"on_continue":true,"at_ms":900,"x":5,"y":6,"detail":1,"pointer_type":"mouse","path":{"points":3,"length":20,"straightness":0.9,"duration_ms":30,"speed_cv":0.4,"end_distance":0}}},` +
+		`"timing":{"navigation_type":"navigate","dom_content_loaded_ms":50,"load_ms":60,"start_ms":70,"verify_ms":400,"confirm_ms":900},` +
+		`"page":{"visibility":"visible","visible_at_start":true,"visibility_changes":0,"has_focus":true,"focused_at_start":true,"prerendered":false}}`
+	r := decodeStrict(t, []byte(v2))
+	if r.V != 2 || r.Proof != nil || r.Device.Worker != nil || !r.TrustedClick() || r.Interaction.Click.PressMS != 0 {
+		t.Fatalf("got %+v", r)
+	}
+}
+
+// TestReportVersion3Fields pins the JSON names of the fields version 3
+// added, which the engine and the docs refer to.
+func TestReportVersion3Fields(t *testing.T) {
+	r := Report{V: SchemaVersion,
+		Device: Device{Window: Window{ScreenX: 11, ScreenY: 22},
+			Worker: &Worker{UserAgent: "UA", Platform: "Linux x86_64", Languages: []string{"en-GB"}, HardwareConcurrency: 4}},
+		Interaction: Interaction{Click: &Click{Trusted: true, OnContinue: true, PressMS: 87.5, ScreenX: 300, ScreenY: 400,
+			OffsetX: -3.5, OffsetY: 2, TargetW: 120, TargetH: 40, Hovered: true}},
+		Proof: &Proof{Nonce: "abc", Bits: 12, Counter: 4711, MS: 8.25},
+	}
+	b := string(r.AppendJSON(nil))
+	for _, frag := range []string{
+		`"window":{"inner_width":0,"inner_height":0,"outer_width":0,"outer_height":0,"screen_x":11,"screen_y":22}`,
+		`"worker":{"user_agent":"UA","platform":"Linux x86_64","languages":["en-GB"],"hardware_concurrency":4}`,
+		`"press_ms":87.5,"screen_x":300,"screen_y":400,"offset_x":-3.5,"offset_y":2,"target_w":120,"target_h":40,"hovered":true}`,
+		`"proof":{"nonce":"abc","bits":12,"counter":4711,"ms":8.25}}`,
+	} {
+		if !strings.Contains(b, frag) {
+			t.Errorf("missing %s in\n%s", frag, b)
+		}
+	}
+	roundTrip(t, &r)
+}

@@ -12,9 +12,16 @@ package report
 
 // SchemaVersion is the version of Report that this build writes and reads.
 //
-// Version 2 added the automation, device, locale, timing and page groups,
-// event counts and the pointer path. Version 1 carried only the click.
-const SchemaVersion = 2
+// Version 3 added the click's press duration, screen point, offset from
+// the button's centre, the button's size and hover; the window's screen
+// position; the Web Worker's view of the device; and the proof that the
+// page's module made the report for this rendering. Version 2 added the
+// automation, device, locale, timing and page groups, event counts and
+// the pointer path. Version 1 carried only the click.
+//
+// NB: the server still reads version 2 reports, but they carry no proof,
+// and a report without a proof is not believed (see Proof).
+const SchemaVersion = 3
 
 // Report is what the landing page's collector sends with verify and
 // confirm. It is compiled into the WebAssembly collector too.
@@ -41,6 +48,9 @@ type Report struct {
 	// example "webgl", "permissions"), so that a missing value can be
 	// told from a zero one. At most MaxErrors entries.
 	Errors []string `json:"errors,omitempty"`
+	// Proof binds the report to the rendering it was made on (see
+	// Proof); nil in version 2 reports and in reports without a module.
+	Proof *Proof `json:"proof,omitempty"`
 }
 
 // Automation holds the markers that automated and headless browsers tend
@@ -91,6 +101,21 @@ type Device struct {
 	Window      Window `json:"window"`
 	// WebGL is nil when no WebGL context could be made.
 	WebGL *WebGL `json:"webgl,omitempty"`
+	// Worker is the device as a dedicated Web Worker sees it; nil when no
+	// worker could be started or it did not answer in time (Errors then
+	// names "worker"). A page whose navigator was patched by script
+	// usually leaves the worker's untouched.
+	Worker *Worker `json:"worker,omitempty"`
+}
+
+// Worker is navigator as a dedicated Web Worker reads it.
+type Worker struct {
+	UserAgent string `json:"user_agent,omitempty"`
+	Platform  string `json:"platform,omitempty"`
+	// Languages is the worker's navigator.languages (at most
+	// MaxLanguages entries).
+	Languages           []string `json:"languages,omitempty"`
+	HardwareConcurrency int      `json:"hardware_concurrency"`
 }
 
 // UAData is navigator.userAgentData.
@@ -116,13 +141,17 @@ type Screen struct {
 	PixelRatio  float64 `json:"pixel_ratio"`
 }
 
-// Window is the browser window's size. Old headless Chrome reported
-// outer sizes of 0.
+// Window is the browser window's size and place. Old headless Chrome
+// reported outer sizes of 0.
 type Window struct {
 	InnerWidth  int `json:"inner_width"`
 	InnerHeight int `json:"inner_height"`
 	OuterWidth  int `json:"outer_width"`
 	OuterHeight int `json:"outer_height"`
+	// ScreenX and ScreenY are window.screenX and window.screenY: the
+	// window's outer top-left corner on the screen, in CSS pixels.
+	ScreenX int `json:"screen_x"`
+	ScreenY int `json:"screen_y"`
 }
 
 // WebGL is the GPU as WebGL names it.
@@ -201,6 +230,27 @@ type Click struct {
 	PointerType string `json:"pointer_type,omitempty"`
 	// Path is the pointer path in the PathWindowMS before the click.
 	Path PointerPath `json:"path"`
+	// PressMS is the time from the pointerdown to the pointerup on the
+	// button before this click, 0 when unknown (keyboard activation, or
+	// no pointerdown on the button).
+	PressMS float64 `json:"press_ms"`
+	// ScreenX and ScreenY are the event's screenX and screenY. For real
+	// input, ScreenY − Y is the window's screenY plus its top chrome
+	// (see docs/collector.md for what CDP input gives).
+	ScreenX float64 `json:"screen_x"`
+	ScreenY float64 `json:"screen_y"`
+	// OffsetX and OffsetY are the click point minus the centre of the
+	// button, in CSS pixels: a script clicking an element's centre gives
+	// 0, 0.
+	OffsetX float64 `json:"offset_x"`
+	OffsetY float64 `json:"offset_y"`
+	// TargetW and TargetH are the button's size in CSS pixels.
+	TargetW float64 `json:"target_w"`
+	TargetH float64 `json:"target_h"`
+	// Hovered is true when a trusted pointerover or pointermove reached
+	// the button before its pointerdown: a hand moves onto a button
+	// before pressing it; a synthesized press may arrive from nowhere.
+	Hovered bool `json:"hovered"`
 }
 
 // PointerPath summarizes a stretch of trusted pointer movement.
@@ -257,6 +307,24 @@ type Page struct {
 	// Prerendered is true when the page was prerendered before being
 	// shown (document.prerendering or an activationStart).
 	Prerendered bool `json:"prerendered"`
+}
+
+// Proof is the collector's evidence that it ran for this rendering: a
+// proof of work over the rendering's nonce and the rest of the report
+// (see ProofSeed), so that a report recorded on one rendering, or edited,
+// does not check out on another. The server finds the rendering's time
+// in the nonce and checks the report's clock against it.
+type Proof struct {
+	// Nonce is the rendering's nonce (meta lg-nonce) the work was done
+	// over; the server compares it with the request's.
+	Nonce string `json:"nonce,omitempty"`
+	// Bits is the difficulty worked to: SHA-256(seed ‖ Counter) starts
+	// with Bits zero bits. The server requires at least its minimum.
+	Bits int `json:"bits"`
+	// Counter is the value found.
+	Counter int `json:"counter"`
+	// MS is how long the work took in the page.
+	MS float64 `json:"ms"`
 }
 
 // Limits on what a report may carry; the collector truncates to them.
