@@ -85,14 +85,60 @@ func (s *Server) landingData(token string, p *linkguard.Page) web.Landing {
 }
 
 // landing answers GET and HEAD /l/{token}: the page, for any token, and
-// never a change of the link's state.
+// never a change of the link's state. A token that mail systems have
+// dressed (see canonicalToken) is sent to its canonical address with a
+// 303 and no store read, so a flood of mangled tokens costs no more than
+// a flood of good ones.
 func (s *Server) landing(c *fiber.Ctx) error {
-	token := utils.CopyString(c.Params("token"))
+	raw := c.Params("token")
+	token := canonicalToken(raw)
+	if token == "" {
+		token = raw // nothing to keep: the page of an unknown token
+	}
+	if token != raw || !strings.HasSuffix(c.Path(), "/l/"+token) {
+		return s.toCanonical(c, token)
+	}
+	token = utils.CopyString(token)
 	p, err := s.svc.View(c.UserContext(), token, s.client(c))
 	if err != nil {
 		return err
 	}
 	return s.render(c, fiber.StatusOK, s.landingData(token, p))
+}
+
+// landingRest answers GET and HEAD /l/{token}/...: what follows the
+// token is something a mail system or a mail reader added (a trailing
+// slash with ";name=value", a rewritten path), so the canonical address
+// is where the visitor meant to go.
+func (s *Server) landingRest(c *fiber.Ctx) error {
+	token := canonicalToken(c.Params("token"))
+	if token == "" {
+		return fiber.ErrNotFound
+	}
+	return s.toCanonical(c, token)
+}
+
+// toCanonical is a 303 to /l/{token}, the address whose page works: the
+// page posts its reports beside its own path.
+func (s *Server) toCanonical(c *fiber.Ctx, token string) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set("X-Robots-Tag", "noindex, nofollow")
+	c.Set(fiber.HeaderLocation, s.site.Path("/l/"+token))
+	return c.SendStatus(fiber.StatusSeeOther)
+}
+
+// canonicalToken is the token a mail system's rewrite left in raw: the
+// leading run of base64url characters, the only ones a token has. What
+// follows is what mail systems and readers add or leave: trailing
+// punctuation (".", ",", ")", ">" and their %-escapes), "%20", ";name=value"
+// (";jsessionid=…"). Query strings and fragments never reach the path.
+func canonicalToken(raw string) string {
+	for i := 0; i < len(raw); i++ {
+		if b := raw[i]; !(b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_') {
+			return raw[:i]
+		}
+	}
+	return raw
 }
 
 type reportRequest struct {

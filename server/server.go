@@ -101,7 +101,8 @@ func (s *Server) routes() {
 	v1.Post("/exchange", s.exchange)
 	v1.Get("/events", s.events)
 
-	a.Get("/l/:token", s.landing) // Fiber answers HEAD for GET routes
+	a.Get("/l/:token", s.landing) // Fiber answers HEAD for GET routes; routes ignore case (/L/)
+	a.Get("/l/:token/*", s.landingRest)
 	a.Post("/l/:token/verify", s.verify)
 	a.Post("/l/:token/confirm", s.confirm)
 
