@@ -26,6 +26,9 @@ type Error struct {
 	Kind    Kind
 	Code    string
 	Message string
+	// Extra holds more members of the API's error object, beside code and
+	// message (attempts_left, state). Never a secret.
+	Extra map[string]any
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

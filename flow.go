@@ -91,6 +91,8 @@ type Result struct {
 	// RedirectBack is the link's redirect on used and expired results, so
 	// that a page can offer a new sign-in for the same site.
 	RedirectBack string
+	// handoff is the lg_code of a consumption, for Redeem.
+	handoff string
 }
 
 // Report decides what a landing page's report allows and, if the verdict
@@ -231,7 +233,7 @@ func (s *Service) consume(ctx context.Context, l *Link, v fingerprint.Verdict, n
 		return nil, err
 	}
 	h := &Handoff{CodeHash: s.Keys.HandoffHash(code), LinkID: l.ID, Email: l.Email,
-		Metadata: l.Metadata, ConsumedAt: now, ExpiresAt: now.Add(s.Policy.HandoffTTL), Verdict: v}
+		Metadata: l.Metadata, Purpose: l.Purpose.OrDefault(), Locale: l.Locale, ConsumedAt: now, ExpiresAt: now.Add(s.Policy.HandoffTTL), Verdict: v}
 	_, err = s.Store.ConsumeLink(ctx, l.ID, now, v, h)
 	if errors.Is(err, ErrNotPending) {
 		return s.reload(ctx, l.ID, now)
@@ -250,7 +252,7 @@ func (s *Service) consume(ctx context.Context, l *Link, v fingerprint.Verdict, n
 			redirect = withParam(redirect, "lg_assertion", tok)
 		}
 	}
-	return &Result{Outcome: ResultConsumed, RedirectURL: redirect}, nil
+	return &Result{Outcome: ResultConsumed, RedirectURL: redirect, handoff: code}, nil
 }
 
 // reload answers from the stored state after a lost race.

@@ -32,6 +32,12 @@ type Link struct {
 	Email       string          `json:"email"`
 	RedirectURL string          `json:"redirect_url"`
 	Metadata    json.RawMessage `json:"metadata,omitempty"`
+	// Purpose is what the link is for; empty in links stored before
+	// purposes existed (read it with OrDefault).
+	Purpose Purpose `json:"purpose,omitempty"`
+	// Locale is the BCP 47 language of the link's mail and landing page,
+	// given or derived at issue.
+	Locale string `json:"locale,omitempty"`
 	// Family identifies (email, redirect origin): issuing a link revokes
 	// the older pending link of the same family.
 	Family    string `json:"family"`
@@ -111,6 +117,8 @@ type Handoff struct {
 	LinkID     string              `json:"link_id"`
 	Email      string              `json:"email"`
 	Metadata   json.RawMessage     `json:"metadata,omitempty"`
+	Purpose    Purpose             `json:"purpose,omitempty"`
+	Locale     string              `json:"locale,omitempty"`
 	ConsumedAt time.Time           `json:"consumed_at"`
 	ExpiresAt  time.Time           `json:"expires_at"`
 	Verdict    fingerprint.Verdict `json:"verdict"`

@@ -40,6 +40,9 @@ type Policy struct {
 	DefaultRedirect string
 	// PublicURL is the base URL of links ("https://kit.example.com").
 	PublicURL string
+	// DefaultLocale is the language of links whose request names none and
+	// whose requester's Accept-Language matches no language offered.
+	DefaultLocale string
 }
 
 // DefaultPolicy returns the limits that docs/api.md documents.
@@ -48,7 +51,7 @@ func DefaultPolicy() Policy {
 		DefaultTTL: 15 * time.Minute, MinTTL: time.Minute, MaxTTL: 24 * time.Hour,
 		NonceMaxAge: 2 * time.Hour, HandoffTTL: 60 * time.Second,
 		MaxCodeAttempts: 5, MaxMetadata: 4096,
-		PublicURL: "http://127.0.0.1:8080",
+		PublicURL: "http://127.0.0.1:8080", DefaultLocale: "en",
 	}
 }
 
@@ -71,6 +74,10 @@ type Service struct {
 	// MailQueued, when set, is called after a link with an email is
 	// stored (to wake the deliverer).
 	MailQueued func()
+	// MatchLocale, when set, returns the offered language that best
+	// matches an Accept-Language header, or "" when none does: the locale
+	// of a link whose request names none.
+	MatchLocale func(acceptLanguage string) string
 	// Assert, when set, signs an assertion of a consumption that the
 	// redirect carries as lg_assertion, beside lg_code.
 	Assert func(l *Link, v fingerprint.Verdict, byCode bool) (string, error)
@@ -116,7 +123,12 @@ type IssueRequest struct {
 	TTL         time.Duration // zero: the policy's default
 	Metadata    json.RawMessage
 	SendEmail   bool
-	Requester   Client
+	// Purpose is what the link is for ("" is sign_in).
+	Purpose Purpose
+	// Locale is a BCP 47 tag; "" derives it from the requester's
+	// Accept-Language, then the policy's default.
+	Locale    string
+	Requester Client
 }
 
 // Issued is a new link with its secrets, returned once.
@@ -160,6 +172,15 @@ func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error)
 		return nil, Errorf(KindInvalid, "invalid_request", "metadata is not valid JSON")
 	}
 
+	purpose, err := ParsePurpose(string(req.Purpose))
+	if err != nil {
+		return nil, err
+	}
+	locale, err := s.locale(req)
+	if err != nil {
+		return nil, err
+	}
+
 	now := s.now().Truncate(time.Second) // API times are whole seconds
 	id, err := NewID(s.rand(), now)
 	if err != nil {
@@ -175,6 +196,7 @@ func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error)
 	}
 	l := &Link{
 		ID: id, Email: email, RedirectURL: redirect, Family: s.Keys.Family(email, origin),
+		Purpose: purpose, Locale: locale,
 		TokenHash: s.Keys.TokenHash(token), CodeHash: s.Keys.CodeHash(id, code),
 		State: Pending, CreatedAt: now, ExpiresAt: now.Add(ttl),
 		Requester: fingerprint.Requester{
@@ -209,6 +231,23 @@ func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error)
 	}
 	s.log().Info("link issued", "link_id", l.ID, "expires_at", l.ExpiresAt, "binding", l.Requester.HasBinding)
 	return &Issued{Link: l, Token: token, Code: code, URL: s.LinkURL(token)}, nil
+}
+
+// locale is the language of a new link: the request's, else the best
+// offered match of the requester's Accept-Language, else the default.
+func (s *Service) locale(req *IssueRequest) (string, error) {
+	if req.Locale != "" {
+		return ParseLocale(req.Locale)
+	}
+	if al := req.Requester.Visitor.AcceptLanguage; al != "" && s.MatchLocale != nil {
+		if l := s.MatchLocale(clip(al, 256)); l != "" {
+			return l, nil
+		}
+	}
+	if s.Policy.DefaultLocale != "" {
+		return s.Policy.DefaultLocale, nil
+	}
+	return "en", nil
 }
 
 // LinkURL is the landing page address of a token.

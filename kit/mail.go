@@ -59,7 +59,7 @@ func (k *Kit) setupMail(opts Options, keys *linkguard.Keys) (bool, error) {
 	}
 	k.Service.Mail = func(l *linkguard.Link, req *linkguard.IssueRequest, link, code string) ([]byte, error) {
 		m := mail.Message{
-			To: l.Email, ProductName: product, LinkURL: link, Code: code,
+			To: l.Email, Purpose: mail.Purpose(l.Purpose.OrDefault()), Locale: l.Locale, ProductName: product, LinkURL: link, Code: code,
 			ExpiresAt: l.ExpiresAt, RequestedAt: l.CreatedAt, SupportAddress: opts.Brand.Support,
 			Origin: describeOrigin(l.Requester.UserAgent, l.Requester.Network.City, l.Requester.Network.Country),
 		}

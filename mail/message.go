@@ -18,6 +18,8 @@ const (
 	PurposeSignIn        Purpose = "sign_in"
 	PurposeConfirmEmail  Purpose = "confirm_email"
 	PurposeResetPassword Purpose = "reset_password"
+	PurposeInvite        Purpose = "invite"
+	PurposeApprove       Purpose = "approve"
 )
 
 // Message is one email to send. It is plain data with JSON tags, so that the
@@ -34,6 +36,8 @@ type Message struct {
 	From string `json:"from,omitempty"`
 	// Purpose selects the wording; empty means PurposeSignIn.
 	Purpose Purpose `json:"purpose,omitempty"`
+	// Locale is the BCP 47 language of the mail; empty means English.
+	Locale string `json:"locale,omitempty"`
 	// ProductName names the site in the subject and body, e.g. "Acme".
 	ProductName string `json:"product_name,omitempty"`
 	// LinkURL is the one-time link (absolute http or https URL).
@@ -70,7 +74,7 @@ func (m Message) Validate() error {
 		}
 	}
 	switch m.Purpose {
-	case "", PurposeSignIn, PurposeConfirmEmail, PurposeResetPassword:
+	case "", PurposeSignIn, PurposeConfirmEmail, PurposeResetPassword, PurposeInvite, PurposeApprove:
 	default:
 		problems = append(problems, fmt.Sprintf("purpose: unknown %q", truncate(string(m.Purpose), 32)))
 	}

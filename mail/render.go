@@ -125,6 +125,10 @@ func (r *Renderer) Render(m Message, now time.Time) (Rendered, error) {
 		d.Action = "confirm your email address"
 	case PurposeResetPassword:
 		d.Action = "reset your password"
+	case PurposeInvite:
+		d.Action = "accept your invitation"
+	case PurposeApprove:
+		d.Action = "approve the request"
 	default:
 		d.Action = "sign in"
 	}

@@ -19,6 +19,8 @@ type createLinkRequest struct {
 	TTLSeconds  *int            `json:"ttl_seconds"`
 	Metadata    json.RawMessage `json:"metadata"`
 	SendEmail   *bool           `json:"send_email"`
+	Purpose     string          `json:"purpose"`
+	Locale      string          `json:"locale"`
 	Requester   *struct {
 		IP             string `json:"ip"`
 		UserAgent      string `json:"user_agent"`
@@ -40,7 +42,7 @@ func (s *Server) createLink(c *fiber.Ctx) error {
 	}
 	ir := &linkguard.IssueRequest{
 		Email: req.Email, RedirectURL: req.RedirectURL, Metadata: req.Metadata,
-		SendEmail: s.opts.MailConfigured,
+		SendEmail: s.opts.MailConfigured, Purpose: linkguard.Purpose(req.Purpose), Locale: req.Locale,
 	}
 	if req.SendEmail != nil {
 		ir.SendEmail = *req.SendEmail
@@ -75,6 +77,8 @@ type linkResponse struct {
 	ID          string              `json:"id"`
 	Email       string              `json:"email"`
 	State       linkguard.State     `json:"state"`
+	Purpose     linkguard.Purpose   `json:"purpose"`
+	Locale      string              `json:"locale,omitempty"`
 	RedirectURL string              `json:"redirect_url"`
 	CreatedAt   time.Time           `json:"created_at"`
 	ExpiresAt   time.Time           `json:"expires_at"`
@@ -112,6 +116,7 @@ func (s *Server) getLink(c *fiber.Ctx) error {
 	l := info.Link
 	res := linkResponse{
 		ID: l.ID, Email: l.Email, State: info.State, RedirectURL: l.RedirectURL,
+		Purpose: l.Purpose.OrDefault(), Locale: l.Locale,
 		CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt,
 		ConsumedAt: timePtr(l.ConsumedAt), RevokedAt: timePtr(l.RevokedAt),
 		Metadata: l.Metadata, Delivery: l.Delivery, Visits: []visitResponse{},
@@ -144,6 +149,8 @@ type exchangeResponse struct {
 	LinkID     string              `json:"link_id"`
 	Email      string              `json:"email"`
 	Metadata   json.RawMessage     `json:"metadata"`
+	Purpose    linkguard.Purpose   `json:"purpose"`
+	Locale     string              `json:"locale,omitempty"`
 	ConsumedAt time.Time           `json:"consumed_at"`
 	Verdict    fingerprint.Verdict `json:"verdict"`
 }
@@ -157,13 +164,18 @@ func (s *Server) exchange(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(exchangeBody(h))
+}
+
+// exchangeBody is the answer of /v1/exchange and /v1/links/{id}/redeem.
+func exchangeBody(h *linkguard.Handoff) exchangeResponse {
 	md := h.Metadata
 	if len(md) == 0 {
 		md = json.RawMessage("{}")
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(exchangeResponse{LinkID: h.LinkID, Email: h.Email, Metadata: md,
-		ConsumedAt: h.ConsumedAt, Verdict: h.Verdict})
+	return exchangeResponse{LinkID: h.LinkID, Email: h.Email, Metadata: md,
+		Purpose: h.Purpose.OrDefault(), Locale: h.Locale, ConsumedAt: h.ConsumedAt, Verdict: h.Verdict}
 }
 
 func clipStr(s string, n int) string {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 
 	"github.com/gofiber/fiber/v2"
@@ -26,6 +27,18 @@ type errorBody struct {
 type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Extra are more members (attempts_left, state), beside code and message.
+	Extra map[string]any `json:"-"`
+}
+
+// MarshalJSON writes code, message and the extra members in one object.
+func (d errorDetail) MarshalJSON() ([]byte, error) {
+	m := make(map[string]any, len(d.Extra)+2)
+	for k, v := range d.Extra {
+		m[k] = v
+	}
+	m["code"], m["message"] = d.Code, d.Message
+	return json.Marshal(m)
 }
 
 // errorHandler renders every error as docs/api.md's error body. An error
@@ -50,7 +63,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		status = fiber.StatusInternalServerError
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(status).JSON(errorBody{errorDetail{Code: le.Code, Message: le.Message}})
+	return c.Status(status).JSON(errorBody{errorDetail{Code: le.Code, Message: le.Message, Extra: le.Extra}})
 }
 
 func fiberError(fe *fiber.Error) *linkguard.Error {

@@ -98,6 +98,7 @@ func (s *Server) routes() {
 	v1.Post("/links", s.createLink)
 	v1.Get("/links/:id", s.getLink)
 	v1.Delete("/links/:id", s.deleteLink)
+	v1.Post("/links/:id/redeem", s.redeem)
 	v1.Post("/exchange", s.exchange)
 	v1.Get("/events", s.events)
 
