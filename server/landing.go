@@ -262,26 +262,36 @@ func (s *Server) asset(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
 	c.Set(fiber.HeaderContentType, a.ContentType)
 	c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
-	ae := c.Get(fiber.HeaderAcceptEncoding)
-	switch {
-	case a.Brotli != nil && acceptsEncoding(ae, "br"):
+	switch preferredEncoding(c, a) {
+	case "br":
 		c.Set(fiber.HeaderContentEncoding, "br")
 		return c.Send(a.Brotli)
-	case a.Gzip != nil && acceptsEncoding(ae, "gzip"):
+	case "gzip":
 		c.Set(fiber.HeaderContentEncoding, "gzip")
 		return c.Send(a.Gzip)
 	}
 	return c.Send(a.Raw)
 }
 
-func acceptsEncoding(header, enc string) bool {
-	for _, part := range strings.Split(header, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(name), enc) {
-			return !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") || strings.Contains(params, "q=0.")
-		}
+// preferredEncoding is the encoding of a that the browser prefers, by
+// Fiber's negotiation (RFC 9110: q=0 refuses, higher q wins, ties keep the
+// header's order), or "" for the raw bytes. No Accept-Encoding gets the
+// raw bytes (Fiber would pick the first offer).
+func preferredEncoding(c *fiber.Ctx, a *web.Asset) string {
+	if c.Get(fiber.HeaderAcceptEncoding) == "" {
+		return ""
 	}
-	return false
+	offers := make([]string, 0, 3)
+	if a.Brotli != nil {
+		offers = append(offers, "br")
+	}
+	if a.Gzip != nil {
+		offers = append(offers, "gzip")
+	}
+	if enc := c.AcceptsEncodings(append(offers, "identity")...); enc != "identity" {
+		return enc
+	}
+	return ""
 }
 
 type homeData struct{ HandoffCode bool }
