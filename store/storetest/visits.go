@@ -14,7 +14,7 @@ func visitsInOrder(t *testing.T, open Open) {
 	l := NewLink(t, now, "fam")
 	s.CreateLink(ctx, l, nil)
 	for i := 0; i < 5; i++ {
-		v := &linkguard.Visit{LinkID: l.ID, At: now.Add(time.Duration(i) * time.Second), Kind: linkguard.VisitView, Outcome: linkguard.OutcomeNone}
+		v := &linkguard.Visit{LinkID: l.ID, At: now.Add(time.Duration(i) * time.Second), Kind: linkguard.VisitView, Outcome: linkguard.VisitOutcomeNone}
 		if err := s.AddVisit(ctx, v); err != nil {
 			t.Fatal(err)
 		}
