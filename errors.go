@@ -24,17 +24,17 @@ const (
 // for programs, and a message for people.
 type Error struct {
 	Kind    Kind
-	Code    ErrorCode
+	Code    string
 	Message string
 	// Extra holds more members of the API's error object, beside code and
 	// message (attempts_left, state). Never a secret.
 	Extra map[string]any
 }
 
-func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // Errorf returns an *Error of the given kind and code.
-func Errorf(kind Kind, code ErrorCode, format string, args ...any) *Error {
+func Errorf(kind Kind, code, format string, args ...any) *Error {
 	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
@@ -47,6 +47,8 @@ var (
 	ErrNotPending = errors.New("link is not pending")
 	// ErrTooManyAttempts means the link's code attempts are used up.
 	ErrTooManyAttempts = errors.New("too many code attempts")
+	// ErrWrongCode means a typed code did not match; the attempt counted.
+	ErrWrongCode = errors.New("wrong code")
 	// ErrLocked means another process holds the store.
 	ErrLocked = errors.New("store is in use by another process")
 )

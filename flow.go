@@ -11,10 +11,22 @@ import (
 	"github.com/linkguard/linkguard/fingerprint"
 )
 
+// Outcome is what a verify or confirm request answers, as docs/api.md names it.
+type Outcome string
+
+// The outcomes of verify and confirm.
+const (
+	ResultConsumed Outcome = "consumed"
+	ResultConfirm  Outcome = "confirm"
+	ResultCode     Outcome = "code"
+	ResultUsed     Outcome = "used"
+	ResultExpired  Outcome = "expired"
+)
+
 // Page is what the landing page of a token shows when it is rendered.
 type Page struct {
 	// State is the page's initial state: checking (pending), used or expired.
-	State PageState
+	State string
 	Nonce string
 	// UsedAt and ExpiresAt explain the used and expired states.
 	UsedAt, ExpiresAt time.Time
@@ -34,10 +46,10 @@ type Page struct {
 func (s *Service) View(ctx context.Context, token string, c *Client) (*Page, error) {
 	now := s.now()
 	th := s.Keys.TokenHash(token)
-	p := &Page{State: PageChecking, Nonce: s.Keys.Nonce(th, now)}
+	p := &Page{State: "checking", Nonce: s.Keys.Nonce(th, now)}
 	l, err := s.Store.LinkByTokenHash(ctx, th)
 	if errors.Is(err, ErrNotFound) {
-		p.State = PageExpired
+		p.State = "expired"
 		return p, nil
 	}
 	if err != nil {
@@ -46,14 +58,16 @@ func (s *Service) View(ctx context.Context, token string, c *Client) (*Page, err
 	p.RedirectURL = l.RedirectURL
 	switch l.StateAt(now) {
 	case Consumed:
-		p.State, p.UsedAt = PageUsed, l.ConsumedAt
+		p.State, p.UsedAt = "used", l.ConsumedAt
 	case Expired, Revoked:
-		p.State, p.ExpiresAt = PageExpired, l.ExpiresAt
+		p.State, p.ExpiresAt = "expired", l.ExpiresAt
 	case Pending:
 		p.Bound = s.bound(l, c.Binding)
 	}
-	s.addVisit(ctx, &Visit{LinkID: l.ID, At: now, Kind: VisitView, Outcome: VisitOutcomeNone,
-		Network: s.network(c.IP), UserAgent: clip(c.Visitor.UserAgent, 512)})
+	n := s.network(c.IP)
+	ua := clip(c.Visitor.UserAgent, 512)
+	s.addVisit(ctx, &Visit{LinkID: l.ID, At: now, Kind: VisitView, Outcome: OutcomeNone,
+		Network: n, UserAgent: ua, Scanner: s.scanner(&n, ua)})
 	return p, nil
 }
 
@@ -89,14 +103,14 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 	now := s.now()
 	th := s.Keys.TokenHash(r.Token)
 	if r.Nonce == "" {
-		return nil, Errorf(KindInvalid, CodeInvalidNonce, "nonce is missing: reload the page and try again")
+		return nil, Errorf(KindInvalid, "invalid_nonce", "nonce is missing: reload the page and try again")
 	}
 	if err := s.Keys.CheckNonce(r.Nonce, th, now, s.Policy.NonceMaxAge); err != nil {
-		return nil, Errorf(KindInvalid, CodeInvalidNonce, "this page is out of date or was not issued for this link (%v): reload the page and try again", err)
+		return nil, Errorf(KindInvalid, "invalid_nonce", "this page is out of date or was not issued for this link (%v): reload the page and try again", err)
 	}
 	l, err := s.Store.LinkByTokenHash(ctx, th)
 	if errors.Is(err, ErrNotFound) {
-		return &Result{Outcome: OutcomeExpired}, nil
+		return &Result{Outcome: ResultExpired}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load link: %w", err)
@@ -109,7 +123,10 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	kind := r.Stage.VisitKind()
+	kind := VisitVerify
+	if r.Stage == fingerprint.StageConfirm {
+		kind = VisitConfirm
+	}
 	v := s.Decider.Decide(in)
 	if r.Code != "" {
 		return s.tryCode(ctx, l, r, in, v, now)
@@ -123,24 +140,25 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 			Reason: "no report from the page's collector: only the device cookie or the code may consume"})
 	}
 	vis := &Visit{LinkID: l.ID, At: now, Kind: kind, Network: in.Visitor.Network,
-		UserAgent: in.Visitor.UserAgent, Input: in, Verdict: &v}
+		UserAgent: in.Visitor.UserAgent, Scanner: s.scanner(&in.Visitor.Network, in.Visitor.UserAgent),
+		Input: in, Verdict: &v}
 	switch v.Decision {
 	case fingerprint.Consume:
 		res, err := s.consume(ctx, l, v, now, false)
-		vis.Outcome = VisitOutcomeConsumed
-		if err != nil || res.Outcome != OutcomeConsumed {
-			vis.Outcome = VisitOutcomeRejected
+		vis.Outcome = OutcomeConsumed
+		if err != nil || res.Outcome != ResultConsumed {
+			vis.Outcome = OutcomeRejected
 		}
 		s.addVisit(ctx, vis)
 		return res, err
 	case fingerprint.Code:
-		vis.Outcome = VisitOutcomeCode
+		vis.Outcome = OutcomeCode
 		s.addVisit(ctx, vis)
-		return &Result{Outcome: OutcomeCode}, nil
+		return &Result{Outcome: ResultCode}, nil
 	default:
-		vis.Outcome = VisitOutcomeConfirm
+		vis.Outcome = OutcomeConfirm
 		s.addVisit(ctx, vis)
-		return &Result{Outcome: OutcomeConfirm}, nil
+		return &Result{Outcome: ResultConfirm}, nil
 	}
 }
 
@@ -148,66 +166,118 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 func finalResult(l *Link, now time.Time) *Result {
 	switch l.StateAt(now) {
 	case Consumed:
-		return &Result{Outcome: OutcomeUsed, UsedAt: l.ConsumedAt, RedirectBack: l.RedirectURL}
+		return &Result{Outcome: ResultUsed, UsedAt: l.ConsumedAt, RedirectBack: l.RedirectURL}
 	case Expired, Revoked:
-		return &Result{Outcome: OutcomeExpired, ExpiresAt: l.ExpiresAt, RedirectBack: l.RedirectURL}
+		return &Result{Outcome: ResultExpired, ExpiresAt: l.ExpiresAt, RedirectBack: l.RedirectURL}
 	}
 	return nil
 }
 
 func (s *Service) input(ctx context.Context, l *Link, r *ReportRequest, now time.Time) (*fingerprint.Input, error) {
 	in := &fingerprint.Input{
-		Stage: r.Stage, Requester: l.Requester, Visitor: r.Client.Visitor,
+		Stage: r.Stage, Requester: l.Requester, Visitor: clipVisitor(r.Client.Visitor),
 		Report: r.Report, Now: now,
 	}
 	in.Visitor.At = now
-	in.Visitor.UserAgent = clip(in.Visitor.UserAgent, 512)
 	in.Visitor.Network = s.network(r.Client.IP)
 	in.Binding = s.bound(l, r.Client.Binding)
-	visits, err := s.Store.Visits(ctx, l.ID)
+	// The decision reads the link's bounded history summary (one read),
+	// never its visits: a link opened a thousand times costs the same.
+	h, err := s.Store.History(ctx, l.ID)
 	if err != nil {
-		return nil, fmt.Errorf("load visits: %w", err)
+		return nil, fmt.Errorf("load history: %w", err)
 	}
-	for _, v := range visits {
-		in.History = append(in.History, fingerprint.PastVisit{At: v.At, Kind: v.Kind, Network: v.Network, UserAgent: v.UserAgent})
-	}
+	in.History = h
 	return in, nil
+}
+
+// clipVisitor cuts every header a visitor sent to a bounded length, so
+// that a recorded input's size does not depend on what a client sends.
+func clipVisitor(v fingerprint.Visitor) fingerprint.Visitor {
+	v.UserAgent, v.AcceptLanguage = clip(v.UserAgent, 512), clip(v.AcceptLanguage, 256)
+	v.SecFetchSite, v.SecFetchMode = clip(v.SecFetchSite, 32), clip(v.SecFetchMode, 32)
+	v.SecFetchDest, v.SecFetchUser = clip(v.SecFetchDest, 32), clip(v.SecFetchUser, 8)
+	v.SecCHUA, v.SecCHUAMobile = clip(v.SecCHUA, 256), clip(v.SecCHUAMobile, 8)
+	v.SecCHUAPlatform, v.Purpose = clip(v.SecCHUAPlatform, 64), clip(v.Purpose, 32)
+	return v
 }
 
 func (s *Service) tryCode(ctx context.Context, l *Link, r *ReportRequest, in *fingerprint.Input, v fingerprint.Verdict, now time.Time) (*Result, error) {
 	vis := &Visit{LinkID: l.ID, At: now, Kind: VisitCode, Network: in.Visitor.Network,
-		UserAgent: in.Visitor.UserAgent, Input: in, Verdict: &v}
-	n, err := s.Store.UseCodeAttempt(ctx, l.ID, s.Policy.MaxCodeAttempts, now)
+		UserAgent: in.Visitor.UserAgent, Scanner: s.scanner(&in.Visitor.Network, in.Visitor.UserAgent),
+		Input: in, Verdict: &v}
+	sp, left, err := s.SpendCode(ctx, l, r.Code, v, now)
+	vis.Outcome = OutcomeRejected
 	switch {
 	case errors.Is(err, ErrTooManyAttempts):
-		vis.Outcome = VisitOutcomeRejected
 		s.addVisit(ctx, vis)
-		return nil, Errorf(KindRateLimited, CodeTooManyAttempts, "too many wrong codes were tried for this link: ask for a new link")
-	case errors.Is(err, ErrNotPending):
-		return s.reload(ctx, l.ID, now)
-	case err != nil:
-		return nil, fmt.Errorf("count code attempt: %w", err)
-	}
-	if subtle.ConstantTimeCompare(s.Keys.CodeHash(l.ID, r.Code), l.CodeHash) != 1 {
-		vis.Outcome = VisitOutcomeRejected
+		return nil, Errorf(KindRateLimited, "too_many_attempts", "too many wrong codes were tried for this link: ask for a new link")
+	case errors.Is(err, ErrWrongCode):
 		s.addVisit(ctx, vis)
-		left := s.Policy.MaxCodeAttempts - n
 		if left <= 0 {
-			return nil, Errorf(KindRateLimited, CodeTooManyAttempts, "that code is not right, and no tries are left for this link: ask for a new link")
+			return nil, Errorf(KindRateLimited, "too_many_attempts", "that code is not right, and no tries are left for this link: ask for a new link")
 		}
-		return &Result{AttemptsLeft: left}, Errorf(KindInvalid, CodeInvalidCode, "that code is not right: check the email and try again (%d tries left)", left)
+		return &Result{AttemptsLeft: left}, Errorf(KindInvalid, "invalid_code", "that code is not right: check the email and try again (%d tries left)", left)
+	case errors.Is(err, ErrNotPending):
+		s.addVisit(ctx, vis)
+		if res := finalResult(sp.Link, now); res != nil {
+			return res, nil
+		}
+		return nil, fmt.Errorf("link %s is pending after a refused code", l.ID)
+	case err != nil:
+		return nil, err
 	}
-	cv := fingerprint.Verdict{Decision: fingerprint.Consume, Score: v.Score, Config: v.Config,
+	vis.Outcome, vis.Verdict = OutcomeConsumed, &sp.Handoff.Verdict
+	s.addVisit(ctx, vis)
+	return s.spent(l, sp.Handoff.Verdict, sp.Code, true), nil
+}
+
+// Spent is a link consumed by its code: the stored link, its handoff, and
+// the handoff's code (lg_code), returned once.
+type Spent struct {
+	Link    *Link
+	Handoff *Handoff
+	// Code is the handoff code. NB: a secret; never log it.
+	Code string
+}
+
+// SpendCode checks a code typed for l and, when it is right, consumes l:
+// the attempt count, the compare and the consumption are one
+// compare-and-set in the store (Store.ConsumeWithCode), one synced write.
+// v is the verdict of the request that carried the code, kept with the
+// consumption under a "code" contribution. It is the one way a code
+// spends a link: the landing page's form and JSON confirm use it, and so
+// may any route that takes the code (redeem).
+//
+// Errors, which the caller maps to its answers: ErrWrongCode with left,
+// the tries that remain (0: the caller may answer too_many_attempts);
+// ErrTooManyAttempts (no try was left, even for the right code);
+// ErrNotPending with sp.Link, the stored link (consumed, revoked or
+// expired); ErrNotFound; anything else is a store failure.
+func (s *Service) SpendCode(ctx context.Context, l *Link, code string, v fingerprint.Verdict, now time.Time) (sp *Spent, left int, err error) {
+	cv := fingerprint.Verdict{Decision: fingerprint.Consume, Score: v.Score, Config: v.Config, Rule: v.Rule,
 		Signals: append([]fingerprint.Contribution{{Signal: "code", Value: 1, Weight: 1,
 			Reason: "the code from the email was typed"}}, v.Signals...)}
-	vis.Verdict = &cv
-	res, err := s.consume(ctx, l, cv, now, true)
-	vis.Outcome = VisitOutcomeConsumed
-	if err != nil || res.Outcome != OutcomeConsumed {
-		vis.Outcome = VisitOutcomeRejected
+	hcode, err := NewToken(s.rand())
+	if err != nil {
+		return nil, 0, err
 	}
-	s.addVisit(ctx, vis)
-	return res, err
+	h := &Handoff{CodeHash: s.Keys.HandoffHash(hcode), LinkID: l.ID, Email: l.Email,
+		Metadata: l.Metadata, Purpose: l.Purpose.OrDefault(), Locale: l.Locale,
+		ConsumedAt: now, ExpiresAt: now.Add(s.Policy.HandoffTTL), Verdict: cv}
+	stored, err := s.Store.ConsumeWithCode(ctx, l.ID, s.Keys.CodeHash(l.ID, code), s.Policy.MaxCodeAttempts, now, cv, h)
+	switch {
+	case errors.Is(err, ErrWrongCode):
+		return &Spent{Link: stored}, s.Policy.MaxCodeAttempts - stored.CodeAttempts, err
+	case errors.Is(err, ErrTooManyAttempts), errors.Is(err, ErrNotPending):
+		return &Spent{Link: stored}, 0, err
+	case errors.Is(err, ErrNotFound):
+		return nil, 0, err
+	case err != nil:
+		return nil, 0, fmt.Errorf("spend code: %w", err)
+	}
+	s.log().Info("link consumed", "link_id", l.ID, "decision", cv.Decision, "by_code", true)
+	return &Spent{Link: stored, Handoff: h, Code: hcode}, 0, nil
 }
 
 // consume spends the link with one compare-and-set and creates its
@@ -227,6 +297,12 @@ func (s *Service) consume(ctx context.Context, l *Link, v fingerprint.Verdict, n
 		return nil, fmt.Errorf("consume link: %w", err)
 	}
 	s.log().Info("link consumed", "link_id", l.ID, "decision", v.Decision, "score", v.Score)
+	return s.spent(l, v, code, byCode), nil
+}
+
+// spent is the answer to a consumption: the redirect with the handoff
+// code and, when configured, the assertion.
+func (s *Service) spent(l *Link, v fingerprint.Verdict, code string, byCode bool) *Result {
 	redirect := withParam(l.RedirectURL, "lg_code", code)
 	if s.Assert != nil {
 		// The link is spent either way: a signing failure only costs the
@@ -237,7 +313,7 @@ func (s *Service) consume(ctx context.Context, l *Link, v fingerprint.Verdict, n
 			redirect = withParam(redirect, "lg_assertion", tok)
 		}
 	}
-	return &Result{Outcome: OutcomeConsumed, RedirectURL: redirect, handoff: code}, nil
+	return &Result{Outcome: ResultConsumed, RedirectURL: redirect, handoff: code}
 }
 
 // reload answers from the stored state after a lost race.
@@ -268,6 +344,21 @@ func (s *Service) addVisit(ctx context.Context, v *Visit) {
 		// Evidence only: the request goes on.
 		s.log().Warn("record visit", "link_id", v.LinkID, "err", err)
 	}
+}
+
+// scannerNamer is the optional part of a Decider that names the scanner
+// entry a network or user agent matches (fingerprint.Engine has it).
+type scannerNamer interface {
+	Scanner(n *fingerprint.Network, ua string) string
+}
+
+// scanner attributes a visit to a mail-scanner vendor when the decider
+// can say so; "" otherwise.
+func (s *Service) scanner(n *fingerprint.Network, ua string) string {
+	if sn, ok := s.Decider.(scannerNamer); ok {
+		return sn.Scanner(n, ua)
+	}
+	return ""
 }
 
 // bound reports whether cookie is the device-binding cookie of l.

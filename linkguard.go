@@ -79,21 +79,41 @@ type Delivery struct {
 	NextAt    time.Time `json:"next_at,omitzero"`
 }
 
+// Visit kinds and outcomes, as docs/api.md names them.
+const (
+	VisitView    = "view"
+	VisitVerify  = "verify"
+	VisitConfirm = "confirm"
+	VisitCode    = "code"
+
+	OutcomeNone     = "none"
+	OutcomeConsumed = "consumed"
+	OutcomeConfirm  = "confirm"
+	OutcomeCode     = "code"
+	OutcomeRejected = "rejected"
+)
+
 // Visit is one request that touched a link: evidence, not state. Visits
 // may be written without waiting for the disk and lost in a crash.
 type Visit struct {
 	ID      string              `json:"id"`
 	LinkID  string              `json:"link_id"`
 	At      time.Time           `json:"at"`
-	Kind    VisitKind           `json:"kind"`
-	Outcome VisitOutcome        `json:"outcome"`
+	Kind    string              `json:"kind"`
+	Outcome string              `json:"outcome"`
 	Network fingerprint.Network `json:"network"`
 	// UserAgent is the visitor's User-Agent header, cut to 512 bytes.
 	UserAgent string `json:"user_agent,omitempty"`
+	// Scanner names the scanner entry that the visit's network or user
+	// agent matched (fingerprint.Engine.Scanner); "" for none.
+	Scanner string `json:"scanner,omitempty"`
 	// Input and Verdict are recorded for verify, confirm and code visits,
 	// so that a decision can be explained and replayed.
 	Input   *fingerprint.Input   `json:"input,omitempty"`
 	Verdict *fingerprint.Verdict `json:"verdict,omitempty"`
+	// Trimmed is set when the record was over MaxVisitBytes and lost part
+	// of its input (see EncodeVisit).
+	Trimmed bool `json:"trimmed,omitempty"`
 }
 
 // Handoff is the result of a consumption, waiting for the host's backend

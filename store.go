@@ -31,19 +31,34 @@ type Store interface {
 	ConsumeLink(ctx context.Context, id string, at time.Time, v fingerprint.Verdict, h *Handoff) (*Link, error)
 	// RevokeLink moves a pending link to revoked; ErrNotPending otherwise.
 	RevokeLink(ctx context.Context, id string, at time.Time) (*Link, error)
-	// UseCodeAttempt counts one code attempt on a link pending at time at
-	// and returns how many were used, or ErrTooManyAttempts when max were
-	// used before; ErrNotPending when the link is no longer pending.
-	UseCodeAttempt(ctx context.Context, id string, max int, at time.Time) (int, error)
+	// ConsumeWithCode is a typed code, checked and spent as one
+	// compare-and-set (one synced write): on a link pending at time at
+	// with fewer than max code attempts used, it counts one attempt,
+	// compares codeHash with the link's CodeHash and, when they match,
+	// consumes the link and stores h, as ConsumeLink does. The returned
+	// link is the stored one, its CodeAttempts counting this try. Errors:
+	// ErrWrongCode (the attempt is counted and durable), ErrTooManyAttempts
+	// (max were used before: even the right code is refused, and nothing
+	// is counted), ErrNotPending, ErrNotFound.
+	ConsumeWithCode(ctx context.Context, id string, codeHash []byte, max int, at time.Time, v fingerprint.Verdict, h *Handoff) (*Link, error)
 	// TakeHandoff returns and deletes the handoff whose code hashes to h,
 	// if it has not expired by now; ErrNotFound otherwise.
 	TakeHandoff(ctx context.Context, h []byte, now time.Time) (*Handoff, error)
-	// AddVisit records a visit. It may return before the visit is durable.
+	// AddVisit records a visit and adds it to its link's history summary.
+	// It may return before the visit is durable. A link keeps its newest
+	// KeptViews views and KeptDecisions decision records, each stored as
+	// EncodeVisit writes it, so what a link costs is bounded.
 	AddVisit(ctx context.Context, v *Visit) error
-	// Visits returns a link's recorded visits, oldest first.
+	// Visits returns a link's kept visits, oldest first: at most
+	// KeptViews + KeptDecisions.
 	Visits(ctx context.Context, linkID string) ([]Visit, error)
-	// ScanVisits calls fn for every recorded visit at or after since, in
-	// time order per link, until fn returns an error.
+	// History returns the summary of a link's latest visits (at most
+	// HistoryLen, oldest first, each entry made by Visit.Past): all that a
+	// decision reads of the link's past, in one read. It is evidence, as
+	// visits are: it may miss visits that were not written yet.
+	History(ctx context.Context, linkID string) ([]fingerprint.PastVisit, error)
+	// ScanVisits calls fn for every kept visit at or after since, in time
+	// order per link, until fn returns an error.
 	ScanVisits(ctx context.Context, since time.Time, fn func(*Visit) error) error
 	MailQueue
 	// Close flushes buffered visits and releases the store.

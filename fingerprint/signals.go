@@ -189,7 +189,10 @@ func (e *eval) timing() {
 			e.note(0, "opened ").secs(d).s(" after issue")
 		}
 	}
-	kind := e.in.Stage.VisitKind()
+	kind := string(e.in.Stage)
+	if kind == "" {
+		kind = string(StageVerify)
+	}
 	burst := time.Duration(p.BurstSeconds * float64(time.Second))
 	vs := &e.in.Visitor.Network
 	views := 0
@@ -197,10 +200,10 @@ func (e *eval) timing() {
 	for i := range e.in.History {
 		h := &e.in.History[i]
 		if h.Kind == kind && absDur(e.now.Sub(h.At)) < burst {
-			e.note(-0.8, "two ").s(string(kind)).s(" requests less than ").secs(p.BurstSeconds).s(" apart")
+			e.note(-0.8, "two ").s(kind).s(" requests less than ").secs(p.BurstSeconds).s(" apart")
 			return
 		}
-		if h.Kind == VisitView && sameNetwork(&h.Network, vs) {
+		if h.Kind == "view" && sameNetwork(&h.Network, vs) {
 			if views > 0 && absDur(h.At.Sub(lastView)) < burst {
 				e.note(-0.4, "this network loaded the page twice within ").secs(p.BurstSeconds).s(" (HEAD then GET?)")
 				return

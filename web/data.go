@@ -1,15 +1,12 @@
 package web
 
-import (
-	"time"
-
-	"github.com/linkguard/linkguard"
-)
+import "time"
 
 // Landing is what the landing page template shows.
 type Landing struct {
-	// State is the page's initial data-lg-state.
-	State linkguard.PageState
+	// State is the page's initial data-lg-state: checking, confirm, code,
+	// done, used, expired or error.
+	State string
 	// Nonce binds the page's reports to this rendering.
 	Nonce string
 	// ConfirmURL is where the code form posts (also without JavaScript).

@@ -111,7 +111,7 @@ func exportEvents(args []string, stdout, stderr io.Writer, getenv func(string) s
 		return err
 	}
 	defer commit(false)
-	counts := map[linkguard.VisitKind]int{}
+	counts := map[string]int{}
 	n := 0
 	err = st.ScanVisits(context.Background(), since, func(v *linkguard.Visit) error {
 		ev, ok := eventOf(v)

@@ -6,18 +6,23 @@ package badger
 //	l/<link id>            → Link (JSON). TTL: link expiry + retention.
 //	t/<token hash>         → link id. TTL as the link.
 //	f/<family>             → id of the family's newest link (revoke-older index).
-//	v/<link id>/<visit id> → Visit (JSON), buffered writes. TTL: 8 days (at most 200 a link).
+//	v/<link id>/<slot>     → Visit (JSON, linkguard.EncodeVisit), buffered writes. TTL: 8 days.
+//	                         slot is v00..v31 for views, d00..d63 for decisions: a
+//	                         ring per link, so the newest KeptViews views and
+//	                         KeptDecisions decisions are kept and nothing else.
+//	s/<link id>            → summary (JSON): the ring counters and the history
+//	                         (linkguard.HistoryLen entries). Written with the visits.
 //	h/<handoff code hash>  → Handoff (JSON). TTL: the handoff's expiry.
 //	m/<link id>            → queued email (JSON, payload sealed). Deleted once sent or given up.
 //	q/<due nanos>/<link id> → empty: the mail queue ordered by next attempt.
 //
-// Visit ids sort by time (see visitq.NewID), so a prefix scan of v/<id>/
-// returns a link's visits oldest first.
+// Slots do not sort by time: readers sort a link's visits by (At, ID).
 const (
 	prefixLink    = "l/"
 	prefixToken   = "t/"
 	prefixFamily  = "f/"
 	prefixVisit   = "v/"
+	prefixSummary = "s/"
 	prefixHandoff = "h/"
 	prefixMail    = "m/"
 	prefixDue     = "q/"
@@ -28,3 +33,4 @@ func tokenKey(h []byte) []byte     { return append([]byte(prefixToken), h...) }
 func familyKey(f string) []byte    { return []byte(prefixFamily + f) }
 func visitPrefix(id string) []byte { return []byte(prefixVisit + id + "/") }
 func handoffKey(h []byte) []byte   { return append([]byte(prefixHandoff), h...) }
+func summaryKey(id string) []byte  { return []byte(prefixSummary + id) }

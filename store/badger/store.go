@@ -12,7 +12,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"crypto/subtle"
+	"hash/fnv"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +52,7 @@ type Store struct {
 	closeOnce sync.Once
 	closing   chan struct{}
 	done      sync.WaitGroup // the GC loop
+	stripes   [256]sync.Mutex
 }
 
 // Open opens (creating if needed) the store in opts.Dir. A folder held by
@@ -102,15 +106,39 @@ func (s *Store) Close() error {
 	return err
 }
 
+// conflictBudget is how long update keeps retrying a transaction that
+// conflicts before it gives up: far beyond any real storm, since a
+// conflict is contention, never the caller's fault (no 5xx for it).
+const conflictBudget = 30 * time.Second
+
 // update runs fn in a read-write transaction, retrying when a concurrent
-// transaction touched the same keys (Badger's optimistic concurrency).
+// transaction touched the same keys (Badger's optimistic concurrency),
+// with a jittered backoff so that a storm on one key resolves instead of
+// spinning: each round lets at least one transaction through.
 func (s *Store) update(fn func(txn *badger.Txn) error) error {
-	for i := 0; ; i++ {
+	deadline := time.Now().Add(conflictBudget)
+	backoff := 50 * time.Microsecond
+	for {
 		err := s.db.Update(fn)
-		if !errors.Is(err, badger.ErrConflict) || i >= 100 {
+		if !errors.Is(err, badger.ErrConflict) || time.Now().After(deadline) {
 			return err
 		}
+		time.Sleep(rand.N(backoff) + time.Microsecond)
+		backoff = min(2*backoff, 5*time.Millisecond)
 	}
+}
+
+// lock holds the stripe of key while a state change on it runs, so that
+// changes of one link (or issues of one family) in this process queue up
+// instead of conflicting and retrying: Badger would run them one after
+// the other anyway. Changes of different links take different stripes
+// and still commit together (group commit).
+func (s *Store) lock(key string) (unlock func()) {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	m := &s.stripes[h.Sum32()%uint32(len(s.stripes))]
+	m.Lock()
+	return m.Unlock
 }
 
 func (s *Store) ttl(expires time.Time) time.Duration {
@@ -142,6 +170,7 @@ func (s *Store) putLink(txn *badger.Txn, l *linkguard.Link) error {
 
 // CreateLink implements linkguard.Store.
 func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte) error {
+	defer s.lock(prefixFamily + l.Family)()
 	return s.update(func(txn *badger.Txn) error {
 		if mail != nil {
 			if err := s.putJob(txn, l.ID, &mailJob{NextAt: l.CreatedAt, Payload: mail, Expires: l.ExpiresAt}); err != nil {
@@ -212,20 +241,29 @@ func (s *Store) LinkByTokenHash(ctx context.Context, h []byte) (*linkguard.Link,
 
 // change loads a link, lets fn change it (or refuse), and writes it back
 // in one transaction. It returns the link as stored at the end.
+//
+// fn's answer ErrWrongCode is the one refusal that is still written: the
+// attempt it counted must stay counted.
 func (s *Store) change(id string, fn func(txn *badger.Txn, l *linkguard.Link) error) (*linkguard.Link, error) {
+	defer s.lock(prefixLink + id)()
 	var out *linkguard.Link
+	var answer error
 	err := s.update(func(txn *badger.Txn) error {
 		var l linkguard.Link
 		if err := getJSON(txn, linkKey(id), &l); err != nil {
 			return err
 		}
 		out = &l
-		if err := fn(txn, &l); err != nil {
-			return err
+		if answer = fn(txn, &l); answer != nil && !errors.Is(answer, linkguard.ErrWrongCode) {
+			return answer
 		}
 		return s.putLink(txn, &l)
 	})
-	if err != nil && !errors.Is(err, linkguard.ErrNotPending) && !errors.Is(err, linkguard.ErrTooManyAttempts) {
+	if err == nil {
+		err = answer
+	}
+	if err != nil && !errors.Is(err, linkguard.ErrNotPending) && !errors.Is(err, linkguard.ErrTooManyAttempts) &&
+		!errors.Is(err, linkguard.ErrWrongCode) {
 		return nil, err
 	}
 	return out, err
@@ -241,12 +279,44 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 		if l.StateAt(at) != linkguard.Pending {
 			return linkguard.ErrNotPending
 		}
-		l.State, l.ConsumedAt, l.Verdict = linkguard.Consumed, at, &v
-		ttl := time.Until(h.ExpiresAt)
-		if ttl < time.Second {
-			ttl = time.Second
+		return consume(txn, l, at, v, h, hb)
+	})
+}
+
+// consume spends l and stores its handoff, inside the caller's transaction.
+func consume(txn *badger.Txn, l *linkguard.Link, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff, hb []byte) error {
+	l.State, l.ConsumedAt, l.Verdict = linkguard.Consumed, at, &v
+	ttl := time.Until(h.ExpiresAt)
+	if ttl < time.Second {
+		ttl = time.Second
+	}
+	return txn.SetEntry(badger.NewEntry(handoffKey(h.CodeHash), hb).WithTTL(ttl))
+}
+
+// ConsumeWithCode implements linkguard.Store: one transaction, one synced
+// commit, whether the code is right or wrong.
+func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte, max int, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff) (*linkguard.Link, error) {
+	hb, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	return s.change(id, func(txn *badger.Txn, l *linkguard.Link) error {
+		if l.StateAt(at) != linkguard.Pending {
+			return linkguard.ErrNotPending
 		}
-		return txn.SetEntry(badger.NewEntry(handoffKey(h.CodeHash), hb).WithTTL(ttl))
+		if l.CodeAttempts >= max {
+			return linkguard.ErrTooManyAttempts
+		}
+		// NB: the attempt is counted before the compare, and a wrong code
+		// still commits the count (change writes the link on
+		// ErrWrongCode): a guess is never free. The whole step is one
+		// transaction on the link's key, so parallel guesses conflict and
+		// run one after the other, and no more than max are ever compared.
+		l.CodeAttempts++
+		if subtle.ConstantTimeCompare(codeHash, l.CodeHash) != 1 {
+			return linkguard.ErrWrongCode
+		}
+		return consume(txn, l, at, v, h, hb)
 	})
 }
 
@@ -259,24 +329,6 @@ func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) (*linkg
 		l.State, l.RevokedAt = linkguard.Revoked, at
 		return nil
 	})
-}
-
-// UseCodeAttempt implements linkguard.Store.
-func (s *Store) UseCodeAttempt(ctx context.Context, id string, max int, at time.Time) (int, error) {
-	l, err := s.change(id, func(txn *badger.Txn, l *linkguard.Link) error {
-		if l.StateAt(at) != linkguard.Pending {
-			return linkguard.ErrNotPending
-		}
-		if l.CodeAttempts >= max {
-			return linkguard.ErrTooManyAttempts
-		}
-		l.CodeAttempts++
-		return nil
-	})
-	if l == nil {
-		return 0, err
-	}
-	return l.CodeAttempts, err
 }
 
 // TakeHandoff implements linkguard.Store.

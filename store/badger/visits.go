@@ -3,13 +3,27 @@ package badger
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/linkguard/linkguard"
-	"github.com/linkguard/linkguard/store/internal/visitq"
+	"github.com/linkguard/linkguard/fingerprint"
 )
+
+// visitTTL is how long visits and summaries are kept.
+const visitTTL = 8 * 24 * time.Hour
+
+// summary is a link's s/ key: how many views and decisions were written
+// (the next ring slot of each), and the history summary.
+type summary struct {
+	Views     uint64                  `json:"views"`
+	Decisions uint64                  `json:"decisions"`
+	History   []fingerprint.PastVisit `json:"history"`
+}
 
 // AddVisit implements linkguard.Store. It queues the visit for the
 // background writer and returns without waiting for the disk; a full
@@ -21,91 +35,181 @@ func (s *Store) AddVisit(ctx context.Context, v *linkguard.Visit) error {
 // DroppedVisits is how many visits were dropped because the queue was full.
 func (s *Store) DroppedVisits() uint64 { return s.visits.Dropped() }
 
-// writeVisits writes one batch in one synced write batch, keeping at most
-// visitq.MaxPerLink visits a link.
+// writeVisits writes one batch in one write batch: each visit into the
+// next slot of its link's ring, and each link's summary once.
+//
+// NB: the writer is the only one that writes v/ and s/ keys (one per
+// process, and a Badger folder has one process), so reading a summary
+// outside the batch and writing it back cannot lose another's update.
 func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
-	counts := map[string]int{}
+	sums := map[string]*summary{}
 	for _, v := range batch {
-		n, ok := counts[v.LinkID]
-		if !ok {
-			n = s.countVisits(v.LinkID)
+		sm := sums[v.LinkID]
+		if sm == nil {
+			sm = &summary{}
+			err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, summaryKey(v.LinkID), sm) })
+			if err != nil && !errors.Is(err, linkguard.ErrNotFound) {
+				return err
+			}
+			sums[v.LinkID] = sm
 		}
-		if n >= visitq.MaxPerLink {
-			continue
+		var slot string
+		if v.IsDecision() {
+			slot = fmt.Sprintf("d%02d", sm.Decisions%linkguard.KeptDecisions)
+			sm.Decisions++
+		} else {
+			slot = fmt.Sprintf("v%02d", sm.Views%linkguard.KeptViews)
+			sm.Views++
 		}
-		counts[v.LinkID] = n + 1
-		b, err := json.Marshal(v)
+		sm.History = linkguard.AppendHistory(sm.History, v.Past())
+		b, err := linkguard.EncodeVisit(v)
 		if err != nil {
 			return err
 		}
-		key := append(visitPrefix(v.LinkID), v.ID...)
-		if err := wb.SetEntry(badger.NewEntry(key, b).WithTTL(8 * 24 * time.Hour)); err != nil {
+		key := append(visitPrefix(v.LinkID), slot...)
+		if err := wb.SetEntry(badger.NewEntry(key, b).WithTTL(visitTTL)); err != nil {
+			return err
+		}
+	}
+	for id, sm := range sums {
+		b, err := json.Marshal(sm)
+		if err != nil {
+			return err
+		}
+		if err := wb.SetEntry(badger.NewEntry(summaryKey(id), b).WithTTL(visitTTL)); err != nil {
 			return err
 		}
 	}
 	return wb.Flush()
 }
 
-func (s *Store) countVisits(linkID string) int {
-	n := 0
-	s.db.View(func(txn *badger.Txn) error {
-		o := badger.DefaultIteratorOptions
-		o.PrefetchValues = false
-		o.Prefix = visitPrefix(linkID)
-		it := txn.NewIterator(o)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			n++
-		}
-		return nil
-	})
-	return n
+// History implements linkguard.Store.
+func (s *Store) History(ctx context.Context, linkID string) ([]fingerprint.PastVisit, error) {
+	var sm summary
+	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, summaryKey(linkID), &sm) })
+	if errors.Is(err, linkguard.ErrNotFound) {
+		return nil, nil
+	}
+	return sm.History, err
 }
 
 // Visits implements linkguard.Store.
 func (s *Store) Visits(ctx context.Context, linkID string) ([]linkguard.Visit, error) {
 	var out []linkguard.Visit
 	err := s.db.View(func(txn *badger.Txn) error {
-		o := badger.DefaultIteratorOptions
-		o.Prefix = visitPrefix(linkID)
-		it := txn.NewIterator(o)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var v linkguard.Visit
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &v) }); err != nil {
-				return err
-			}
-			out = append(out, v)
-		}
-		return nil
+		return scanPrefix(txn, visitPrefix(linkID), func(v *linkguard.Visit) error {
+			out = append(out, *v)
+			return nil
+		})
 	})
+	sortVisits(out)
 	return out, err
 }
 
-// ScanVisits implements linkguard.Store.
+func sortVisits(vs []linkguard.Visit) {
+	slices.SortFunc(vs, func(a, b linkguard.Visit) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return cmpString(a.ID, b.ID)
+	})
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func scanPrefix(txn *badger.Txn, prefix []byte, fn func(*linkguard.Visit) error) error {
+	o := badger.DefaultIteratorOptions
+	o.Prefix = prefix
+	it := txn.NewIterator(o)
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		var v linkguard.Visit
+		if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &v) }); err != nil {
+			return err
+		}
+		if err := fn(&v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScanVisits implements linkguard.Store. A link's kept visits are read
+// together (at most KeptViews + KeptDecisions) and given in time order.
 func (s *Store) ScanVisits(ctx context.Context, since time.Time, fn func(*linkguard.Visit) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
-		o := badger.DefaultIteratorOptions
-		o.Prefix = []byte(prefixVisit)
-		it := txn.NewIterator(o)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
+		var link string
+		var group []linkguard.Visit
+		flush := func() error {
+			sortVisits(group)
+			for i := range group {
+				if err := fn(&group[i]); err != nil {
+					return err
+				}
+			}
+			group = group[:0]
+			return nil
+		}
+		err := scanPrefix(txn, []byte(prefixVisit), func(v *linkguard.Visit) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var v linkguard.Visit
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &v) }); err != nil {
-				return err
+			if v.LinkID != link {
+				if err := flush(); err != nil {
+					return err
+				}
+				link = v.LinkID
 			}
-			if v.At.Before(since) {
-				continue
+			if !v.At.Before(since) {
+				group = append(group, *v)
 			}
-			if err := fn(&v); err != nil {
-				return err
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return flush()
+	})
+}
+
+// LinkBytes is what a link's records take (keys and values, before
+// compression): the link, its token and family index, its mail job, its
+// kept visits and summary. For the size checks and docs/performance.md.
+func (s *Store) LinkBytes(ctx context.Context, id string) (int64, error) {
+	var n int64
+	err := s.db.View(func(txn *badger.Txn) error {
+		var l linkguard.Link
+		if err := getJSON(txn, linkKey(id), &l); err != nil && !errors.Is(err, linkguard.ErrNotFound) {
+			return err
+		}
+		keys := [][]byte{linkKey(id), summaryKey(id), mailKey(id)}
+		if l.ID != "" {
+			keys = append(keys, tokenKey(l.TokenHash), familyKey(l.Family))
+		}
+		for _, k := range keys {
+			if item, err := txn.Get(k); err == nil {
+				n += int64(len(k)) + item.ValueSize()
 			}
+		}
+		o := badger.DefaultIteratorOptions
+		o.PrefetchValues = false
+		o.Prefix = visitPrefix(id)
+		it := txn.NewIterator(o)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n += int64(it.Item().KeySize()) + it.Item().ValueSize()
 		}
 		return nil
 	})
+	return n, err
 }

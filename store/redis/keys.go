@@ -17,9 +17,16 @@ import (
 //	P t:<token hash>     string: link id. PEXPIREAT as the link.
 //	P f:<family>         string: id of the family's newest link (revoke-older
 //	                     index). PEXPIREAT as that link.
-//	P v:<link id>        sorted set: Visit JSON scored by its time (Unix ms),
-//	                     at most 200 members. Expires with the link (or, for a
-//	                     visit to an unknown link, visit time + retention + 1 day).
+//	P v:<link id>        sorted set: the link's views, Visit JSON
+//	                     (linkguard.EncodeVisit) scored by time (Unix ms); the
+//	                     newest linkguard.KeptViews are kept. Expires with the
+//	                     link (or, for a visit to an unknown link, visit time +
+//	                     retention + 1 day).
+//	P d:<link id>        sorted set: the link's decision records (verify,
+//	                     confirm, code), as v:; the newest KeptDecisions kept.
+//	P s:<link id>        list: the link's history summary, one
+//	                     fingerprint.PastVisit JSON an entry, oldest first, the
+//	                     newest linkguard.HistoryLen kept. Expires as v:.
 //	P h:<code hash>      hash: the handoff. json = Handoff JSON, exp = its
 //	                     expiry (20-digit Unix ns). PEXPIREAT: its expiry.
 //	P m:<link id>        hash: a queued email. attempt = failed attempts so far,
@@ -42,6 +49,8 @@ const (
 	prefixToken   = "t:"
 	prefixFamily  = "f:"
 	prefixVisit   = "v:"
+	prefixDecided = "d:"
+	prefixHistory = "s:"
 	prefixHandoff = "h:"
 	prefixMail    = "m:"
 	keyQueue      = "q"
@@ -51,6 +60,8 @@ func (s *Store) linkKey(id string) string   { return s.prefix + prefixLink + id 
 func (s *Store) tokenKey(h []byte) string   { return s.prefix + prefixToken + hex.EncodeToString(h) }
 func (s *Store) familyKey(f string) string  { return s.prefix + prefixFamily + f }
 func (s *Store) visitKey(id string) string  { return s.prefix + prefixVisit + id }
+func (s *Store) decidedKey(id string) string { return s.prefix + prefixDecided + id }
+func (s *Store) historyKey(id string) string { return s.prefix + prefixHistory + id }
 func (s *Store) handoffKey(h []byte) string { return s.prefix + prefixHandoff + hex.EncodeToString(h) }
 func (s *Store) mailKey(id string) string   { return s.prefix + prefixMail + id }
 func (s *Store) queueKey() string           { return s.prefix + keyQueue }

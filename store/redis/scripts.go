@@ -9,7 +9,7 @@ import goredis "github.com/redis/go-redis/v9"
 //
 // Results are arrays whose first element says what happened:
 // 0 = no such link (or job), 1 = refused (not pending), 2 = done,
-// 3 = refused (too many code attempts).
+// 3 = refused (too many code attempts), 4 = wrong code (counted).
 
 // luaLib is shared by the scripts that change a link.
 //
@@ -44,7 +44,8 @@ end
 // KEYS: link, token, family, mail job, queue.
 // ARGV: id, json, hl, mid, state, exp, pxat, consumed_at, revoked_at,
 // attempts, verdict, delivery, created (ns), revoked_at fragment for the
-// older link, link key prefix, has mail ("1"), payload, due (ms).
+// older link, link key prefix, has mail ("1"), payload, due (ms), code
+// hash (base64, as the json holds it).
 var createScript = goredis.NewScript(luaLib + `
 local old = redis.call('GET', KEYS[3])
 if old and old ~= ARGV[1] then
@@ -57,7 +58,7 @@ end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'hl', ARGV[3], 'mid', ARGV[4], 'state', ARGV[5],
   'exp', ARGV[6], 'consumed_at', ARGV[8], 'revoked_at', ARGV[9], 'attempts', ARGV[10],
-  'verdict', ARGV[11], 'delivery', ARGV[12])
+  'verdict', ARGV[11], 'delivery', ARGV[12], 'code', ARGV[19])
 redis.call('PEXPIREAT', KEYS[1], ARGV[7])
 redis.call('SET', KEYS[2], ARGV[1], 'PXAT', ARGV[7])
 redis.call('SET', KEYS[3], ARGV[1], 'PXAT', ARGV[7])
@@ -95,17 +96,34 @@ redis.call('HSET', KEYS[1], 'state', 'revoked', 'revoked_at', ARGV[2])
 return {2, build(KEYS[1])}
 `)
 
-// attemptScript counts one code attempt, up to max.
+// codeScript is a typed code, checked and spent in one step: count the
+// attempt, compare, and on a match consume and store the handoff.
 //
-// KEYS: link. ARGV: at (ns), max. Result: {status, attempts}.
-var attemptScript = goredis.NewScript(luaLib + `
+// NB: the attempt is counted before the compare and stays counted when
+// the code is wrong, so a guess is never free; the script is atomic, so
+// parallel guesses run one after the other and no more than max are ever
+// compared. The compare is of keyed hashes (HMACs an attacker cannot
+// compute), and Lua 5.1 interns strings, so it is a pointer compare.
+// Links stored before the code field existed are read from their json.
+//
+// KEYS: link, handoff. ARGV: at (ns), max, code hash (base64),
+// consumed_at, verdict, handoff json, handoff exp (ns), handoff pxat (ms).
+// Result: {status, link json}; status 4 is a wrong code.
+var codeScript = goredis.NewScript(luaLib + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+if not pending(KEYS[1], ARGV[1]) then return {1, redis.call('HGET', KEYS[1], 'json')} end
 local n = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
-if not pending(KEYS[1], ARGV[1]) then return {1, n} end
-if n >= tonumber(ARGV[2]) then return {3, n} end
-n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-build(KEYS[1])
-return {2, n}
+if n >= tonumber(ARGV[2]) then return {3, redis.call('HGET', KEYS[1], 'json')} end
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+local code = redis.call('HGET', KEYS[1], 'code')
+if not code then code = cjson.decode(redis.call('HGET', KEYS[1], 'json')).code_hash end
+if code ~= ARGV[3] then return {4, build(KEYS[1])} end
+redis.call('HSET', KEYS[1], 'state', 'consumed', 'consumed_at', ARGV[4], 'verdict', ARGV[5])
+local s = build(KEYS[1])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'json', ARGV[6], 'exp', ARGV[7])
+redis.call('PEXPIREAT', KEYS[2], ARGV[8])
+return {2, s}
 `)
 
 // takeHandoffScript returns and deletes a handoff that has not expired.
@@ -175,23 +193,31 @@ end
 return 1
 `)
 
-// visitScript records one visit unless the link has 200 already, and lets
-// the visits expire with the link.
+// visitScript records one visit in its link's ring of views or of
+// decisions (the newest max are kept), appends its entry to the link's
+// history summary (the newest hmax are kept), and lets both expire with
+// the link.
 //
-// KEYS: visits, link. ARGV: score (ms), visit json, max, fallback pxat (ms).
+// KEYS: ring (views or decisions), history, link. ARGV: score (ms), visit
+// json, max, fallback pxat (ms), history entry json, hmax.
 var visitScript = goredis.NewScript(`
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-local t = redis.call('PTTL', KEYS[2])
+local n = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
+if n > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1) end
+redis.call('RPUSH', KEYS[2], ARGV[5])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
+local t = redis.call('PTTL', KEYS[3])
 if t > 0 then
   redis.call('PEXPIRE', KEYS[1], t)
+  redis.call('PEXPIRE', KEYS[2], t)
 else
   redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+  redis.call('PEXPIREAT', KEYS[2], ARGV[4])
 end
 return 1
 `)
 
 // allScripts are loaded at Open, so that pipelined EVALSHA (the visit
 // writer) finds them.
-var allScripts = []*goredis.Script{createScript, consumeScript, revokeScript, attemptScript,
+var allScripts = []*goredis.Script{createScript, consumeScript, revokeScript, codeScript,
 	takeHandoffScript, linkByTokenScript, dueMailScript, finishMailScript, visitScript}

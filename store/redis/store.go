@@ -25,6 +25,7 @@ package redis
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -221,7 +222,8 @@ func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte) 
 	err = createScript.Run(ctx, s.rdb, keys,
 		l.ID, p.json, p.hl, p.mid, p.state, nanos(l.ExpiresAt), s.pxat(l.ExpiresAt),
 		p.consumedAt, p.revokedAt, p.attempts, p.verdict, p.delivery,
-		nanos(l.CreatedAt), revokedAt, s.prefix+prefixLink, hasMail, mail, l.CreatedAt.UnixMilli()).Err()
+		nanos(l.CreatedAt), revokedAt, s.prefix+prefixLink, hasMail, mail, l.CreatedAt.UnixMilli(),
+		base64.StdEncoding.EncodeToString(l.CodeHash)).Err()
 	if err != nil {
 		return fmt.Errorf("create link %s: %w", l.ID, err)
 	}
@@ -266,6 +268,7 @@ const (
 	resNotPending = 1
 	resDone       = 2
 	resTooMany    = 3
+	resWrongCode  = 4
 )
 
 // linkResult turns a {status, json} reply into the Store's answer: the
@@ -289,8 +292,13 @@ func linkResult(reply []any, err error) (*linkguard.Link, error) {
 	if err != nil {
 		return nil, err
 	}
-	if status == resNotPending {
+	switch status {
+	case resNotPending:
 		return l, linkguard.ErrNotPending
+	case resTooMany:
+		return l, linkguard.ErrTooManyAttempts
+	case resWrongCode:
+		return l, linkguard.ErrWrongCode
 	}
 	return l, nil
 }
@@ -336,24 +344,34 @@ func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) (*linkg
 	return l, err
 }
 
-// UseCodeAttempt implements linkguard.Store.
-func (s *Store) UseCodeAttempt(ctx context.Context, id string, max int, at time.Time) (int, error) {
-	reply, err := attemptScript.Run(ctx, s.rdb, []string{s.linkKey(id)}, nanos(at), max).Slice()
+// ConsumeWithCode implements linkguard.Store: one script, so one step
+// (and, with appendfsync always, one fsync) whether the code is right or
+// wrong.
+func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte, max int, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff) (*linkguard.Link, error) {
+	hb, err := json.Marshal(h)
 	if err != nil {
-		return 0, fmt.Errorf("code attempt on link %s: %w", id, err)
+		return nil, err
 	}
-	status, _ := reply[0].(int64)
-	if status == resNotFound || len(reply) < 2 {
-		return 0, linkguard.ErrNotFound
+	consumedAt, err := fragment(at)
+	if err != nil {
+		return nil, err
 	}
-	n, _ := reply[1].(int64)
-	switch status {
-	case resNotPending:
-		return int(n), linkguard.ErrNotPending
-	case resTooMany:
-		return int(n), linkguard.ErrTooManyAttempts
+	verdict, err := fragment(&v)
+	if err != nil {
+		return nil, err
 	}
-	return int(n), nil
+	hpx := h.ExpiresAt
+	if min := time.Now().Add(time.Second); hpx.Before(min) {
+		hpx = min
+	}
+	reply, err := codeScript.Run(ctx, s.rdb, []string{s.linkKey(id), s.handoffKey(h.CodeHash)},
+		nanos(at), max, base64.StdEncoding.EncodeToString(codeHash), consumedAt, verdict, hb,
+		nanos(h.ExpiresAt), hpx.UnixMilli()).Slice()
+	l, err := linkResult(reply, err)
+	if err != nil && !isStoreAnswer(err) {
+		return nil, fmt.Errorf("code on link %s: %w", id, err)
+	}
+	return l, err
 }
 
 // TakeHandoff implements linkguard.Store.
@@ -376,5 +394,5 @@ func (s *Store) TakeHandoff(ctx context.Context, h []byte, now time.Time) (*link
 // answers rather than a failure of Redis.
 func isStoreAnswer(err error) bool {
 	return errors.Is(err, linkguard.ErrNotFound) || errors.Is(err, linkguard.ErrNotPending) ||
-		errors.Is(err, linkguard.ErrTooManyAttempts)
+		errors.Is(err, linkguard.ErrTooManyAttempts) || errors.Is(err, linkguard.ErrWrongCode)
 }

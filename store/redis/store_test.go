@@ -14,7 +14,6 @@ import (
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
-	"github.com/linkguard/linkguard/store/internal/visitq"
 	"github.com/linkguard/linkguard/store/storetest"
 )
 
@@ -102,10 +101,10 @@ func TestStateSurvivesReopen(t *testing.T) {
 	if _, err := s.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UseCodeAttempt(ctx, pending.ID, 5, now); err != nil {
+	if _, err := s.ConsumeWithCode(ctx, pending.ID, []byte("wrong"), 5, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("w"), ExpiresAt: now.Add(time.Minute)}); !errors.Is(err, linkguard.ErrWrongCode) {
 		t.Fatal(err)
 	}
-	for i := 0; i < 50; i++ {
+	for i := 0; i < 30; i++ {
 		s.AddVisit(ctx, &linkguard.Visit{LinkID: pending.ID, At: now.Add(time.Duration(i) * time.Millisecond), Kind: linkguard.VisitView})
 	}
 	if err := s.Close(); err != nil {
@@ -122,8 +121,8 @@ func TestStateSurvivesReopen(t *testing.T) {
 	if _, err := s.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("x"), ExpiresAt: now.Add(time.Minute)}); !errors.Is(err, linkguard.ErrNotPending) {
 		t.Fatalf("consume after reopen: %v", err)
 	}
-	if v, _ := s.Visits(ctx, pending.ID); len(v) != 50 {
-		t.Fatalf("Close must flush buffered visits: got %d, want 50", len(v))
+	if v, _ := s.Visits(ctx, pending.ID); len(v) != 30 {
+		t.Fatalf("Close must flush buffered visits: got %d, want 30", len(v))
 	}
 	if jobs, err := s.DueMail(ctx, now.Add(time.Second), time.Minute, 10); err != nil || len(jobs) != 2 {
 		t.Fatalf("mail jobs after reopen: %v %+v", err, jobs)
@@ -250,7 +249,7 @@ func TestLinkJSONIsEncodingJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("created", l.ID)
-	if _, err := s.UseCodeAttempt(ctx, l.ID, 5, now); err != nil {
+	if _, err := s.ConsumeWithCode(ctx, l.ID, []byte("wrong"), 5, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("w"), ExpiresAt: now.Add(time.Minute)}); !errors.Is(err, linkguard.ErrWrongCode) {
 		t.Fatal(err)
 	}
 	check("code attempt", l.ID)
@@ -326,7 +325,9 @@ func TestKeysExpire(t *testing.T) {
 	}
 }
 
-func TestVisitsCappedAt200(t *testing.T) {
+// A link opened in a loop keeps its newest views, and its history the
+// newest entries, across a restart of the writer.
+func TestViewsKeepTheNewest(t *testing.T) {
 	ctx := context.Background()
 	prefix := freshPrefix()
 	s := openStore(t, prefix)
@@ -334,14 +335,18 @@ func TestVisitsCappedAt200(t *testing.T) {
 	for i := 0; i < 250; i++ {
 		s.AddVisit(ctx, &linkguard.Visit{LinkID: "lnk_cap", At: now.Add(time.Duration(i) * time.Millisecond), Kind: linkguard.VisitView})
 	}
-	waitVisits(t, s, "lnk_cap", visitq.MaxPerLink)
-	s.Close() // the writer is done: nothing more can arrive
-	got, err := openStore(t, prefix).Visits(ctx, "lnk_cap")
-	if err != nil || len(got) != visitq.MaxPerLink {
-		t.Fatalf("visits = %d (%v), want %d", len(got), err, visitq.MaxPerLink)
+	s.Close() // flushes: nothing more can arrive
+	s = openStore(t, prefix)
+	got, err := s.Visits(ctx, "lnk_cap")
+	if err != nil || len(got) != linkguard.KeptViews {
+		t.Fatalf("visits = %d (%v), want %d", len(got), err, linkguard.KeptViews)
 	}
-	if !got[0].At.Equal(now) || !got[199].At.Equal(now.Add(199*time.Millisecond)) {
-		t.Fatalf("kept %v..%v, want the first 200", got[0].At, got[199].At)
+	if !got[0].At.Equal(now.Add(218*time.Millisecond)) || !got[31].At.Equal(now.Add(249*time.Millisecond)) {
+		t.Fatalf("kept %v..%v, want the newest 32", got[0].At.Sub(now), got[31].At.Sub(now))
+	}
+	h, err := s.History(ctx, "lnk_cap")
+	if err != nil || len(h) != linkguard.HistoryLen || !h[len(h)-1].At.Equal(now.Add(249*time.Millisecond)) {
+		t.Fatalf("history: %v, %d entries", err, len(h))
 	}
 }
 

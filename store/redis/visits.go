@@ -3,14 +3,17 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/linkguard/linkguard"
-	"github.com/linkguard/linkguard/store/internal/visitq"
+	"github.com/linkguard/linkguard/fingerprint"
 )
 
 // writeTimeout bounds one pipelined batch of visits.
@@ -38,14 +41,22 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 	}
 	calls := make([]call, 0, len(batch))
 	for _, v := range batch {
-		b, err := json.Marshal(v)
+		b, err := linkguard.EncodeVisit(v)
 		if err != nil {
 			return err
 		}
+		past, err := json.Marshal(v.Past())
+		if err != nil {
+			return err
+		}
+		ring, max := s.visitKey(v.LinkID), linkguard.KeptViews
+		if v.IsDecision() {
+			ring, max = s.decidedKey(v.LinkID), linkguard.KeptDecisions
+		}
 		calls = append(calls, call{
-			keys: []string{s.visitKey(v.LinkID), s.linkKey(v.LinkID)},
-			args: []any{v.At.UnixMilli(), b, visitq.MaxPerLink,
-				v.At.Add(s.opts.Retention + 24*time.Hour).UnixMilli()},
+			keys: []string{ring, s.historyKey(v.LinkID), s.linkKey(v.LinkID)},
+			args: []any{v.At.UnixMilli(), b, max,
+				v.At.Add(s.opts.Retention + 24*time.Hour).UnixMilli(), past, linkguard.HistoryLen},
 		})
 	}
 	for try := 0; try < 2 && len(calls) > 0; try++ {
@@ -84,17 +95,46 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 
 // Visits implements linkguard.Store.
 func (s *Store) Visits(ctx context.Context, linkID string) ([]linkguard.Visit, error) {
-	members, err := s.rdb.ZRange(ctx, s.visitKey(linkID), 0, -1).Result()
-	if err != nil {
+	pipe := s.rdb.Pipeline()
+	views := pipe.ZRange(ctx, s.visitKey(linkID), 0, -1)
+	decided := pipe.ZRange(ctx, s.decidedKey(linkID), 0, -1)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, fmt.Errorf("read visits of %s: %w", linkID, err)
 	}
 	var out []linkguard.Visit
-	for _, m := range members {
+	for _, m := range append(views.Val(), decided.Val()...) {
 		var v linkguard.Visit
 		if err := json.Unmarshal([]byte(m), &v); err != nil {
 			return nil, fmt.Errorf("decode visit of %s: %w", linkID, err)
 		}
 		out = append(out, v)
+	}
+	sortVisits(out)
+	return out, nil
+}
+
+func sortVisits(vs []linkguard.Visit) {
+	slices.SortStableFunc(vs, func(a, b linkguard.Visit) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// History implements linkguard.Store.
+func (s *Store) History(ctx context.Context, linkID string) ([]fingerprint.PastVisit, error) {
+	entries, err := s.rdb.LRange(ctx, s.historyKey(linkID), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read history of %s: %w", linkID, err)
+	}
+	out := make([]fingerprint.PastVisit, 0, len(entries))
+	for _, e := range entries {
+		var p fingerprint.PastVisit
+		if err := json.Unmarshal([]byte(e), &p); err != nil {
+			return nil, fmt.Errorf("decode history of %s: %w", linkID, err)
+		}
+		out = append(out, p)
 	}
 	return out, nil
 }
@@ -109,29 +149,36 @@ func (s *Store) Visits(ctx context.Context, linkID string) ([]linkguard.Visit, e
 func (s *Store) ScanVisits(ctx context.Context, since time.Time, fn func(*linkguard.Visit) error) error {
 	seen := map[string]bool{}
 	min := strconv.FormatInt(since.UnixMilli(), 10)
-	iter := s.rdb.Scan(ctx, 0, globEscape(s.prefix+prefixVisit)+"*", 1000).Iterator()
+	// Both rings: a link may have decisions and no views kept.
+	iter := s.rdb.Scan(ctx, 0, globEscape(s.prefix)+"[vd]:*", 1000).Iterator()
 	for iter.Next(ctx) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		key := iter.Val()
-		if seen[key] {
+		id := iter.Val()[len(s.prefix)+len(prefixVisit):]
+		if seen[id] {
 			continue
 		}
-		seen[key] = true
-		members, err := s.rdb.ZRangeByScore(ctx, key, &goredis.ZRangeBy{Min: min, Max: "+inf"}).Result()
-		if err != nil {
-			return fmt.Errorf("scan visits: %s: %w", key, err)
+		seen[id] = true
+		var group []linkguard.Visit
+		for _, k := range []string{s.visitKey(id), s.decidedKey(id)} {
+			members, err := s.rdb.ZRangeByScore(ctx, k, &goredis.ZRangeBy{Min: min, Max: "+inf"}).Result()
+			if err != nil {
+				return fmt.Errorf("scan visits: %s: %w", k, err)
+			}
+			for _, m := range members {
+				var v linkguard.Visit
+				if err := json.Unmarshal([]byte(m), &v); err != nil {
+					return fmt.Errorf("scan visits: decode %s: %w", k, err)
+				}
+				if !v.At.Before(since) {
+					group = append(group, v)
+				}
+			}
 		}
-		for _, m := range members {
-			var v linkguard.Visit
-			if err := json.Unmarshal([]byte(m), &v); err != nil {
-				return fmt.Errorf("scan visits: decode %s: %w", key, err)
-			}
-			if v.At.Before(since) {
-				continue
-			}
-			if err := fn(&v); err != nil {
+		sortVisits(group)
+		for i := range group {
+			if err := fn(&group[i]); err != nil {
 				return err
 			}
 		}
@@ -140,4 +187,27 @@ func (s *Store) ScanVisits(ctx context.Context, since time.Time, fn func(*linkgu
 		return fmt.Errorf("scan visits: %w", err)
 	}
 	return ctx.Err()
+}
+
+// LinkBytes is what a link's keys take in Redis (MEMORY USAGE, which
+// counts Redis's own overheads): the link, its token and family index,
+// its mail job, its visit rings and history. For the size checks and
+// docs/performance.md.
+func (s *Store) LinkBytes(ctx context.Context, id string) (int64, error) {
+	keys := []string{s.linkKey(id), s.mailKey(id), s.visitKey(id), s.decidedKey(id), s.historyKey(id)}
+	if l, err := s.LinkByID(ctx, id); err == nil {
+		keys = append(keys, s.tokenKey(l.TokenHash), s.familyKey(l.Family))
+	}
+	var n int64
+	for _, k := range keys {
+		b, err := s.rdb.MemoryUsage(ctx, k, 0).Result()
+		if errors.Is(err, goredis.Nil) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("memory usage of %s: %w", k, err)
+		}
+		n += b
+	}
+	return n, nil
 }

@@ -136,32 +136,130 @@ func revoke(t *testing.T, open Open) {
 	}
 }
 
-// codeAttemptsBounded checks: code attempts are bounded under concurrency.
+// codeAttemptsBounded checks: 200 parallel wrong codes count exactly max
+// attempts; every later try is refused, even the right code.
 func codeAttemptsBounded(t *testing.T, open Open) {
 	now := start()
 	s := open(t)
 	l := NewLink(t, now, "fam")
 	s.CreateLink(ctx, l, nil)
-	var ok, refused atomic.Int32
+	var wrong, refused atomic.Int32
 	var wg sync.WaitGroup
-	for i := 0; i < 40; i++ {
+	begin := make(chan struct{})
+	for i := 0; i < 200; i++ {
 		wg.Add(1)
-		go func() {
+		go func(i int) {
 			defer wg.Done()
-			_, err := s.UseCodeAttempt(ctx, l.ID, 5, now)
+			<-begin
+			h := &linkguard.Handoff{CodeHash: []byte(fmt.Sprint("w", i)), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}
+			got, err := s.ConsumeWithCode(ctx, l.ID, []byte("not the code"), 5, now, fingerprint.Verdict{}, h)
 			switch {
-			case err == nil:
-				ok.Add(1)
+			case errors.Is(err, linkguard.ErrWrongCode):
+				if got == nil || got.CodeAttempts < 1 || got.CodeAttempts > 5 {
+					t.Errorf("wrong code: returned link %+v, want its attempts counted (1..5)", got)
+				}
+				wrong.Add(1)
 			case errors.Is(err, linkguard.ErrTooManyAttempts):
 				refused.Add(1)
 			default:
 				t.Error(err)
 			}
-		}()
+		}(i)
 	}
+	close(begin)
 	wg.Wait()
-	if ok.Load() != 5 || refused.Load() != 35 {
-		t.Fatalf("attempts allowed = %d, refused = %d; want 5 and 35", ok.Load(), refused.Load())
+	if wrong.Load() != 5 || refused.Load() != 195 {
+		t.Fatalf("wrong codes compared = %d, refused = %d; want 5 and 195", wrong.Load(), refused.Load())
+	}
+	h := &linkguard.Handoff{CodeHash: []byte("right"), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}
+	if _, err := s.ConsumeWithCode(ctx, l.ID, l.CodeHash, 5, now, fingerprint.Verdict{}, h); !errors.Is(err, linkguard.ErrTooManyAttempts) {
+		t.Fatalf("right code after the limit: err = %v, want ErrTooManyAttempts", err)
+	}
+	if got, _ := s.LinkByID(ctx, l.ID); got.State != linkguard.Pending || got.CodeAttempts != 5 {
+		t.Fatalf("after the limit: state %s, attempts %d; want pending and 5", got.State, got.CodeAttempts)
+	}
+	if _, err := s.TakeHandoff(ctx, []byte("right"), now); !errors.Is(err, linkguard.ErrNotFound) {
+		t.Fatalf("a refused code left a handoff: %v", err)
+	}
+}
+
+// codeConsumesOnce checks: a wrong code counts and changes nothing else;
+// the right code consumes with its handoff in the same step; a code on a
+// consumed, revoked or unknown link is refused without counting.
+func codeConsumesOnce(t *testing.T, open Open) {
+	now := start()
+	s := open(t)
+	l := NewLink(t, now, "fam")
+	s.CreateLink(ctx, l, nil)
+	hand := func(c string) *linkguard.Handoff {
+		return &linkguard.Handoff{CodeHash: []byte(c), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}
+	}
+	got, err := s.ConsumeWithCode(ctx, l.ID, []byte("wrong"), 5, now, fingerprint.Verdict{}, hand("h0"))
+	if !errors.Is(err, linkguard.ErrWrongCode) || got.CodeAttempts != 1 || got.State != linkguard.Pending {
+		t.Fatalf("wrong code: err = %v, link = %+v; want ErrWrongCode, 1 attempt, pending", err, got)
+	}
+	if stored, _ := s.LinkByID(ctx, l.ID); stored.CodeAttempts != 1 {
+		t.Fatalf("a wrong code's attempt was not stored: %d", stored.CodeAttempts)
+	}
+	if _, err := s.TakeHandoff(ctx, []byte("h0"), now); !errors.Is(err, linkguard.ErrNotFound) {
+		t.Fatalf("a wrong code left a handoff: %v", err)
+	}
+	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.7}
+	got, err = s.ConsumeWithCode(ctx, l.ID, l.CodeHash, 5, now, v, hand("h1"))
+	if err != nil || got.State != linkguard.Consumed || got.CodeAttempts != 2 || got.Verdict == nil || got.Verdict.Score != 0.7 {
+		t.Fatalf("right code: err = %v, link = %+v; want consumed with 2 attempts and the verdict", err, got)
+	}
+	if hh, err := s.TakeHandoff(ctx, []byte("h1"), now); err != nil || hh.LinkID != l.ID {
+		t.Fatalf("right code's handoff: %v %+v", err, hh)
+	}
+	got, err = s.ConsumeWithCode(ctx, l.ID, l.CodeHash, 5, now, v, hand("h2"))
+	if !errors.Is(err, linkguard.ErrNotPending) || got == nil || got.State != linkguard.Consumed || got.CodeAttempts != 2 {
+		t.Fatalf("code on a consumed link: err = %v, link = %+v; want ErrNotPending, not counted", err, got)
+	}
+	if _, err := s.ConsumeWithCode(ctx, "lnk_00000000000000000000000000", l.CodeHash, 5, now, v, hand("h3")); !errors.Is(err, linkguard.ErrNotFound) {
+		t.Fatalf("code on an unknown link: %v", err)
+	}
+	exp := NewLink(t, now, "fam2")
+	s.CreateLink(ctx, exp, nil)
+	if _, err := s.ConsumeWithCode(ctx, exp.ID, exp.CodeHash, 5, exp.ExpiresAt, v, hand("h4")); !errors.Is(err, linkguard.ErrNotPending) {
+		t.Fatalf("right code at expiry: %v, want ErrNotPending", err)
+	}
+}
+
+// parallelCodeAndClick checks: the right code and a click consuming at
+// once spend the link once, with one handoff.
+func parallelCodeAndClick(t *testing.T, open Open) {
+	now := start()
+	s := open(t)
+	for round := 0; round < 20; round++ {
+		l := NewLink(t, now, fmt.Sprint("fam", round))
+		s.CreateLink(ctx, l, nil)
+		var won atomic.Int32
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				h := &linkguard.Handoff{CodeHash: []byte(fmt.Sprint(l.ID, i)), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}
+				var err error
+				if i%2 == 0 {
+					_, err = s.ConsumeWithCode(ctx, l.ID, l.CodeHash, 5, now, fingerprint.Verdict{}, h)
+				} else {
+					_, err = s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, h)
+				}
+				switch {
+				case err == nil:
+					won.Add(1)
+				case errors.Is(err, linkguard.ErrNotPending):
+				default:
+					t.Error(err)
+				}
+			}(i)
+		}
+		wg.Wait()
+		if won.Load() != 1 {
+			t.Fatalf("round %d: %d consumptions, want 1", round, won.Load())
+		}
 	}
 }
 

@@ -45,8 +45,12 @@ var Cases = []Case{
 	{"expired link cannot be consumed; expired handoff cannot be taken", expiredLinkAndHandoff},
 	{"revoke", revoke},
 	{"code attempts are bounded under concurrency", codeAttemptsBounded},
+	{"a code is counted, compared and spent in one step", codeConsumesOnce},
+	{"code and click in parallel consume once", parallelCodeAndClick},
 	{"200 concurrent consumes: exactly one wins", concurrentConsumesOneWins},
 	{"visits are recorded in order and scanned", visitsInOrder},
+	{"visits and history are bounded, newest kept, decisions always recorded", visitsBounded},
+	{"a maximal visit is stored within MaxVisitBytes", visitSizeBounded},
 	{"mail queue: claim, lease, retry, sent, failed", mailQueueLifecycle},
 	{"mail queue: concurrent claimers get each job once", mailQueueConcurrentClaimers},
 }

@@ -1,10 +1,15 @@
 package storetest
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
 )
 
 // visitsInOrder checks: visits are recorded in order and scanned.
@@ -14,7 +19,7 @@ func visitsInOrder(t *testing.T, open Open) {
 	l := NewLink(t, now, "fam")
 	s.CreateLink(ctx, l, nil)
 	for i := 0; i < 5; i++ {
-		v := &linkguard.Visit{LinkID: l.ID, At: now.Add(time.Duration(i) * time.Second), Kind: linkguard.VisitView, Outcome: linkguard.VisitOutcomeNone}
+		v := &linkguard.Visit{LinkID: l.ID, At: now.Add(time.Duration(i) * time.Second), Kind: linkguard.VisitView, Outcome: linkguard.OutcomeNone}
 		if err := s.AddVisit(ctx, v); err != nil {
 			t.Fatal(err)
 		}
@@ -39,5 +44,187 @@ func visitsInOrder(t *testing.T, open Open) {
 	}
 	if n != 3 {
 		t.Fatalf("scan since +2s saw %d visits, want 3", n)
+	}
+}
+
+// Sizer is what a store tells of one link's footprint, for the bounded
+// size checks and the measurements in docs/performance.md.
+type Sizer interface {
+	// LinkBytes is what the link's records take in the store, keys and
+	// values (Redis: MEMORY USAGE of its keys).
+	LinkBytes(ctx context.Context, linkID string) (int64, error)
+}
+
+// MaxLinkBytes is the bound on one link's stored size that the suite
+// holds every store to: its kept visits at their largest, its history,
+// and a few KiB for the link itself and the stores' overheads.
+const MaxLinkBytes = (linkguard.KeptViews+linkguard.KeptDecisions)*(linkguard.MaxVisitBytes+512) +
+	linkguard.HistoryLen*(linkguard.MaxPastVisitBytes+64) + 64<<10
+
+// waitHistory waits until the link's history ends with a visit at last:
+// the visit writer is asynchronous.
+func waitHistory(t *testing.T, s linkguard.Store, id string, last time.Time) []fingerprint.PastVisit {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		h, err := s.History(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h) > 0 && h[len(h)-1].At.Equal(last) {
+			return h
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("history did not reach the last visit (%d entries)", len(h))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// visitsBounded checks: a link keeps its newest KeptViews views and
+// KeptDecisions decisions, however many views came before them, and its
+// history summary holds the newest HistoryLen visits, oldest first.
+func visitsBounded(t *testing.T, open Open) {
+	now := start()
+	s := open(t)
+	l := NewLink(t, now, "fam")
+	s.CreateLink(ctx, l, nil)
+	var at time.Time
+	add := func(i int, kind, outcome string) {
+		at = now.Add(time.Duration(i) * time.Millisecond)
+		v := &linkguard.Visit{LinkID: l.ID, At: at, Kind: kind, Outcome: outcome, UserAgent: fmt.Sprint("ua", i), Scanner: "microsoft"}
+		if err := s.AddVisit(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	i := 0
+	for ; i < 250; i++ { // a link opened in a loop
+		add(i, linkguard.VisitView, linkguard.OutcomeNone)
+	}
+	for ; i < 400; i++ { // then decisions, among more views
+		if i%3 == 0 {
+			add(i, linkguard.VisitView, linkguard.OutcomeNone)
+		} else {
+			add(i, linkguard.VisitVerify, linkguard.OutcomeConfirm)
+		}
+	}
+	add(i, linkguard.VisitCode, linkguard.OutcomeConsumed) // the decision that matters
+	h := waitHistory(t, s, l.ID, at)
+	if len(h) != linkguard.HistoryLen {
+		t.Fatalf("history has %d entries, want %d", len(h), linkguard.HistoryLen)
+	}
+	for j, e := range h {
+		want := now.Add(time.Duration(i-linkguard.HistoryLen+1+j) * time.Millisecond)
+		if !e.At.Equal(want) || e.Scanner != "microsoft" || e.UserAgent == "" {
+			t.Fatalf("history[%d] = %+v, want the visit at %v with its scanner and UA", j, e, want)
+		}
+	}
+	if h[len(h)-1].Kind != linkguard.VisitCode || h[len(h)-1].Outcome != linkguard.OutcomeConsumed {
+		t.Fatalf("last history entry %+v, want the code visit", h[len(h)-1])
+	}
+	vs, err := s.Visits(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	views, decisions := 0, 0
+	for j, v := range vs {
+		if j > 0 && v.At.Before(vs[j-1].At) {
+			t.Fatalf("visits out of order at %d", j)
+		}
+		if v.Kind == linkguard.VisitView {
+			views++
+			if v.At.Before(now.Add(306 * time.Millisecond)) { // the newest 32 views: 306, 309, ... 399
+				t.Fatalf("an old view was kept over newer ones: %v", v.At.Sub(now))
+			}
+		} else {
+			decisions++
+		}
+	}
+	if views != linkguard.KeptViews || decisions != linkguard.KeptDecisions {
+		t.Fatalf("kept %d views and %d decisions, want %d and %d", views, decisions, linkguard.KeptViews, linkguard.KeptDecisions)
+	}
+	if last := vs[len(vs)-1]; last.Kind != linkguard.VisitCode || !last.At.Equal(at) {
+		t.Fatalf("newest kept visit %+v, want the code decision", last)
+	}
+	n := 0
+	if err := s.ScanVisits(ctx, now, func(v *linkguard.Visit) error {
+		if v.LinkID == l.ID {
+			n++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(vs) {
+		t.Fatalf("ScanVisits saw %d of the link's visits, Visits %d", n, len(vs))
+	}
+}
+
+// maximalVisit is a decision record with every kind of field past its
+// bound (the service cuts them to a few hundred bytes): 2 KiB strings
+// everywhere, a history of HistoryLen entries with long user agents,
+// about 60 KB in all.
+func maximalVisit(linkID string, at time.Time) *linkguard.Visit {
+	long := strings.Repeat("x", 2<<10)
+	n := fingerprint.Network{Prefix: long, Country: long, City: long, ASOrg: long, TimeZone: long, Range: long, ASN: 8075}
+	in := &fingerprint.Input{Stage: fingerprint.StageVerify, Now: at,
+		Visitor: fingerprint.Visitor{Network: n, UserAgent: long, SecCHUA: long, AcceptLanguage: long},
+		Report:  &fingerprint.Report{Device: fingerprint.Device{UserAgent: long, Platform: long}}}
+	for i := 0; i < linkguard.HistoryLen; i++ {
+		in.History = append(in.History, fingerprint.PastVisit{At: at, Kind: "view", UserAgent: long + long, Scanner: long})
+	}
+	v := fingerprint.Verdict{Decision: fingerprint.Code, Score: 0.1, Rule: "score below thresholds.confirm"}
+	return &linkguard.Visit{LinkID: linkID, At: at, Kind: linkguard.VisitVerify, Outcome: linkguard.OutcomeCode,
+		Network: n, UserAgent: long, Scanner: long, Input: in, Verdict: &v}
+}
+
+// visitSizeBounded checks: 200 maximal decision records on one link (three
+// times the ring) are each stored within MaxVisitBytes, keep their
+// verdict, and leave the link within MaxLinkBytes when the store can say
+// what it takes. The 1,000-visit run with latency and RSS is a measure
+// (docs/performance.md), not a test.
+func visitSizeBounded(t *testing.T, open Open) {
+	now := start()
+	s := open(t)
+	l := NewLink(t, now, "fam")
+	s.CreateLink(ctx, l, nil)
+	var at time.Time
+	for i := 0; i < 200; i++ {
+		at = now.Add(time.Duration(i) * time.Millisecond)
+		if err := s.AddVisit(ctx, maximalVisit(l.ID, at)); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 99 { // let the writer keep up: a full queue drops (and this test counts)
+			waitHistory(t, s, l.ID, at)
+		}
+	}
+	h := waitHistory(t, s, l.ID, at)
+	for _, e := range h {
+		if b, _ := json.Marshal(e); len(b) > linkguard.MaxPastVisitBytes {
+			t.Fatalf("history entry is %d bytes, over %d", len(b), linkguard.MaxPastVisitBytes)
+		}
+	}
+	vs, err := s.Visits(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != linkguard.KeptDecisions {
+		t.Fatalf("kept %d decision records, want %d", len(vs), linkguard.KeptDecisions)
+	}
+	for _, v := range vs {
+		b, _ := json.Marshal(&v)
+		if len(b) > linkguard.MaxVisitBytes || !v.Trimmed || v.Verdict == nil || v.Verdict.Decision != fingerprint.Code {
+			t.Fatalf("stored visit: %d bytes (max %d), trimmed %v, verdict %+v", len(b), linkguard.MaxVisitBytes, v.Trimmed, v.Verdict)
+		}
+	}
+	if sz, ok := s.(Sizer); ok {
+		n, err := sz.LinkBytes(ctx, l.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > MaxLinkBytes {
+			t.Fatalf("the link takes %d bytes after 200 maximal visits, over the bound %d", n, MaxLinkBytes)
+		}
+		t.Logf("one link after 200 maximal visits: %d bytes (bound %d)", n, MaxLinkBytes)
 	}
 }

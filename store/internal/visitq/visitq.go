@@ -18,11 +18,6 @@ import (
 	"github.com/linkguard/linkguard"
 )
 
-// MaxPerLink bounds what one link can cost in storage and in every
-// decision's history: a link opened in a loop stops recording (its
-// outcome is unaffected).
-const MaxPerLink = 200
-
 // batchSize is the most visits one write carries.
 const batchSize = 256
 
