@@ -34,9 +34,13 @@ func (k *Kit) setupAssertion(opts Options, issuer string) (*assertion.Signer, er
 			return nil, fmt.Errorf("assertion key: %w", err)
 		}
 		if _, err := os.Stat(path + ".prev"); err == nil {
+			// NB: every problem but loose permissions leaves prev nil:
+			// stop with the file's error rather than sign without it.
 			prev, err := assertion.LoadOrCreateKey(path + ".prev")
-			if err != nil && !errors.As(err, &kfe) {
-				return nil, fmt.Errorf("previous assertion key: %w", err)
+			if errors.As(err, &kfe) && kfe.Problem == assertion.KeyLoosePermissions {
+				k.log.Warn("previous assertion key file is readable by others: chmod 600 it", "path", path+".prev")
+			} else if err != nil {
+				return nil, fmt.Errorf("previous assertion key (remove it once no host needs tokens it signed): %w", err)
 			}
 			signerOpts = append(signerOpts, assertion.WithPrevious(prev.Public().(ed25519.PublicKey)))
 		}

@@ -1,10 +1,19 @@
 package kit
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
+	"log/slog"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -70,5 +79,69 @@ func TestRedirectCarriesAVerifiableAssertion(t *testing.T) {
 	}
 	if _, err := assertion.Verify(tok, keys, assertion.VerifyOptions{Issuer: "https://kit.example.com", Audience: "https://evil.example.net", Now: time.Now()}); err == nil {
 		t.Fatal("the assertion verified for another audience")
+	}
+}
+
+// TestBadPreviousAssertionKeyStopsTheStart: a previous key that cannot be
+// read stops New with an error naming the file and the problem (it used
+// to panic); one that is only readable by others starts, with a warning.
+func TestBadPreviousAssertionKeyStopsTheStart(t *testing.T) {
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecDER, _ := x509.MarshalPKCS8PrivateKey(ecKey)
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	edDER, _ := x509.MarshalPKCS8PrivateKey(edKey)
+	pemOf := func(der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}) }
+	for _, tc := range []struct {
+		name string
+		make func(path string) error
+		want string // in the error; "" means New succeeds
+	}{
+		{"garbage", func(p string) error { return os.WriteFile(p, []byte("not a key\x00\xff"), 0o600) }, "malformed"},
+		{"empty", func(p string) error { return os.WriteFile(p, nil, 0o600) }, "malformed"},
+		{"directory", func(p string) error { return os.Mkdir(p, 0o700) }, "not a regular file"},
+		{"wrong curve", func(p string) error { return os.WriteFile(p, pemOf(ecDER), 0o600) }, "want an Ed25519 key"},
+		{"loose permissions", func(p string) error {
+			if err := os.WriteFile(p, pemOf(edDER), 0o600); err != nil {
+				return err
+			}
+			return os.Chmod(p, 0o644)
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := tc.make(filepath.Join(dir, "assertion.key.prev")); err != nil {
+				t.Fatal(err)
+			}
+			var logs strings.Builder
+			k, err := New(Options{
+				PublicURL: "https://kit.example.com", DataDir: dir, APIKeys: []string{"api-key-0123456789"},
+				HandoffAssertion: true, Log: slog.New(slog.NewTextHandler(&logs, nil)),
+			})
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("New: %v", err)
+				}
+				defer k.Close()
+				if !strings.Contains(logs.String(), "previous assertion key file is readable by others") {
+					t.Errorf("no warning about the loose previous key:\n%s", logs.String())
+				}
+				res, _ := k.App().Test(httptest.NewRequest("GET", "/.well-known/jwks.json", nil), -1)
+				body, _ := io.ReadAll(res.Body)
+				if keys, err := assertion.ParseJWKS(body); err != nil || len(keys.Keys()) != 2 {
+					t.Errorf("JWKS %s: want the current and the previous key", body)
+				}
+				return
+			}
+			if err == nil {
+				k.Close()
+				t.Fatal("New started with a bad previous assertion key")
+			}
+			if msg := err.Error(); !strings.Contains(msg, "assertion.key.prev") || !strings.Contains(msg, tc.want) {
+				t.Errorf("error %q: want it to name assertion.key.prev and say %q", msg, tc.want)
+			}
+		})
 	}
 }
