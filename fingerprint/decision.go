@@ -109,23 +109,45 @@ type Input struct {
 // Contribution is one signal's part in a verdict, with its reason in words
 // an operator can read.
 type Contribution struct {
-	Signal string  `json:"signal"`
-	Value  float64 `json:"value"`  // what the signal measured, -1 (scanner-like) .. +1 (person-like)
+	Signal string `json:"signal"`
+	// Axis is the question the signal answers: AxisAutomation ("is this a
+	// machine?") or AxisCompatibility ("is this the person who asked?").
+	// Empty in records from before the two axes.
+	Axis Axis `json:"axis,omitempty"`
+	// Value is what the signal measured, -1 (scanner-like) .. +1
+	// (person-like). On the automation axis it runs from -1 to 0: the
+	// strength of the marks of a machine, 0 when there are none.
+	Value  float64 `json:"value"`
 	Weight float64 `json:"weight"` // its weight in the configuration
 	Reason string  `json:"reason"`
-	// Veto is set when this signal alone keeps the visit from anything
-	// better than the code, whatever the score.
+	// Veto is set for a strong mark of a machine: this signal alone
+	// closes the automation gate, so the visit gets the code whatever
+	// compatibility says.
 	Veto bool `json:"veto,omitempty"`
 }
 
 // Verdict is a decision with its score and explanation.
 type Verdict struct {
-	Decision Decision       `json:"decision"`
-	Score    float64        `json:"score"`
-	Signals  []Contribution `json:"signals"`
-	Config   string         `json:"config,omitempty"` // hash of the configuration that decided
-	// Rule says in words which rule turned the score into the decision
-	// (binding, a veto, a threshold, the zero-click policy).
+	Decision Decision `json:"decision"`
+	// Score is how person-like the visit is, 0..1: the compatibility
+	// score when the visit passed the automation gate, 0 when the gate
+	// stopped it (or the page sent no report).
+	Score float64 `json:"score"`
+	// Automation is the visit's standing on the automation axis, 0..1:
+	// 1 without any mark of a machine, falling as the weighted marks
+	// approach automation.threshold, 0 once the gate is closed (the marks
+	// reach the threshold, one is strong enough to veto alone, or the page
+	// sent no report).
+	Automation float64 `json:"automation"`
+	// Compatibility is the compatibility axis's score, 0..1: the logistic
+	// of its signals' weighted sum. It only chooses between one click and
+	// the code, for a visit that passed the automation gate.
+	Compatibility float64        `json:"compatibility"`
+	Signals       []Contribution `json:"signals"`
+	Config        string         `json:"config,omitempty"` // hash of the configuration that decided
+	// Rule says in words which rule made the decision (the device cookie,
+	// no report, the automation gate, a compatibility threshold, the
+	// zero-click policy).
 	Rule string `json:"rule,omitempty"`
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -23,8 +24,8 @@ var _ Decider = (*Engine)(nil)
 type compiled struct {
 	cfg        Config
 	hash       string
-	on         [numSignals]bool
-	w          [numSignals]float64
+	on         [maxSignals]bool
+	w          [maxSignals]float64
 	scannerASN map[uint32]string
 	// uaPats are the scanner entries' UA marks, then the generic ones,
 	// lower case, as bytes for bytes.Contains (the fast path).
@@ -64,8 +65,9 @@ func (e *Engine) Swap(cfg Config) error {
 	return nil
 }
 
-// Config returns the configuration in use.
-func (e *Engine) Config() Config { return e.cur.Load().cfg }
+// Config returns the configuration in use (a copy: editing it changes
+// nothing until it is given to Swap).
+func (e *Engine) Config() Config { return e.cur.Load().cfg.normalized() }
 
 // Hash returns the hash of the configuration in use (Config.Hash).
 func (e *Engine) Hash() string { return e.cur.Load().hash }
@@ -87,15 +89,21 @@ func compile(cfg Config) (*compiled, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg = cfg.normalized()
 	c := &compiled{
 		cfg:        cfg,
 		hash:       cfg.Hash(),
 		scannerASN: map[uint32]string{},
 		datacenter: map[uint32]bool{},
 	}
-	for i, s := range cfg.Signals.list() {
-		c.on[i] = s.Enabled
-		c.w[i] = s.Weight
+	for i := range registry {
+		d := &registry[i]
+		set := cfg.Compatibility.Signals
+		if d.axis == AxisAutomation {
+			set = cfg.Automation.Signals
+		}
+		c.on[i] = set[d.name].Enabled
+		c.w[i] = set[d.name].Weight
 	}
 	disabled := map[string]bool{}
 	for _, n := range cfg.Scanners.Disable {
@@ -138,17 +146,18 @@ func compile(cfg Config) (*compiled, error) {
 	return c, nil
 }
 
-// The rules that turn a score into a decision, as Verdict.Rule says them.
+// The rules that decide, as Verdict.Rule says them.
 const (
 	ruleBinding    = "binding: the browser holds the device cookie of the browser that asked"
 	ruleNoReport   = "no report from the page's collector: nothing that runs no JavaScript may pass"
 	ruleNoClick    = "stage confirm without a trusted click on Continue"
-	ruleVeto       = "a vetoing signal asks for the code"
-	ruleClick      = "trusted click and score at or above thresholds.click"
-	ruleBelowClick = "score below thresholds.click after the click"
-	ruleZeroClick  = "zero_click policy and score at or above thresholds.consume"
-	ruleConfirm    = "score at or above thresholds.confirm: one click on Continue"
-	ruleCode       = "score below thresholds.confirm"
+	ruleVeto       = "automation gate closed by a strong mark of a machine (VETO): the code, whatever compatibility says"
+	ruleGate       = "automation gate closed: the marks of a machine reach automation.threshold: the code, whatever compatibility says"
+	ruleClick      = "gate passed, trusted click, compatibility at or above compatibility.thresholds.click"
+	ruleBelowClick = "gate passed, but compatibility below compatibility.thresholds.click after the click"
+	ruleZeroClick  = "gate passed, zero_click policy and compatibility at or above compatibility.thresholds.consume"
+	ruleConfirm    = "gate passed and compatibility at or above compatibility.thresholds.confirm: one click on Continue"
+	ruleCode       = "gate passed, but compatibility below compatibility.thresholds.confirm"
 )
 
 // Decide implements Decider.
@@ -172,23 +181,35 @@ func (c *compiled) decide(in *Input) Verdict {
 
 	reasons := string(ev.buf)
 	v := Verdict{Config: c.hash, Signals: make([]Contribution, ev.n)}
-	raw := 0.0
+	compat, evidence := 0.0, 0.0
 	veto := false
 	for i := 0; i < ev.n; i++ {
 		o := &ev.out[i]
+		d := &registry[o.sig]
 		v.Signals[i] = Contribution{
-			Signal: SignalNames[o.sig],
+			Signal: d.name,
+			Axis:   d.axis,
 			Value:  round3(o.v),
 			Weight: c.w[o.sig],
 			Reason: reasons[o.a:o.b],
 			Veto:   o.veto,
 		}
-		raw += c.w[o.sig] * o.v
-		veto = veto || o.veto
+		if d.axis == AxisAutomation {
+			evidence += c.w[o.sig] * -o.v
+			veto = veto || o.veto
+		} else {
+			compat += c.w[o.sig] * o.v
+		}
 	}
-	v.Score = round3(1 / (1 + math.Exp(-raw)))
+	v.Compatibility = round3(1 / (1 + math.Exp(-compat)))
+	th := c.cfg.Automation.Threshold
+	// No report is the strongest mark of all: nothing ran the page.
+	gateClosed := veto || evidence >= th || ev.r == nil
+	if !gateClosed {
+		v.Automation = round3(1 - evidence/th)
+	}
 
-	t := &c.cfg.Thresholds
+	t := &c.cfg.Compatibility.Thresholds
 	switch {
 	case in.Binding:
 		v.Decision, v.Rule = Consume, ruleBinding
@@ -198,16 +219,21 @@ func (c *compiled) decide(in *Input) Verdict {
 		v.Decision, v.Rule = Code, ruleNoClick
 	case veto:
 		v.Decision, v.Rule = Code, ruleVeto
-	case in.Stage == StageConfirm && v.Score >= t.Click:
+	case gateClosed:
+		v.Decision, v.Rule = Code, ruleGate
+	case in.Stage == StageConfirm && v.Compatibility >= t.Click:
 		v.Decision, v.Rule = Consume, ruleClick
 	case in.Stage == StageConfirm:
 		v.Decision, v.Rule = Code, ruleBelowClick
-	case c.cfg.ZeroClick && v.Score >= t.Consume:
+	case c.cfg.ZeroClick && v.Compatibility >= t.Consume:
 		v.Decision, v.Rule = Consume, ruleZeroClick
-	case v.Score >= t.Confirm:
+	case v.Compatibility >= t.Confirm:
 		v.Decision, v.Rule = Confirm, ruleConfirm
 	default:
 		v.Decision, v.Rule = Code, ruleCode
+	}
+	if in.Binding || !gateClosed {
+		v.Score = v.Compatibility
 	}
 	return v
 }
@@ -224,7 +250,7 @@ type eval struct {
 	now      time.Time
 	req, vis UA
 	buf      []byte
-	out      [numSignals]outcome
+	out      [maxSignals]outcome
 	n        int
 	cur      *outcome
 	findings int
@@ -238,37 +264,26 @@ type outcome struct {
 }
 
 func (e *eval) run() {
-	type signal struct {
-		id int
-		fn func(*eval)
-	}
-	for _, s := range [...]signal{
-		{sigBinding, (*eval).binding},
-		{sigGeo, (*eval).geo},
-		{sigNetwork, (*eval).network},
-		{sigUA, (*eval).ua},
-		{sigTiming, (*eval).timing},
-		{sigAutomation, (*eval).automation},
-		{sigInteraction, (*eval).interaction},
-		{sigLocale, (*eval).locale},
-		{sigHistory, (*eval).history},
-		{sigConsistency, (*eval).consistency},
-	} {
-		if !e.c.on[s.id] {
+	for i := range registry {
+		if !e.c.on[i] {
 			continue
 		}
 		e.cur = &e.out[e.n]
-		*e.cur = outcome{sig: s.id, a: len(e.buf)}
+		*e.cur = outcome{sig: i, a: len(e.buf)}
 		e.findings = 0
-		s.fn(e)
-		e.cur.v = max(-1, min(1, e.cur.v))
+		registry[i].run(e)
+		if registry[i].axis == AxisAutomation {
+			e.cur.v = max(-1, min(0, e.cur.v))
+		} else {
+			e.cur.v = max(-1, min(1, e.cur.v))
+		}
 		e.cur.b = len(e.buf)
 		e.n++
 	}
 }
 
 // note adds a finding of value v (-1..+1) to the current signal and starts
-// its reason; more, num and ... continue the reason.
+// its reason; text, int and the others continue the reason.
 func (e *eval) note(v float64, reason string) *eval {
 	if e.findings > 0 {
 		e.buf = append(e.buf, "; "...)
@@ -279,15 +294,29 @@ func (e *eval) note(v float64, reason string) *eval {
 	return e
 }
 
-// veto marks the current signal as vetoing anything better than the code.
+// mark adds a mark of a machine of the given strength (0..1) to the
+// current automation signal.
+func (e *eval) mark(strength float64, reason string) *eval {
+	return e.note(-strength, reason)
+}
+
+// veto marks the current signal as a strong mark of a machine: it closes
+// the automation gate alone.
 func (e *eval) veto(reason string) *eval {
 	e.cur.veto = true
 	return e.note(-1, reason)
 }
 
-func (e *eval) s(str string) *eval {
-	// Outside text is clipped so that a long header cannot bloat the
-	// explanation (or the buffer).
+// text continues the current reason with words of ours.
+func (e *eval) text(str string) *eval {
+	e.buf = append(e.buf, str...)
+	return e
+}
+
+// ext continues the current reason with outside text (a header, a
+// renderer name, a city), clipped so that a long value cannot bloat the
+// explanation (or the buffer).
+func (e *eval) ext(str string) *eval {
 	if len(str) > 64 {
 		str = str[:64]
 	}
@@ -295,38 +324,31 @@ func (e *eval) s(str string) *eval {
 	return e
 }
 
-func (e *eval) i(n int) *eval {
-	if n < 0 {
-		e.buf = append(e.buf, '-')
-		n = -n
-	}
-	var d [20]byte
-	k := len(d)
-	for {
-		k--
-		d[k] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	e.buf = append(e.buf, d[k:]...)
+// int continues the current reason with n in decimal.
+func (e *eval) int(n int) *eval {
+	e.buf = strconv.AppendInt(e.buf, int64(n), 10)
 	return e
 }
 
-// u writes an ASN.
-func (e *eval) as(n uint32) *eval {
+// asn continues the current reason with an AS number ("AS8075").
+func (e *eval) asn(n uint32) *eval {
 	e.buf = append(e.buf, "AS"...)
-	return e.i(int(n))
+	e.buf = strconv.AppendUint(e.buf, uint64(n), 10)
+	return e
 }
 
 // secs writes a duration in s, min or h, whichever reads best.
 func (e *eval) secs(d float64) *eval {
 	switch {
 	case d < 120:
-		return e.i(int(d)).s(" s")
+		return e.int(int(d)).text(" s")
 	case d < 7200:
-		return e.i(int(d / 60)).s(" min")
+		return e.int(int(d / 60)).text(" min")
 	}
-	return e.i(int(d / 3600)).s(" h")
+	return e.int(int(d / 3600)).text(" h")
+}
+
+// ms writes a duration in milliseconds.
+func (e *eval) ms(d float64) *eval {
+	return e.int(int(math.Round(d))).text(" ms")
 }

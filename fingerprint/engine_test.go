@@ -128,7 +128,7 @@ func TestEngineDecisions(t *testing.T) {
 			if v.Decision != tt.want {
 				t.Fatalf("decision %s, want %s (score %.3f, rule %q)\n%s", v.Decision, tt.want, v.Score, v.Rule, dump(v))
 			}
-			if v.Config != e.Hash() || v.Rule == "" || len(v.Signals) != numSignals {
+			if v.Config != e.Hash() || v.Rule == "" || len(v.Signals) != len(registry) {
 				t.Fatalf("verdict lacks config hash, rule or signals: %+v", v)
 			}
 		})
@@ -146,7 +146,7 @@ func dump(v Verdict) string {
 func TestZeroClickPolicy(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.ZeroClick = true
-	cfg.Thresholds.Consume = 0.8
+	cfg.Compatibility.Thresholds.Consume = 0.8
 	in := humanInput()
 	in.Report.Interaction.Trusted.TouchStart.N = 3
 	if v := mustEngine(t, cfg).Decide(in); v.Decision != Consume {
@@ -161,7 +161,7 @@ func TestSwapChangesDecisionsAndHash(t *testing.T) {
 	e := mustEngine(t, DefaultConfig())
 	h := e.Hash()
 	cfg := DefaultConfig()
-	cfg.Thresholds.Confirm = 0.999
+	cfg.Compatibility.Thresholds.Confirm = 0.999
 	if err := e.Swap(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +172,8 @@ func TestSwapChangesDecisionsAndHash(t *testing.T) {
 		t.Fatalf("after swap: %s", v.Decision)
 	}
 	bad := DefaultConfig()
-	bad.Thresholds.Confirm = 2
-	if err := e.Swap(bad); err == nil || e.Config().Thresholds.Confirm != 0.999 {
+	bad.Compatibility.Thresholds.Confirm = 2
+	if err := e.Swap(bad); err == nil || e.Config().Compatibility.Thresholds.Confirm != 0.999 {
 		t.Fatalf("a bad config was accepted or replaced the running one: %v", err)
 	}
 }
@@ -184,10 +184,14 @@ func TestValidateNamesTheKey(t *testing.T) {
 		edit func(*Config)
 		key  string
 	}{
-		{"thresholds/confirm above 1", func(c *Config) { c.Thresholds.Confirm = 1.5 }, "heuristics.thresholds.confirm"},
-		{"thresholds/zero config", func(c *Config) { *c = Config{} }, "heuristics.thresholds.consume"},
-		{"signals/negative weight", func(c *Config) { c.Signals.Geo.Weight = -1 }, "heuristics.signals.geo.weight"},
-		{"signals/binding off", func(c *Config) { c.Signals.Binding.Enabled = false }, "heuristics.signals.binding.enabled"},
+		{"thresholds/confirm above 1", func(c *Config) { c.Compatibility.Thresholds.Confirm = 1.5 }, "heuristics.compatibility.thresholds.confirm"},
+		{"thresholds/zero config", func(c *Config) { *c = Config{} }, "heuristics.compatibility.thresholds.consume"},
+		{"thresholds/automation zero", func(c *Config) { c.Automation.Threshold = 0 }, "heuristics.automation.threshold"},
+		{"signals/negative weight", func(c *Config) { c.SetWeight("geo", -1) }, "heuristics.compatibility.signals.geo.weight"},
+		{"signals/automation weight", func(c *Config) { c.SetWeight("input", 11) }, "heuristics.automation.signals.input.weight"},
+		{"signals/binding off", func(c *Config) { c.Disable("binding") }, "heuristics.compatibility.signals.binding.enabled"},
+		{"signals/unknown", func(c *Config) { c.Automation.Signals = SignalSet{"nope": {}} }, "heuristics.automation.signals.nope"},
+		{"signals/wrong axis", func(c *Config) { c.Automation.Signals = SignalSet{"geo": {Enabled: true, Weight: 1}} }, "geo is a signal of the compatibility axis"},
 		{"params/near beyond far", func(c *Config) { c.Params.NearKm = 5000 }, "heuristics.params.near_km"},
 		{"scanners/unknown disable", func(c *Config) { c.Scanners.Disable = []string{"nope"} }, "heuristics.scanners.disable[0]"},
 		{"scanners/bad range", func(c *Config) {

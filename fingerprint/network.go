@@ -10,7 +10,7 @@ import (
 // Locator fills the GeoIP fields of a Network (Country, City, Lat, Lon,
 // HasGeo, TimeZone, ASN, ASOrg) for an address. It leaves fields it
 // cannot fill untouched. fingerprint/geoip.Reader is the implementation;
-// it lives apart so that this package stays buildable for the collector.
+// it lives apart so that this package needs no MaxMind reader.
 type Locator interface {
 	Locate(ip netip.Addr, n *Network)
 }

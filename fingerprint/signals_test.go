@@ -62,24 +62,56 @@ func TestSignalNetwork(t *testing.T) {
 		{"network/same asn", func(in *Input) {}, 1, false, "same network"},
 		{"network/same prefix", func(in *Input) { in.Visitor.Network.Prefix = in.Requester.Network.Prefix }, 1, false, "same address block"},
 		{"network/datacenter", func(in *Input) { in.Visitor.Network.ASN = 16509 }, -1, false, "datacenter"},
-		{"network/scanner asn", func(in *Input) { in.Visitor.Network.ASN = 30031 }, -1, true, "mimecast"},
-		{"network/scanner range", func(in *Input) { in.Visitor.Network.Range = "microsoft" }, -1, true, "range"},
 		{"network/other", func(in *Input) { in.Visitor.Network.ASN = 64497 }, 0, false, "another network"},
+	})
+}
+
+func TestSignalScannerNetwork(t *testing.T) {
+	runSignalCases(t, "scanner_network", []signalCase{
+		{"scanner_network/residential", func(in *Input) {}, 0, false, "not a known mail scanner"},
+		{"scanner_network/scanner asn", func(in *Input) { in.Visitor.Network.ASN = 30031 }, -1, true, "mimecast"},
+		{"scanner_network/scanner range", func(in *Input) { in.Visitor.Network.Range = "microsoft" }, -1, true, "range"},
+		{"scanner_network/datacenter", func(in *Input) { in.Visitor.Network.ASN = 16509 }, -1, false, "datacenter"},
 	})
 }
 
 func TestSignalUA(t *testing.T) {
 	runSignalCases(t, "ua", []signalCase{
 		{"ua/same browser", func(in *Input) {}, 1, false, "same browser and OS"},
-		{"ua/empty", func(in *Input) { in.Visitor.UserAgent = " " }, -1, true, "no User-Agent"},
-		{"ua/named scanner", func(in *Input) { in.Visitor.UserAgent = "Barracuda Sentinel (EE)" }, -1, true, "barracuda"},
-		{"ua/library", func(in *Input) { in.Visitor.UserAgent = "python-requests/2.31" }, -1, true, "python-requests"},
-		{"ua/headless", func(in *Input) { in.Visitor.UserAgent = strings.Replace(uaChromeWin, "Chrome/", "HeadlessChrome/", 1) }, -1, true, "headlesschrome"},
-		{"ua/stale chrome", func(in *Input) { in.Visitor.UserAgent = uaOldChrome; in.Requester.UserAgent = uaIPhone }, -1, false, "releases behind"},
 		{"ua/phone", func(in *Input) { in.Visitor.UserAgent = uaIPhone }, 1, false, "phone and a computer"},
+		{"ua/other browser same os", func(in *Input) {
+			in.Visitor.UserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:147.0) Gecko/20100101 Firefox/147.0"
+		}, 1, false, "Chrome → Firefox"},
 		{"ua/other os", func(in *Input) {
 			in.Visitor.UserAgent = "Mozilla/5.0 (X11; Linux x86_64; rv:147.0) Gecko/20100101 Firefox/147.0"
 		}, -1, false, "Windows → Linux"},
+		{"ua/unknown requester", func(in *Input) { in.Requester.UserAgent = "" }, 0, false, "unknown"},
+	})
+}
+
+func TestSignalScannerUA(t *testing.T) {
+	runSignalCases(t, "scanner_ua", []signalCase{
+		{"scanner_ua/browser", func(in *Input) {}, 0, false, "a browser's User-Agent (Chrome 145)"},
+		{"scanner_ua/empty", func(in *Input) { in.Visitor.UserAgent = " " }, -1, true, "no User-Agent"},
+		{"scanner_ua/named scanner", func(in *Input) { in.Visitor.UserAgent = "Barracuda Sentinel (EE)" }, -1, true, "barracuda"},
+		{"scanner_ua/library", func(in *Input) { in.Visitor.UserAgent = "python-requests/2.31" }, -1, true, "python-requests"},
+		{"scanner_ua/ie11", func(in *Input) {
+			in.Visitor.UserAgent = "Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko"
+		}, -1, false, "Internet Explorer"},
+		{"scanner_ua/stale chrome", func(in *Input) { in.Visitor.UserAgent = uaOldChrome }, -1, false, "releases behind the current one"},
+		{"scanner_ua/8 behind the current", func(in *Input) {
+			in.Visitor.UserAgent = strings.Replace(uaChromeWin, "145", "138", 1) // 146 expected on 2026-03-02
+		}, -1, false, "8 releases behind"},
+		{"scanner_ua/7 behind is a slow updater", func(in *Input) {
+			in.Visitor.UserAgent = strings.Replace(uaChromeWin, "145", "139", 1)
+		}, 0, false, "Chrome 139"},
+		{"scanner_ua/behind the requester's", func(in *Input) {
+			// Before the release-train base date only the requester's
+			// version tells.
+			in.Now = time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
+			in.Requester.At = in.Now.Add(-time.Minute)
+			in.Visitor.UserAgent = strings.Replace(uaChromeWin, "145", "136", 1)
+		}, -1, false, "behind the requester's"},
 	})
 }
 
@@ -88,12 +120,19 @@ func TestSignalTiming(t *testing.T) {
 		return func(in *Input) { in.Now = t0.Add(d) }
 	}
 	runSignalCases(t, "timing", []signalCase{
-		{"timing/too fast", at(time.Second), -1, false, "faster than a person"},
+		{"timing/too fast from elsewhere", at(time.Second), -1, false, "faster than a person opens a mail"},
 		{"timing/scanner window", at(10 * time.Second), -1, false, "when mail scanners arrive"},
-		{"timing/a minute", at(time.Minute), 1, false, "60 s after issue"},
+		{"timing/too fast from the requester's network", func(in *Input) {
+			in.Now = t0.Add(2 * time.Second)
+			in.Visitor.Network.Prefix = in.Requester.Network.Prefix
+		}, 0, false, "from the requester's network"},
+		{"timing/first view counts, not the report", func(in *Input) {
+			in.History = []PastVisit{{At: t0.Add(2 * time.Second), Kind: "view", Network: in.Visitor.Network}}
+		}, -1, false, "opened the link 2 s after issue"},
+		{"timing/a minute", at(time.Minute), 0, false, "60 s after issue"},
 		{"timing/hours", at(5 * time.Hour), 0, false, "5 h after issue"},
 		{"timing/burst", func(in *Input) {
-			in.History = []PastVisit{{At: in.Now.Add(-300 * time.Millisecond), Kind: "verify"}}
+			in.History = []PastVisit{{At: in.Now.Add(-300 * time.Millisecond), Kind: "verify", Network: in.Visitor.Network}}
 		}, -1, false, "two verify requests"},
 		{"timing/head then get", func(in *Input) {
 			in.History = []PastVisit{{At: t0.Add(50 * time.Second), Kind: "view", Network: in.Visitor.Network},
@@ -102,31 +141,101 @@ func TestSignalTiming(t *testing.T) {
 	})
 }
 
-func TestSignalAutomation(t *testing.T) {
-	runSignalCases(t, "automation", []signalCase{
-		{"automation/clean", func(in *Input) {}, 1, false, "no automation marks"},
-		{"automation/webdriver", func(in *Input) { in.Report.Automation.Webdriver = true }, -1, true, "webdriver"},
-		{"automation/ua mark", func(in *Input) { in.Report.Automation.UAMarks = []string{"HeadlessChrome"} }, -1, true, "HeadlessChrome"},
-		{"automation/no window.chrome", func(in *Input) { in.Report.Automation.ChromeObject = false }, -1, false, "window.chrome"},
-		{"automation/notification contradiction", func(in *Input) { in.Report.Automation.NotificationQuery = "denied" }, -1, false, "notification"},
-		{"automation/no report", func(in *Input) { in.Report = nil }, 0, false, "no report"},
+func TestSignalHeadless(t *testing.T) {
+	runSignalCases(t, "headless", []signalCase{
+		{"headless/clean", func(in *Input) {}, 0, false, "no automation marks"},
+		{"headless/webdriver", func(in *Input) { in.Report.Automation.Webdriver = true }, -1, true, "webdriver"},
+		{"headless/ua mark", func(in *Input) { in.Report.Automation.UAMarks = []string{"HeadlessChrome"} }, -1, true, "HeadlessChrome"},
+		{"headless/HeadlessChrome header", func(in *Input) {
+			in.Visitor.UserAgent = strings.Replace(uaChromeWin, "Chrome/", "HeadlessChrome/", 1)
+		}, -1, true, "User-Agent says HeadlessChrome"},
+		{"headless/client hint brand", func(in *Input) { in.Visitor.SecCHUA = `"HeadlessChrome";v="145"` }, -1, true, "Sec-CH-UA names HeadlessChrome"},
+		{"headless/userAgentData brand", func(in *Input) {
+			in.Report.Device.UAData.Brands = []Brand{{Brand: "HeadlessChrome", Version: "145"}}
+		}, -1, true, "userAgentData brand"},
+		{"headless/no window.chrome", func(in *Input) { in.Report.Automation.ChromeObject = false }, -1, false, "window.chrome"},
+		{"headless/notification contradiction", func(in *Input) { in.Report.Automation.NotificationQuery = "denied" }, -1, false, "notification"},
+		{"headless/no plugins", func(in *Input) { in.Report.Automation.Plugins, in.Report.Automation.MimeTypes = 0, 0 }, -1, false, "without plugins"},
+		{"headless/no report", func(in *Input) { in.Report = nil }, 0, false, "no report"},
 	})
 }
 
-func TestSignalInteraction(t *testing.T) {
+func TestSignalInput(t *testing.T) {
 	click := func(edit func(*Click)) func(*Input) {
 		return func(in *Input) { withClick(in); edit(in.Report.Interaction.Click) }
 	}
-	runSignalCases(t, "interaction", []signalCase{
-		{"interaction/input before report", func(in *Input) {}, 1, false, "trusted input events"},
-		{"interaction/none yet", func(in *Input) { in.Report.Interaction.Trusted = Events{} }, 0, false, "no input"},
-		{"interaction/script events", func(in *Input) { in.Report.Interaction.Untrusted.Click.N = 1 }, -1, true, "made by script"},
-		{"interaction/click with path", click(func(c *Click) {}), 1, false, "pointer path of 24 points"},
-		{"interaction/tap", click(func(c *Click) { c.PointerType = "touch" }), 1, false, "tap"},
-		{"interaction/no click at confirm", func(in *Input) { in.Stage = StageConfirm }, -1, true, "no click"},
-		{"interaction/untrusted click", click(func(c *Click) { c.Trusted = false }), -1, true, "made by script"},
-		{"interaction/too fast click", click(func(c *Click) { c.AtMS = 500 }), -1, true, "faster than a person reads"},
-		{"interaction/even pace", click(func(c *Click) { c.Path.SpeedCV = 0.01 }), 0, false, "even pace"},
+	runSignalCases(t, "input", []signalCase{
+		{"input/input before report", func(in *Input) {}, 0, false, "trusted input events"},
+		{"input/none yet", func(in *Input) { in.Report.Interaction.Trusted = Events{} }, 0, false, "no input"},
+		{"input/script events", func(in *Input) { in.Report.Interaction.Untrusted.Click.N = 1 }, -1, true, "made by script"},
+		{"input/click with path", click(func(c *Click) {}), 0, false, "pointer path of 24 points"},
+		{"input/tap", click(func(c *Click) { c.PointerType = "touch" }), 0, false, "tap"},
+		{"input/keyboard", func(in *Input) {
+			withClick(in)
+			in.Report.Interaction.Click.PointerType = ""
+			in.Report.Interaction.Trusted.KeyDown.N = 1
+		}, 0, false, "keyboard"},
+		{"input/neither pointer nor key", click(func(c *Click) { c.PointerType = "" }), -1, false, "without pointer"},
+		{"input/no click at confirm", func(in *Input) { in.Stage = StageConfirm }, -1, true, "no click"},
+		{"input/untrusted click", click(func(c *Click) { c.Trusted = false }), -1, true, "made by script"},
+		{"input/off target", click(func(c *Click) { c.OnContinue = false }), -1, true, "did not land on Continue"},
+		{"input/too fast click", click(func(c *Click) { c.AtMS = 500 }), -1, true, "faster than a person reads"},
+		{"input/teleport", click(func(c *Click) { c.Path = PointerPath{EndDistance: -1} }), -1, false, "jumped onto Continue"},
+		{"input/far from the last move", click(func(c *Click) { c.Path.EndDistance = 300 }), -1, false, "jumped onto Continue"},
+		{"input/even pace", click(func(c *Click) { c.Path.SpeedCV = 0.01 }), -1, false, "even pace"},
+		{"input/straight line", click(func(c *Click) { c.Path.Straightness = 1 }), -1, false, "straight line"},
+	})
+}
+
+func TestSignalEnvironment(t *testing.T) {
+	dev := func(edit func(*Device)) func(*Input) {
+		return func(in *Input) { edit(&in.Report.Device) }
+	}
+	runSignalCases(t, "environment", []signalCase{
+		{"environment/a person's desktop", func(in *Input) {}, 0, false, "look like a person's device"},
+		{"environment/outer 0", dev(func(d *Device) { d.Window.OuterWidth, d.Window.OuterHeight = 0, 0 }), -1, false, "outer window size 0"},
+		{"environment/outer smaller", dev(func(d *Device) { d.Window.OuterWidth = 100 }), -1, false, "outer window smaller"},
+		{"environment/no frame", dev(func(d *Device) { d.Window.OuterWidth, d.Window.OuterHeight = 1280, 900 }), -1, false, "equal to the inner one"},
+		{"environment/no frame on a phone is normal", func(in *Input) {
+			in.Visitor.UserAgent, in.Report.Device.UserAgent = uaIPhone, uaIPhone
+			in.Report.Device.Window = Window{InnerWidth: 390, InnerHeight: 664, OuterWidth: 390, OuterHeight: 664}
+			in.Report.Device.Screen = Screen{Width: 390, Height: 844}
+		}, 0, false, "person's device"},
+		{"environment/larger than the screen", dev(func(d *Device) { d.Screen = Screen{Width: 1024, Height: 768} }), -1, false, "larger than the screen"},
+		{"environment/800x600", dev(func(d *Device) {
+			d.Screen = Screen{Width: 800, Height: 600}
+			d.Window = Window{InnerWidth: 780, InnerHeight: 500, OuterWidth: 800, OuterHeight: 600}
+		}), -1, false, "800x600"},
+		{"environment/no webgl", dev(func(d *Device) { d.WebGL = nil }), -1, false, "no WebGL context"},
+		{"environment/swiftshader", dev(func(d *Device) { d.WebGL.Renderer = "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)), SwiftShader driver)" }), -1, false, "SwiftShader"},
+		{"environment/vdi warp", dev(func(d *Device) { d.WebGL.Renderer = "ANGLE (Microsoft, Microsoft Basic Render Driver Direct3D11)" }), -1, false, "virtual desktop"},
+	})
+}
+
+func TestSignalHeaders(t *testing.T) {
+	runSignalCases(t, "headers", []signalCase{
+		{"headers/agree", func(in *Input) {}, 0, false, "agree"},
+		{"headers/spoofed header", func(in *Input) { in.Report.Device.UserAgent = uaOldChrome }, -1, true, "spoofed"},
+		{"headers/platform", func(in *Input) { in.Report.Device.Platform = "Linux x86_64" }, -1, false, "navigator.platform"},
+		{"headers/client hint platform", func(in *Input) { in.Visitor.SecCHUAPlatform = `"Linux"` }, -1, false, "Sec-CH-UA-Platform"},
+		{"headers/client hint version", func(in *Input) { in.Visitor.SecCHUA = `"Google Chrome";v="139", "Chromium";v="139"` }, -1, false, "version 139"},
+		{"headers/no client hints from Chrome", func(in *Input) { in.Visitor.SecCHUA = "" }, -1, false, "no Sec-CH-UA"},
+		{"headers/client hints from Firefox", func(in *Input) {
+			in.Visitor.UserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:147.0) Gecko/20100101 Firefox/147.0"
+			in.Report.Device.UserAgent = in.Visitor.UserAgent
+			in.Report.Device.UAData = nil
+		}, -1, false, "client hints from a browser that says it is Firefox"},
+		{"headers/cross-site report", func(in *Input) { in.Visitor.SecFetchSite = "cross-site" }, -1, false, "another site"},
+		{"headers/replay without Sec-Fetch-Site", func(in *Input) { in.Visitor.SecFetchSite = "" }, -1, true, "without Sec-Fetch-Site"},
+		{"headers/prefetch", func(in *Input) { in.Visitor.Purpose = "prefetch" }, -1, true, "prefetch"},
+	})
+}
+
+func TestSignalProof(t *testing.T) {
+	runSignalCases(t, "proof", []signalCase{
+		{"proof/not checked", func(in *Input) {}, 0, false, "not checked"},
+		{"proof/ok", func(in *Input) { in.Proof = "ok" }, 0, false, "module made this report"},
+		{"proof/replayed", func(in *Input) { in.Proof = "replay: the nonce was rendered for another page" }, -1, true, "failed the page's proof (replay"},
 	})
 }
 
@@ -150,35 +259,19 @@ func TestSignalHistory(t *testing.T) {
 		{"history/scanner earlier, visitor from requester", func(in *Input) {
 			in.Visitor.Network.Prefix = in.Requester.Network.Prefix
 			in.History = []PastVisit{{At: t0.Add(2 * time.Second), Kind: "view", Network: other}}
-		}, 1, false, "likely the mail scanner"},
-		{"history/this network early", func(in *Input) {
-			in.History = []PastVisit{{At: t0.Add(2 * time.Second), Kind: "view", Network: in.Visitor.Network}}
-		}, -1, false, "after issue, when scanners arrive"},
+		}, 0, false, "likely the mail scanner"},
+		{"history/two networks within a second", func(in *Input) {
+			in.History = []PastVisit{{At: in.Now.Add(-1500 * time.Millisecond), Kind: "view", Network: in.Visitor.Network},
+				{At: in.Now.Add(-1366 * time.Millisecond), Kind: "view", Network: other}}
+		}, -1, false, "less than 1 s apart"},
+		{"history/two networks within a second, one the requester's", func(in *Input) {
+			in.Visitor.Network.Prefix = in.Requester.Network.Prefix
+			in.History = []PastVisit{{At: in.Now.Add(-500 * time.Millisecond), Kind: "view", Network: other}}
+		}, 0, false, "from the requester's"},
 		{"history/fan out", func(in *Input) {
 			in.History = []PastVisit{{At: t0.Add(2 * time.Second), Kind: "view", Network: other},
 				{At: t0.Add(9 * time.Second), Kind: "view", Network: Network{Prefix: "x2", ASN: 24940}}}
-		}, -1, false, "2 other networks"},
-	})
-}
-
-func TestSignalConsistency(t *testing.T) {
-	runSignalCases(t, "consistency", []signalCase{
-		{"consistency/agree", func(in *Input) {}, 1, false, "agree"},
-		{"consistency/spoofed header", func(in *Input) { in.Report.Device.UserAgent = uaOldChrome }, -1, true, "spoofed"},
-		{"consistency/platform", func(in *Input) { in.Report.Device.Platform = "Linux x86_64" }, -1, false, "navigator.platform"},
-		{"consistency/client hint platform", func(in *Input) { in.Visitor.SecCHUAPlatform = `"Linux"` }, -1, false, "Sec-CH-UA-Platform"},
-		{"consistency/headless brand", func(in *Input) { in.Visitor.SecCHUA = `"HeadlessChrome";v="145"` }, -1, true, "HeadlessChrome"},
-		{"consistency/outer smaller", func(in *Input) { in.Report.Device.Window.OuterWidth = 100 }, -1, false, "outer window smaller"},
-		{"consistency/800x600", func(in *Input) {
-			in.Report.Device.Screen = Screen{Width: 800, Height: 600}
-			in.Report.Device.Window = Window{InnerWidth: 800, InnerHeight: 600, OuterWidth: 800, OuterHeight: 600}
-		}, -1, false, "800x600"},
-		{"consistency/software gl", func(in *Input) { in.Report.Device.WebGL.Renderer = "Google SwiftShader" }, -1, false, "SwiftShader"},
-		{"consistency/teleport click", func(in *Input) {
-			withClick(in)
-			in.Report.Interaction.Click.Path = PointerPath{EndDistance: -1}
-		}, -1, true, "jumped onto Continue"},
-		{"consistency/prefetch", func(in *Input) { in.Visitor.Purpose = "prefetch" }, -1, true, "prefetch"},
+		}, 0, false, "2 other networks"},
 	})
 }
 
@@ -192,9 +285,9 @@ func TestSignalBinding(t *testing.T) {
 
 func TestDisabledSignalIsLeftOut(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.Signals.Geo.Enabled = false
+	cfg.Disable("geo")
 	v := mustEngine(t, cfg).Decide(humanInput())
-	if c := contribution(v, "geo"); c.Signal != "missing" || len(v.Signals) != numSignals-1 {
+	if c := contribution(v, "geo"); c.Signal != "missing" || len(v.Signals) != len(registry)-1 {
 		t.Fatalf("disabled geo still contributes: %+v", v.Signals)
 	}
 }

@@ -8,33 +8,34 @@ import "strings"
 // two or three user agents within its budget.
 //
 // NB: github.com/mssola/useragent answers the same questions but allocates
-// on every parse and compiles regular expressions at package init, which
-// would also land in the WebAssembly collector that shares this package.
-// The tests check this parser against it (useragent_test.go).
+// on every parse and compiles regular expressions at package init; a
+// decision parses two to four user agents within its budget. The tests
+// check this parser against it (useragent_test.go).
 
-// Family is a browser family as the signals compare it.
-type Family uint8
+// Browser is a browser family as the signals compare it. (Family, in the
+// root package, is a link family: an email and a redirect origin.)
+type Browser uint8
 
 // The browser families.
 const (
-	FamilyUnknown Family = iota
-	FamilyChrome
-	FamilyEdge
-	FamilyFirefox
-	FamilySafari
-	FamilyOpera
-	FamilySamsung
-	FamilyIE
+	BrowserUnknown Browser = iota
+	BrowserChrome
+	BrowserEdge
+	BrowserFirefox
+	BrowserSafari
+	BrowserOpera
+	BrowserSamsung
+	BrowserIE
 )
 
-var familyNames = [...]string{"unknown browser", "Chrome", "Edge", "Firefox", "Safari", "Opera", "Samsung Internet", "Internet Explorer"}
+var browserNames = [...]string{"unknown browser", "Chrome", "Edge", "Firefox", "Safari", "Opera", "Samsung Internet", "Internet Explorer"}
 
 // String names the family for explanations.
-func (f Family) String() string {
-	if int(f) < len(familyNames) {
-		return familyNames[f]
+func (f Browser) String() string {
+	if int(f) < len(browserNames) {
+		return browserNames[f]
 	}
-	return familyNames[0]
+	return browserNames[0]
 }
 
 // OS is an operating system as the signals compare it.
@@ -64,7 +65,7 @@ func (o OS) String() string {
 // UA is what the signals need of a User-Agent string.
 type UA struct {
 	Empty    bool
-	Family   Family
+	Browser   Browser
 	Major    int
 	OS       OS
 	Mobile   bool
@@ -95,28 +96,28 @@ func ParseUA(s string) UA {
 	u.Mobile = strings.Contains(s, "Mobile") || strings.Contains(s, "iPhone") || strings.Contains(s, "iPod")
 	type rule struct {
 		token  string
-		family Family
+		browser Browser
 	}
 	// Order matters: Chromium derivatives also say Chrome/ and Safari/.
 	rules := [...]rule{
-		{"HeadlessChrome/", FamilyChrome},
-		{"Edg/", FamilyEdge}, {"EdgA/", FamilyEdge}, {"EdgiOS/", FamilyEdge}, {"Edge/", FamilyEdge},
-		{"OPR/", FamilyOpera}, {"OPT/", FamilyOpera}, {"Opera/", FamilyOpera},
-		{"SamsungBrowser/", FamilySamsung},
-		{"Firefox/", FamilyFirefox}, {"FxiOS/", FamilyFirefox},
-		{"CriOS/", FamilyChrome}, {"Chrome/", FamilyChrome}, {"Chromium/", FamilyChrome},
-		{"MSIE ", FamilyIE}, {"Trident/", FamilyIE},
-		{"Version/", FamilySafari},
+		{"HeadlessChrome/", BrowserChrome},
+		{"Edg/", BrowserEdge}, {"EdgA/", BrowserEdge}, {"EdgiOS/", BrowserEdge}, {"Edge/", BrowserEdge},
+		{"OPR/", BrowserOpera}, {"OPT/", BrowserOpera}, {"Opera/", BrowserOpera},
+		{"SamsungBrowser/", BrowserSamsung},
+		{"Firefox/", BrowserFirefox}, {"FxiOS/", BrowserFirefox},
+		{"CriOS/", BrowserChrome}, {"Chrome/", BrowserChrome}, {"Chromium/", BrowserChrome},
+		{"MSIE ", BrowserIE}, {"Trident/", BrowserIE},
+		{"Version/", BrowserSafari},
 	}
 	for _, r := range rules {
 		i := strings.Index(s, r.token)
 		if i < 0 {
 			continue
 		}
-		if r.family == FamilySafari && !strings.Contains(s, "Safari/") {
+		if r.browser == BrowserSafari && !strings.Contains(s, "Safari/") {
 			continue
 		}
-		u.Family = r.family
+		u.Browser = r.browser
 		u.Major = leadingInt(s[i+len(r.token):])
 		if r.token == "HeadlessChrome/" {
 			u.Headless = true

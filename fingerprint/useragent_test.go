@@ -26,16 +26,16 @@ var uaSamples = []string{
 }
 
 func TestParseUAAgreesWithMssola(t *testing.T) {
-	families := map[string]Family{"Chrome": FamilyChrome, "Edge": FamilyEdge, "Firefox": FamilyFirefox,
-		"Safari": FamilySafari, "Opera": FamilyOpera, "Internet Explorer": FamilyIE}
+	families := map[string]Browser{"Chrome": BrowserChrome, "Edge": BrowserEdge, "Firefox": BrowserFirefox,
+		"Safari": BrowserSafari, "Opera": BrowserOpera, "Internet Explorer": BrowserIE}
 	for _, s := range uaSamples {
 		m := useragent.New(s)
 		u := ParseUA(s)
 		name, version := m.Browser()
-		if f, ok := families[name]; ok && f != u.Family {
-			t.Errorf("%s: family %v, mssola says %s", s, u.Family, name)
+		if f, ok := families[name]; ok && f != u.Browser {
+			t.Errorf("%s: browser %v, mssola says %s", s, u.Browser, name)
 		}
-		if major := leadingInt(version); major != 0 && u.Major != major && u.Family != FamilyChrome {
+		if major := leadingInt(version); major != 0 && u.Major != major && u.Browser != BrowserChrome {
 			// mssola reports CriOS and Chrome alike; compare where it is exact.
 			t.Errorf("%s: major %d, mssola says %s", s, u.Major, version)
 		}
@@ -64,7 +64,7 @@ func FuzzParseUA(f *testing.F) {
 		if u.Major < 0 || u.Major > 999999 {
 			t.Fatalf("major %d", u.Major)
 		}
-		_ = u.Family.String() + u.OS.String()
+		_ = u.Browser.String() + u.OS.String()
 	})
 }
 
@@ -139,10 +139,14 @@ func TestConfigYAML(t *testing.T) {
 	src := `
 heuristics:
   zero_click: false
-  thresholds: {confirm: 0.7}
-  signals:
-    geo: {weight: 2}
-    history: {enabled: false}
+  automation:
+    threshold: 1.5
+    signals:
+      history: {enabled: false}
+  compatibility:
+    thresholds: {confirm: 0.7}
+    signals:
+      geo: {weight: 2}
   params:
     far_km: 2000
   scanners:
@@ -170,8 +174,9 @@ heuristics:
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Thresholds.Confirm != 0.7 || c.Thresholds.Click != 0.6 || c.Signals.Geo.Weight != 2 || !c.Signals.Geo.Enabled ||
-		c.Signals.History.Enabled || c.Params.FarKm != 2000 || c.Params.NearKm != 150 || len(c.Scanners.Add) != 1 {
+	ct, as, cs := c.Compatibility.Thresholds, c.Automation.Signals, c.Compatibility.Signals
+	if ct.Confirm != 0.7 || ct.Click != 0.4 || cs["geo"].Weight != 2 || !cs["geo"].Enabled || c.Automation.Threshold != 1.5 ||
+		as["history"].Enabled || as["history"].Weight != 1 || !as["input"].Enabled || c.Params.FarKm != 2000 || c.Params.NearKm != 150 || len(c.Scanners.Add) != 1 {
 		t.Fatalf("decoded %+v", c)
 	}
 	d := DefaultConfig()
@@ -185,11 +190,22 @@ heuristics:
 		t.Fatalf("range %q", n.Range)
 	}
 
-	bad := bytes.NewBufferString("heuristics:\n  signals:\n    gео: {weight: 1}\n")
-	file.Heuristics = DefaultConfig()
-	dec = yaml.NewDecoder(bad)
-	dec.KnownFields(true)
-	if err := dec.Decode(&file); err == nil {
-		t.Fatal("a misspelt signal was accepted")
+	for _, tt := range []struct{ name, src, want string }{
+		{"400/misspelt signal", "heuristics:\n  compatibility:\n    signals:\n      gео: {weight: 1}\n", "signals.gео"},
+		{"400/misspelt key", "heuristics:\n  automation:\n    signals:\n      input: {wieght: 1}\n", "signals.input.wieght: unknown key"},
+		{"400/old thresholds", "heuristics:\n  thresholds: {confirm: 0.7}\n", "heuristics.compatibility.thresholds"},
+		{"400/old signals", "heuristics:\n  signals:\n    geo: {weight: 2}\n", "heuristics.compatibility.signals"},
+		{"400/not a number", "heuristics:\n  compatibility:\n    signals:\n      geo: {weight: heavy}\n", "signals.geo.weight"},
+	} {
+		file.Heuristics = DefaultConfig()
+		dec = yaml.NewDecoder(bytes.NewBufferString(tt.src))
+		dec.KnownFields(true)
+		if err := dec.Decode(&file); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want one naming %q", tt.name, err, tt.want)
+		}
+	}
+	// Decoding never writes into the defaults' maps of another Config.
+	if d := DefaultConfig(); d.Compatibility.Signals["geo"].Weight != 1 {
+		t.Fatal("defaults changed")
 	}
 }

@@ -19,7 +19,7 @@ func TestReloadSwapsHeuristicsAndRefusesBadOnes(t *testing.T) {
 	before := k.Engine.Hash()
 
 	cfg := fingerprint.DefaultConfig()
-	cfg.Signals.Geo.Weight = 2
+	cfg.SetWeight("geo", 2)
 	if err := k.Reload(&cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestReloadSwapsHeuristicsAndRefusesBadOnes(t *testing.T) {
 	}
 
 	bad := fingerprint.DefaultConfig()
-	bad.Thresholds.Confirm = 7
+	bad.Compatibility.Thresholds.Confirm = 7
 	if err := k.Reload(&bad); err == nil {
 		t.Fatal("an invalid configuration was accepted")
 	}

@@ -125,6 +125,56 @@ type Metrics struct {
 	HumanHeld int
 	// HumanConsumed counts people who consumed without typing the code.
 	HumanConsumed int
+	bound, boundScanners int // labelled visits holding the device cookie
+
+	// Per axis. GateScanners and GateHumans count the visits the
+	// automation gate stopped (Verdict.Automation 0); CompatScanners and
+	// CompatHumans the visits that passed the gate and that compatibility
+	// sent to the code. Visits holding the device cookie count in
+	// neither: no axis decides them.
+	GateScanners, GateHumans     int
+	CompatScanners, CompatHumans int
+}
+
+// AxisStats are one axis's precision and recall, with "scanner" as the
+// positive class and "stopped" meaning the axis sent the visit to the
+// code.
+type AxisStats struct {
+	Axis               fingerprint.Axis
+	Scanners, Humans   int // visits the axis decided
+	Stopped, FalseStop int // scanners stopped, people stopped
+}
+
+// Precision is the share of stopped visits that were scanners (1 when the
+// axis stopped nothing).
+func (a AxisStats) Precision() float64 {
+	if a.Stopped+a.FalseStop == 0 {
+		return 1
+	}
+	return float64(a.Stopped) / float64(a.Stopped+a.FalseStop)
+}
+
+// Recall is the share of the scanners the axis saw that it stopped (1
+// when it saw none).
+func (a AxisStats) Recall() float64 {
+	if a.Scanners == 0 {
+		return 1
+	}
+	return float64(a.Stopped) / float64(a.Scanners)
+}
+
+// Axes returns the automation gate's and compatibility's statistics. The
+// gate sees every labelled visit without the device cookie;
+// compatibility sees those that passed the gate.
+func (m Metrics) Axes() [2]AxisStats {
+	gateSeen := m.Scanners + m.Humans - m.bound
+	passedScanners := m.Scanners - m.boundScanners - m.GateScanners
+	return [2]AxisStats{
+		{Axis: fingerprint.AxisAutomation, Scanners: m.Scanners - m.boundScanners, Humans: gateSeen - (m.Scanners - m.boundScanners),
+			Stopped: m.GateScanners, FalseStop: m.GateHumans},
+		{Axis: fingerprint.AxisCompatibility, Scanners: passedScanners, Humans: m.Humans - (m.bound - m.boundScanners) - m.GateHumans,
+			Stopped: m.CompatScanners, FalseStop: m.CompatHumans},
+	}
 }
 
 // Precision is the share of held-back visits that were scanners (NaN-free:
@@ -144,7 +194,25 @@ func (m Metrics) Recall() float64 {
 	return float64(m.ScannerHeld) / float64(m.Scanners)
 }
 
-func (m *Metrics) add(label string, d fingerprint.Decision) {
+func (m *Metrics) add(label string, in *fingerprint.Input, v *fingerprint.Verdict) {
+	d := v.Decision
+	if in.Binding {
+		m.bound++
+		if label == LabelScanner {
+			m.boundScanners++
+		}
+	} else {
+		gate := v.Automation == 0
+		compat := !gate && d == fingerprint.Code
+		switch label {
+		case LabelScanner:
+			m.GateScanners += b2i(gate)
+			m.CompatScanners += b2i(compat)
+		case LabelHuman:
+			m.GateHumans += b2i(gate)
+			m.CompatHumans += b2i(compat)
+		}
+	}
 	switch label {
 	case LabelScanner:
 		m.Scanners++
@@ -184,9 +252,9 @@ func Replay(d fingerprint.Decider, events []Event) Result {
 		res.Changes = append(res.Changes, Change{Event: ev, Old: ev.Verdict, New: nv})
 		if ev.Label != "" {
 			res.Labelled++
-			res.NewMetrics.add(ev.Label, nv.Decision)
+			res.NewMetrics.add(ev.Label, &ev.Input, &nv)
 			if ev.Verdict.Decision != "" {
-				res.OldMetrics.add(ev.Label, ev.Verdict.Decision)
+				res.OldMetrics.add(ev.Label, &ev.Input, &ev.Verdict)
 			}
 		}
 	}
@@ -301,11 +369,25 @@ func Print(w io.Writer, res Result) error {
 		}
 		row("new", res.NewMetrics)
 		tw.Flush()
+		fmt.Fprintf(ew, "\nper axis (new): the gate sees every visit without the device cookie, compatibility those that passed it\n")
+		tw = tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "axis\tscanners\tstopped\thumans\tstopped\tprecision\trecall\n")
+		for _, a := range res.NewMetrics.Axes() {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.3f\t%.3f\n", a.Axis, a.Scanners, a.Stopped, a.Humans, a.FalseStop, a.Precision(), a.Recall())
+		}
+		tw.Flush()
 		if res.NewMetrics.ScannerPassed > 0 {
 			fmt.Fprintf(ew, "WARNING: %d scanner events would get consume or confirm.\n", res.NewMetrics.ScannerPassed)
 		}
 	}
 	return ew.err
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func rank(d fingerprint.Decision) int {
@@ -326,23 +408,27 @@ func writeSignals(w io.Writer, sigs, old []fingerprint.Contribution, indent stri
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if old != nil {
-		fmt.Fprintf(tw, "%ssignal\tvalue\tweight\tpoints\twas\treason\n", indent)
+		fmt.Fprintf(tw, "%ssignal\taxis\tvalue\tweight\tpoints\twas\treason\n", indent)
 	} else {
-		fmt.Fprintf(tw, "%ssignal\tvalue\tweight\tpoints\treason\n", indent)
+		fmt.Fprintf(tw, "%ssignal\taxis\tvalue\tweight\tpoints\treason\n", indent)
 	}
 	for _, c := range sigs {
 		reason := c.Reason
 		if c.Veto {
 			reason = "VETO: " + reason
 		}
+		axis := string(c.Axis)
+		if axis == "" {
+			axis = "-"
+		}
 		if old != nil {
 			was := "-"
 			if p, ok := prev[c.Signal]; ok {
 				was = fmt.Sprintf("%+.2f", p.Value*p.Weight)
 			}
-			fmt.Fprintf(tw, "%s%s\t%+.2f\t%.2f\t%+.2f\t%s\t%s\n", indent, c.Signal, c.Value, c.Weight, c.Value*c.Weight, was, reason)
+			fmt.Fprintf(tw, "%s%s\t%s\t%+.2f\t%.2f\t%+.2f\t%s\t%s\n", indent, c.Signal, axis, c.Value, c.Weight, c.Value*c.Weight, was, reason)
 		} else {
-			fmt.Fprintf(tw, "%s%s\t%+.2f\t%.2f\t%+.2f\t%s\n", indent, c.Signal, c.Value, c.Weight, c.Value*c.Weight, reason)
+			fmt.Fprintf(tw, "%s%s\t%s\t%+.2f\t%.2f\t%+.2f\t%s\n", indent, c.Signal, axis, c.Value, c.Weight, c.Value*c.Weight, reason)
 		}
 	}
 	tw.Flush()
@@ -394,7 +480,24 @@ func explainHeader(w io.Writer, ev Event) {
 
 func explainVerdict(w io.Writer, v fingerprint.Verdict) {
 	fmt.Fprintf(w, "decision: %s (score %.3f, config %s)\nrule: %s\n", v.Decision, v.Score, v.Config, v.Rule)
+	if hasAxes(v) {
+		gate := "passed"
+		if v.Automation == 0 {
+			gate = "CLOSED"
+		}
+		fmt.Fprintf(w, "automation gate: %s (automation %.3f: 1 = no mark of a machine, 0 = closed); compatibility %.3f\n", gate, v.Automation, v.Compatibility)
+	}
 	writeSignals(w, v.Signals, nil, "  ")
+}
+
+// hasAxes reports whether a verdict comes from the two-axis engine.
+func hasAxes(v fingerprint.Verdict) bool {
+	for _, c := range v.Signals {
+		if c.Axis != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func netString(n *fingerprint.Network) string {

@@ -47,10 +47,11 @@ func TestRunShowsFlipsAndWarnsOnScannerPasses(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := fingerprint.DefaultConfig()
-	cfg.Signals.Network.Enabled = false // a bad idea: scanner networks stop counting
-	cfg.Signals.Automation.Enabled = false
-	cfg.Signals.Consistency.Enabled = false
-	cfg.Thresholds.Confirm = 0.3
+	cfg.Automation.Threshold = 100 // a bad idea: the gate closes on strong marks only
+	for _, name := range fingerprint.SignalNames(fingerprint.AxisAutomation) {
+		cfg.Disable(name) // a worse one: no mark of a machine counts at all
+	}
+	cfg.Compatibility.Thresholds.Confirm = 0.3
 	if err := Run(&out, cfg, &in); err != nil {
 		t.Fatal(err)
 	}

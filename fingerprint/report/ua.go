@@ -55,9 +55,31 @@ func (d *Device) SoftwareRenderer() bool {
 	if d.WebGL == nil {
 		return false
 	}
-	s := lower(d.WebGL.Vendor + " " + d.WebGL.Renderer)
+	// NB: the decision engine calls this on every decision, so it
+	// allocates nothing (no lower-cased copy).
 	for _, sub := range softwareRenderers {
-		if contains(s, sub) {
+		if containsFold(d.WebGL.Vendor, sub) || containsFold(d.WebGL.Renderer, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains lower (lower-case ASCII),
+// ignoring ASCII case in s, without allocating.
+func containsFold(s, lower string) bool {
+	for i := 0; i+len(lower) <= len(s); i++ {
+		j := 0
+		for ; j < len(lower); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[j] {
+				break
+			}
+		}
+		if j == len(lower) {
 			return true
 		}
 	}
