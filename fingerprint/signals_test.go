@@ -207,7 +207,9 @@ func TestSignalEnvironment(t *testing.T) {
 			d.Window = Window{InnerWidth: 780, InnerHeight: 500, OuterWidth: 800, OuterHeight: 600}
 		}), -1, false, "800x600"},
 		{"environment/no webgl", dev(func(d *Device) { d.WebGL = nil }), -1, false, "no WebGL context"},
-		{"environment/swiftshader", dev(func(d *Device) { d.WebGL.Renderer = "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)), SwiftShader driver)" }), -1, false, "SwiftShader"},
+		{"environment/swiftshader", dev(func(d *Device) {
+			d.WebGL.Renderer = "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)), SwiftShader driver)"
+		}), -1, false, "SwiftShader"},
 		{"environment/vdi warp", dev(func(d *Device) { d.WebGL.Renderer = "ANGLE (Microsoft, Microsoft Basic Render Driver Direct3D11)" }), -1, false, "virtual desktop"},
 	})
 }

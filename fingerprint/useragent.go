@@ -65,7 +65,7 @@ func (o OS) String() string {
 // UA is what the signals need of a User-Agent string.
 type UA struct {
 	Empty    bool
-	Browser   Browser
+	Browser  Browser
 	Major    int
 	OS       OS
 	Mobile   bool
@@ -95,7 +95,7 @@ func ParseUA(s string) UA {
 	}
 	u.Mobile = strings.Contains(s, "Mobile") || strings.Contains(s, "iPhone") || strings.Contains(s, "iPod")
 	type rule struct {
-		token  string
+		token   string
 		browser Browser
 	}
 	// Order matters: Chromium derivatives also say Chrome/ and Safari/.

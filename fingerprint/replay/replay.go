@@ -124,7 +124,7 @@ type Metrics struct {
 	// HumanHeld counts people sent to the code (friction, not lock-out).
 	HumanHeld int
 	// HumanConsumed counts people who consumed without typing the code.
-	HumanConsumed int
+	HumanConsumed        int
 	bound, boundScanners int // labelled visits holding the device cookie
 
 	// Per axis. GateScanners and GateHumans count the visits the
