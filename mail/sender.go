@@ -72,6 +72,18 @@ func (s *Sender) Config() Config { return s.cfg }
 // ctx is cancelled: abandoning DATA half way can still deliver the mail
 // while we record a failure, and the retry would then send it twice.
 func (s *Sender) Send(ctx context.Context, m Message) error {
+	err := s.send(ctx, m)
+	var e *Error
+	if errors.As(err, &e) && e.Err != nil {
+		// Relays quote themselves, and some quote our AUTH command.
+		if msg := scrub(e.Err.Error(), s.cfg.Username, s.cfg.Password); msg != e.Err.Error() {
+			e.Err = &scrubError{msg: msg, cause: e.Err}
+		}
+	}
+	return err
+}
+
+func (s *Sender) send(ctx context.Context, m Message) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}

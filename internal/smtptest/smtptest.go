@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"errors"
 	"io"
 	"math/big"
@@ -91,6 +92,10 @@ type Options struct {
 	ImplicitTLS bool   // TLS from the first byte, else STARTTLS
 	NoTLS       bool   // offer no TLS at all
 	Addr        string // listen here; empty means 127.0.0.1:0
+	// EchoAuth makes the relay refuse every AUTH with a 535 that echoes
+	// the client's AUTH PLAIN line, its base64 and the password, as some
+	// badly behaved relays do (a test that credentials are scrubbed).
+	EchoAuth bool
 }
 
 // Relay is a running test relay. It can stop and start again on the same
@@ -228,6 +233,9 @@ type session struct {
 func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
 
 func (s *session) Auth(string) (sasl.Server, error) {
+	if s.r.opts.EchoAuth {
+		return echoAuth{}, nil
+	}
 	return sasl.NewPlainServer(func(_, user, pass string) error {
 		if user != User || pass != Password {
 			return smtp.ErrAuthFailed
@@ -392,4 +400,19 @@ func Parse(t testing.TB, data []byte) Parsed {
 		}
 	}
 	return p
+}
+
+// echoAuth refuses PLAIN credentials by quoting them back.
+type echoAuth struct{}
+
+func (echoAuth) Next(resp []byte) ([]byte, bool, error) {
+	if resp == nil {
+		return nil, false, nil // ask for the initial response
+	}
+	parts := strings.SplitN(string(resp), "\x00", 3)
+	pass := parts[len(parts)-1]
+	b64 := base64.StdEncoding.EncodeToString(resp)
+	return nil, false, &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8},
+		Message: "Authentication failed: AUTH PLAIN " + b64 + " (password " + pass + ", " +
+			base64.StdEncoding.EncodeToString([]byte(pass)) + ") rejected"}
 }
