@@ -18,9 +18,9 @@ func credentialForms(user, pass string) map[string]string {
 	b := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	return map[string]string{
 		"password": pass, "base64 password": strings.TrimRight(b(pass), "="),
-		"PLAIN blob": strings.TrimRight(b("\x00"+user+"\x00"+pass), "="),
+		"PLAIN blob":              strings.TrimRight(b("\x00"+user+"\x00"+pass), "="),
 		"PLAIN blob with authzid": strings.TrimRight(b(user+"\x00"+user+"\x00"+pass), "="),
-		"user:pass": strings.TrimRight(b(user+":"+pass), "="),
+		"user:pass":               strings.TrimRight(b(user+":"+pass), "="),
 	}
 }
 
@@ -32,7 +32,7 @@ func TestScrub(t *testing.T) {
 		{"AUTH with another secret", "535 AUTH XOAUTH2 dG9rZW4tb3RoZXI= no", "AUTH XOAUTH2 [redacted] no"},
 		{"auth lower case", "535 auth plain " + b("\x00"+user+"\x00"+pass), "535"},
 		{"bare PLAIN blob", "535 5.7.8 bad credentials " + b("\x00"+user+"\x00"+pass) + " for you", "for you"},
-		{"blob cut short", "535 bad " + b("\x00"+user+"\x00"+pass)[:20] + " end", " end"},
+		{"blob cut short", "535 bad " + b("\x00" + user + "\x00" + pass)[:20] + " end", " end"},
 		{"URL-safe blob", "535 bad " + base64.RawURLEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pass)), "535 bad"},
 		{"base64 user:pass", "535 bad " + b(user+":"+pass), "535 bad"},
 		{"password verbatim", "535 password " + pass + " is wrong", "is wrong"},
