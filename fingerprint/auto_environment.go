@@ -10,7 +10,7 @@ package fingerprint
 // makes no WebGL context without a GPU, having dropped its SwiftShader
 // fallback (issue 8, from Chromium's "Remove SwiftShader WebGL fallback"
 // announcement); earlier headless and GPU-less machines render with
-// SwiftShader or llvmpipe.
+// SwiftShader or llvmpipe. The Web Worker comparison is worker's below.
 //
 // NB: a person on a virtual desktop (VDI) renders with "Microsoft Basic
 // Render Driver" (WARP) and a person's fullscreen or kiosk window has no
@@ -49,7 +49,37 @@ func (e *eval) environment() {
 	default:
 		e.mark(0.3, "software WebGL renderer (").ext(g.Renderer).text("): a server, a virtual machine or a machine without a GPU")
 	}
+	if wk := d.Worker; wk != nil {
+		e.worker(d, wk)
+		if e.cur.veto {
+			return
+		}
+	}
 	if e.findings == 0 {
 		e.note(0, "window, screen and GPU look like a person's device")
+	}
+}
+
+// worker compares the page's navigator with a dedicated Web Worker's.
+// Stealth tools patch the page's navigator (a spoofed userAgent,
+// platform, languages or hardwareConcurrency) and leave the worker's as
+// the browser made it (FingerprintJS BotD and CreepJS both compare them;
+// puppeteer-extra-plugin-stealth's patches apply to the page only). A
+// differing userAgent is a strong mark; the rest are weak, because Brave
+// varies hardwareConcurrency per context ("farbling", Brave's
+// fingerprinting-protection docs).
+func (e *eval) worker(d *Device, wk *Worker) {
+	if wk.UserAgent != "" && d.UserAgent != "" && wk.UserAgent != d.UserAgent {
+		e.veto("a Web Worker's navigator.userAgent differs from the page's: the page's was patched")
+		return
+	}
+	if wk.Platform != "" && d.Platform != "" && wk.Platform != d.Platform {
+		e.mark(0.6, "a Web Worker says platform ").ext(wk.Platform).text(", the page ").ext(d.Platform)
+	}
+	if len(wk.Languages) > 0 && len(e.r.Locale.Languages) > 0 && wk.Languages[0] != e.r.Locale.Languages[0] {
+		e.mark(0.4, "a Web Worker's first language ").ext(wk.Languages[0]).text(" differs from the page's ").ext(e.r.Locale.Languages[0])
+	}
+	if wk.HardwareConcurrency > 0 && d.HardwareConcurrency > 0 && wk.HardwareConcurrency != d.HardwareConcurrency {
+		e.mark(0.3, "a Web Worker counts ").int(wk.HardwareConcurrency).text(" cores, the page ").int(d.HardwareConcurrency)
 	}
 }

@@ -1,5 +1,7 @@
 package fingerprint
 
+import "math"
+
 // input (automation): the provenance and dynamics of the input the page
 // saw. Events made by script, a confirm without a trusted click on
 // Continue, and a click faster than a person reads are strong marks; the
@@ -79,7 +81,53 @@ func (e *eval) pointerDynamics(c *Click) {
 			e.mark(0.4, "the pointer moved in a straight line, as scripts move it")
 		}
 	}
+	if e.r.V >= 3 {
+		e.pressDynamics(c)
+	}
 	if e.findings == 0 {
 		e.note(0, "a trusted click on Continue after a pointer path of ").int(path.Points).text(" points")
+	}
+}
+
+// pressDynamics reads the schema-3 fields of a mouse click: how long the
+// button was held, where on Continue it landed, whether the pointer was
+// over Continue before the press, and whether the event's screen point
+// agrees with the window's place on the screen.
+//
+// Sources: a person holds a mouse button for tens of milliseconds (about
+// 100 ms on average in click-timing studies); Puppeteer's and chromedp's
+// click press and release with no delay by default and aim at the
+// element's centre (their docs: ElementHandle.click, "clicks in the
+// center of the element"; chromedp.MouseClickNode); a CDP press can arrive
+// without a prior move. The screen-offset check is issue 8's measurement:
+// under headless Chromium with an emulated screen, screenY − clientY
+// disagreed with window.screenY + outerHeight − innerHeight by several
+// pixels, while real X input (headful, 100% and 125% scaling) matched
+// within 1 px.
+//
+// NB: xdotool's click holds the button about 12 ms (its default delay),
+// so min_press_ms stays well below that; page zoom also breaks the
+// screen-offset identity, which is why it is a weak mark only.
+func (e *eval) pressDynamics(c *Click) {
+	p := &e.c.cfg.Params
+	if c.PressMS > 0 && c.PressMS < p.MinPressMillis {
+		e.mark(0.6, "the button was held ").ms(c.PressMS).text(": a program pressed and released it")
+	}
+	if c.TargetW > 0 && math.Abs(c.OffsetX) <= 0.5 && math.Abs(c.OffsetY) <= 0.5 {
+		e.mark(0.4, "the click landed on the exact centre pixel of Continue, where scripts aim")
+	}
+	if !c.Hovered {
+		e.mark(0.5, "the button was pressed without the pointer first moving over it")
+	}
+	w := &e.r.Device.Window
+	js := ParseUA(e.r.Device.UserAgent)
+	if js.Empty {
+		js = e.vis
+	}
+	if desktop(&js) && w.OuterHeight > 0 && w.InnerHeight > 0 && (c.ScreenX != 0 || c.ScreenY != 0) {
+		want := float64(w.ScreenY + w.OuterHeight - w.InnerHeight)
+		if d := (c.ScreenY - c.Y) - want; math.Abs(d) > 3 {
+			e.mark(0.4, "the click's screenY − clientY is ").int(int(math.Round(d))).text(" px off the window's place on the screen (emulated screen?)")
+		}
 	}
 }

@@ -54,8 +54,11 @@ func humanInput() *Input {
 // withClick turns an input into the confirm stage with a hand's click.
 func withClick(in *Input) *Input {
 	in.Stage = StageConfirm
+	// The window is at the screen's top left, its top chrome 110 px high
+	// (outer 1010 - inner 900): a real click's screenY is clientY + 110.
 	in.Report.Interaction.Click = &Click{Trusted: true, OnContinue: true, AtMS: 2600, X: 300, Y: 400, Detail: 1,
-		PointerType: "mouse", Path: PointerPath{Points: 24, Length: 380, Straightness: 0.7, DurationMS: 900, SpeedCV: 0.6, EndDistance: 1}}
+		PointerType: "mouse", Path: PointerPath{Points: 24, Length: 380, Straightness: 0.7, DurationMS: 900, SpeedCV: 0.6, EndDistance: 1},
+		PressMS: 96, ScreenX: 308, ScreenY: 510, OffsetX: 6.5, OffsetY: -3, TargetW: 160, TargetH: 40, Hovered: true}
 	return in
 }
 
@@ -122,6 +125,21 @@ func TestEngineDecisions(t *testing.T) {
 			return in
 		}, Consume},
 	}
+	tests = append(tests, []struct {
+		name string
+		in   func() *Input
+		want Decision
+	}{
+		{"xvfb person/confirm at verify", func() *Input { return xvfbPerson(false) }, Confirm},
+		{"xvfb person/consume on Continue", func() *Input { return xvfbPerson(true) }, Consume},
+		{"cdp click on a clean browser/code", func() *Input {
+			in := withClick(humanInput())
+			in.Visitor.Network.Prefix = in.Requester.Network.Prefix // even from the requester's own network
+			*in.Report.Interaction.Click = Click{Trusted: true, OnContinue: true, AtMS: 2600, X: 300, Y: 400, Detail: 1,
+				PointerType: "mouse", Path: PointerPath{EndDistance: -1}, PressMS: 0.4, TargetW: 160, TargetH: 40}
+			return in
+		}, Code},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := e.Decide(tt.in())
@@ -133,6 +151,46 @@ func TestEngineDecisions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// xvfbPerson is the e2e person test as the engine sees it: a headful
+// Chromium under Xvfb (no GPU: SwiftShader or no WebGL at all; UTC clock;
+// Chromium's own brands) on the requester's loopback network, a few
+// seconds after issue, clicking Continue with real X pointer input moved
+// there in steps (xdotool holds the button about 12 ms), possibly on its
+// exact centre.
+func xvfbPerson(click bool) *Input {
+	ua := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+	loop := Network{Prefix: "loopback"}
+	at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	in := &Input{
+		Stage:     StageVerify,
+		Requester: Requester{Network: loop, UserAgent: ua, AcceptLanguage: "en-US,en;q=0.9", At: at},
+		Visitor: Visitor{Network: loop, UserAgent: ua, AcceptLanguage: "en-US,en;q=0.9",
+			SecFetchSite: "same-origin", SecFetchMode: "cors", SecFetchDest: "empty",
+			SecCHUA: `"Chromium";v="156", "Not-A.Brand";v="24"`, SecCHUAMobile: "?0", SecCHUAPlatform: `"Linux"`,
+			At: at.Add(4 * time.Second)},
+		Report: &Report{V: SchemaVersion,
+			Automation: Automation{ChromeObject: true, NotificationPermission: "default", NotificationQuery: "prompt", Plugins: 5, MimeTypes: 2, PDFViewer: true},
+			Device: Device{UserAgent: ua, Platform: "Linux x86_64", HardwareConcurrency: 2,
+				UAData: &UAData{Brands: []Brand{{Brand: "Chromium", Version: "156"}, {Brand: "Not-A.Brand", Version: "24"}}, Platform: "Linux"},
+				Screen: Screen{Width: 1280, Height: 1024}, Window: Window{InnerWidth: 1280, InnerHeight: 881, OuterWidth: 1280, OuterHeight: 1024},
+				WebGL:  &WebGL{Vendor: "Google Inc. (Google)", Renderer: "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero) (0x0000C0DE)), SwiftShader driver)", Unmasked: true},
+				Worker: &Worker{UserAgent: ua, Platform: "Linux x86_64", Languages: []string{"en-US"}, HardwareConcurrency: 2}},
+			Locale: Locale{TimeZone: "UTC", Language: "en-US", Languages: []string{"en-US"}},
+			Timing: Timing{VerifyMS: 600}},
+		History: []PastVisit{{At: at.Add(3 * time.Second), Kind: "view", Network: loop, UserAgent: ua}},
+		Now:     at.Add(4 * time.Second),
+	}
+	if click {
+		in.Stage = StageConfirm
+		in.Now = at.Add(7 * time.Second)
+		in.Report.Interaction.Trusted.PointerMove = EventCount{N: 9, FirstMS: 2200}
+		in.Report.Interaction.Click = &Click{Trusted: true, OnContinue: true, AtMS: 3100, X: 640, Y: 420, Detail: 1,
+			PointerType: "mouse", Path: PointerPath{Points: 9, Length: 420, Straightness: 0.93, DurationMS: 700, SpeedCV: 0.4, EndDistance: 0},
+			PressMS: 12, ScreenX: 640, ScreenY: 420 + 143, TargetW: 160, TargetH: 40, Hovered: true}
+	}
+	return in
 }
 
 func dump(v Verdict) string {

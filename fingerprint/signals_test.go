@@ -184,6 +184,28 @@ func TestSignalInput(t *testing.T) {
 		{"input/far from the last move", click(func(c *Click) { c.Path.EndDistance = 300 }), -1, false, "jumped onto Continue"},
 		{"input/even pace", click(func(c *Click) { c.Path.SpeedCV = 0.01 }), -1, false, "even pace"},
 		{"input/straight line", click(func(c *Click) { c.Path.Straightness = 1 }), -1, false, "straight line"},
+		{"input/press of 1 ms", click(func(c *Click) { c.PressMS = 1 }), -1, false, "held 1 ms"},
+		{"input/press unknown", click(func(c *Click) { c.PressMS = 0 }), 0, false, "pointer path"},
+		{"input/xdotool's 12 ms press", click(func(c *Click) { c.PressMS = 12 }), 0, false, "pointer path"},
+		{"input/exact centre", click(func(c *Click) { c.OffsetX, c.OffsetY = 0, 0.5 }), -1, false, "exact centre"},
+		{"input/a pixel off centre", click(func(c *Click) { c.OffsetX, c.OffsetY = 1, 0 }), 0, false, "pointer path"},
+		{"input/no hover", click(func(c *Click) { c.Hovered = false }), -1, false, "without the pointer first moving over it"},
+		{"input/schema 2 knows no hover", func(in *Input) {
+			withClick(in)
+			in.Report.V = 2
+			in.Report.Interaction.Click.Hovered = false
+		}, 0, false, "pointer path"},
+		{"input/emulated screen", click(func(c *Click) { c.ScreenY = 400 + 110 + 7 }), -1, false, "7 px off the window's place"},
+		{"input/real input within 1 px", click(func(c *Click) { c.ScreenY = 400 + 110 + 1 }), 0, false, "pointer path"},
+		{"input/window moved on the screen", func(in *Input) {
+			withClick(in)
+			in.Report.Device.Window.ScreenX, in.Report.Device.Window.ScreenY = 200, 150
+			in.Report.Interaction.Click.ScreenY = 400 + 110 + 150
+		}, 0, false, "pointer path"},
+		{"input/CDP click: every tell at once", click(func(c *Click) {
+			*c = Click{Trusted: true, OnContinue: true, AtMS: 2600, X: 300, Y: 400, Detail: 1, PointerType: "mouse",
+				Path: PointerPath{EndDistance: -1}, PressMS: 0.4, TargetW: 160, TargetH: 40}
+		}), -1, false, "jumped onto Continue"},
 	})
 }
 
@@ -210,6 +232,22 @@ func TestSignalEnvironment(t *testing.T) {
 		{"environment/swiftshader", dev(func(d *Device) {
 			d.WebGL.Renderer = "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero)), SwiftShader driver)"
 		}), -1, false, "SwiftShader"},
+		{"environment/worker agrees", dev(func(d *Device) {
+			d.Worker = &Worker{UserAgent: d.UserAgent, Platform: d.Platform, Languages: []string{"en-GB", "en"}, HardwareConcurrency: d.HardwareConcurrency}
+		}), 0, false, "person's device"},
+		{"environment/worker's UA differs", dev(func(d *Device) {
+			d.Worker = &Worker{UserAgent: strings.Replace(d.UserAgent, "Chrome/", "HeadlessChrome/", 1)}
+		}), -1, true, "Web Worker's navigator.userAgent differs"},
+		{"environment/worker's platform differs", dev(func(d *Device) {
+			d.Worker = &Worker{UserAgent: d.UserAgent, Platform: "Linux x86_64"}
+		}), -1, false, "platform Linux x86_64, the page Win32"},
+		{"environment/worker's languages differ", dev(func(d *Device) {
+			d.Worker = &Worker{UserAgent: d.UserAgent, Languages: []string{"en-US"}}
+		}), -1, false, "first language en-US"},
+		{"environment/worker's cores differ (Brave varies them: weak)", dev(func(d *Device) {
+			d.HardwareConcurrency = 8
+			d.Worker = &Worker{HardwareConcurrency: 4}
+		}), -1, false, "4 cores, the page 8"},
 		{"environment/vdi warp", dev(func(d *Device) { d.WebGL.Renderer = "ANGLE (Microsoft, Microsoft Basic Render Driver Direct3D11)" }), -1, false, "virtual desktop"},
 	})
 }
