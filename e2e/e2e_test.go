@@ -28,6 +28,7 @@ import (
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/fingerprint/fingerprinttest"
 	"github.com/linkguard/linkguard/server"
 	badgerstore "github.com/linkguard/linkguard/store/badger"
 	"github.com/linkguard/linkguard/web"
@@ -294,7 +295,7 @@ func deciders() map[string]fingerprint.Decider {
 	if err != nil {
 		panic(err)
 	}
-	return map[string]fingerprint.Decider{"basic": fingerprint.Basic{}, "engine": eng}
+	return map[string]fingerprint.Decider{"basic": fingerprinttest.Basic{}, "engine": eng}
 }
 
 // TestFreshBrowserConfirmsWithOneClick: a browser without the cookie is
@@ -305,7 +306,7 @@ func deciders() map[string]fingerprint.Decider {
 // Chromium (webdriver, SwiftShader) is rightly sent to the code instead;
 // TestHeadlessClickNeverConsumes checks that.
 func TestFreshBrowserConfirmsWithOneClick(t *testing.T) {
-	e := newEnv(t, fingerprint.Basic{})
+	e := newEnv(t, fingerprinttest.Basic{})
 	l := e.issue("the-requester-cookie")
 	ctx := e.browser(30 * time.Second)
 	if err := chromedp.Do(ctx, chromedp.Navigate(l.url)); err != nil {
@@ -405,7 +406,7 @@ func TestHeadlessClickNeverConsumes(t *testing.T) {
 // TestNoJavaScriptUsesTheCode: with JavaScript off the page shows the
 // <noscript> code form, which posts as a plain form and signs in.
 func TestNoJavaScriptUsesTheCode(t *testing.T) {
-	e := newEnv(t, fingerprint.Basic{})
+	e := newEnv(t, fingerprinttest.Basic{})
 	l := e.issue("the-requester-cookie")
 	ctx := e.browser(30 * time.Second)
 	if err := emulationScriptOff(ctx); err != nil {

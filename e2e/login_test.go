@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/fingerprint/fingerprinttest"
 	"github.com/linkguard/linkguard/kit"
 )
 
@@ -154,7 +155,7 @@ func signedIn(t *testing.T, ctx context.Context, e *kitEnv, address string) {
 // TestLoginSameBrowser: the demo's Sign in → /login → mail → the same
 // browser opens the link → signed in at the demo, with no click.
 func TestLoginSameBrowser(t *testing.T) {
-	for name, dec := range map[string]fingerprint.Decider{"basic": fingerprint.Basic{}, "engine": nil} {
+	for name, dec := range map[string]fingerprint.Decider{"basic": fingerprinttest.Basic{}, "engine": nil} {
 		t.Run(name, func(t *testing.T) {
 			e := newKitEnv(t, dec)
 			ctx := e.browser(45 * time.Second)
@@ -176,7 +177,7 @@ func TestLoginSameBrowser(t *testing.T) {
 // basic rules it is asked to confirm, and a real mouse path and click on
 // Continue signs it in.
 func TestLoginOtherBrowserConfirms(t *testing.T) {
-	e := newKitEnv(t, fingerprint.Basic{})
+	e := newKitEnv(t, fingerprinttest.Basic{})
 	asker := e.browser(45 * time.Second)
 	signIn(t, asker, e, "alice@example.com")
 	m := e.mailTo("alice@example.com")

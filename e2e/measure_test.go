@@ -14,7 +14,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/fingerprint/fingerprinttest"
 	"github.com/linkguard/linkguard/web"
 )
 
@@ -61,7 +61,7 @@ func TestMeasure(t *testing.T) {
 	t.Logf("collector.wasm: %d bytes raw (budget %d), %d gzip, %d brotli (budget %d)",
 		len(raw), budgetRaw, len(gz), len(br), budgetBrotli)
 
-	rec := &recorder{inner: fingerprint.Basic{}}
+	rec := &recorder{inner: fingerprinttest.Basic{}}
 	e := newEnv(t, rec)
 	const runs = 20
 	var nav, ready []float64

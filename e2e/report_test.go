@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/fingerprint/fingerprinttest"
 )
 
 // recorder is a Decider that keeps every input it is asked about (the
@@ -73,7 +74,7 @@ const truthJS = `(function(){
 // and the interaction accounting: a script click is counted apart and is
 // not trusted, a CDP mouse click is trusted with its pointer path.
 func TestReportMatchesChromium(t *testing.T) {
-	rec := &recorder{inner: fingerprint.Basic{}}
+	rec := &recorder{inner: fingerprinttest.Basic{}}
 	e := newEnv(t, rec)
 	l := e.issue("the-requester-cookie")
 	ctx := e.browser(30 * time.Second)

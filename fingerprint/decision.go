@@ -156,31 +156,3 @@ type Verdict struct {
 type Decider interface {
 	Decide(in *Input) Verdict
 }
-
-// Basic is the first rule set: the binding cookie consumes; a trusted click
-// on Continue consumes; everything else is asked to confirm. It never asks
-// for the code by itself.
-type Basic struct{}
-
-// Decide implements Decider.
-func (Basic) Decide(in *Input) Verdict {
-	if in.Binding {
-		return Verdict{Decision: Consume, Score: 1, Signals: []Contribution{{
-			Signal: "binding", Value: 1, Weight: 1,
-			Reason: "the browser holds the device cookie of the browser that asked for the link",
-		}}, Config: "basic"}
-	}
-	if in.Stage == StageConfirm && in.Report != nil && in.Report.TrustedClick() {
-		return Verdict{Decision: Consume, Score: 0.6, Signals: []Contribution{{
-			Signal: "interaction", Value: 1, Weight: 1,
-			Reason: "a trusted click on Continue",
-		}}, Config: "basic"}
-	}
-	reason := "no device cookie: one click on Continue is asked"
-	if in.Stage == StageConfirm {
-		reason = "no trusted click on Continue was reported"
-	}
-	return Verdict{Decision: Confirm, Score: 0.5, Signals: []Contribution{{
-		Signal: "binding", Value: 0, Weight: 1, Reason: reason,
-	}}, Config: "basic"}
-}

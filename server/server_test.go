@@ -62,7 +62,12 @@ func newHarness(t testing.TB, dir string) *harness {
 	pol.PublicURL = "http://kit.test"
 	pol.RedirectOrigins = []string{"https://app.example.com"}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := &linkguard.Service{Store: st, Keys: keys, Decider: fingerprint.Basic{}, Policy: pol, Now: clk.Now, Log: quiet}
+	// The real engine with its default configuration: what a server runs.
+	eng, err := fingerprint.NewEngine(fingerprint.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &linkguard.Service{Store: st, Keys: keys, Decider: eng, Policy: pol, Now: clk.Now, Log: quiet}
 	site, err := web.New(web.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +159,58 @@ func (h *harness) state(id string) string {
 	return r.json(h.t)["state"].(string)
 }
 
-const trustedClick = `{"v":2,"interaction":{"click":{"trusted":true,"on_continue":true}}}`
+// The person of the server tests: Firefox on the Windows computer that
+// asked for the link, without its device cookie (the corpus profiles
+// "Firefox on the same Windows computer" and "that Firefox clicking
+// Continue with a mouse path"), running the Firefox release of the day
+// (Firefox 100 shipped 2022-05-03; one release about every four weeks).
+// The real engine asks it for one click on verify and consumes on its
+// trusted click.
+var (
+	personUA = func() string {
+		major := 100 + int(time.Since(time.Date(2022, 5, 3, 0, 0, 0, 0, time.UTC)).Hours()/24/28)
+		return fmt.Sprintf("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:%d.0) Gecko/20100101 Firefox/%d.0", major, major)
+	}()
+	personLang = "en-GB,en;q=0.9"
+	// personIssue is an issue body whose requester is that computer.
+	personIssue  = `{"email":"alice@example.com","redirect_url":"https://app.example.com/cb?x=1","requester":{"user_agent":"` + personUA + `","accept_language":"` + personLang + `"}}`
+	personDevice = `"automation":{"webdriver":false,"chrome_object":false,"notification_permission":"default","notification_query":"prompt","plugins":5,"mime_types":2,"pdf_viewer":true},` +
+		`"device":{"user_agent":"` + personUA + `","platform":"Win32","hardware_concurrency":8,"device_memory":8,"max_touch_points":0,"pointer_fine":true,"hover":true,` +
+		`"screen":{"width":1920,"height":1080,"avail_width":1920,"avail_height":1040,"color_depth":24,"pixel_ratio":1},` +
+		`"window":{"inner_width":1280,"inner_height":900,"outer_width":1296,"outer_height":1010},` +
+		`"webgl":{"vendor":"Google Inc.","renderer":"ANGLE (NVIDIA, NVIDIA GeForce RTX 3060 Direct3D11 vs_5_0 ps_5_0, D3D11)","unmasked":true}},` +
+		`"locale":{"time_zone":"Europe/London","offset_minutes":0,"language":"en-GB","languages":["en-GB","en"]},` +
+		`"page":{"visibility":"visible","visible_at_start":true,"visibility_changes":0,"has_focus":true,"focused_at_start":true,"prerendered":false}`
+	// personVerify is its collector's first report: mouse moves, no click.
+	personVerify = `{"v":2,"stage":"verify",` + personDevice + `,"interaction":{"trusted":{"pointermove":{"n":30,"first_ms":500}},"path":{"end_distance":-1}},` +
+		`"timing":{"navigation_type":"navigate","dom_content_loaded_ms":180,"load_ms":260,"start_ms":300,"verify_ms":450}}`
+	// trustedClick is its report of a click on Continue with a mouse path.
+	trustedClick = `{"v":2,"stage":"confirm",` + personDevice + `,"interaction":{"trusted":{"pointermove":{"n":60,"first_ms":500}},"path":{"end_distance":-1},` +
+		`"click":{"trusted":true,"on_continue":true,"at_ms":3400,"x":310,"y":420,"detail":1,"pointer_type":"mouse","path":{"points":24,"length":288,"straightness":0.7,"duration_ms":960,"speed_cv":0.6,"end_distance":1}}},` +
+		`"timing":{"navigation_type":"navigate","dom_content_loaded_ms":180,"load_ms":260,"start_ms":300,"verify_ms":450,"confirm_ms":3400}}`
+)
+
+// personHeaders are the headers its browser sends with the page's reports.
+var personHeaders = []string{"User-Agent", personUA, "Accept-Language", personLang,
+	"Sec-Fetch-Site", "same-origin", "Sec-Fetch-Mode", "cors", "Sec-Fetch-Dest", "empty"}
+
+// personLink issues a link for the person (body "" is personIssue) and
+// lets the clock run to when they open the mail.
+func (h *harness) personLink(body string) issued {
+	h.t.Helper()
+	if body == "" {
+		body = personIssue
+	}
+	l := h.issue(body)
+	h.clock.Add(50 * time.Second)
+	return l
+}
+
+// person sends a request as the person's browser.
+func (h *harness) person(method, path, body string, hdr ...string) resp {
+	h.t.Helper()
+	return h.do(method, path, body, append(append([]string{}, personHeaders...), hdr...)...)
+}
 
 func TestAPI(t *testing.T) {
 	h := newHarness(t, "")
@@ -242,19 +298,23 @@ func TestIssueShape(t *testing.T) {
 
 func TestFullFlowWithExchange(t *testing.T) {
 	h := newHarness(t, "")
-	l := h.issue(`{"email":"alice@example.com","redirect_url":"https://app.example.com/cb?x=1","metadata":{"plan":"pro"}}`)
+	l := h.issue(strings.Replace(personIssue, `}}`, `},"metadata":{"plan":"pro"}}`, 1))
+	h.clock.Add(50 * time.Second) // the person opens the mail
 	nonce := h.nonce(l.Token)
 
-	r := h.do("POST", "/l/"+l.Token+"/verify", `{"nonce":"`+nonce+`","signals":{}}`)
+	r := h.person("POST", "/l/"+l.Token+"/verify", `{"nonce":"`+nonce+`","signals":`+personVerify+`}`)
 	if r.status != 200 || r.json(t)["outcome"] != "confirm" {
 		t.Fatalf("verify without cookie: %d %s, want confirm", r.status, r.body)
 	}
-	// A confirm without a trusted click is asked again, not consumed.
-	r = h.do("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":{"v":2,"interaction":{"click":{"trusted":false}}}}`)
-	if r.json(t)["outcome"] != "confirm" || h.state(l.ID) != "pending" {
+	// A confirm without a trusted click is not consumed: the engine asks
+	// for the code (fingerprint's rule "no trusted click").
+	h.clock.Add(2 * time.Second)
+	r = h.person("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":{"v":2,"interaction":{"click":{"trusted":false}}}}`)
+	if r.json(t)["outcome"] != "code" || h.state(l.ID) != "pending" {
 		t.Fatalf("untrusted click: %s; state %s", r.body, h.state(l.ID))
 	}
-	r = h.do("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+trustedClick+`}`)
+	h.clock.Add(3 * time.Second)
+	r = h.person("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+trustedClick+`}`)
 	m := r.json(t)
 	if m["outcome"] != "consumed" {
 		t.Fatalf("trusted click: %s, want consumed", r.body)
@@ -300,7 +360,7 @@ func TestFullFlowWithExchange(t *testing.T) {
 		vm := v.(map[string]any)
 		kinds += vm["kind"].(string) + ":" + vm["outcome"].(string) + " "
 	}
-	want := "view:none verify:confirm confirm:confirm confirm:consumed "
+	want := "view:none verify:confirm confirm:code confirm:consumed "
 	if !strings.HasPrefix(kinds, want) {
 		t.Fatalf("visits = %q, want prefix %q", kinds, want)
 	}
@@ -311,9 +371,9 @@ func TestFullFlowWithExchange(t *testing.T) {
 
 func TestHandoffExpires(t *testing.T) {
 	h := newHarness(t, "")
-	l := h.issue("")
+	l := h.personLink("")
 	nonce := h.nonce(l.Token)
-	m := h.do("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+trustedClick+`}`).json(t)
+	m := h.person("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+trustedClick+`}`).json(t)
 	ru, _ := url.Parse(m["redirect_url"].(string))
 	h.clock.Add(61 * time.Second)
 	r := h.api("POST", "/v1/exchange", `{"code":"`+ru.Query().Get("lg_code")+`"}`)
@@ -504,12 +564,14 @@ func TestBindingCookieConsumesWithoutClick(t *testing.T) {
 	h := newHarness(t, "")
 	out, err := h.svc.Issue(t.Context(), &linkguard.IssueRequest{
 		Email: "alice@example.com", RedirectURL: "https://app.example.com/",
-		Requester: linkguard.Client{Binding: "the-device-cookie-value"},
+		Requester: linkguard.Client{Binding: "the-device-cookie-value",
+			Visitor: fingerprint.Visitor{UserAgent: personUA, AcceptLanguage: personLang}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok := out.Token
+	h.clock.Add(50 * time.Second)
 	nonce := h.nonce(tok)
 	if body := h.do("GET", "/l/"+tok, "", "Cookie", "lg_device=the-device-cookie-value").body; !strings.Contains(body, `data-lg-fast="1"`) || !regexp.MustCompile(`<script src="/assets/lg\.[0-9a-f]+\.js" defer>`).MatchString(body) {
 		t.Error("the page of the browser that asked does not report at once, or has no page script")
@@ -517,7 +579,7 @@ func TestBindingCookieConsumesWithoutClick(t *testing.T) {
 	if body := h.do("GET", "/l/"+tok, "", "Cookie", "lg_device=another-value").body; strings.Contains(body, `data-lg-fast`) {
 		t.Error("a page without the device cookie skips the collector")
 	}
-	r := h.do("POST", "/l/"+tok+"/verify", `{"nonce":"`+nonce+`","signals":{}}`, "Cookie", "lg_device=another-value")
+	r := h.person("POST", "/l/"+tok+"/verify", `{"nonce":"`+nonce+`","signals":`+personVerify+`}`, "Cookie", "lg_device=another-value")
 	if r.json(t)["outcome"] != "confirm" {
 		t.Fatalf("wrong cookie: %s, want confirm", r.body)
 	}
@@ -529,7 +591,7 @@ func TestBindingCookieConsumesWithoutClick(t *testing.T) {
 
 func TestConcurrentConsumeThroughHandler(t *testing.T) {
 	h := newHarness(t, "")
-	l := h.issue("")
+	l := h.personLink("")
 	nonce := h.nonce(l.Token)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -542,6 +604,9 @@ func TestConcurrentConsumeThroughHandler(t *testing.T) {
 			<-start
 			req := httptest.NewRequest("POST", "/l/"+l.Token+"/confirm", strings.NewReader(`{"nonce":"`+nonce+`","signals":`+trustedClick+`}`))
 			req.Header.Set("Content-Type", "application/json")
+			for i := 0; i+1 < len(personHeaders); i += 2 {
+				req.Header.Set(personHeaders[i], personHeaders[i+1])
+			}
 			res, err := h.srv.App().Test(req, -1)
 			if err != nil {
 				t.Error(err)
@@ -565,9 +630,9 @@ func TestRestartKeepsState(t *testing.T) {
 	dir := t.TempDir()
 	h := newHarness(t, dir)
 	pending := h.issue("")
-	consumed := h.issue(`{"email":"bob@example.com","redirect_url":"https://app.example.com/"}`)
+	consumed := h.personLink(strings.Replace(personIssue, "alice@", "bob@", 1))
 	n := h.nonce(consumed.Token)
-	m := h.do("POST", "/l/"+consumed.Token+"/confirm", `{"nonce":"`+n+`","signals":`+trustedClick+`}`).json(t)
+	m := h.person("POST", "/l/"+consumed.Token+"/confirm", `{"nonce":"`+n+`","signals":`+trustedClick+`}`).json(t)
 	ru, _ := url.Parse(m["redirect_url"].(string))
 	lg := ru.Query().Get("lg_code")
 	if r := h.api("POST", "/v1/exchange", `{"code":"`+lg+`"}`); r.status != 200 {
@@ -644,10 +709,11 @@ func TestBodyTooLarge(t *testing.T) {
 
 func TestEventsStream(t *testing.T) {
 	h := newHarness(t, "")
-	l := h.issue("")
+	l := h.personLink("")
 	nonce := h.nonce(l.Token)
-	h.do("POST", "/l/"+l.Token+"/verify", `{"nonce":"`+nonce+`","signals":{}}`)
-	h.do("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+trustedClick+`}`)
+	h.person("POST", "/l/"+l.Token+"/verify", `{"nonce":"`+nonce+`","signals":`+personVerify+`}`)
+	h.clock.Add(3 * time.Second)
+	h.person("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+trustedClick+`}`)
 	var r resp
 	for i := 0; i < 100; i++ { // visits are written in the background
 		r = h.api("GET", "/v1/events?since=1h", "")
