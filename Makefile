@@ -8,7 +8,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFILES  := $(shell find . -name '*.go' -not -path './node_modules/*' 2>/dev/null)
 WEBFILES := $(shell find web/templates web/static -type f -not -path '$(GEN)/*' 2>/dev/null)
 
-.PHONY: all build wasm run test bench geoip clean
+.PHONY: all build wasm run test bench perf geoip clean
 
 all: build
 
@@ -51,6 +51,14 @@ test: wasm
 bench: wasm
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
 	LINKGUARD_MEASURE=1 $(GO) test -count=1 -run '^TestMeasure$$' -v ./e2e/
+
+# The load run: the machine's ceilings and linkguard in the same run, for
+# Badger and for Redis, with the ratios (docs/performance.md). Needs wrk and
+# redis-server (apt-get install -y wrk redis-server); about 3 minutes.
+# PERFFLAGS="-duration 20s -cpuprofile landing.prof" for longer runs.
+perf: wasm
+	@command -v wrk >/dev/null || { echo "make perf needs wrk: apt-get install -y wrk"; exit 1; }
+	$(GO) run ./cmd/lgperf $(PERFFLAGS)
 
 clean:
 	rm -rf bin $(GEN)

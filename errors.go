@@ -24,17 +24,17 @@ const (
 // for programs, and a message for people.
 type Error struct {
 	Kind    Kind
-	Code    string
+	Code    ErrorCode
 	Message string
 	// Extra holds more members of the API's error object, beside code and
 	// message (attempts_left, state). Never a secret.
 	Extra map[string]any
 }
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 
 // Errorf returns an *Error of the given kind and code.
-func Errorf(kind Kind, code, format string, args ...any) *Error {
+func Errorf(kind Kind, code ErrorCode, format string, args ...any) *Error {
 	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 

@@ -11,22 +11,10 @@ import (
 	"github.com/linkguard/linkguard/fingerprint"
 )
 
-// Outcome is what a verify or confirm request answers, as docs/api.md names it.
-type Outcome string
-
-// The outcomes of verify and confirm.
-const (
-	ResultConsumed Outcome = "consumed"
-	ResultConfirm  Outcome = "confirm"
-	ResultCode     Outcome = "code"
-	ResultUsed     Outcome = "used"
-	ResultExpired  Outcome = "expired"
-)
-
 // Page is what the landing page of a token shows when it is rendered.
 type Page struct {
 	// State is the page's initial state: checking (pending), used or expired.
-	State string
+	State PageState
 	Nonce string
 	// UsedAt and ExpiresAt explain the used and expired states.
 	UsedAt, ExpiresAt time.Time
@@ -46,10 +34,10 @@ type Page struct {
 func (s *Service) View(ctx context.Context, token string, c *Client) (*Page, error) {
 	now := s.now()
 	th := s.Keys.TokenHash(token)
-	p := &Page{State: "checking", Nonce: s.Keys.Nonce(th, now)}
+	p := &Page{State: PageChecking, Nonce: s.Keys.Nonce(th, now)}
 	l, err := s.Store.LinkByTokenHash(ctx, th)
 	if errors.Is(err, ErrNotFound) {
-		p.State = "expired"
+		p.State = PageExpired
 		return p, nil
 	}
 	if err != nil {
@@ -58,15 +46,15 @@ func (s *Service) View(ctx context.Context, token string, c *Client) (*Page, err
 	p.RedirectURL = l.RedirectURL
 	switch l.StateAt(now) {
 	case Consumed:
-		p.State, p.UsedAt = "used", l.ConsumedAt
+		p.State, p.UsedAt = PageUsed, l.ConsumedAt
 	case Expired, Revoked:
-		p.State, p.ExpiresAt = "expired", l.ExpiresAt
+		p.State, p.ExpiresAt = PageExpired, l.ExpiresAt
 	case Pending:
 		p.Bound = s.bound(l, c.Binding)
 	}
 	n := s.network(c.IP)
 	ua := clip(c.Visitor.UserAgent, 512)
-	s.addVisit(ctx, &Visit{LinkID: l.ID, At: now, Kind: VisitView, Outcome: OutcomeNone,
+	s.addVisit(ctx, &Visit{LinkID: l.ID, At: now, Kind: VisitView, Outcome: VisitOutcomeNone,
 		Network: n, UserAgent: ua, Scanner: s.scanner(&n, ua)})
 	return p, nil
 }
@@ -103,14 +91,14 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 	now := s.now()
 	th := s.Keys.TokenHash(r.Token)
 	if r.Nonce == "" {
-		return nil, Errorf(KindInvalid, "invalid_nonce", "nonce is missing: reload the page and try again")
+		return nil, Errorf(KindInvalid, CodeInvalidNonce, "nonce is missing: reload the page and try again")
 	}
 	if err := s.Keys.CheckNonce(r.Nonce, th, now, s.Policy.NonceMaxAge); err != nil {
-		return nil, Errorf(KindInvalid, "invalid_nonce", "this page is out of date or was not issued for this link (%v): reload the page and try again", err)
+		return nil, Errorf(KindInvalid, CodeInvalidNonce, "this page is out of date or was not issued for this link (%v): reload the page and try again", err)
 	}
 	l, err := s.Store.LinkByTokenHash(ctx, th)
 	if errors.Is(err, ErrNotFound) {
-		return &Result{Outcome: ResultExpired}, nil
+		return &Result{Outcome: OutcomeExpired}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load link: %w", err)
@@ -123,10 +111,7 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	kind := VisitVerify
-	if r.Stage == fingerprint.StageConfirm {
-		kind = VisitConfirm
-	}
+	kind := r.Stage.VisitKind()
 	v := s.Decider.Decide(in)
 	if r.Code != "" {
 		return s.tryCode(ctx, l, r, in, v, now)
@@ -145,20 +130,20 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 	switch v.Decision {
 	case fingerprint.Consume:
 		res, err := s.consume(ctx, l, v, now, false)
-		vis.Outcome = OutcomeConsumed
-		if err != nil || res.Outcome != ResultConsumed {
-			vis.Outcome = OutcomeRejected
+		vis.Outcome = VisitOutcomeConsumed
+		if err != nil || res.Outcome != OutcomeConsumed {
+			vis.Outcome = VisitOutcomeRejected
 		}
 		s.addVisit(ctx, vis)
 		return res, err
 	case fingerprint.Code:
-		vis.Outcome = OutcomeCode
+		vis.Outcome = VisitOutcomeCode
 		s.addVisit(ctx, vis)
-		return &Result{Outcome: ResultCode}, nil
+		return &Result{Outcome: OutcomeCode}, nil
 	default:
-		vis.Outcome = OutcomeConfirm
+		vis.Outcome = VisitOutcomeConfirm
 		s.addVisit(ctx, vis)
-		return &Result{Outcome: ResultConfirm}, nil
+		return &Result{Outcome: OutcomeConfirm}, nil
 	}
 }
 
@@ -166,9 +151,9 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 func finalResult(l *Link, now time.Time) *Result {
 	switch l.StateAt(now) {
 	case Consumed:
-		return &Result{Outcome: ResultUsed, UsedAt: l.ConsumedAt, RedirectBack: l.RedirectURL}
+		return &Result{Outcome: OutcomeUsed, UsedAt: l.ConsumedAt, RedirectBack: l.RedirectURL}
 	case Expired, Revoked:
-		return &Result{Outcome: ResultExpired, ExpiresAt: l.ExpiresAt, RedirectBack: l.RedirectURL}
+		return &Result{Outcome: OutcomeExpired, ExpiresAt: l.ExpiresAt, RedirectBack: l.RedirectURL}
 	}
 	return nil
 }
@@ -207,17 +192,17 @@ func (s *Service) tryCode(ctx context.Context, l *Link, r *ReportRequest, in *fi
 		UserAgent: in.Visitor.UserAgent, Scanner: s.scanner(&in.Visitor.Network, in.Visitor.UserAgent),
 		Input: in, Verdict: &v}
 	sp, left, err := s.SpendCode(ctx, l, r.Code, v, now)
-	vis.Outcome = OutcomeRejected
+	vis.Outcome = VisitOutcomeRejected
 	switch {
 	case errors.Is(err, ErrTooManyAttempts):
 		s.addVisit(ctx, vis)
-		return nil, Errorf(KindRateLimited, "too_many_attempts", "too many wrong codes were tried for this link: ask for a new link")
+		return nil, Errorf(KindRateLimited, CodeTooManyAttempts, "too many wrong codes were tried for this link: ask for a new link")
 	case errors.Is(err, ErrWrongCode):
 		s.addVisit(ctx, vis)
 		if left <= 0 {
-			return nil, Errorf(KindRateLimited, "too_many_attempts", "that code is not right, and no tries are left for this link: ask for a new link")
+			return nil, Errorf(KindRateLimited, CodeTooManyAttempts, "that code is not right, and no tries are left for this link: ask for a new link")
 		}
-		return &Result{AttemptsLeft: left}, Errorf(KindInvalid, "invalid_code", "that code is not right: check the email and try again (%d tries left)", left)
+		return &Result{AttemptsLeft: left}, Errorf(KindInvalid, CodeInvalidCode, "that code is not right: check the email and try again (%d tries left)", left)
 	case errors.Is(err, ErrNotPending):
 		s.addVisit(ctx, vis)
 		if res := finalResult(sp.Link, now); res != nil {
@@ -227,7 +212,7 @@ func (s *Service) tryCode(ctx context.Context, l *Link, r *ReportRequest, in *fi
 	case err != nil:
 		return nil, err
 	}
-	vis.Outcome, vis.Verdict = OutcomeConsumed, &sp.Handoff.Verdict
+	vis.Outcome, vis.Verdict = VisitOutcomeConsumed, &sp.Handoff.Verdict
 	s.addVisit(ctx, vis)
 	return s.spent(l, sp.Handoff.Verdict, sp.Code, true), nil
 }
@@ -313,7 +298,7 @@ func (s *Service) spent(l *Link, v fingerprint.Verdict, code string, byCode bool
 			redirect = withParam(redirect, "lg_assertion", tok)
 		}
 	}
-	return &Result{Outcome: ResultConsumed, RedirectURL: redirect, handoff: code}
+	return &Result{Outcome: OutcomeConsumed, RedirectURL: redirect, handoff: code}
 }
 
 // reload answers from the stored state after a lost race.

@@ -42,13 +42,13 @@ func TestNoReportNeverConsumesWhateverTheDecider(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Outcome != linkguard.ResultCode {
+		if res.Outcome != linkguard.OutcomeCode {
 			t.Fatalf("%s without a report: %s, want code", stage, res.Outcome)
 		}
 	}
 	res, err := svc.Report(ctx, &linkguard.ReportRequest{Stage: fingerprint.StageVerify, Token: is.Token, Nonce: page.Nonce,
 		Report: &fingerprint.Report{V: fingerprint.SchemaVersion}})
-	if err != nil || res.Outcome != linkguard.ResultConsumed {
+	if err != nil || res.Outcome != linkguard.OutcomeConsumed {
 		t.Fatalf("with a report the decider decides: %v %v", res, err)
 	}
 }

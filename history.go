@@ -37,12 +37,12 @@ func (v *Visit) IsDecision() bool { return v.Kind != VisitView }
 // Past is v as an entry of its link's history summary, its strings cut so
 // that the entry stays under MaxPastVisitBytes.
 func (v *Visit) Past() fingerprint.PastVisit {
-	return clipPast(fingerprint.PastVisit{At: v.At, Kind: v.Kind, Outcome: v.Outcome,
+	return clipPast(fingerprint.PastVisit{At: v.At, Kind: v.Kind, Outcome: string(v.Outcome),
 		Network: v.Network, UserAgent: v.UserAgent, Scanner: v.Scanner})
 }
 
 func clipPast(p fingerprint.PastVisit) fingerprint.PastVisit {
-	p.Kind, p.Outcome, p.Network = clip(p.Kind, 16), clip(p.Outcome, 16), clipNetwork(p.Network)
+	p.Kind, p.Outcome, p.Network = fingerprint.VisitKind(clip(string(p.Kind), 16)), clip(p.Outcome, 16), clipNetwork(p.Network)
 	p.UserAgent, p.Scanner = clip(p.UserAgent, 256), clip(p.Scanner, 64)
 	return p
 }
@@ -65,7 +65,7 @@ func EncodeVisit(v *Visit) ([]byte, error) {
 	}
 	t := *v
 	t.Trimmed, t.Network = true, clipNetwork(v.Network)
-	t.Kind, t.Outcome, t.UserAgent, t.Scanner = clip(v.Kind, 16), clip(v.Outcome, 16), clip(v.UserAgent, 512), clip(v.Scanner, 64)
+	t.UserAgent, t.Scanner = clip(v.UserAgent, 512), clip(v.Scanner, 64)
 	if v.Input != nil {
 		in := *v.Input
 		in.Report = nil

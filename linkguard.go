@@ -79,28 +79,14 @@ type Delivery struct {
 	NextAt    time.Time `json:"next_at,omitzero"`
 }
 
-// Visit kinds and outcomes, as docs/api.md names them.
-const (
-	VisitView    = "view"
-	VisitVerify  = "verify"
-	VisitConfirm = "confirm"
-	VisitCode    = "code"
-
-	OutcomeNone     = "none"
-	OutcomeConsumed = "consumed"
-	OutcomeConfirm  = "confirm"
-	OutcomeCode     = "code"
-	OutcomeRejected = "rejected"
-)
-
 // Visit is one request that touched a link: evidence, not state. Visits
 // may be written without waiting for the disk and lost in a crash.
 type Visit struct {
 	ID      string              `json:"id"`
 	LinkID  string              `json:"link_id"`
 	At      time.Time           `json:"at"`
-	Kind    string              `json:"kind"`
-	Outcome string              `json:"outcome"`
+	Kind    VisitKind           `json:"kind"`
+	Outcome VisitOutcome        `json:"outcome"`
 	Network fingerprint.Network `json:"network"`
 	// UserAgent is the visitor's User-Agent header, cut to 512 bytes.
 	UserAgent string `json:"user_agent,omitempty"`

@@ -34,11 +34,11 @@ func validCode(s string) bool {
 // too_many_attempts; 400 invalid_code (Extra["attempts_left"]).
 func (s *Service) Redeem(ctx context.Context, id, code string, c *Client) (*Handoff, error) {
 	if !ValidID(id) {
-		return nil, Errorf(KindNotFound, "not_found", "no link has id %q", clip(id, 40))
+		return nil, Errorf(KindNotFound, CodeNotFound, "no link has id %q", clip(id, 40))
 	}
 	l, err := s.Store.LinkByID(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(KindNotFound, "not_found", "no link has id %s", id)
+		return nil, Errorf(KindNotFound, CodeNotFound, "no link has id %s", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load link: %w", err)
@@ -90,7 +90,7 @@ func (s *Service) Wait(ctx context.Context, id, binding string) (*WaitState, err
 func (s *Service) Locked(l *Link) bool { return l.CodeAttempts >= s.Policy.MaxCodeAttempts }
 
 func (s *Service) boundLink(ctx context.Context, id, binding string) (*Link, error) {
-	missing := Errorf(KindNotFound, "not_found", "no link is waiting for this browser")
+	missing := Errorf(KindNotFound, CodeNotFound, "no link is waiting for this browser")
 	if !ValidID(id) || binding == "" {
 		return nil, missing
 	}
@@ -120,7 +120,7 @@ func (s *Service) codeFor(ctx context.Context, l *Link, code string, c *Client) 
 	}
 	if !validCode(code) {
 		left := s.Policy.MaxCodeAttempts - l.CodeAttempts
-		return nil, &Error{Kind: KindInvalid, Code: "invalid_code",
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidCode,
 			Message: fmt.Sprintf("the code is the %d digits shown in the email; no try was counted", CodeLen),
 			Extra:   map[string]any{"attempts_left": left}}
 	}
@@ -131,13 +131,13 @@ func (s *Service) codeFor(ctx context.Context, l *Link, code string, c *Client) 
 	}
 	res, err := s.tryCode(ctx, l, rr, in, s.Decider.Decide(in), now)
 	var le *Error
-	if errors.As(err, &le) && le.Code == "invalid_code" && res != nil {
+	if errors.As(err, &le) && le.Code == CodeInvalidCode && res != nil {
 		le.Extra = map[string]any{"attempts_left": res.AttemptsLeft}
 	}
 	if err != nil {
 		return nil, err
 	}
-	if res.Outcome != ResultConsumed {
+	if res.Outcome != OutcomeConsumed {
 		// Lost a race with another consumption, or expired meanwhile.
 		cur, err := s.Store.LinkByID(ctx, l.ID)
 		if err != nil {
@@ -156,11 +156,11 @@ func notPending(l *Link, now time.Time) error {
 	if st == Pending {
 		return nil
 	}
-	return &Error{Kind: KindConflict, Code: "not_pending",
+	return &Error{Kind: KindConflict, Code: CodeNotPending,
 		Message: fmt.Sprintf("link %s is %s: ask for a new link", l.ID, st),
 		Extra:   map[string]any{"state": st}}
 }
 
 func tooMany() error {
-	return Errorf(KindRateLimited, "too_many_attempts", "too many wrong codes were tried for this link: ask for a new link")
+	return Errorf(KindRateLimited, CodeTooManyAttempts, "too many wrong codes were tried for this link: ask for a new link")
 }

@@ -151,7 +151,7 @@ func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error)
 		redirect = s.Policy.DefaultRedirect
 	}
 	if redirect == "" {
-		return nil, Errorf(KindInvalid, "invalid_request", "redirect_url is required: no default redirect is configured")
+		return nil, Errorf(KindInvalid, CodeInvalidRequest, "redirect_url is required: no default redirect is configured")
 	}
 	origin, err := s.CheckRedirect(redirect)
 	if err != nil {
@@ -162,14 +162,14 @@ func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error)
 		ttl = s.Policy.DefaultTTL
 	}
 	if ttl < s.Policy.MinTTL || ttl > s.Policy.MaxTTL {
-		return nil, Errorf(KindInvalid, "invalid_request", "ttl_seconds must be between %d and %d",
+		return nil, Errorf(KindInvalid, CodeInvalidRequest, "ttl_seconds must be between %d and %d",
 			int(s.Policy.MinTTL.Seconds()), int(s.Policy.MaxTTL.Seconds()))
 	}
 	if len(req.Metadata) > s.Policy.MaxMetadata {
-		return nil, Errorf(KindInvalid, "invalid_request", "metadata is %d bytes; at most %d are allowed", len(req.Metadata), s.Policy.MaxMetadata)
+		return nil, Errorf(KindInvalid, CodeInvalidRequest, "metadata is %d bytes; at most %d are allowed", len(req.Metadata), s.Policy.MaxMetadata)
 	}
 	if len(req.Metadata) > 0 && !json.Valid(req.Metadata) {
-		return nil, Errorf(KindInvalid, "invalid_request", "metadata is not valid JSON")
+		return nil, Errorf(KindInvalid, CodeInvalidRequest, "metadata is not valid JSON")
 	}
 
 	purpose, err := ParsePurpose(string(req.Purpose))
@@ -216,7 +216,7 @@ func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error)
 	var sealed []byte
 	if req.SendEmail {
 		if s.Mail == nil {
-			return nil, Errorf(KindInvalid, "mail_not_configured", "send_email is true but this server has no mail delivery configured (LINKGUARD_SMTP_URL); send the mail yourself with the returned url and code, or set send_email to false")
+			return nil, Errorf(KindInvalid, CodeMailNotConfigured, "send_email is true but this server has no mail delivery configured (LINKGUARD_SMTP_URL); send the mail yourself with the returned url and code, or set send_email to false")
 		}
 		l.Delivery = &Delivery{State: "queued"}
 		if sealed, err = s.Mail(l, req, s.LinkURL(token), code); err != nil {
@@ -258,11 +258,11 @@ func (s *Service) LinkURL(token string) string {
 func checkEmail(raw string) (string, error) {
 	e := strings.TrimSpace(raw)
 	if e == "" {
-		return "", Errorf(KindInvalid, "invalid_request", "email is required")
+		return "", Errorf(KindInvalid, CodeInvalidRequest, "email is required")
 	}
 	a, err := mail.ParseAddress(e)
 	if err != nil || a.Address != e || len(e) > 254 || !strings.Contains(e, "@") {
-		return "", Errorf(KindInvalid, "invalid_email", "email %q is not a valid address (expected something like alice@example.com)", clip(raw, 80))
+		return "", Errorf(KindInvalid, CodeInvalidEmail, "email %q is not a valid address (expected something like alice@example.com)", clip(raw, 80))
 	}
 	return e, nil
 }
@@ -272,7 +272,7 @@ func checkEmail(raw string) (string, error) {
 func (s *Service) CheckRedirect(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-		return "", Errorf(KindInvalid, "redirect_not_allowed", "redirect_url %q must be an absolute http or https URL without credentials", clip(raw, 200))
+		return "", Errorf(KindInvalid, CodeRedirectNotAllowed, "redirect_url %q must be an absolute http or https URL without credentials", clip(raw, 200))
 	}
 	origin := Origin(u)
 	for _, o := range s.Policy.RedirectOrigins {
@@ -280,7 +280,7 @@ func (s *Service) CheckRedirect(raw string) (string, error) {
 			return origin, nil
 		}
 	}
-	return "", Errorf(KindInvalid, "redirect_not_allowed", "redirect_url origin %s is not in the allowed redirect origins", origin)
+	return "", Errorf(KindInvalid, CodeRedirectNotAllowed, "redirect_url origin %s is not in the allowed redirect origins", origin)
 }
 
 // Origin is scheme://host[:port] of u, lower-cased, default ports dropped.
@@ -322,11 +322,11 @@ type LinkInfo struct {
 // Get returns a link and its visits.
 func (s *Service) Get(ctx context.Context, id string) (*LinkInfo, error) {
 	if !ValidID(id) {
-		return nil, Errorf(KindNotFound, "not_found", "no link has id %q", clip(id, 40))
+		return nil, Errorf(KindNotFound, CodeNotFound, "no link has id %q", clip(id, 40))
 	}
 	l, err := s.Store.LinkByID(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return nil, Errorf(KindNotFound, "not_found", "no link has id %s", id)
+		return nil, Errorf(KindNotFound, CodeNotFound, "no link has id %s", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load link: %w", err)
@@ -343,18 +343,18 @@ func (s *Service) Get(ctx context.Context, id string) (*LinkInfo, error) {
 // be revoked (conflict).
 func (s *Service) Revoke(ctx context.Context, id string) error {
 	if !ValidID(id) {
-		return Errorf(KindNotFound, "not_found", "no link has id %q", clip(id, 40))
+		return Errorf(KindNotFound, CodeNotFound, "no link has id %q", clip(id, 40))
 	}
 	l, err := s.Store.RevokeLink(ctx, id, s.now())
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return Errorf(KindNotFound, "not_found", "no link has id %s", id)
+		return Errorf(KindNotFound, CodeNotFound, "no link has id %s", id)
 	case errors.Is(err, ErrNotPending):
 		st := l.StateAt(s.now())
 		if st == Revoked {
 			return nil
 		}
-		return Errorf(KindConflict, "not_pending", "link %s is %s and can no longer be revoked", id, st)
+		return Errorf(KindConflict, CodeNotPending, "link %s is %s and can no longer be revoked", id, st)
 	case err != nil:
 		return fmt.Errorf("revoke link: %w", err)
 	}
@@ -364,7 +364,7 @@ func (s *Service) Revoke(ctx context.Context, id string) error {
 
 // Exchange turns a handoff code into the identity it stands for, once.
 func (s *Service) Exchange(ctx context.Context, code string) (*Handoff, error) {
-	bad := Errorf(KindInvalid, "invalid_code", "the code is unknown, expired or already exchanged")
+	bad := Errorf(KindInvalid, CodeInvalidCode, "the code is unknown, expired or already exchanged")
 	if len(code) != 43 {
 		return nil, bad
 	}

@@ -42,20 +42,17 @@ func (e *eval) timing() {
 			e.note(0, "opened ").secs(d).text(" after issue")
 		}
 	}
-	kind := string(e.in.Stage)
-	if kind == "" {
-		kind = string(StageVerify)
-	}
+	kind := e.in.Stage.VisitKind()
 	burst := time.Duration(p.BurstSeconds * float64(time.Second))
 	views := 0
 	var lastView time.Time
 	for i := range e.in.History {
 		h := &e.in.History[i]
 		if h.Kind == kind && sameNetwork(&h.Network, vs) && absDur(e.now.Sub(h.At)) < burst {
-			e.mark(0.8, "two ").text(kind).text(" requests less than ").secs(p.BurstSeconds).text(" apart")
+			e.mark(0.8, "two ").text(string(kind)).text(" requests less than ").secs(p.BurstSeconds).text(" apart")
 			return
 		}
-		if h.Kind == "view" && sameNetwork(&h.Network, vs) {
+		if h.Kind == VisitView && sameNetwork(&h.Network, vs) {
 			if views > 0 && absDur(h.At.Sub(lastView)) < burst {
 				e.mark(0.4, "this network loaded the page twice within ").secs(p.BurstSeconds).text(" (HEAD then GET?)")
 				return

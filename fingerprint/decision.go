@@ -26,6 +26,32 @@ const (
 	StageConfirm Stage = "confirm"
 )
 
+// VisitKind names the request a visit of a link was, as docs/api.md names
+// it. The domain records visits under these names (linkguard.VisitKind is
+// this type); signals read them back from Input.History.
+type VisitKind string
+
+// The visit kinds.
+const (
+	// VisitView is a GET or HEAD of the landing page.
+	VisitView VisitKind = "view"
+	// VisitVerify is the collector's first report.
+	VisitVerify VisitKind = "verify"
+	// VisitConfirm is the answer to a confirm challenge.
+	VisitConfirm VisitKind = "confirm"
+	// VisitCode is a typed code.
+	VisitCode VisitKind = "code"
+)
+
+// VisitKind is the kind a report at stage s is recorded as; an unset
+// stage is a verify.
+func (s Stage) VisitKind() VisitKind {
+	if s == StageConfirm {
+		return VisitConfirm
+	}
+	return VisitVerify
+}
+
 // Network is what the signals need to know of an IP address. The address
 // itself is never kept: Prefix is a keyed hash of its /24 (IPv4) or /48
 // (IPv6), good only for comparing two addresses seen by the same server.
@@ -77,7 +103,7 @@ type Visitor struct {
 // keep (linkguard.HistoryLen entries, newest last).
 type PastVisit struct {
 	At        time.Time `json:"at"`
-	Kind      string    `json:"kind"`
+	Kind      VisitKind `json:"kind"`
 	Network   Network   `json:"network"`
 	UserAgent string    `json:"user_agent,omitempty"`
 	// Outcome is what the visit was answered ("none" for a view).

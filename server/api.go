@@ -49,7 +49,7 @@ func (s *Server) createLink(c *fiber.Ctx) error {
 	}
 	if req.TTLSeconds != nil {
 		if *req.TTLSeconds <= 0 {
-			return linkguard.Errorf(linkguard.KindInvalid, "invalid_request", "ttl_seconds must be a positive number of seconds")
+			return linkguard.Errorf(linkguard.KindInvalid, linkguard.CodeInvalidRequest, "ttl_seconds must be a positive number of seconds")
 		}
 		ir.TTL = time.Duration(*req.TTLSeconds) * time.Second
 	}
@@ -57,7 +57,7 @@ func (s *Server) createLink(c *fiber.Ctx) error {
 		if r.IP != "" {
 			ip, err := netip.ParseAddr(r.IP)
 			if err != nil {
-				return linkguard.Errorf(linkguard.KindInvalid, "invalid_request", "requester.ip %q is not an IP address", clipStr(r.IP, 60))
+				return linkguard.Errorf(linkguard.KindInvalid, linkguard.CodeInvalidRequest, "requester.ip %q is not an IP address", clipStr(r.IP, 60))
 			}
 			ir.Requester.IP = ip
 		}
@@ -91,8 +91,8 @@ type linkResponse struct {
 
 type visitResponse struct {
 	At        time.Time                  `json:"at"`
-	Kind      string                     `json:"kind"`
-	Outcome   string                     `json:"outcome"`
+	Kind      linkguard.VisitKind        `json:"kind"`
+	Outcome   linkguard.VisitOutcome     `json:"outcome"`
 	Score     *float64                   `json:"score,omitempty"`
 	Country   string                     `json:"country"`
 	ASN       uint32                     `json:"asn"`

@@ -25,7 +25,7 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 
 func decodeStrict(body []byte, v any) error {
 	bad := func(format string, a ...any) error {
-		return linkguard.Errorf(linkguard.KindInvalid, "invalid_json", format, a...)
+		return linkguard.Errorf(linkguard.KindInvalid, linkguard.CodeInvalidJSON, format, a...)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return bad("the request body is empty: send a JSON object")
@@ -37,7 +37,7 @@ func decodeStrict(body []byte, v any) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return linkguard.Errorf(linkguard.KindInvalid, "unknown_field", "%s in the request body", strings.TrimPrefix(err.Error(), "json: "))
+			return linkguard.Errorf(linkguard.KindInvalid, linkguard.CodeUnknownField, "%s in the request body", strings.TrimPrefix(err.Error(), "json: "))
 		case errors.As(err, &se):
 			return bad("the body is not valid JSON (at byte %d): %v", se.Offset, se)
 		case errors.As(err, &te):

@@ -25,8 +25,8 @@ type errorBody struct {
 }
 
 type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Code    linkguard.ErrorCode `json:"code"`
+	Message string              `json:"message"`
 	// Extra are more members (attempts_left, state), beside code and message.
 	Extra map[string]any `json:"-"`
 }
@@ -53,7 +53,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		le = fiberError(fe)
 	default:
 		s.log.Error("request failed", "method", c.Method(), "route", c.Route().Path, "err", err)
-		le = &linkguard.Error{Kind: linkguard.KindInternal, Code: "internal", Message: "internal error: the request was not completed; try again later"}
+		le = &linkguard.Error{Kind: linkguard.KindInternal, Code: linkguard.CodeInternal, Message: "internal error: the request was not completed; try again later"}
 	}
 	status := statusOf[le.Kind]
 	if fe != nil && fe.Code < 500 {
@@ -69,16 +69,16 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 func fiberError(fe *fiber.Error) *linkguard.Error {
 	switch fe.Code {
 	case fiber.StatusRequestEntityTooLarge:
-		return linkguard.Errorf(linkguard.KindTooLarge, "body_too_large", "the request body is larger than %d KiB", MaxBody>>10)
+		return linkguard.Errorf(linkguard.KindTooLarge, linkguard.CodeBodyTooLarge, "the request body is larger than %d KiB", MaxBody>>10)
 	case fiber.StatusNotFound:
-		return linkguard.Errorf(linkguard.KindNotFound, "not_found", "no such route: check the method and path against the API documentation")
+		return linkguard.Errorf(linkguard.KindNotFound, linkguard.CodeNotFound, "no such route: check the method and path against the API documentation")
 	case fiber.StatusMethodNotAllowed:
-		return &linkguard.Error{Kind: linkguard.KindInvalid, Code: "method_not_allowed", Message: "this method is not allowed on this route"}
+		return &linkguard.Error{Kind: linkguard.KindInvalid, Code: linkguard.CodeMethodNotAllowed, Message: "this method is not allowed on this route"}
 	case fiber.StatusUnsupportedMediaType:
-		return &linkguard.Error{Kind: linkguard.KindInvalid, Code: "unsupported_media_type", Message: fe.Message}
+		return &linkguard.Error{Kind: linkguard.KindInvalid, Code: linkguard.CodeUnsupportedMediaType, Message: fe.Message}
 	}
 	if fe.Code >= 500 {
-		return &linkguard.Error{Kind: linkguard.KindInternal, Code: "internal", Message: "internal error: try again later"}
+		return &linkguard.Error{Kind: linkguard.KindInternal, Code: linkguard.CodeInternal, Message: "internal error: try again later"}
 	}
-	return &linkguard.Error{Kind: linkguard.KindInvalid, Code: "bad_request", Message: fe.Message}
+	return &linkguard.Error{Kind: linkguard.KindInvalid, Code: linkguard.CodeBadRequest, Message: fe.Message}
 }

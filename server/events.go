@@ -51,5 +51,5 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, nil
 	}
-	return time.Time{}, linkguard.Errorf(linkguard.KindInvalid, "invalid_request", "since %q: want a duration back from now (168h, 7d) or an RFC 3339 time", clipStr(v, 40))
+	return time.Time{}, linkguard.Errorf(linkguard.KindInvalid, linkguard.CodeInvalidRequest, "since %q: want a duration back from now (168h, 7d) or an RFC 3339 time", clipStr(v, 40))
 }

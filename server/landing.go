@@ -79,7 +79,7 @@ func (s *Server) render(c *fiber.Ctx, status int, d web.Landing) error {
 func (s *Server) landingData(token string, p *linkguard.Page) web.Landing {
 	return web.Landing{
 		State: p.State, Nonce: p.Nonce, ConfirmURL: s.site.Path("/l/" + token + "/confirm"),
-		Scripts: p.State == "checking", UsedAt: p.UsedAt, ExpiresAt: p.ExpiresAt,
+		Scripts: p.State == linkguard.PageChecking, UsedAt: p.UsedAt, ExpiresAt: p.ExpiresAt,
 		LoginURL: s.loginURL(p.RedirectURL), Fast: p.Bound,
 	}
 }
@@ -174,7 +174,7 @@ func (s *Server) report(c *fiber.Ctx, stage fingerprint.Stage) error {
 		Client: *s.client(c), Code: strings.TrimSpace(req.Code),
 	}
 	if stage == fingerprint.StageVerify && rr.Code != "" {
-		return linkguard.Errorf(linkguard.KindInvalid, "invalid_request", "a code is sent to /confirm, not /verify")
+		return linkguard.Errorf(linkguard.KindInvalid, linkguard.CodeInvalidRequest, "a code is sent to /confirm, not /verify")
 	}
 	if sig := bytes.TrimSpace(req.Signals); len(sig) > 0 && !bytes.Equal(sig, []byte("null")) && !bytes.Equal(sig, []byte("{}")) {
 		var r fingerprint.Report
@@ -195,7 +195,7 @@ func (s *Server) report(c *fiber.Ctx, stage fingerprint.Stage) error {
 	if !res.UsedAt.IsZero() {
 		out.UsedAt = res.UsedAt.UTC().Format("2006-01-02T15:04:05Z07:00")
 	}
-	if res.Outcome == linkguard.ResultExpired && !res.ExpiresAt.IsZero() {
+	if res.Outcome == linkguard.OutcomeExpired && !res.ExpiresAt.IsZero() {
 		out.ExpiresAt = res.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z07:00")
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -217,8 +217,8 @@ func (s *Server) confirmForm(c *fiber.Ctx) error {
 			return err
 		}
 		d := s.landingData(token, p)
-		if p.State == "checking" {
-			d.State, d.CodeError = "code", msg
+		if p.State == linkguard.PageChecking {
+			d.State, d.CodeError = linkguard.PageCode, msg
 		}
 		return s.render(c, fiber.StatusOK, d)
 	}
@@ -229,9 +229,9 @@ func (s *Server) confirmForm(c *fiber.Ctx) error {
 	var le *linkguard.Error
 	if errors.As(err, &le) {
 		switch le.Code {
-		case "invalid_code", "too_many_attempts":
+		case linkguard.CodeInvalidCode, linkguard.CodeTooManyAttempts:
 			return again(le.Message)
-		case "invalid_nonce":
+		case linkguard.CodeInvalidNonce:
 			return again("This page was out of date. Please type the code again.")
 		}
 	}
@@ -240,12 +240,12 @@ func (s *Server) confirmForm(c *fiber.Ctx) error {
 	}
 	d := web.Landing{Nonce: rr.Nonce, ConfirmURL: s.site.Path("/l/" + token + "/confirm"), LoginURL: s.loginURL(res.RedirectBack)}
 	switch res.Outcome {
-	case linkguard.ResultConsumed:
-		d.State, d.RedirectURL = "done", res.RedirectURL
-	case linkguard.ResultUsed:
-		d.State, d.UsedAt = "used", res.UsedAt
-	case linkguard.ResultExpired:
-		d.State, d.ExpiresAt = "expired", res.ExpiresAt
+	case linkguard.OutcomeConsumed:
+		d.State, d.RedirectURL = linkguard.PageDone, res.RedirectURL
+	case linkguard.OutcomeUsed:
+		d.State, d.UsedAt = linkguard.PageUsed, res.UsedAt
+	case linkguard.OutcomeExpired:
+		d.State, d.ExpiresAt = linkguard.PageExpired, res.ExpiresAt
 	default:
 		return again("Please type the 6-digit code from the email.")
 	}
@@ -262,26 +262,36 @@ func (s *Server) asset(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
 	c.Set(fiber.HeaderContentType, a.ContentType)
 	c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
-	ae := c.Get(fiber.HeaderAcceptEncoding)
-	switch {
-	case a.Brotli != nil && acceptsEncoding(ae, "br"):
+	switch preferredEncoding(c, a) {
+	case "br":
 		c.Set(fiber.HeaderContentEncoding, "br")
 		return c.Send(a.Brotli)
-	case a.Gzip != nil && acceptsEncoding(ae, "gzip"):
+	case "gzip":
 		c.Set(fiber.HeaderContentEncoding, "gzip")
 		return c.Send(a.Gzip)
 	}
 	return c.Send(a.Raw)
 }
 
-func acceptsEncoding(header, enc string) bool {
-	for _, part := range strings.Split(header, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(name), enc) {
-			return !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") || strings.Contains(params, "q=0.")
-		}
+// preferredEncoding is the encoding of a that the browser prefers, by
+// Fiber's negotiation (RFC 9110: q=0 refuses, higher q wins, ties keep the
+// header's order), or "" for the raw bytes. No Accept-Encoding gets the
+// raw bytes (Fiber would pick the first offer).
+func preferredEncoding(c *fiber.Ctx, a *web.Asset) string {
+	if c.Get(fiber.HeaderAcceptEncoding) == "" {
+		return ""
 	}
-	return false
+	offers := make([]string, 0, 3)
+	if a.Brotli != nil {
+		offers = append(offers, "br")
+	}
+	if a.Gzip != nil {
+		offers = append(offers, "gzip")
+	}
+	if enc := c.AcceptsEncodings(append(offers, "identity")...); enc != "identity" {
+		return enc
+	}
+	return ""
 }
 
 type homeData struct{ HandoffCode bool }

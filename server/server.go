@@ -143,7 +143,7 @@ func (s *Server) requireKey(c *fiber.Ctx) error {
 		}
 	}
 	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="linkguard"`)
-	return linkguard.Errorf(linkguard.KindUnauthorized, "unauthorized", "a valid API key is required: send the header Authorization: Bearer <api key>")
+	return linkguard.Errorf(linkguard.KindUnauthorized, linkguard.CodeUnauthorized, "a valid API key is required: send the header Authorization: Bearer <api key>")
 }
 
 // limitBody answers 413 for a body over MaxBody. When the app listens

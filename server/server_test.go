@@ -661,7 +661,11 @@ func TestAssetsAreHashedImmutableAndCompressed(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no hashed stylesheet link in page")
 	}
-	for enc, want := range map[string]string{"br": "br", "gzip": "gzip", "": ""} {
+	for enc, want := range map[string]string{"br": "br", "gzip": "gzip", "": "",
+		// q=0 refuses a coding, in any spelling of zero (RFC 9110 12.4.2).
+		"br;q=0": "", "br;q=0.0": "", "br;q=0.000, gzip": "gzip", "br;Q=0": "", "br; q=0.00": "",
+		"gzip, br;q=0.5": "gzip", "gzip;q=0.2, br": "br", "identity": "", "deflate": "",
+		"br;q=0.0, gzip;q=0": ""} {
 		r := h.do("GET", m[1], "", "Accept-Encoding", enc)
 		if r.status != 200 || r.header.Get("Content-Encoding") != want ||
 			r.header.Get("Cache-Control") != "public, max-age=31536000, immutable" {

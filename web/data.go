@@ -1,12 +1,15 @@
 package web
 
-import "time"
+import (
+	"time"
+
+	"github.com/linkguard/linkguard"
+)
 
 // Landing is what the landing page template shows.
 type Landing struct {
-	// State is the page's initial data-lg-state: checking, confirm, code,
-	// done, used, expired or error.
-	State string
+	// State is the page's initial data-lg-state.
+	State linkguard.PageState
 	// Nonce binds the page's reports to this rendering.
 	Nonce string
 	// ConfirmURL is where the code form posts (also without JavaScript).

@@ -111,7 +111,7 @@ func exportEvents(args []string, stdout, stderr io.Writer, getenv func(string) s
 		return err
 	}
 	defer commit(false)
-	counts := map[string]int{}
+	counts := map[linkguard.VisitKind]int{}
 	n := 0
 	err = st.ScanVisits(context.Background(), since, func(v *linkguard.Visit) error {
 		ev, ok := eventOf(v)

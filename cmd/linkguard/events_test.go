@@ -107,7 +107,7 @@ func TestExportFromService(t *testing.T) {
 	}
 	sameID, sameOut := visit("alice@example.com", home)
 	otherID, otherOut := visit("bob@example.com", stranger)
-	if sameOut != linkguard.ResultConsumed || otherOut == linkguard.ResultConsumed {
+	if sameOut != linkguard.OutcomeConsumed || otherOut == linkguard.OutcomeConsumed {
 		t.Fatalf("outcomes: same browser %s, stranger %s", sameOut, otherOut)
 	}
 	if err := st.Close(); err != nil { // flushes the buffered visits
@@ -185,12 +185,12 @@ func weekStore(t *testing.T, dir string) {
 		id := fmt.Sprintf("%016x%08x", ev.At.UnixNano(), i+1)
 		if i == 0 {
 			view := &linkguard.Visit{ID: fmt.Sprintf("%016x%08x", ev.At.Add(-time.Second).UnixNano(), 100), LinkID: p.link,
-				At: ev.At.Add(-time.Second), Kind: linkguard.VisitView, Outcome: linkguard.OutcomeNone, Network: in.Visitor.Network}
+				At: ev.At.Add(-time.Second), Kind: linkguard.VisitView, Outcome: linkguard.VisitOutcomeNone, Network: in.Visitor.Network}
 			if err := st.AddVisit(ctx, view); err != nil {
 				t.Fatal(err)
 			}
 		}
-		vis := &linkguard.Visit{ID: id, LinkID: p.link, At: ev.At, Kind: ev.Kind, Outcome: string(v.Decision),
+		vis := &linkguard.Visit{ID: id, LinkID: p.link, At: ev.At, Kind: ev.Kind, Outcome: linkguard.VisitOutcome(v.Decision),
 			Network: in.Visitor.Network, UserAgent: in.Visitor.UserAgent, Input: &in, Verdict: &v}
 		if err := st.AddVisit(ctx, vis); err != nil {
 			t.Fatal(err)

@@ -25,12 +25,12 @@ import (
 // Event is one recorded decision: the inputs and the verdict that the
 // configuration of the time gave. Its JSON form is the JSONL line format.
 type Event struct {
-	ID      string              `json:"id"`
-	LinkID  string              `json:"link_id"`
-	At      time.Time           `json:"at"`
-	Kind    string              `json:"kind"` // "verify" or "confirm"
-	Input   fingerprint.Input   `json:"input"`
-	Verdict fingerprint.Verdict `json:"verdict"`
+	ID      string                `json:"id"`
+	LinkID  string                `json:"link_id"`
+	At      time.Time             `json:"at"`
+	Kind    fingerprint.VisitKind `json:"kind"` // verify, confirm or code
+	Input   fingerprint.Input     `json:"input"`
+	Verdict fingerprint.Verdict   `json:"verdict"`
 	// Label is what the visit really was, when someone knows: "scanner"
 	// or "human". Labelled events give precision and recall.
 	Label string `json:"label,omitempty"`

@@ -19,7 +19,7 @@ func visitsInOrder(t *testing.T, open Open) {
 	l := NewLink(t, now, "fam")
 	s.CreateLink(ctx, l, nil)
 	for i := 0; i < 5; i++ {
-		v := &linkguard.Visit{LinkID: l.ID, At: now.Add(time.Duration(i) * time.Second), Kind: linkguard.VisitView, Outcome: linkguard.OutcomeNone}
+		v := &linkguard.Visit{LinkID: l.ID, At: now.Add(time.Duration(i) * time.Second), Kind: linkguard.VisitView, Outcome: linkguard.VisitOutcomeNone}
 		if err := s.AddVisit(ctx, v); err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +90,7 @@ func visitsBounded(t *testing.T, open Open) {
 	l := NewLink(t, now, "fam")
 	s.CreateLink(ctx, l, nil)
 	var at time.Time
-	add := func(i int, kind, outcome string) {
+	add := func(i int, kind linkguard.VisitKind, outcome linkguard.VisitOutcome) {
 		at = now.Add(time.Duration(i) * time.Millisecond)
 		v := &linkguard.Visit{LinkID: l.ID, At: at, Kind: kind, Outcome: outcome, UserAgent: fmt.Sprint("ua", i), Scanner: "microsoft"}
 		if err := s.AddVisit(ctx, v); err != nil {
@@ -99,16 +99,16 @@ func visitsBounded(t *testing.T, open Open) {
 	}
 	i := 0
 	for ; i < 250; i++ { // a link opened in a loop
-		add(i, linkguard.VisitView, linkguard.OutcomeNone)
+		add(i, linkguard.VisitView, linkguard.VisitOutcomeNone)
 	}
 	for ; i < 400; i++ { // then decisions, among more views
 		if i%3 == 0 {
-			add(i, linkguard.VisitView, linkguard.OutcomeNone)
+			add(i, linkguard.VisitView, linkguard.VisitOutcomeNone)
 		} else {
-			add(i, linkguard.VisitVerify, linkguard.OutcomeConfirm)
+			add(i, linkguard.VisitVerify, linkguard.VisitOutcomeConfirm)
 		}
 	}
-	add(i, linkguard.VisitCode, linkguard.OutcomeConsumed) // the decision that matters
+	add(i, linkguard.VisitCode, linkguard.VisitOutcomeConsumed) // the decision that matters
 	h := waitHistory(t, s, l.ID, at)
 	if len(h) != linkguard.HistoryLen {
 		t.Fatalf("history has %d entries, want %d", len(h), linkguard.HistoryLen)
@@ -119,7 +119,7 @@ func visitsBounded(t *testing.T, open Open) {
 			t.Fatalf("history[%d] = %+v, want the visit at %v with its scanner and UA", j, e, want)
 		}
 	}
-	if h[len(h)-1].Kind != linkguard.VisitCode || h[len(h)-1].Outcome != linkguard.OutcomeConsumed {
+	if h[len(h)-1].Kind != linkguard.VisitCode || h[len(h)-1].Outcome != string(linkguard.VisitOutcomeConsumed) {
 		t.Fatalf("last history entry %+v, want the code visit", h[len(h)-1])
 	}
 	vs, err := s.Visits(ctx, l.ID)
@@ -174,7 +174,7 @@ func maximalVisit(linkID string, at time.Time) *linkguard.Visit {
 		in.History = append(in.History, fingerprint.PastVisit{At: at, Kind: "view", UserAgent: long + long, Scanner: long})
 	}
 	v := fingerprint.Verdict{Decision: fingerprint.Code, Score: 0.1, Rule: "score below thresholds.confirm"}
-	return &linkguard.Visit{LinkID: linkID, At: at, Kind: linkguard.VisitVerify, Outcome: linkguard.OutcomeCode,
+	return &linkguard.Visit{LinkID: linkID, At: at, Kind: linkguard.VisitVerify, Outcome: linkguard.VisitOutcomeCode,
 		Network: n, UserAgent: long, Scanner: long, Input: in, Verdict: &v}
 }
 

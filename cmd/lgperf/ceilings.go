@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/gofiber/fiber/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// The ceilings: what the machine does with the same HTTP stack and the same
+// store when linkguard's own work is taken out. A ratio against them says
+// how much of the machine linkguard uses, whatever the machine.
+
+// linkSize is about what one pending link weighs in a store, so that the
+// ceiling's write carries as much as an issue's.
+const linkSize = 512
+
+// bareFiber answers every GET /l/:token with a fixed page of the landing
+// page's size and content type: the HTTP stack and nothing else.
+func (h *harness) bareFiber(pageSize int) (string, error) {
+	page := make([]byte, pageSize)
+	for i := range page {
+		page[i] = 'x'
+	}
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Get("/l/:token", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+		return c.Send(page)
+	})
+	return h.serve(app)
+}
+
+// badgerTxn answers every POST with one synced Badger transaction that
+// writes linkSize bytes under a new key: the store's group-commit rate.
+func (h *harness) badgerTxn(dir string) (string, error) {
+	db, err := badger.Open(badger.DefaultOptions(dir).WithSyncWrites(true).WithLogger(nil).WithNumVersionsToKeep(1))
+	if err != nil {
+		return "", fmt.Errorf("open ceiling badger: %w", err)
+	}
+	h.closers = append(h.closers, db.Close)
+	val := make([]byte, linkSize)
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Post("/txn", func(c *fiber.Ctx) error {
+		var key [16]byte
+		rand.Read(key[:])
+		if err := db.Update(func(txn *badger.Txn) error { return txn.Set(key[:], val) }); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusCreated)
+	})
+	return h.serve(app)
+}
+
+// redisTxn answers every POST with one SET on the Redis server the
+// product uses (appendfsync always: acknowledged means on disk).
+func (h *harness) redisTxn(url string) (string, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return "", err
+	}
+	opt.PoolSize = 2 * h.conns
+	rdb := redis.NewClient(opt)
+	h.closers = append(h.closers, rdb.Close)
+	val := make([]byte, linkSize)
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Post("/txn", func(c *fiber.Ctx) error {
+		var key [16]byte
+		rand.Read(key[:])
+		if err := rdb.Set(context.Background(), "ceiling:"+string(key[:]), val, 0).Err(); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusCreated)
+	})
+	return h.serve(app)
+}
+
+// serve listens on a free loopback port and returns the base URL.
+func (h *harness) serve(app *fiber.App) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	go app.Listener(ln)
+	h.closers = append(h.closers, app.Shutdown)
+	return "http://" + ln.Addr().String(), nil
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

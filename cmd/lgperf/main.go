@@ -1,0 +1,274 @@
+// Command lgperf is `make perf`: a reproducible load run that measures the
+// machine's ceilings and linkguard in the same run and prints the ratios.
+//
+// Every figure is a wrk run (Debian's wrk, the load generator; 64
+// connections by default) against servers on 127.0.0.1 in this process:
+//
+//   - GET /l/{token} of a pending link, against a bare Fiber handler that
+//     sends a page of the same size;
+//   - POST /v1/links, against one synced store write per request;
+//   - POST /l/{token}/confirm with the right code (each request consumes
+//     its own link), against the same synced write;
+//
+// for Badger (one instance, on disk, synced writes) and for Redis (two
+// instances on one redis-server with appendfsync always, the load split
+// between them). Each run is bounded in time (-duration) and the links it
+// may consume are issued before it (bounded by -max-links).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/linkguard/linkguard/internal/redistest"
+)
+
+type harness struct {
+	dir      string
+	wrkPath  string
+	conns    int
+	threads  int
+	duration time.Duration
+	maxLinks int
+	run      int
+	closers  []func() error
+}
+
+// row is one line of the report: linkguard against its ceiling.
+type row struct {
+	store, path, ceiling string
+	lg, ceil             result
+	goal                 float64
+}
+
+func main() {
+	h := &harness{}
+	flag.IntVar(&h.conns, "connections", 64, "connections wrk keeps open")
+	flag.IntVar(&h.threads, "threads", 2, "wrk threads")
+	flag.DurationVar(&h.duration, "duration", 8*time.Second, "length of each run (whole seconds)")
+	flag.IntVar(&h.maxLinks, "max-links", 200000, "most links issued ahead of a confirm run")
+	stores := flag.String("stores", "badger,redis", "stores to measure: badger, redis or both")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Badger landing GET run to this file")
+	flag.Parse()
+	rows, err := h.measure(strings.Split(*stores, ","), *cpuprofile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lgperf:", err)
+		os.Exit(1)
+	}
+	report(os.Stdout, rows)
+}
+
+// measure runs every path of every store and returns the rows.
+func (h *harness) measure(stores []string, cpuprofile string) (rows []row, err error) {
+	if h.duration < time.Second {
+		return nil, errors.New("-duration must be at least 1s")
+	}
+	if h.wrkPath, err = exec.LookPath("wrk"); err != nil {
+		return nil, errors.New("wrk is not installed: apt-get install -y wrk")
+	}
+	if h.dir, err = os.MkdirTemp("", "lgperf-"); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(h.dir)
+	defer func() {
+		for i := len(h.closers) - 1; i >= 0; i-- {
+			h.closers[i]()
+		}
+	}()
+	if err := h.writeScripts(); err != nil {
+		return nil, err
+	}
+	fmt.Printf("lgperf: %d connections, %d wrk threads, %s per run, loopback\n\n", h.conns, h.threads, h.duration)
+	for _, st := range stores {
+		var rs []row
+		switch strings.TrimSpace(st) {
+		case "badger":
+			rs, err = h.badger(cpuprofile)
+		case "redis":
+			rs, err = h.redis()
+		default:
+			return nil, fmt.Errorf("-stores: unknown store %q (want badger or redis)", st)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", st, err)
+		}
+		rows = append(rows, rs...)
+	}
+	return rows, nil
+}
+
+// badger measures the three paths on one instance on disk.
+func (h *harness) badger(cpuprofile string) ([]row, error) {
+	insts, err := h.product(tempDir(h, "badger-product"), "", 1)
+	if err != nil {
+		return nil, err
+	}
+	txn, err := h.badgerTxn(tempDir(h, "badger-ceiling"))
+	if err != nil {
+		return nil, err
+	}
+	return h.paths("badger", insts, txn, "one synced Badger txn", cpuprofile)
+}
+
+// redis measures the three paths on two instances sharing one
+// redis-server that fsyncs every write.
+func (h *harness) redis() ([]row, error) {
+	if ok, why, _ := redistest.Available(); !ok {
+		return nil, errors.New(why)
+	}
+	srv, err := redistest.Start("--appendonly", "yes", "--appendfsync", "always")
+	if err != nil {
+		return nil, err
+	}
+	h.closers = append(h.closers, func() error { srv.Stop(); return nil })
+	insts, err := h.product("", srv.URL, 2)
+	if err != nil {
+		return nil, err
+	}
+	txn, err := h.redisTxn(srv.URL)
+	if err != nil {
+		return nil, err
+	}
+	return h.paths("redis", insts, txn, "one Redis SET (fsync always)", "")
+}
+
+// paths runs landing, issue and confirm on insts, each beside its ceiling.
+func (h *harness) paths(store string, insts []*instance, txnURL, txnName, cpuprofile string) ([]row, error) {
+	ctx := context.Background()
+	// The landing GET: one pending link per instance.
+	var gets []load
+	pageSize := 0
+	for i, in := range insts {
+		l, err := issue(ctx, in.kit.Service, fmt.Sprintf("get%d@perf.test", i))
+		if err != nil {
+			return nil, err
+		}
+		u := in.url + "/l/" + l.Token
+		if pageSize, err = fetch(u); err != nil {
+			return nil, err
+		}
+		gets = append(gets, load{url: u, args: []string{"get"}})
+	}
+	bare, err := h.bareFiber(pageSize)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("%s: GET ceiling (bare Fiber, %d-byte page)…\n", store, pageSize)
+	ceilGet, err := h.wrk(load{url: bare + "/l/" + strings.Repeat("A", 43), args: []string{"get"}})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("%s: GET /l/{token}…\n", store)
+	stop := func() {}
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		stop = func() { pprof.StopCPUProfile(); f.Close() }
+	}
+	lgGet, err := h.wrk(gets...)
+	stop()
+	if err != nil {
+		return nil, err
+	}
+
+	fmt.Printf("%s: synced write ceiling (%s)…\n", store, txnName)
+	ceilTxn, err := h.wrk(load{url: txnURL + "/txn", args: []string{"issue", "-", "-"}})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("%s: POST /v1/links…\n", store)
+	var issues []load
+	for _, in := range insts {
+		issues = append(issues, load{url: in.url + "/v1/links", args: []string{"issue", apiKey, redirect}})
+	}
+	lgIssue, err := h.wrk(issues...)
+	if err != nil {
+		return nil, err
+	}
+
+	// Enough links that no confirm repeats one: the faster of issue and its
+	// ceiling for the run's length, and a fifth more (a consumption costs
+	// at least what an issue does: both are one synced write).
+	count := min(h.maxLinks, int(max(ceilTxn.Rate(), lgIssue.Rate())*h.duration.Seconds()*1.2)+1000)
+	fmt.Printf("%s: issuing %d links for the confirm run…\n", store, count)
+	var confirms []load
+	for i, in := range insts {
+		f := filepath.Join(h.dir, fmt.Sprintf("%s-confirm-%d.txt", store, i))
+		if err := confirmFile(in, count/len(insts), f); err != nil {
+			return nil, err
+		}
+		confirms = append(confirms, load{url: in.url, replay: true, args: []string{f}})
+	}
+	fmt.Printf("%s: POST /l/{token}/confirm with the code…\n", store)
+	lgConfirm, err := h.wrk(confirms...)
+	if err != nil {
+		return nil, err
+	}
+	if lgConfirm.Wrapped > 0 {
+		fmt.Printf("%s: NB: the confirm run ran out of links (%d wraps); raise -max-links\n", store, lgConfirm.Wrapped)
+	}
+	return []row{
+		{store, "GET /l/{token}", "bare Fiber handler", lgGet, ceilGet, 0.5},
+		{store, "POST /v1/links", txnName, lgIssue, ceilTxn, 0.9},
+		{store, "POST /l/{token}/confirm + code", txnName, lgConfirm, ceilTxn, 0.8},
+	}, nil
+}
+
+// fetch GETs u once and returns the body's size.
+func fetch(u string) (int, error) {
+	res, err := http.Get(u)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		return 0, fmt.Errorf("GET %s: %d", u, res.StatusCode)
+	}
+	return len(b), err
+}
+
+func report(w io.Writer, rows []row) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| store | path | linkguard req/s | p50 | p99 | ceiling | ceiling req/s | ratio | goal | RSS |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
+	for _, r := range rows {
+		ratio := 0.0
+		if c := r.ceil.Rate(); c > 0 {
+			ratio = r.lg.Rate() / c
+		}
+		mark := "ok"
+		if ratio < r.goal {
+			mark = "BELOW"
+		}
+		extra := ""
+		if r.lg.Errors+r.lg.Non2xx > 0 {
+			extra = fmt.Sprintf(" (%d errors, %d non-2xx)", r.lg.Errors, r.lg.Non2xx)
+		}
+		if r.ceil.Errors+r.ceil.Non2xx > 0 {
+			mark += fmt.Sprintf(" (ceiling: %d errors, %d non-2xx)", r.ceil.Errors, r.ceil.Non2xx)
+		}
+		if r.lg.Consumed > 0 {
+			extra += fmt.Sprintf(" (%d consumed)", r.lg.Consumed)
+		}
+		fmt.Fprintf(w, "| %s | `%s` | %.0f%s | %s | %s | %s | %.0f | %.2f | ≥ %.1f %s | %d MiB |\n",
+			r.store, r.path, r.lg.Rate(), extra, ms(r.lg.P50US), ms(r.lg.P99US), r.ceiling, r.ceil.Rate(), ratio, r.goal, mark, r.lg.RSS>>20)
+	}
+}
+
+func ms(us int64) string { return fmt.Sprintf("%.2f ms", float64(us)/1000) }

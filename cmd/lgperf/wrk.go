@@ -1,0 +1,138 @@
+package main
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The wrk scripts: plain.lua drives GETs and issues (no response parsing,
+// so wrk stays as fast as it can), replay.lua sends prepared requests from
+// a file and counts the consumed answers. Both print one LGPERF line.
+var (
+	//go:embed plain.lua
+	plainLua []byte
+	//go:embed replay.lua
+	replayLua []byte
+)
+
+// result is one wrk run, as its done() function reports it.
+type result struct {
+	Requests   int64 `json:"requests"`
+	DurationUS int64 `json:"duration_us"`
+	Errors     int64 `json:"errors"`
+	Non2xx     int64 `json:"non2xx"`
+	P50US      int64 `json:"p50_us"`
+	P99US      int64 `json:"p99_us"`
+	Consumed   int64 `json:"consumed"`
+	Wrapped    int64 `json:"wrapped"`
+	RSS        int64 `json:"-"` // bytes, of this process after the run
+}
+
+// Rate is completed requests per second.
+func (r result) Rate() float64 {
+	if r.DurationUS == 0 {
+		return 0
+	}
+	return float64(r.Requests) / (float64(r.DurationUS) / 1e6)
+}
+
+// load is one wrk invocation: URL, script and the script's arguments.
+type load struct {
+	url    string
+	replay bool // replay.lua (prepared requests) instead of plain.lua
+	args   []string
+}
+
+// wrk runs every load at once (so two instances can share the load),
+// each with its share of the connections, and sums what they did.
+func (h *harness) wrk(loads ...load) (result, error) {
+	type out struct {
+		res result
+		err error
+	}
+	ch := make(chan out, len(loads))
+	conns := max(1, h.conns/len(loads))
+	threads := max(1, h.threads/len(loads))
+	for _, l := range loads {
+		go func() {
+			script := filepath.Join(h.dir, "plain.lua")
+			if l.replay {
+				script = filepath.Join(h.dir, "replay.lua")
+			}
+			args := []string{"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
+				"-d", fmt.Sprintf("%ds", int(h.duration/time.Second)), "--timeout", "5s", "-s", script, l.url, "--"}
+			args = append(args, l.args...)
+			if l.replay {
+				args = append(args, strconv.Itoa(threads))
+			}
+			cmd := exec.Command(h.wrkPath, args...)
+			b, err := cmd.CombinedOutput()
+			if err != nil {
+				ch <- out{err: fmt.Errorf("wrk %s: %w\n%s", l.url, err, b)}
+				return
+			}
+			var r result
+			for _, line := range strings.Split(string(b), "\n") {
+				if j, ok := strings.CutPrefix(line, "LGPERF "); ok {
+					if err := json.Unmarshal([]byte(j), &r); err != nil {
+						ch <- out{err: fmt.Errorf("wrk %s: read its summary: %w", l.url, err)}
+						return
+					}
+					ch <- out{res: r}
+					return
+				}
+			}
+			ch <- out{err: fmt.Errorf("wrk %s printed no summary:\n%s", l.url, b)}
+		}()
+	}
+	var sum result
+	for range loads {
+		o := <-ch
+		if o.err != nil {
+			return sum, o.err
+		}
+		r := o.res
+		sum.Requests += r.Requests
+		sum.DurationUS = max(sum.DurationUS, r.DurationUS)
+		sum.Errors += r.Errors
+		sum.Non2xx += r.Non2xx
+		sum.Consumed += r.Consumed
+		sum.Wrapped += r.Wrapped
+		// NB: percentiles of two runs do not add; the worse of the two
+		// is what a client of the pair would see at worst.
+		sum.P50US = max(sum.P50US, r.P50US)
+		sum.P99US = max(sum.P99US, r.P99US)
+	}
+	sum.RSS = rss()
+	return sum, nil
+}
+
+// writeScripts puts the embedded wrk scripts where wrk can read them.
+func (h *harness) writeScripts() error {
+	if err := os.WriteFile(filepath.Join(h.dir, "plain.lua"), plainLua, 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(h.dir, "replay.lua"), replayLua, 0o600)
+}
+
+// rss is this process's resident set, in bytes, from /proc.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
