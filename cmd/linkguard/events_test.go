@@ -153,12 +153,12 @@ func TestExportFromService(t *testing.T) {
 
 // weekProfiles are the corpus profiles of week.jsonl, by link id.
 var weekProfiles = []struct{ link, profile string }{
-	{"lnk_human_abroad", "human/abroad other device"},
-	{"lnk_human_phone", "human/phone on mobile"},
-	{"lnk_human_same", "human/same browser"},
-	{"lnk_scanner_cdp", "scanner/cdp click"},
-	{"lnk_scanner_http", "scanner/plain http client"},
-	{"lnk_scanner_stealth", "scanner/stealth headless same country"},
+	{"lnk_human_abroad", "confirm_human/abroad other device"},
+	{"lnk_human_phone", "confirm_human/phone on mobile"},
+	{"lnk_human_same", "consume_human/same browser"},
+	{"lnk_scanner_cdp", "code_scanner/cdp click"},
+	{"lnk_scanner_http", "code_scanner/plain http client"},
+	{"lnk_scanner_stealth", "code_scanner/stealth headless same country"},
 }
 
 // weekStore writes week.jsonl's visits into a Badger store in dir.
@@ -416,7 +416,7 @@ func TestExplain(t *testing.T) {
 	})
 	t.Run("corpus profile without a recorded decision", func(t *testing.T) {
 		var stdout, stderr bytes.Buffer
-		if err := explainMain([]string{"--event", "scanner/cdp click", corpusFile}, &stdout, &stderr); err != nil {
+		if err := explainMain([]string{"--event", "code_scanner/cdp click", corpusFile}, &stdout, &stderr); err != nil {
 			t.Fatal(err)
 		}
 		out := stdout.String()

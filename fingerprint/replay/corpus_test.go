@@ -28,7 +28,7 @@ func readCorpus(t testing.TB) []Event {
 // TestCorpus holds the default configuration to the issue's bar: no
 // scanner profile is consumed or offered Continue, no person in the
 // browser that asked is sent to the code, and every profile gets the
-// decision its labeller expects.
+// decision its labeller expects (its id says which).
 func TestCorpus(t *testing.T) {
 	evs := readCorpus(t)
 	eng, err := fingerprint.NewEngine(fingerprint.DefaultConfig())
@@ -40,6 +40,10 @@ func TestCorpus(t *testing.T) {
 		t.Run(ev.ID, func(t *testing.T) {
 			if ev.Note == "" {
 				t.Error("profile without a note saying where its traits come from")
+			}
+			// The name states the verdict: <expect>_<label>/<what>.
+			if want := string(ev.Expect) + "_" + ev.Label + "/"; ev.Expect == "" || !strings.HasPrefix(ev.ID, want) {
+				t.Errorf("profile id %q does not start with %q", ev.ID, want)
 			}
 			v := eng.Decide(&ev.Input)
 			switch ev.Label {
@@ -65,7 +69,7 @@ func TestCorpus(t *testing.T) {
 			}
 		})
 	}
-	if scanners < 12 || humans < 12 {
-		t.Errorf("corpus has %d scanner and %d human profiles; the issue asks for at least 12 each", scanners, humans)
+	if scanners < 30 || humans < 25 {
+		t.Errorf("corpus has %d scanner and %d human profiles; issue 8 asks for at least 30 and 25", scanners, humans)
 	}
 }

@@ -31,7 +31,7 @@ func TestRunSameConfigChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := out.String()
-	for _, want := range []string{"no decision changes.", "precision", "recall", "was \\ now"} {
+	for _, want := range []string{"no decision changes.", "precision", "recall", "was \\ now", "per axis", "automation ", "compatibility "} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
@@ -71,6 +71,13 @@ func TestReplayMetrics(t *testing.T) {
 	if m.ScannerPassed != 0 || m.Recall() != 1 || m.Scanners+m.Humans != len(evs) {
 		t.Fatalf("metrics %+v", m)
 	}
+	// Per axis: the gate stops every scanner of the corpus; the people it
+	// stops are the two that type the code (no JavaScript, browser
+	// isolation); compatibility holds no one back.
+	ax := m.Axes()
+	if ax[0].Axis != fingerprint.AxisAutomation || ax[0].Recall() != 1 || ax[0].FalseStop != 2 || ax[1].Stopped+ax[1].FalseStop != 0 {
+		t.Fatalf("per axis %+v", ax)
+	}
 	if res.OldMetrics != m {
 		t.Fatalf("recorded %+v, new %+v", res.OldMetrics, m)
 	}
@@ -100,7 +107,7 @@ func TestExplain(t *testing.T) {
 	if err := Write(&in, evs); err != nil {
 		t.Fatal(err)
 	}
-	ev, err := FindEvent(&in, "scanner/safe links detonation")
+	ev, err := FindEvent(&in, "code_scanner/safe links detonation")
 	if err != nil {
 		t.Fatal(err)
 	}
