@@ -295,3 +295,76 @@ func concurrentConsumesOneWins(t *testing.T, open Open) {
 		t.Fatalf("won = %d, lost = %d; want 1 and 199", won.Load(), lost.Load())
 	}
 }
+
+// familyStorm checks: 16 parallel issues for one family, while mail jobs
+// are claimed and retried, all succeed (contention is never an error),
+// and the family ends with exactly one pending link, the one its index
+// names.
+func familyStorm(t *testing.T, open Open) {
+	now := start()
+	s := open(t)
+	const workers, each = 16, 8
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var mailer sync.WaitGroup
+	for m := 0; m < 2; m++ { // the deliverer, failing every job once, then sending
+		mailer.Add(1)
+		go func() {
+			defer mailer.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				jobs, err := s.DueMail(ctx, now.Add(time.Hour), time.Second, 4)
+				if err != nil {
+					t.Error("claim:", err)
+					return
+				}
+				for _, j := range jobs {
+					if j.Attempt == 0 {
+						err = s.MarkMailFailed(ctx, j.LinkID, 1, now, "421 try later", false)
+					} else {
+						err = s.MarkMailSent(ctx, j.LinkID, now)
+					}
+					if err != nil {
+						t.Error("finish:", err)
+					}
+				}
+			}
+		}()
+	}
+	ids := make(chan string, workers*each)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				l := NewLink(t, now, "storm")
+				if err := s.CreateLink(ctx, l, []byte("sealed")); err != nil {
+					t.Errorf("issue under contention: %v", err)
+					return
+				}
+				ids <- l.ID
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	mailer.Wait()
+	close(ids)
+	pending := 0
+	for id := range ids {
+		l, err := s.LinkByID(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.State == linkguard.Pending {
+			pending++
+		}
+	}
+	if pending != 1 {
+		t.Fatalf("%d links of one family are pending after the storm, want 1", pending)
+	}
+}

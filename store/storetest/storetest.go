@@ -41,6 +41,7 @@ type Case struct {
 var Cases = []Case{
 	{"create and find", createAndFind},
 	{"new link revokes the older pending one of its family", newLinkRevokesOlder},
+	{"a storm of issues on one family, with mail retrying, all succeed", familyStorm},
 	{"consume once, with handoff", consumeOnceWithHandoff},
 	{"expired link cannot be consumed; expired handoff cannot be taken", expiredLinkAndHandoff},
 	{"revoke", revoke},
