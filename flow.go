@@ -111,11 +111,13 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
+	in.Proof = checkProof(r, now)
 	kind := r.Stage.VisitKind()
 	v := s.Decider.Decide(in)
 	if r.Code != "" {
 		return s.tryCode(ctx, l, r, in, v, now)
 	}
+	vetoReplay(in, &v)
 	if v.Decision == fingerprint.Consume && !in.Binding && r.Report == nil {
 		// Rule 1 of docs/api.md, whatever the decider says: nothing that ran
 		// no script consumes. The report is what the page's script sends;

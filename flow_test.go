@@ -47,7 +47,7 @@ func TestNoReportNeverConsumesWhateverTheDecider(t *testing.T) {
 		}
 	}
 	res, err := svc.Report(ctx, &linkguard.ReportRequest{Stage: fingerprint.StageVerify, Token: is.Token, Nonce: page.Nonce,
-		Report: &fingerprint.Report{V: fingerprint.SchemaVersion}})
+		Report: provenReport(t, page.Nonce, fingerprint.StageVerify, 400)})
 	if err != nil || res.Outcome != linkguard.OutcomeConsumed {
 		t.Fatalf("with a report the decider decides: %v %v", res, err)
 	}

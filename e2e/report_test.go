@@ -54,6 +54,11 @@ type truth struct {
 	Renderer    string   `json:"renderer"`
 	HasUAData   bool     `json:"has_ua_data"`
 	UADataBrand []string `json:"brands"`
+	Platform    string   `json:"platform"`
+	WinScreenX  int      `json:"win_screen_x"`
+	WinScreenY  int      `json:"win_screen_y"`
+	ButtonW     float64  `json:"button_w"`
+	ButtonH     float64  `json:"button_h"`
 }
 
 const truthJS = `(function(){
@@ -65,7 +70,10 @@ const truthJS = `(function(){
     chrome_obj: typeof window.chrome === "object",
     renderer: ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : "",
     has_ua_data: !!navigator.userAgentData,
-    brands: navigator.userAgentData ? navigator.userAgentData.brands.map(function(b){ return b.brand; }) : []
+    brands: navigator.userAgentData ? navigator.userAgentData.brands.map(function(b){ return b.brand; }) : [],
+    platform: navigator.platform, win_screen_x: screenX, win_screen_y: screenY,
+    button_w: document.getElementById("lg-continue").getBoundingClientRect().width,
+    button_h: document.getElementById("lg-continue").getBoundingClientRect().height
   });
 })()`
 
@@ -179,6 +187,23 @@ func TestReportMatchesChromium(t *testing.T) {
 	if len(v.Errors) > 0 {
 		t.Errorf("probe errors: %v", v.Errors)
 	}
+	check("window screen x", v.Device.Window.ScreenX, want.WinScreenX)
+	check("window screen y", v.Device.Window.ScreenY, want.WinScreenY)
+	// The worker's navigator is the page's (nothing patched it here).
+	if w := v.Device.Worker; w == nil {
+		t.Errorf("no worker in the report (errors %v)", v.Errors)
+	} else {
+		check("worker user agent", w.UserAgent, want.UA)
+		check("worker platform", w.Platform, want.Platform)
+		check("worker languages", w.Languages, want.Languages)
+		check("worker cores", w.HardwareConcurrency, want.Cores)
+	}
+	// Every report carries a proof that the server found good.
+	for i := range in {
+		if in[i].Proof != fingerprint.ProofOK || in[i].Report.Proof == nil || in[i].Report.Proof.Bits < 12 {
+			t.Errorf("decision %d: proof %q (%+v)", i, in[i].Proof, in[i].Report.Proof)
+		}
+	}
 	// No input yet at verify.
 	if v.Interaction.Click != nil || v.Interaction.Trusted.PointerMove.N != 0 || v.TrustedClick() {
 		t.Errorf("verify interaction %+v", v.Interaction)
@@ -203,6 +228,15 @@ func TestReportMatchesChromium(t *testing.T) {
 	if c.Detail != 1 || c.PointerType != "mouse" || c.Path.Points < 10 || c.Path.Length < 50 ||
 		c.Path.Straightness <= 0.5 || c.Path.Straightness > 1 || c.Path.EndDistance < 0 || c.Path.EndDistance > 1 {
 		t.Errorf("click %+v", c)
+	}
+	// humanClick moved onto the button, pressed its exact centre and
+	// released it 70 ms later.
+	if !c.Hovered || c.PressMS < 60 || c.PressMS > 400 || c.OffsetX < -1 || c.OffsetX > 1 || c.OffsetY < -1 || c.OffsetY > 1 ||
+		c.TargetW != want.ButtonW || c.TargetH != want.ButtonH || c.ScreenX == 0 && c.ScreenY == 0 {
+		t.Errorf("click details %+v (button %vx%v)", c, want.ButtonW, want.ButtonH)
+	}
+	if script.Interaction.Click.Hovered || script.Interaction.Click.PressMS != 0 {
+		t.Errorf("script click has hover or press: %+v", script.Interaction.Click)
 	}
 	if real.Interaction.Trusted.PointerMove.N < 10 || real.Interaction.Trusted.PointerDown.N != 1 ||
 		real.Interaction.FirstMS <= v.Timing.VerifyMS || real.Interaction.Untrusted.Click.N != 1 {

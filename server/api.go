@@ -99,6 +99,9 @@ type visitResponse struct {
 	UserAgent string                     `json:"user_agent"`
 	Decision  fingerprint.Decision       `json:"decision,omitempty"`
 	Signals   []fingerprint.Contribution `json:"signals,omitempty"`
+	// Proof is the check of the report's proof: "ok", or "replay: " and
+	// why the report was not believed (absent when there was no report).
+	Proof string `json:"proof,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -127,6 +130,9 @@ func (s *Server) getLink(c *fiber.Ctx) error {
 		if v.Verdict != nil {
 			score := v.Verdict.Score
 			vr.Score, vr.Decision, vr.Signals = &score, v.Verdict.Decision, v.Verdict.Signals
+		}
+		if v.Input != nil {
+			vr.Proof = v.Input.Proof
 		}
 		res.Visits = append(res.Visits, vr)
 	}

@@ -23,7 +23,7 @@ func pageCSP(logoURL string) string {
 	if u, err := url.Parse(logoURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
 		img += " " + linkguard.Origin(u)
 	}
-	return "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
+	return "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'; " +
 		"img-src " + img + "; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 }
 

@@ -302,19 +302,19 @@ func TestFullFlowWithExchange(t *testing.T) {
 	h.clock.Add(50 * time.Second) // the person opens the mail
 	nonce := h.nonce(l.Token)
 
-	r := h.person("POST", "/l/"+l.Token+"/verify", `{"nonce":"`+nonce+`","signals":`+personVerify+`}`)
+	r := h.person("POST", "/l/"+l.Token+"/verify", `{"nonce":"`+nonce+`","signals":`+proven(t, nonce, "verify", personVerify)+`}`)
 	if r.status != 200 || r.json(t)["outcome"] != "confirm" {
 		t.Fatalf("verify without cookie: %d %s, want confirm", r.status, r.body)
 	}
 	// A confirm without a trusted click is not consumed: the engine asks
 	// for the code (fingerprint's rule "no trusted click").
 	h.clock.Add(2 * time.Second)
-	r = h.person("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":{"v":2,"interaction":{"click":{"trusted":false}}}}`)
+	r = h.person("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+proven(t, nonce, "confirm", `{"v":3,"interaction":{"click":{"trusted":false}}}`)+`}`)
 	if r.json(t)["outcome"] != "code" || h.state(l.ID) != "pending" {
 		t.Fatalf("untrusted click: %s; state %s", r.body, h.state(l.ID))
 	}
 	h.clock.Add(3 * time.Second)
-	r = h.person("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+trustedClick+`}`)
+	r = h.person("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+proven(t, nonce, "confirm", trustedClick)+`}`)
 	m := r.json(t)
 	if m["outcome"] != "consumed" {
 		t.Fatalf("trusted click: %s, want consumed", r.body)
@@ -373,7 +373,7 @@ func TestHandoffExpires(t *testing.T) {
 	h := newHarness(t, "")
 	l := h.personLink("")
 	nonce := h.nonce(l.Token)
-	m := h.person("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+trustedClick+`}`).json(t)
+	m := h.person("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+proven(t, nonce, "confirm", trustedClick)+`}`).json(t)
 	ru, _ := url.Parse(m["redirect_url"].(string))
 	h.clock.Add(61 * time.Second)
 	r := h.api("POST", "/v1/exchange", `{"code":"`+ru.Query().Get("lg_code")+`"}`)
@@ -458,7 +458,8 @@ func TestLandingHeadersAndMarkers(t *testing.T) {
 				}
 			}
 			csp := r.header.Get("Content-Security-Policy")
-			if !strings.Contains(csp, "script-src 'self' 'wasm-unsafe-eval'") || strings.Contains(csp, "unsafe-inline") {
+			if !strings.Contains(csp, "script-src 'self' 'wasm-unsafe-eval'") || !strings.Contains(csp, "worker-src 'self';") ||
+				strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "blob:") {
 				t.Errorf("CSP = %q", csp)
 			}
 		}
@@ -579,7 +580,7 @@ func TestBindingCookieConsumesWithoutClick(t *testing.T) {
 	if body := h.do("GET", "/l/"+tok, "", "Cookie", "lg_device=another-value").body; strings.Contains(body, `data-lg-fast`) {
 		t.Error("a page without the device cookie skips the collector")
 	}
-	r := h.person("POST", "/l/"+tok+"/verify", `{"nonce":"`+nonce+`","signals":`+personVerify+`}`, "Cookie", "lg_device=another-value")
+	r := h.person("POST", "/l/"+tok+"/verify", `{"nonce":"`+nonce+`","signals":`+proven(t, nonce, "verify", personVerify)+`}`, "Cookie", "lg_device=another-value")
 	if r.json(t)["outcome"] != "confirm" {
 		t.Fatalf("wrong cookie: %s, want confirm", r.body)
 	}
@@ -597,12 +598,13 @@ func TestConcurrentConsumeThroughHandler(t *testing.T) {
 	var mu sync.Mutex
 	counts := map[string]int{}
 	start := make(chan struct{})
+	body := `{"nonce":"` + nonce + `","signals":` + proven(t, nonce, "confirm", trustedClick) + `}`
 	for i := 0; i < 200; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			req := httptest.NewRequest("POST", "/l/"+l.Token+"/confirm", strings.NewReader(`{"nonce":"`+nonce+`","signals":`+trustedClick+`}`))
+			req := httptest.NewRequest("POST", "/l/"+l.Token+"/confirm", strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			for i := 0; i+1 < len(personHeaders); i += 2 {
 				req.Header.Set(personHeaders[i], personHeaders[i+1])
@@ -632,7 +634,7 @@ func TestRestartKeepsState(t *testing.T) {
 	pending := h.issue("")
 	consumed := h.personLink(strings.Replace(personIssue, "alice@", "bob@", 1))
 	n := h.nonce(consumed.Token)
-	m := h.person("POST", "/l/"+consumed.Token+"/confirm", `{"nonce":"`+n+`","signals":`+trustedClick+`}`).json(t)
+	m := h.person("POST", "/l/"+consumed.Token+"/confirm", `{"nonce":"`+n+`","signals":`+proven(t, n, "confirm", trustedClick)+`}`).json(t)
 	ru, _ := url.Parse(m["redirect_url"].(string))
 	lg := ru.Query().Get("lg_code")
 	if r := h.api("POST", "/v1/exchange", `{"code":"`+lg+`"}`); r.status != 200 {
@@ -715,9 +717,9 @@ func TestEventsStream(t *testing.T) {
 	h := newHarness(t, "")
 	l := h.personLink("")
 	nonce := h.nonce(l.Token)
-	h.person("POST", "/l/"+l.Token+"/verify", `{"nonce":"`+nonce+`","signals":`+personVerify+`}`)
+	h.person("POST", "/l/"+l.Token+"/verify", `{"nonce":"`+nonce+`","signals":`+proven(t, nonce, "verify", personVerify)+`}`)
 	h.clock.Add(3 * time.Second)
-	h.person("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+trustedClick+`}`)
+	h.person("POST", "/l/"+l.Token+"/confirm", `{"nonce":"`+nonce+`","signals":`+proven(t, nonce, "confirm", trustedClick)+`}`)
 	var r resp
 	for i := 0; i < 100; i++ { // visits are written in the background
 		r = h.api("GET", "/v1/events?since=1h", "")

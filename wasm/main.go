@@ -15,6 +15,9 @@ const readyTimeoutMS = 300
 var (
 	global = js.Global()
 	rec    report.Recorder
+	// nonce is this rendering's nonce (meta lg-nonce), which the proof
+	// is made over.
+	nonce string
 )
 
 func main() {
@@ -25,6 +28,9 @@ func main() {
 	probe("webgl", probeWebGL)
 	probe("locale", probeLocale)
 	probe("page", probePageStart)
+	probe("proof", func() {
+		nonce = str(global.Get("document").Call("querySelector", `meta[name="lg-nonce"]`).Get("content"))
+	})
 	listen()
 
 	var resolve js.Value
@@ -32,10 +38,14 @@ func main() {
 		resolve = args[0]
 		return nil
 	}))
-	done := false
-	settle := js.FuncOf(func(js.Value, []js.Value) any {
-		if !done {
-			done = true
+	// ready settles once both asynchronous probes (permissions, worker)
+	// have answered, or at the timeout, whichever comes first.
+	pending := 2
+	settle := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) > 0 && args[0].Type() == js.TypeString && args[0].String() == "timeout" {
+			pending = 1
+		}
+		if pending--; pending == 0 {
 			resolve.Invoke()
 		}
 		return nil
@@ -52,8 +62,9 @@ func main() {
 	}))
 	global.Set("lgCollector", api)
 
-	global.Call("setTimeout", settle, readyTimeoutMS)
+	global.Call("setTimeout", settle, readyTimeoutMS, "timeout")
 	probeNotificationQuery(settle)
+	probeWorker(settle)
 	select {}
 }
 
@@ -69,7 +80,81 @@ func makeReport(stage string) (out string) {
 	probe("page", probePageNow)
 	probe("screen", probeScreen)
 	r := rec.Report(stage, now())
+	if r.Device.Worker == nil {
+		r.Errors = withError(r.Errors, "worker")
+	}
+	if nonce == "" {
+		r.Errors = withError(r.Errors, "proof")
+	} else {
+		start := now()
+		if p, ok := report.Prove(nonce, r); ok {
+			p.MS = now() - start
+			r.Proof = &p
+		}
+	}
 	return string(r.AppendJSON(make([]byte, 0, 2048)))
+}
+
+// withError returns errs with name added (a copy: errs belongs to the
+// recorder), unless it is there already or the list is full.
+func withError(errs []string, name string) []string {
+	for _, e := range errs {
+		if e == name {
+			return errs
+		}
+	}
+	if len(errs) >= report.MaxErrors {
+		return errs
+	}
+	return append(append(make([]string, 0, len(errs)+1), errs...), name)
+}
+
+// probeWorker starts a dedicated Web Worker from the page's own worker
+// script (data-lg-worker: a script of this origin, as the CSP requires)
+// and records navigator as the worker sees it, then calls settle. A page
+// script that patches the page's navigator rarely patches the worker's.
+func probeWorker(settle js.Func) {
+	fail := func() {
+		rec.AddError("worker")
+		settle.Invoke()
+	}
+	defer func() {
+		if recover() != nil {
+			fail()
+		}
+	}()
+	url := str(global.Get("document").Get("body").Call("getAttribute", "data-lg-worker"))
+	if url == "" || global.Get("Worker").Type() != js.TypeFunction {
+		fail()
+		return
+	}
+	w := global.Get("Worker").New(url)
+	answered := false
+	w.Set("onmessage", js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if answered {
+			return nil
+		}
+		answered = true
+		probe("worker", func() {
+			d := args[0].Get("data")
+			wk := &report.Worker{UserAgent: str(d.Get("ua")), Platform: str(d.Get("platform")), HardwareConcurrency: num(d.Get("hc"))}
+			langs := d.Get("languages")
+			for i, n := 0, length(langs); i < n && i < report.MaxLanguages; i++ {
+				wk.Languages = append(wk.Languages, str(langs.Index(i)))
+			}
+			rec.Base.Device.Worker = wk
+		})
+		w.Call("terminate")
+		settle.Invoke()
+		return nil
+	}))
+	w.Set("onerror", js.FuncOf(func(js.Value, []js.Value) any {
+		if !answered {
+			answered = true
+			fail()
+		}
+		return nil
+	}))
 }
 
 // probe runs f, noting name in the report's errors when it panics (a
@@ -184,6 +269,7 @@ func probeScreen() {
 	d.Window = report.Window{
 		InnerWidth: num(global.Get("innerWidth")), InnerHeight: num(global.Get("innerHeight")),
 		OuterWidth: num(global.Get("outerWidth")), OuterHeight: num(global.Get("outerHeight")),
+		ScreenX: num(global.Get("screenX")), ScreenY: num(global.Get("screenY")),
 	}
 }
 
@@ -287,9 +373,28 @@ func listen() {
 		return func(ev js.Value) { rec.Event(kind, ev.Get("isTrusted").Bool(), float(ev.Get("timeStamp"))) }
 	}
 	on(global, "pointermove", func(ev js.Value) {
-		rec.PointerMove(ev.Get("isTrusted").Bool(), float(ev.Get("timeStamp")), float(ev.Get("clientX")), float(ev.Get("clientY")))
+		trusted := ev.Get("isTrusted").Bool()
+		rec.PointerMove(trusted, float(ev.Get("timeStamp")), float(ev.Get("clientX")), float(ev.Get("clientY")))
+		if trusted && onContinue(ev).Truthy() {
+			rec.ButtonOver(true)
+		}
 	})
-	on(global, "pointerdown", count(report.EventPointerDown))
+	on(global, "pointerover", func(ev js.Value) {
+		if onContinue(ev).Truthy() {
+			rec.ButtonOver(ev.Get("isTrusted").Bool())
+		}
+	})
+	on(global, "pointerdown", func(ev js.Value) {
+		count(report.EventPointerDown)(ev)
+		if onContinue(ev).Truthy() {
+			rec.ButtonDown(ev.Get("isTrusted").Bool(), float(ev.Get("timeStamp")))
+		}
+	})
+	on(global, "pointerup", func(ev js.Value) {
+		if onContinue(ev).Truthy() {
+			rec.ButtonUp(ev.Get("isTrusted").Bool(), float(ev.Get("timeStamp")))
+		}
+	})
 	on(global, "touchstart", count(report.EventTouchStart))
 	on(global, "keydown", count(report.EventKeyDown))
 	on(global, "scroll", count(report.EventScroll))
@@ -302,13 +407,27 @@ func listen() {
 			Y:           float(ev.Get("clientY")),
 			Detail:      num(ev.Get("detail")),
 			PointerType: str(ev.Get("pointerType")),
+			ScreenX:     float(ev.Get("screenX")),
+			ScreenY:     float(ev.Get("screenY")),
 		}
-		if t := ev.Get("target"); t.Type() == js.TypeObject && t.Get("closest").Type() == js.TypeFunction {
-			c.OnContinue = t.Call("closest", "#lg-continue").Truthy()
+		if b := onContinue(ev); b.Truthy() {
+			c.OnContinue = true
+			rect := b.Call("getBoundingClientRect")
+			c.Left, c.Top = float(rect.Get("left")), float(rect.Get("top"))
+			c.Width, c.Height = float(rect.Get("width")), float(rect.Get("height"))
 		}
 		rec.Click(c)
 	})
 	on(global.Get("document"), "visibilitychange", func(js.Value) { rec.Base.Page.VisibilityChanges++ })
+}
+
+// onContinue returns the #lg-continue element the event's target is in,
+// or null.
+func onContinue(ev js.Value) js.Value {
+	if t := ev.Get("target"); t.Type() == js.TypeObject && t.Get("closest").Type() == js.TypeFunction {
+		return t.Call("closest", "#lg-continue")
+	}
+	return js.Null()
 }
 
 // str, num, float and length read a JavaScript value leniently: a value

@@ -14,7 +14,7 @@ import (
 // It exists so that the WebAssembly collector needs neither encoding/json
 // nor fmt nor reflect (about 330 KB of brotli between them). Invalid UTF-8
 // is written as U+FFFD, byte by byte, as encoding/json would read it; NaN
-// and infinities, which JSON cannot carry, are written as 0.
+// and infinities, which JSON cannot carry, are written as 0, and so is -0.
 func (r *Report) AppendJSON(dst []byte) []byte {
 	e := encoder{b: dst}
 	e.open()
@@ -364,8 +364,11 @@ func (e *encoder) int(v int) { e.b = strconv.AppendInt(e.b, int64(v), 10) }
 
 //go:noinline
 func (e *encoder) float(v float64) {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		v = 0
+	if math.IsNaN(v) || math.IsInf(v, 0) || v == 0 {
+		// -0 too: the page script's JSON.stringify writes it as 0, and
+		// the proof's seed must not depend on which side wrote it.
+		e.b = append(e.b, '0')
+		return
 	}
 	e.b = strconv.AppendFloat(e.b, v, 'g', -1, 64)
 }

@@ -26,6 +26,36 @@ type Recorder struct {
 	// Base is copied into every report.
 	Base Report
 	path PathTracker
+	// The button's own trusted pointer history since the last click on
+	// it: hovered before the press, when the press began, how long it
+	// lasted.
+	hovered, hoveredAtDown bool
+	downAt, pressMS        float64
+}
+
+// ButtonOver notes a pointerover or pointermove on Continue. Only trusted
+// ones count: a hand reaches the button before it presses it.
+func (r *Recorder) ButtonOver(trusted bool) {
+	if trusted {
+		r.hovered = true
+	}
+}
+
+// ButtonDown notes a pointerdown on Continue at time at (ms).
+func (r *Recorder) ButtonDown(trusted bool, at float64) {
+	if !trusted || bad(at) {
+		return
+	}
+	r.downAt, r.pressMS, r.hoveredAtDown = at, 0, r.hovered
+}
+
+// ButtonUp notes a pointerup on Continue at time at (ms): the press's
+// duration, when a trusted pointerdown on the button came before it.
+func (r *Recorder) ButtonUp(trusted bool, at float64) {
+	if !trusted || bad(at) || r.downAt <= 0 || at < r.downAt {
+		return
+	}
+	r.pressMS = at - r.downAt
 }
 
 func (r *Recorder) count(kind EventKind, trusted bool, at float64) {
@@ -90,6 +120,11 @@ type ClickInfo struct {
 	X, Y        float64
 	Detail      int
 	PointerType string
+	// ScreenX and ScreenY are the event's screen point.
+	ScreenX, ScreenY float64
+	// Left, Top, Width and Height are the button's client rectangle
+	// (getBoundingClientRect) when OnContinue.
+	Left, Top, Width, Height float64
 }
 
 // Click counts a click anywhere; a click on Continue is also kept as the
@@ -115,7 +150,7 @@ func (r *Recorder) Click(c ClickInfo) {
 	} else {
 		path = PointerPath{EndDistance: -1}
 	}
-	r.Base.Interaction.Click = &Click{
+	k := &Click{
 		Trusted:     c.Trusted,
 		OnContinue:  true,
 		AtMS:        c.At,
@@ -124,7 +159,20 @@ func (r *Recorder) Click(c ClickInfo) {
 		Detail:      c.Detail,
 		PointerType: c.PointerType,
 		Path:        path,
+		ScreenX:     c.ScreenX,
+		ScreenY:     c.ScreenY,
+		TargetW:     c.Width,
+		TargetH:     c.Height,
 	}
+	if hasPoint {
+		k.OffsetX = c.X - (c.Left + c.Width/2)
+		k.OffsetY = c.Y - (c.Top + c.Height/2)
+	}
+	if c.Trusted && r.downAt > 0 {
+		k.PressMS, k.Hovered = r.pressMS, r.hoveredAtDown
+	}
+	r.Base.Interaction.Click = k
+	r.hovered, r.hoveredAtDown, r.downAt, r.pressMS = false, false, 0, 0
 }
 
 // AddError notes a probe that threw or was missing, at most MaxErrors.

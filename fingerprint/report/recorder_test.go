@@ -206,3 +206,45 @@ func TestReportDeviceChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestRecorderClickGeometryAndPress covers the v3 click fields: press
+// duration and hover come only from trusted events on the button, and the
+// offset is measured from the button's centre.
+func TestRecorderClickGeometryAndPress(t *testing.T) {
+	btn := ClickInfo{Trusted: true, OnContinue: true, At: 1000, X: 110, Y: 215, Detail: 1, PointerType: "mouse",
+		ScreenX: 110, ScreenY: 300, Left: 50, Top: 200, Width: 120, Height: 40}
+	cases := []struct {
+		name    string
+		events  func(r *Recorder)
+		click   ClickInfo
+		press   float64
+		hovered bool
+		offX    float64
+		offY    float64
+	}{
+		{"hand/hover then press", func(r *Recorder) { r.ButtonOver(true); r.ButtonDown(true, 900); r.ButtonUp(true, 987.5) },
+			btn, 87.5, true, 0, -5},
+		{"cdp-like/press from nowhere", func(r *Recorder) { r.ButtonDown(true, 990); r.ButtonUp(true, 990) },
+			btn, 0, false, 0, -5},
+		{"script/untrusted events do not count", func(r *Recorder) { r.ButtonOver(false); r.ButtonDown(false, 900); r.ButtonUp(false, 950) },
+			btn, 0, false, 0, -5},
+		{"hover after the press does not count", func(r *Recorder) { r.ButtonDown(true, 900); r.ButtonOver(true); r.ButtonUp(true, 960) },
+			btn, 60, false, 0, -5},
+		{"up before down is ignored", func(r *Recorder) { r.ButtonDown(true, 900); r.ButtonUp(true, 800) },
+			btn, 0, false, 0, -5},
+		{"keyboard/no point, no offset", func(r *Recorder) {},
+			ClickInfo{Trusted: true, OnContinue: true, At: 1000, Left: 50, Top: 200, Width: 120, Height: 40}, 0, false, 0, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var r Recorder
+			c.events(&r)
+			r.Click(c.click)
+			k := r.Report("confirm", 1100).Interaction.Click
+			if k == nil || k.PressMS != c.press || k.Hovered != c.hovered || k.OffsetX != c.offX || k.OffsetY != c.offY ||
+				k.TargetW != c.click.Width || k.TargetH != c.click.Height || k.ScreenX != c.click.ScreenX || k.ScreenY != c.click.ScreenY {
+				t.Fatalf("click = %+v; want press %v hovered %v offset %v,%v", k, c.press, c.hovered, c.offX, c.offY)
+			}
+		})
+	}
+}
