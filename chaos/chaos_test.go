@@ -1,0 +1,326 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/linkguard/linkguard/internal/redistest"
+)
+
+// rounds is how many SIGKILLs a test survives: LINKGUARD_CHAOS_ROUNDS,
+// else a short run for `make test`.
+func rounds(t *testing.T) int {
+	if v := os.Getenv("LINKGUARD_CHAOS_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("LINKGUARD_CHAOS_ROUNDS=%q: want a positive number", v)
+		}
+		return n
+	}
+	return 3
+}
+
+const apiKey = "chaos-api-key-0123456789"
+
+// binary builds cmd/linkguard once per test binary.
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "lg-chaos-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "linkguard")
+		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/linkguard").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// server is one run of the binary.
+type server struct {
+	cmd    *exec.Cmd
+	base   string
+	log    *bytes.Buffer // read only after exited is closed
+	exited chan struct{}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// start runs `linkguard serve` with env on a fresh port and waits for
+// /healthz.
+func start(t *testing.T, env []string) *server {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	cmd := exec.Command(binary(t), "serve")
+	cmd.Env = append(os.Environ(), "LINKGUARD_LISTEN="+addr, "LINKGUARD_DEV=1",
+		"LINKGUARD_API_KEYS="+apiKey, "LINKGUARD_LOG_LEVEL=warn")
+	cmd.Env = append(cmd.Env, env...)
+	s := &server{cmd: cmd, base: "http://" + addr, log: &bytes.Buffer{}, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { cmd.Wait(); close(s.exited) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-s.exited:
+			t.Fatalf("linkguard exited at start; its output:\n%s", s.log)
+		default:
+		}
+		res, err := http.Get(s.base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			s.kill()
+			t.Fatalf("linkguard did not answer /healthz within 30 s; its output:\n%s", s.log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *server) kill() {
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited
+}
+
+var client = &http.Client{Timeout: 10 * time.Second}
+
+func (s *server) api(method, path string, body any) (int, map[string]any, error) {
+	var rd *bytes.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, _ := http.NewRequest(method, s.base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	json.NewDecoder(res.Body).Decode(&m)
+	return res.StatusCode, m, nil
+}
+
+// ledger is what the server acknowledged, across every run.
+type ledger struct {
+	mu       sync.Mutex
+	code     map[string]string // issued link id → its code
+	ids      []string
+	consumed map[string]int // link id → acknowledged consumptions
+}
+
+func (l *ledger) issued(id, code string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.code[id] = code
+	l.ids = append(l.ids, id)
+}
+
+func (l *ledger) pick() (string, string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.ids) == 0 {
+		return "", "", false
+	}
+	// Mostly the newest links (pending ones), sometimes any.
+	i := len(l.ids) - 1 - rand.IntN(min(len(l.ids), 16))
+	if rand.IntN(4) == 0 {
+		i = rand.IntN(len(l.ids))
+	}
+	id := l.ids[i]
+	return id, l.code[id], true
+}
+
+// load issues and redeems links until ctx ends, recording what the
+// server acknowledged; errors of a dying server are expected.
+func load(ctx context.Context, t *testing.T, s *server, l *ledger, round int) {
+	var wg sync.WaitGroup
+	var n atomic.Int64
+	for w := 0; w < 4; w++ {
+		wg.Add(2)
+		go func(w int) { // issuer
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := n.Add(1)
+				st, m, err := s.api("POST", "/v1/links", map[string]any{
+					// a few addresses: issues of one family revoke each other
+					"email": fmt.Sprintf("u%d-%d@example.com", round, i%40), "redirect_url": s.base + "/done",
+					"send_email": false,
+				})
+				if err != nil {
+					continue
+				}
+				if st != 201 {
+					t.Errorf("issue: %d %v", st, m)
+					return
+				}
+				l.issued(m["id"].(string), m["code"].(string))
+			}
+		}(w)
+		go func() { // consumer: the right code, sometimes twice at once
+			defer wg.Done()
+			for ctx.Err() == nil {
+				id, code, ok := l.pick()
+				if !ok {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				var inner sync.WaitGroup
+				for k := 0; k < 1+rand.IntN(2); k++ {
+					inner.Add(1)
+					go func() {
+						defer inner.Done()
+						st, m, err := s.api("POST", "/v1/links/"+id+"/redeem", map[string]string{"code": code})
+						if err != nil {
+							return
+						}
+						switch st {
+						case 200:
+							l.mu.Lock()
+							l.consumed[id]++
+							l.mu.Unlock()
+						case 409, 429:
+						default:
+							t.Errorf("redeem: %d %v", st, m)
+						}
+					}()
+				}
+				inner.Wait()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// check verifies, on a restarted server, every acknowledgement so far.
+func check(t *testing.T, s *server, l *ledger, round int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id, n := range l.consumed {
+		if n > 1 {
+			t.Fatalf("round %d: link %s was consumed %d times", round, id, n)
+		}
+	}
+	for _, id := range l.ids {
+		st, m, err := s.api("GET", "/v1/links/"+id, nil)
+		if err != nil || st != 200 {
+			t.Fatalf("round %d: acknowledged link %s lost after SIGKILL: %d %v %v", round, id, st, m, err)
+		}
+		if l.consumed[id] == 1 && m["state"] != "consumed" {
+			t.Fatalf("round %d: acknowledged consumption of %s undone: state %v", round, id, m["state"])
+		}
+	}
+	// A consumed link stays spent: the right code is refused.
+	for id := range l.consumed {
+		if st, m, _ := s.api("POST", "/v1/links/"+id+"/redeem", map[string]string{"code": l.code[id]}); st != 409 {
+			t.Fatalf("round %d: redeem of consumed %s after restart: %d %v", round, id, st, m)
+		}
+	}
+}
+
+// run is the test: rounds of load, SIGKILL mid-load, restart, check.
+// between, when set, runs after each kill (a crash of Redis).
+func run(t *testing.T, env []string, between func(round int)) {
+	l := &ledger{code: map[string]string{}, consumed: map[string]int{}}
+	n := rounds(t)
+	for round := 1; round <= n; round++ {
+		s := start(t, env)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { load(ctx, t, s, l, round); close(done) }()
+		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
+		s.kill() // mid-load: requests in flight die with it
+		cancel()
+		<-done
+		if between != nil {
+			between(round)
+		}
+		s = start(t, env)
+		check(t, s, l, round)
+		s.kill()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	consumed := 0
+	for range l.consumed {
+		consumed++
+	}
+	t.Logf("%d rounds: %d links issued and %d consumed were acknowledged; none lost, undone or consumed twice", n, len(l.ids), consumed)
+	if len(l.ids) == 0 || consumed == 0 {
+		t.Fatal("the load acknowledged nothing: the test proved nothing")
+	}
+}
+
+func TestChaosBadger(t *testing.T) {
+	run(t, []string{"LINKGUARD_DATA_DIR=" + t.TempDir()}, nil)
+}
+
+func redisEnv(t *testing.T, srv *redistest.Server) []string {
+	key := filepath.Join(t.TempDir(), "server.key")
+	if err := os.WriteFile(key, bytes.Repeat([]byte{7}, 32), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"LINKGUARD_STORE=" + srv.URL, "LINKGUARD_SECRET_KEY_FILE=" + key}
+}
+
+// The Redis runs keep the settings docs/redis.md asks for: appendonly
+// with appendfsync always, so that a reply means the write is on disk.
+var durableRedis = []string{"--appendonly", "yes", "--appendfsync", "always"}
+
+func TestChaosRedis(t *testing.T) {
+	srv := redistest.ForTest(t, durableRedis...)
+	run(t, redisEnv(t, srv), nil)
+}
+
+func TestChaosRedisCrash(t *testing.T) {
+	srv := redistest.ForTest(t, durableRedis...)
+	run(t, redisEnv(t, srv), func(round int) {
+		if err := srv.Crash(); err != nil { // SIGKILL of redis-server, then restart on its AOF
+			t.Fatalf("round %d: restart redis: %v", round, err)
+		}
+	})
+}
