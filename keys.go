@@ -13,9 +13,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/linkguard/linkguard/fingerprint"
@@ -26,6 +28,9 @@ import (
 // a hash made for one purpose is never valid for another.
 type Keys struct {
 	token, code, nonce, binding, prefix, family, handoff, seal, csrf []byte
+	// The keyed hashes of the hot paths (every landing GET and report)
+	// reuse their HMAC state: no allocation per hash.
+	tokenMAC, nonceMAC, bindingMAC macer
 }
 
 // NewKeys derives the keys from a server key of at least 32 bytes.
@@ -34,10 +39,12 @@ func NewKeys(serverKey []byte) (*Keys, error) {
 		return nil, fmt.Errorf("server key is %d bytes; it must be at least 32", len(serverKey))
 	}
 	d := func(label string) []byte { return mac(serverKey, []byte("linkguard/v1/"+label)) }
-	return &Keys{
+	k := &Keys{
 		token: d("token"), code: d("code"), nonce: d("nonce"), binding: d("binding"),
 		prefix: d("prefix"), family: d("family"), handoff: d("handoff"), seal: d("seal"), csrf: d("csrf"),
-	}, nil
+	}
+	k.tokenMAC.key, k.nonceMAC.key, k.bindingMAC.key = k.token, k.nonce, k.binding
+	return k, nil
 }
 
 func mac(key []byte, parts ...[]byte) []byte {
@@ -51,8 +58,54 @@ func mac(key []byte, parts ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
+// macer computes mac(key, parts...) with pooled HMAC states: hmac.New
+// costs the two padded key blocks and a few allocations, Reset costs none.
+type macer struct {
+	key  []byte
+	pool sync.Pool // *macState
+}
+
+type macState struct {
+	h   hash.Hash
+	buf []byte // the length-prefixed message, written in one call
+	sum [sha256.Size]byte
+}
+
+func (m *macer) get() *macState {
+	if st, ok := m.pool.Get().(*macState); ok {
+		st.buf = st.buf[:0]
+		return st
+	}
+	return &macState{h: hmac.New(sha256.New, m.key), buf: make([]byte, 0, 256)}
+}
+
+func (st *macState) add(p []byte) {
+	st.buf = binary.BigEndian.AppendUint32(st.buf, uint32(len(p)))
+	st.buf = append(st.buf, p...)
+}
+
+func (st *macState) addString(p string) {
+	st.buf = binary.BigEndian.AppendUint32(st.buf, uint32(len(p)))
+	st.buf = append(st.buf, p...)
+}
+
+// done appends the MAC of what was added to out and puts st back.
+func (m *macer) done(st *macState, out []byte) []byte {
+	st.h.Reset()
+	st.h.Write(st.buf)
+	out = append(out, st.h.Sum(st.sum[:0])...)
+	if cap(st.buf) <= 4<<10 { // a huge input does not pin its buffer
+		m.pool.Put(st)
+	}
+	return out
+}
+
 // TokenHash is the stored form of a link token.
-func (k *Keys) TokenHash(token string) []byte { return mac(k.token, []byte(token)) }
+func (k *Keys) TokenHash(token string) []byte {
+	st := k.tokenMAC.get()
+	st.addString(token)
+	return k.tokenMAC.done(st, make([]byte, 0, sha256.Size))
+}
 
 // CodeHash is the stored form of a link's code; it is bound to the link id
 // so that the same six digits on two links hash differently.
@@ -61,7 +114,11 @@ func (k *Keys) CodeHash(linkID, code string) []byte {
 }
 
 // BindingHash is the stored form of a device-binding cookie value.
-func (k *Keys) BindingHash(cookie string) []byte { return mac(k.binding, []byte(cookie)) }
+func (k *Keys) BindingHash(cookie string) []byte {
+	st := k.bindingMAC.get()
+	st.addString(cookie)
+	return k.bindingMAC.done(st, make([]byte, 0, sha256.Size))
+}
 
 // CSRF is the form token of a browser's device cookie: a form posted
 // without the cookie it was rendered for is refused.
@@ -92,10 +149,18 @@ const nonceMACLen = 16
 // time and a MAC over (token hash, render time), so no write is needed to
 // render a page and a report cannot be replayed against another link.
 func (k *Keys) Nonce(tokenHash []byte, at time.Time) string {
-	var ts [8]byte
-	binary.BigEndian.PutUint64(ts[:], uint64(at.Unix()))
-	m := mac(k.nonce, tokenHash, ts[:])
-	return base64.RawURLEncoding.EncodeToString(append(ts[:], m[:nonceMACLen]...))
+	var raw [8 + sha256.Size]byte
+	binary.BigEndian.PutUint64(raw[:8], uint64(at.Unix()))
+	k.nonceSum(raw[8:8], tokenHash, raw[:8])
+	return base64.RawURLEncoding.EncodeToString(raw[:8+nonceMACLen])
+}
+
+// nonceSum appends the MAC of (tokenHash, ts) to out.
+func (k *Keys) nonceSum(out, tokenHash, ts []byte) []byte {
+	st := k.nonceMAC.get()
+	st.add(tokenHash)
+	st.add(ts)
+	return k.nonceMAC.done(st, out)
 }
 
 // Nonce check failures.
@@ -109,11 +174,15 @@ var (
 // rendered at most maxAge ago (and at most a minute in the future, for
 // clock steps between instances).
 func (k *Keys) CheckNonce(nonce string, tokenHash []byte, now time.Time, maxAge time.Duration) error {
-	raw, err := base64.RawURLEncoding.DecodeString(nonce)
-	if err != nil || len(raw) != 8+nonceMACLen {
+	var raw [8 + nonceMACLen]byte
+	if len(nonce) != base64.RawURLEncoding.EncodedLen(len(raw)) {
 		return errNonceMalformed
 	}
-	m := mac(k.nonce, tokenHash, raw[:8])
+	if n, err := base64.RawURLEncoding.Decode(raw[:], []byte(nonce)); err != nil || n != len(raw) {
+		return errNonceMalformed
+	}
+	var sum [sha256.Size]byte
+	m := k.nonceSum(sum[:0], tokenHash, raw[:8])
 	if subtle.ConstantTimeCompare(m[:nonceMACLen], raw[8:]) != 1 {
 		return errNonceForged
 	}

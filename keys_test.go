@@ -2,10 +2,14 @@ package linkguard
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/binary"
 	"crypto/rand"
 	"net/netip"
 	"net/url"
 	"regexp"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -234,5 +238,59 @@ func TestCheckEmail(t *testing.T) {
 		if (err == nil) != ok {
 			t.Errorf("checkEmail(%q) err = %v, want ok=%v", in, err, ok)
 		}
+	}
+}
+
+// TestPooledMACsMatchTheDefinition: the pooled hashes of the hot paths
+// are the same HMACs as mac(), from any goroutine, and allocate nothing
+// but their result.
+func TestPooledMACsMatchTheDefinition(t *testing.T) {
+	k, err := NewKeys(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1_800_000_000, 0)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				tok := strings.Repeat(string(rune('a'+g)), i%64)
+				if got, want := k.TokenHash(tok), mac(k.token, []byte(tok)); !bytes.Equal(got, want) {
+					t.Errorf("TokenHash(%q) differs from its definition", tok)
+					return
+				}
+				if got, want := k.BindingHash(tok), mac(k.binding, []byte(tok)); !bytes.Equal(got, want) {
+					t.Errorf("BindingHash(%q) differs from its definition", tok)
+					return
+				}
+				th := k.TokenHash(tok)
+				var ts [8]byte
+				binary.BigEndian.PutUint64(ts[:], uint64(at.Unix()))
+				m := mac(k.nonce, th, ts[:])
+				want := base64.RawURLEncoding.EncodeToString(append(ts[:], m[:nonceMACLen]...))
+				if got := k.Nonce(th, at); got != want {
+					t.Errorf("Nonce = %q, want %q", got, want)
+					return
+				}
+				if err := k.CheckNonce(want, th, at, time.Minute); err != nil {
+					t.Errorf("CheckNonce: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	th := k.TokenHash("x")
+	n := k.Nonce(th, at)
+	if a := testing.AllocsPerRun(200, func() { k.TokenHash("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ") }); a > 1 {
+		t.Errorf("TokenHash allocates %.0f times, want 1 (its result)", a)
+	}
+	if a := testing.AllocsPerRun(200, func() { k.CheckNonce(n, th, at, time.Minute) }); a > 0 {
+		t.Errorf("CheckNonce allocates %.0f times, want 0", a)
+	}
+	if a := testing.AllocsPerRun(200, func() { k.Nonce(th, at) }); a > 1 {
+		t.Errorf("Nonce allocates %.0f times, want 1 (its string)", a)
 	}
 }

@@ -72,8 +72,12 @@ func (s *Server) page(c *fiber.Ctx, status int, name string, data any) error {
 	return s.site.Render(c.Response().BodyWriter(), name, data)
 }
 
+// render writes the landing page from its pre-rendered pieces (web's
+// RenderLanding): no template runs per request.
 func (s *Server) render(c *fiber.Ctx, status int, d web.Landing) error {
-	return s.page(c, status, "landing.html", d)
+	s.pageHeaders(c)
+	c.Status(status)
+	return s.site.RenderLanding(c.Response().BodyWriter(), d)
 }
 
 func (s *Server) landingData(token string, p *linkguard.Page) web.Landing {

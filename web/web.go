@@ -63,6 +63,8 @@ type Site struct {
 	tmpl   *template.Template
 	assets map[string]*Asset // by hashed name
 	urls   map[string]string // logical name → "/assets/<hashed name>"
+	// landing holds the landing page's pre-rendered variants (landing.go).
+	landing landingCache
 }
 
 // New parses the templates and prepares the assets (hashing and
@@ -88,7 +90,7 @@ func New(opts Options) (*Site, error) {
 		"asset": s.AssetURL,
 		"path":  s.Path,
 		"brand": func() Brand { return s.brand },
-		"when":  func(t time.Time) string { return t.UTC().Format("2 January 2006 at 15:04 UTC") },
+		"when":  s.when,
 	})
 	t, err := t.ParseFS(embedded, "templates/*.html")
 	if err != nil {
@@ -116,10 +118,22 @@ func New(opts Options) (*Site, error) {
 	return s, nil
 }
 
+// when is how pages write a time; the landing page's slots write theirs
+// with it too.
+func (s *Site) when(t time.Time) string { return t.UTC().Format("2 January 2006 at 15:04 UTC") }
+
 // Render executes the named page template ("landing.html", ...) into w.
-// It renders into a buffer first so that a failing template never leaves
-// half a page behind.
+// The landing page comes from its pre-rendered pieces (RenderLanding).
 func (s *Site) Render(w io.Writer, name string, data any) error {
+	if d, ok := data.(Landing); ok && name == landingPage {
+		return s.RenderLanding(w, d)
+	}
+	return s.execute(w, name, data)
+}
+
+// execute runs a template into a buffer first, so that a failing template
+// never leaves half a page behind.
+func (s *Site) execute(w io.Writer, name string, data any) error {
 	var buf bytes.Buffer
 	if err := s.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
