@@ -2,9 +2,9 @@ package linkguard
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
-	"crypto/rand"
 	"net/netip"
 	"net/url"
 	"regexp"

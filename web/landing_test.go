@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/linkguard/linkguard"
 )
 
 // TestLandingVariantsMatchTheTemplate: for every state and flag, with
@@ -17,7 +19,8 @@ func TestLandingVariantsMatchTheTemplate(t *testing.T) {
 	}
 	used := time.Date(2026, 11, 30, 9, 8, 7, 0, time.UTC)
 	var cases []Landing
-	for _, state := range []string{"checking", "confirm", "code", "done", "used", "expired", "error"} {
+	for _, state := range []linkguard.PageState{linkguard.PageChecking, linkguard.PageConfirm, linkguard.PageCode,
+		linkguard.PageLocked, linkguard.PageDone, linkguard.PageUsed, linkguard.PageExpired, linkguard.PageError} {
 		for _, nonce := range []string{"", "AAAAAAAAaaaa-_0123456789"} {
 			for _, login := range []string{"", "/auth/login?redirect_url=https%3A%2F%2Fapp.example.com%2Fcb%3Fx%3D1"} {
 				for _, flags := range []int{0, 1, 2, 3} {
