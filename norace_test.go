@@ -1,0 +1,5 @@
+//go:build !race
+
+package linkguard
+
+const raceEnabled = false
