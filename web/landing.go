@@ -66,6 +66,7 @@ type variant struct {
 type landingCache struct {
 	mu       sync.Mutex // held to build and publish a variant
 	variants atomic.Pointer[map[Landing]*variant]
+	limit    int // maxVariants; tests lower it
 }
 
 // RenderLanding writes the landing page for d: from its variant's
@@ -146,7 +147,7 @@ func (s *Site) variant(key Landing) *variant {
 	if v, ok := old[key]; ok {
 		return v
 	}
-	if len(old) >= maxVariants {
+	if len(old) >= s.landing.limit {
 		return nil
 	}
 	v := s.buildVariant(key)

@@ -71,6 +71,7 @@ type Site struct {
 // compressing them once, at start).
 func New(opts Options) (*Site, error) {
 	s := &Site{brand: opts.Brand, base: strings.TrimRight(opts.BasePath, "/"), assets: map[string]*Asset{}, urls: map[string]string{}}
+	s.landing.limit = maxVariants
 	if s.brand.Name == "" {
 		s.brand.Name = "linkguard"
 	}
