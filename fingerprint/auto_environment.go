@@ -22,10 +22,7 @@ func (e *eval) environment() {
 		return
 	}
 	d := &e.r.Device
-	js := ParseUA(d.UserAgent)
-	if js.Empty {
-		js = e.vis
-	}
+	js := e.page
 	w, s := &d.Window, &d.Screen
 	switch {
 	case w.InnerWidth > 0 && w.OuterWidth == 0 && w.OuterHeight == 0:

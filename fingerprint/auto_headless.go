@@ -41,10 +41,7 @@ func (e *eval) headless() {
 			}
 		}
 	}
-	js := ParseUA(e.r.Device.UserAgent)
-	if js.Empty {
-		js = e.vis
-	}
+	js := e.page
 	if a.NotificationPermission == "default" && a.NotificationQuery == "denied" {
 		e.mark(0.5, "notification permission contradicts its query (a headless Chrome trait)")
 	}

@@ -120,10 +120,7 @@ func (e *eval) pressDynamics(c *Click) {
 		e.mark(0.5, "the button was pressed without the pointer first moving over it")
 	}
 	w := &e.r.Device.Window
-	js := ParseUA(e.r.Device.UserAgent)
-	if js.Empty {
-		js = e.vis
-	}
+	js := e.page
 	if desktop(&js) && w.OuterHeight > 0 && w.InnerHeight > 0 && (c.ScreenX != 0 || c.ScreenY != 0) {
 		want := float64(w.ScreenY + w.OuterHeight - w.InnerHeight)
 		if d := (c.ScreenY - c.Y) - want; math.Abs(d) > 3 {

@@ -177,6 +177,12 @@ func (c *compiled) decide(in *Input) Verdict {
 	}
 	ev.req = ParseUA(in.Requester.UserAgent)
 	ev.vis = ParseUA(in.Visitor.UserAgent)
+	ev.page = ev.vis
+	if ev.r != nil {
+		if p := ParseUA(ev.r.Device.UserAgent); !p.Empty {
+			ev.page = p
+		}
+	}
 	ev.run()
 
 	reasons := string(ev.buf)
@@ -249,6 +255,9 @@ type eval struct {
 	r        *Report // nil when the page sent none
 	now      time.Time
 	req, vis UA
+	// page is the page's own navigator.userAgent, parsed (the header's
+	// when the report has none).
+	page     UA
 	buf      []byte
 	out      [maxSignals]outcome
 	n        int
