@@ -25,6 +25,9 @@ type Page struct {
 	// page may report at once instead of waiting for the collector. It
 	// changes nothing else; verify checks the cookie again.
 	Bound bool
+	// Notice, on a pending link's page, tells the person that a known
+	// mail filter opened the link before them.
+	Notice Notice
 }
 
 // View renders a token's landing page. It never changes the link: it only
@@ -54,8 +57,14 @@ func (s *Service) View(ctx context.Context, token string, c *Client) (*Page, err
 	}
 	n := s.network(c.IP)
 	ua := clip(c.Visitor.UserAgent, 512)
+	sc := s.scanner(&n, ua)
+	if sc != "" {
+		s.noteScanner(l, sc, now)
+	} else if p.State == PageChecking {
+		p.Notice = s.notice(l)
+	}
 	s.addVisit(ctx, &Visit{LinkID: l.ID, At: now, Kind: VisitView, Outcome: VisitOutcomeNone,
-		Network: n, UserAgent: ua, Scanner: s.scanner(&n, ua)})
+		Network: n, UserAgent: ua, Scanner: sc})
 	return p, nil
 }
 

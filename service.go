@@ -81,6 +81,8 @@ type Service struct {
 	// Assert, when set, signs an assertion of a consumption that the
 	// redirect carries as lg_assertion, beside lg_code.
 	Assert func(l *Link, v fingerprint.Verdict, byCode bool) (string, error)
+
+	sightings sightings // notice.go
 }
 
 // now is the service's clock, in UTC and whole milliseconds: API times

@@ -84,7 +84,7 @@ func (s *Server) landingData(token string, p *linkguard.Page) web.Landing {
 	return web.Landing{
 		State: p.State, Nonce: p.Nonce, ConfirmURL: s.site.Path("/l/" + token + "/confirm"),
 		Scripts: p.State == linkguard.PageChecking, UsedAt: p.UsedAt, ExpiresAt: p.ExpiresAt,
-		LoginURL: s.loginURL(p.RedirectURL), Fast: p.Bound,
+		LoginURL: s.loginURL(p.RedirectURL), Fast: p.Bound, Notice: p.Notice,
 	}
 }
 

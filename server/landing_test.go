@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLinkVariants is what mail systems and readers do to a link: each
@@ -96,5 +97,33 @@ func TestCanonicalToken(t *testing.T) {
 		if got := canonicalToken(raw); got != want {
 			t.Errorf("canonicalToken(%q) = %q, want %q", raw, got, want)
 		}
+	}
+}
+
+// TestScannerNotice: after a known mail filter opened a pending link,
+// the person's page says which one, in one sentence with no address; the
+// filter's own page and a link nobody scanned say nothing.
+func TestScannerNotice(t *testing.T) {
+	h := newHarness(t, "")
+	l := h.issue("")
+	h.clock.Add(3 * time.Second)
+	scanner := h.do("GET", "/l/"+l.Token, "", "User-Agent", "Mozilla/5.0 (compatible; Barracuda Sentinel (EE))", "X-Forwarded-For", "203.0.113.9")
+	if strings.Contains(scanner.body, `id="lg-notice"`) {
+		t.Fatalf("the scanner's own page has the notice")
+	}
+	h.clock.Add(time.Minute)
+	r := h.do("GET", "/l/"+l.Token, "", "User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/145.0.0.0 Safari/537.36")
+	want := `<p id="lg-notice" class="lg-notice">Your organisation's mail filter (Barracuda) opened this link 3 seconds after it was sent. It could not use it.</p>`
+	if !strings.Contains(r.body, want) {
+		t.Fatalf("person's page lacks the notice %s:\n%s", want, r.body)
+	}
+	for _, bad := range []string{"203.0.113", "127.0.0.1", "0.0.0.0"} {
+		if strings.Contains(r.body, bad) {
+			t.Errorf("the page names an address (%s)", bad)
+		}
+	}
+	other := h.issue(`{"email":"bob@example.com","redirect_url":"https://app.example.com/cb"}`)
+	if r := h.do("GET", "/l/"+other.Token, ""); strings.Contains(r.body, `id="lg-notice"`) {
+		t.Errorf("an unscanned link's page has the notice")
 	}
 }

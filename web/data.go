@@ -29,4 +29,8 @@ type Landing struct {
 	// Fast makes the page report at once, without waiting for the
 	// collector: the browser holds the link's device cookie.
 	Fast bool
+	// Notice, when its Filter is set, is the #lg-notice sentence's parts:
+	// which mail filter opened the link first, and how long after issue.
+	// The sentence itself is the template's, so that it can be translated.
+	Notice linkguard.Notice
 }
