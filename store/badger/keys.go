@@ -15,6 +15,7 @@ package badger
 //	h/<handoff code hash>  → Handoff (JSON). TTL: the handoff's expiry.
 //	m/<link id>            → queued email (JSON, payload sealed). Deleted once sent or given up.
 //	q/<due nanos>/<link id> → empty: the mail queue ordered by next attempt.
+//	o/<ns>/<key>           → a linkguard.KV value (oidc.go), TTL as given.
 //
 // Slots do not sort by time: readers sort a link's visits by (At, ID).
 const (
@@ -26,6 +27,7 @@ const (
 	prefixHandoff = "h/"
 	prefixMail    = "m/"
 	prefixDue     = "q/"
+	prefixKV      = "o/"
 )
 
 func linkKey(id string) []byte     { return []byte(prefixLink + id) }

@@ -9,10 +9,10 @@ package badger
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"crypto/subtle"
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"

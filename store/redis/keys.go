@@ -35,6 +35,7 @@ import (
 //	P q                  sorted set: the mail queue, link ids scored by the
 //	                     next attempt (Unix ms). Members whose m: key is gone
 //	                     are removed by the next DueMail that meets them.
+//	P o:<ns>:<key>       string: a linkguard.KV value (oidc.go). PEXPIRE as given.
 //
 // Times that the scripts compare are passed and stored as zero-padded
 // 20-digit Unix nanoseconds, so that Lua compares them exactly as strings
@@ -54,17 +55,18 @@ const (
 	prefixHandoff = "h:"
 	prefixMail    = "m:"
 	keyQueue      = "q"
+	prefixKV      = "o:"
 )
 
-func (s *Store) linkKey(id string) string   { return s.prefix + prefixLink + id }
-func (s *Store) tokenKey(h []byte) string   { return s.prefix + prefixToken + hex.EncodeToString(h) }
-func (s *Store) familyKey(f string) string  { return s.prefix + prefixFamily + f }
-func (s *Store) visitKey(id string) string  { return s.prefix + prefixVisit + id }
+func (s *Store) linkKey(id string) string    { return s.prefix + prefixLink + id }
+func (s *Store) tokenKey(h []byte) string    { return s.prefix + prefixToken + hex.EncodeToString(h) }
+func (s *Store) familyKey(f string) string   { return s.prefix + prefixFamily + f }
+func (s *Store) visitKey(id string) string   { return s.prefix + prefixVisit + id }
 func (s *Store) decidedKey(id string) string { return s.prefix + prefixDecided + id }
 func (s *Store) historyKey(id string) string { return s.prefix + prefixHistory + id }
-func (s *Store) handoffKey(h []byte) string { return s.prefix + prefixHandoff + hex.EncodeToString(h) }
-func (s *Store) mailKey(id string) string   { return s.prefix + prefixMail + id }
-func (s *Store) queueKey() string           { return s.prefix + keyQueue }
+func (s *Store) handoffKey(h []byte) string  { return s.prefix + prefixHandoff + hex.EncodeToString(h) }
+func (s *Store) mailKey(id string) string    { return s.prefix + prefixMail + id }
+func (s *Store) queueKey() string            { return s.prefix + keyQueue }
 
 // globEscape escapes the characters that SCAN MATCH treats as a pattern,
 // so that a prefix such as "app[1]:" matches only itself.

@@ -1,0 +1,19 @@
+package badger
+
+import (
+	"testing"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/store/storetest"
+)
+
+func TestKVConformance(t *testing.T) {
+	storetest.RunKV(t, func(t *testing.T) linkguard.KV {
+		s, err := Open(Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
