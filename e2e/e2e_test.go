@@ -6,6 +6,10 @@
 // builds: run `make wasm` (or `make test`) before `go test ./e2e/`.
 // Without /usr/bin/chromium (or $LINKGUARD_CHROMIUM) the tests skip,
 // unless CI is set, where a missing browser fails them.
+//
+// xvfb_test.go runs a headful Chromium under Xvfb driven by real X pointer
+// input (xdotool): the person of issue 8. It skips without Xvfb and
+// xdotool (Debian: apt-get install -y xvfb xdotool; .ci/run installs them).
 package e2e
 
 import (

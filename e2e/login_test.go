@@ -34,6 +34,13 @@ func newKitEnv(t *testing.T, decider fingerprint.Decider) *kitEnv {
 	if shared.err != nil {
 		t.Fatal(shared.err)
 	}
+	return newKitEnvOn(t, shared.root, decider)
+}
+
+// newKitEnvOn starts a kit in dev mode whose browser contexts open in the
+// browser of root.
+func newKitEnvOn(t *testing.T, root context.Context, decider fingerprint.Decider) *kitEnv {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +62,7 @@ func newKitEnv(t *testing.T, decider fingerprint.Decider) *kitEnv {
 		cancel()
 		k.Close()
 	})
-	return &kitEnv{env: &env{t: t, base: base, srv: k.Server, svc: k.Service, root: shared.root}, k: k}
+	return &kitEnv{env: &env{t: t, base: base, srv: k.Server, svc: k.Service, root: root}, k: k}
 }
 
 // outboxEntry is one mail of /dev/outbox.json.
