@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/fingerprint/report"
 )
 
 // decodeJSON decodes the body into v strictly: JSON media type, UTF-8,
@@ -67,4 +70,93 @@ func kindName(k string) string {
 		return "an array"
 	}
 	return fmt.Sprintf("of type %s", k)
+}
+
+// What a report may carry once it has passed the edge. The collector cuts
+// to report.Max*; a report past them was not written by it. A value a
+// little over is cut (strings at a UTF-8 boundary, lists to their first
+// entries), so a browser with an odd value still gets its
+// decision; a value far over (absurdFactor times the limit) is refused
+// with a 400 that names the field, since no browser sends that.
+const (
+	maxReportString = report.MaxString
+	// maxReportList bounds a list the report type does not name below.
+	maxReportList = 16
+	absurdFactor  = 8
+)
+
+// reportListMax is the bound of each named list of a report, by its JSON
+// name; any other list gets maxReportList.
+var reportListMax = map[string]int{
+	"errors": report.MaxErrors, "languages": report.MaxLanguages,
+	"brands": report.MaxBrands, "ua_marks": report.MaxUAMarks,
+}
+
+// boundReport cuts every string and list of r to its bound, walking every
+// field (so a field added to the report later is bounded too), and
+// returns an invalid error naming the first field that is absurdly large.
+func boundReport(r *fingerprint.Report) error {
+	return boundValue(reflect.ValueOf(r).Elem(), "signals")
+}
+
+func boundValue(v reflect.Value, path string) error {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return boundValue(v.Elem(), path)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < v.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			if err := boundValue(v.Field(i), path+"."+name); err != nil {
+				return err
+			}
+		}
+	case reflect.String:
+		s := v.String()
+		if len(s) > absurdFactor*maxReportString {
+			return linkguard.Errorf(linkguard.KindInvalid, linkguard.CodeInvalidRequest,
+				"%s is %d bytes; a report's strings are cut to %d bytes and over %d refused", path, len(s), maxReportString, absurdFactor*maxReportString)
+		}
+		if len(s) > maxReportString {
+			v.SetString(report.Clip(s))
+		}
+	case reflect.Slice:
+		name := path[strings.LastIndexByte(path, '.')+1:]
+		max, ok := reportListMax[name]
+		if !ok {
+			max = maxReportList
+		}
+		if v.Len() > absurdFactor*max {
+			return linkguard.Errorf(linkguard.KindInvalid, linkguard.CodeInvalidRequest,
+				"%s has %d entries; at most %d are kept and over %d refused", path, v.Len(), max, absurdFactor*max)
+		}
+		if v.Len() > max {
+			v.Set(v.Slice(0, max))
+		}
+		for i := 0; i < v.Len(); i++ {
+			if err := boundValue(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		// No report field is a map today; refuse one rather than store it
+		// unbounded if one is added without thought.
+		if v.Len() > maxReportList {
+			return linkguard.Errorf(linkguard.KindInvalid, linkguard.CodeInvalidRequest,
+				"%s has %d entries; at most %d are allowed", path, v.Len(), maxReportList)
+		}
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/fingerprint/report"
 	"github.com/linkguard/linkguard/web"
 )
 
@@ -37,8 +38,18 @@ func (s *Server) DeviceCookie() string {
 	return "__Host-lg_device"
 }
 
+// maxHeader bounds what is kept of one request header that is recorded
+// with a visit (the service cuts each further; this bounds the copy).
+const maxHeader = report.MaxString
+
 func (s *Server) client(c *fiber.Ctx) *linkguard.Client {
-	h := func(k string) string { return utils.CopyString(c.Get(k)) }
+	h := func(k string) string {
+		v := c.Request().Header.Peek(k)
+		if len(v) > maxHeader {
+			return report.Clip(string(v[:maxHeader+4]))
+		}
+		return string(v)
+	}
 	purpose := h("Sec-Purpose")
 	if purpose == "" {
 		purpose = h("Purpose")
@@ -187,6 +198,9 @@ func (s *Server) report(c *fiber.Ctx, stage fingerprint.Stage) error {
 			if errors.As(err, &le) {
 				le.Message = "signals: " + le.Message
 			}
+			return err
+		}
+		if err := boundReport(&r); err != nil {
 			return err
 		}
 		rr.Report = &r
