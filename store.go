@@ -61,6 +61,8 @@ type Store interface {
 	// order per link, until fn returns an error.
 	ScanVisits(ctx context.Context, since time.Time, fn func(*Visit) error) error
 	MailQueue
+	WebhookQueue
+	Counts
 	// Close flushes buffered visits and releases the store.
 	Close() error
 }

@@ -16,6 +16,7 @@ package badger
 //	m/<link id>            → queued email (JSON, payload sealed). Deleted once sent or given up.
 //	q/<due nanos>/<link id> → empty: the mail queue ordered by next attempt.
 //	o/<ns>/<key>           → a linkguard.KV value (oidc.go), TTL as given.
+//	w/, wq/, c/            → the webhook queue and the console's per-hour counters (webhook.go).
 //
 // Slots do not sort by time: readers sort a link's visits by (At, ID).
 const (

@@ -36,6 +36,8 @@ import (
 //	                     next attempt (Unix ms). Members whose m: key is gone
 //	                     are removed by the next DueMail that meets them.
 //	P o:<ns>:<key>       string: a linkguard.KV value (oidc.go). PEXPIRE as given.
+//	P w:, P wq, P wl, P c: the webhook queue and the console's per-hour
+//	                     counters (webhook.go).
 //
 // Times that the scripts compare are passed and stored as zero-padded
 // 20-digit Unix nanoseconds, so that Lua compares them exactly as strings

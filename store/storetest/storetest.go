@@ -54,6 +54,9 @@ var Cases = []Case{
 	{"a maximal visit is stored within MaxVisitBytes", visitSizeBounded},
 	{"mail queue: claim, lease, retry, sent, failed", mailQueueLifecycle},
 	{"mail queue: concurrent claimers get each job once", mailQueueConcurrentClaimers},
+	{"webhook queue: claim, lease, retry, delivered, failed, bound", webhookQueueLifecycle},
+	{"webhook queue: concurrent claimers get each job once", webhookQueueConcurrentClaimers},
+	{"per-hour counts and the scan of links", countsAndLinks},
 }
 
 // Run runs every case of the suite as a subtest named after it.

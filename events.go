@@ -1,0 +1,179 @@
+package linkguard
+
+import (
+	"context"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// EventType names what happened to a link, as docs/api.md and
+// docs/webhooks.md name the webhook event types.
+type EventType string
+
+// The event types. Webhooks deliver them; the console counts them.
+const (
+	EventLinkIssued   EventType = "link.issued"
+	EventLinkConsumed EventType = "link.consumed"
+	// EventLinkExpired: a link reached its expiry unused.
+	EventLinkExpired EventType = "link.expired"
+	EventLinkRevoked EventType = "link.revoked"
+	// EventLinkLocked: the last code attempt of a link was used, wrongly.
+	EventLinkLocked EventType = "link.locked"
+	// EventScannerBlocked: a visit's verdict was closed by automation
+	// evidence (the automation gate), so it could not consume.
+	EventScannerBlocked EventType = "link.scanner_blocked"
+	// EventMailFailed: a link's email was given up on.
+	EventMailFailed EventType = "mail.failed"
+)
+
+// EventTypes lists every event type.
+var EventTypes = []EventType{EventLinkIssued, EventLinkConsumed, EventLinkExpired,
+	EventLinkRevoked, EventLinkLocked, EventScannerBlocked, EventMailFailed}
+
+// ParseEventType returns the event type named s, or an *Error naming it.
+func ParseEventType(s string) (EventType, error) {
+	for _, t := range EventTypes {
+		if string(t) == s {
+			return t, nil
+		}
+	}
+	return "", Errorf(KindInvalid, CodeInvalidRequest, "unknown event type %q (known: link.issued, link.consumed, link.expired, link.revoked, link.locked, link.scanner_blocked, mail.failed)", clip(s, 60))
+}
+
+// ConsumedVia says what spent a link.
+type ConsumedVia string
+
+// The ways a link is consumed.
+const (
+	// ViaCookie: the browser that asked held the device cookie.
+	ViaCookie ConsumedVia = "cookie"
+	// ViaClick: a click on Continue.
+	ViaClick ConsumedVia = "click"
+	// ViaCode: the code from the email was typed.
+	ViaCode ConsumedVia = "code"
+	// ViaAuto: the report alone, under a zero-click policy.
+	ViaAuto ConsumedVia = "auto"
+)
+
+// Event is something that happened to a link. It carries ids and verdict
+// summaries, never a token, a code, a cookie or an address: it is what a
+// webhook body's data holds.
+type Event struct {
+	Type EventType `json:"-"`
+	At   time.Time `json:"-"`
+	// Email is the link's address, for the console's counts and search;
+	// NB: not part of a webhook body (json:"-").
+	Email   string  `json:"-"`
+	LinkID  string  `json:"link_id"`
+	Purpose Purpose `json:"purpose,omitempty"`
+	// Via is how a consumed link was spent.
+	Via ConsumedVia `json:"via,omitempty"`
+	// Verdict sums up the decision of a consumption or a blocked visit.
+	Verdict *VerdictSummary `json:"verdict,omitempty"`
+	// Scanner names the mail-filter vendor a visit was attributed to.
+	Scanner string `json:"scanner,omitempty"`
+	Country string `json:"country,omitempty"`
+	ASN     uint32 `json:"asn,omitempty"`
+	// Attempts is the code attempts used (link.locked) or the delivery
+	// attempts made (mail.failed).
+	Attempts  int       `json:"attempts,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// VerdictSummary is a verdict without its signals: what a webhook tells.
+type VerdictSummary struct {
+	Decision      string  `json:"decision"`
+	Score         float64 `json:"score"`
+	Automation    float64 `json:"automation"`
+	Compatibility float64 `json:"compatibility"`
+	Rule          string  `json:"rule,omitempty"`
+	Config        string  `json:"config,omitempty"`
+}
+
+// WebhookState is where a webhook delivery is.
+type WebhookState string
+
+// The delivery states.
+const (
+	WebhookPending   WebhookState = "pending"
+	WebhookDelivered WebhookState = "delivered"
+	WebhookFailed    WebhookState = "failed"
+)
+
+// WebhookJob is one event to deliver to one endpoint, or (Endpoint "") a
+// timer that looks at a link when it is due (expiry).
+type WebhookJob struct {
+	// ID is unique in the queue: MsgID, a dot, the endpoint's name.
+	ID string `json:"id"`
+	// MsgID is the webhook-id header, the same on every retry.
+	MsgID    string    `json:"msg_id"`
+	Endpoint string    `json:"endpoint"`
+	Type     EventType `json:"type"`
+	LinkID   string    `json:"link_id,omitempty"`
+	// Body is the exact body to send (signed as is).
+	Body      []byte       `json:"body,omitempty"`
+	CreatedAt time.Time    `json:"created_at"`
+	NextAt    time.Time    `json:"next_at"`
+	Attempt   int          `json:"attempt"` // failed attempts so far
+	State     WebhookState `json:"state"`
+	LastError string       `json:"last_error,omitempty"`
+	DoneAt    time.Time    `json:"done_at,omitzero"`
+}
+
+// ErrQueueFull means the webhook queue holds its maximum of pending jobs.
+var ErrQueueFull = errors.New("webhook queue is full")
+
+// WebhookQueue is the durable queue of webhook deliveries, kept with the
+// links so that an event survives a crash and a receiver's outage.
+type WebhookQueue interface {
+	// EnqueueWebhooks stores jobs (pending, due at their NextAt) in one
+	// synced transaction. When max > 0 and max jobs or more are pending
+	// already, it stores none and returns ErrQueueFull.
+	EnqueueWebhooks(ctx context.Context, jobs []WebhookJob, max int) error
+	// DueWebhooks claims up to max pending jobs due at now, oldest first,
+	// hiding each from other claimers until now+lease, in one atomic step.
+	DueWebhooks(ctx context.Context, now time.Time, lease time.Duration, max int) ([]WebhookJob, error)
+	// UpdateWebhook writes j back: pending again at j.NextAt (a retry), or
+	// done (delivered or failed), kept for RecentWebhooks for keep.
+	UpdateWebhook(ctx context.Context, j *WebhookJob, keep time.Duration) error
+	// RecentWebhooks returns up to max jobs with an endpoint, pending or
+	// done, newest first.
+	RecentWebhooks(ctx context.Context, max int) ([]WebhookJob, error)
+}
+
+// Counts are the console's per-hour counters: they outlive the visits
+// they count, so the 30-day charts need no 30 days of raw visits.
+type Counts interface {
+	// AddCounts adds deltas to the counters of the hour holding at.
+	AddCounts(ctx context.Context, at time.Time, deltas map[string]int64) error
+	// CountsBetween returns the counters of every hour from from to to
+	// (hours truncated, both included) that has any, keyed by the hour.
+	CountsBetween(ctx context.Context, from, to time.Time) (map[time.Time]map[string]int64, error)
+	// ScanLinks calls fn for every stored link, until fn returns an error
+	// (the console's search by address).
+	ScanLinks(ctx context.Context, fn func(*Link) error) error
+}
+
+// CountsKeep is how long the per-hour counters are kept.
+const CountsKeep = 400 * 24 * time.Hour
+
+// NewMsgID returns a new webhook message id: "msg_" and 26 base32
+// characters, ordered by time like link ids.
+func NewMsgID(r io.Reader, now time.Time) (string, error) {
+	var b [16]byte
+	ms := uint64(now.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	if _, err := io.ReadFull(r, b[6:]); err != nil {
+		return "", fmt.Errorf("read random: %w", err)
+	}
+	return "msg_" + msgEncoding.EncodeToString(b[:]), nil
+}
+
+var msgEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
