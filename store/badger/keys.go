@@ -17,6 +17,7 @@ package badger
 //	q/<due nanos>/<link id> → empty: the mail queue ordered by next attempt.
 //	o/<ns>/<key>           → a linkguard.KV value (oidc.go), TTL as given.
 //	w/, wq/, c/            → the webhook queue and the console's per-hour counters (webhook.go).
+//	r/<window>/<start>/<key> → a linkguard.Limiter count (limit.go), TTL: the window's end.
 //
 // Slots do not sort by time: readers sort a link's visits by (At, ID).
 const (
@@ -29,6 +30,7 @@ const (
 	prefixMail    = "m/"
 	prefixDue     = "q/"
 	prefixKV      = "o/"
+	prefixLimit   = "r/"
 )
 
 func linkKey(id string) []byte     { return []byte(prefixLink + id) }

@@ -38,6 +38,9 @@ import (
 //	P o:<ns>:<key>       string: a linkguard.KV value (oidc.go). PEXPIRE as given.
 //	P w:, P wq, P wl, P c: the webhook queue and the console's per-hour
 //	                     counters (webhook.go).
+//	P r:<window>:<start>:<key>
+//	                     string: a linkguard.Limiter count (limit.go).
+//	                     PEXPIREAT the window's end.
 //
 // Times that the scripts compare are passed and stored as zero-padded
 // 20-digit Unix nanoseconds, so that Lua compares them exactly as strings
@@ -58,6 +61,7 @@ const (
 	prefixMail    = "m:"
 	keyQueue      = "q"
 	prefixKV      = "o:"
+	prefixLimit   = "r:"
 )
 
 func (s *Store) linkKey(id string) string    { return s.prefix + prefixLink + id }
