@@ -24,6 +24,15 @@ type loginData struct {
 	// Sent switches the page to "check your inbox".
 	Sent     bool
 	Cooldown int // seconds before a resend is accepted
+	// State is the waiting page's data-lg-state: sent, then elsewhere
+	// (used on another device), locked or expired.
+	State linkguard.PageState
+	// LinkID names the link the waiting page waits for; its code form and
+	// its status poll carry it ("" when unknown: no code form).
+	LinkID string
+	// CodeError is shown under the waiting page's code field.
+	CodeError    string
+	AttemptsLeft int
 }
 
 // deviceCookie returns the browser's device-binding cookie, setting a new
@@ -109,11 +118,11 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return s.renderLogin(c, fiber.StatusBadRequest, d)
 	}
 	fam := s.svc.Keys.Family(d.Email, origin)
-	if wait := s.cooldown.take(fam, time.Now()); wait > 0 {
-		d.Sent, d.Cooldown = true, int(wait.Seconds())+1
+	if wait, last := s.cooldown.take(fam, time.Now()); wait > 0 {
+		d.Sent, d.State, d.Cooldown, d.LinkID = true, linkguard.PageSent, int(wait.Seconds())+1, last
 		return s.renderLogin(c, fiber.StatusOK, d)
 	}
-	_, err = s.svc.Issue(c.UserContext(), &linkguard.IssueRequest{
+	is, err := s.svc.Issue(c.UserContext(), &linkguard.IssueRequest{
 		Email: d.Email, RedirectURL: d.RedirectURL, SendEmail: true, Requester: *cl,
 	})
 	var le *linkguard.Error
@@ -126,7 +135,8 @@ func (s *Server) login(c *fiber.Ctx) error {
 		s.cooldown.forget(fam)
 		return err
 	}
-	d.Sent, d.Cooldown = true, int(resendCooldown.Seconds())
+	s.cooldown.remember(fam, is.Link.ID)
+	d.Sent, d.State, d.Cooldown, d.LinkID = true, linkguard.PageSent, int(resendCooldown.Seconds()), is.Link.ID
 	return s.renderLogin(c, fiber.StatusOK, d)
 }
 
@@ -145,31 +155,50 @@ func (s *Server) loginLimiter() fiber.Handler {
 }
 
 // cooldowns remembers when each (email, origin) family last got a link
-// from the sign-in form. NB: per instance; several instances behind a
-// balancer each allow one link per cooldown.
+// from the sign-in form, and that link's id, so that a resend refused
+// for the cooldown still shows the waiting page of the link on its way.
+// NB: per instance; several instances behind a balancer each allow one
+// link per cooldown.
 type cooldowns struct {
 	mu   sync.Mutex
-	last map[string]time.Time
+	last map[string]sent
 }
 
-func (c *cooldowns) take(key string, now time.Time) time.Duration {
+type sent struct {
+	at time.Time
+	id string
+}
+
+// take starts a cooldown for key unless one runs: then it returns the
+// time left and the id of the link that started it.
+func (c *cooldowns) take(key string, now time.Time) (time.Duration, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.last == nil {
-		c.last = map[string]time.Time{}
+		c.last = map[string]sent{}
 	}
 	if len(c.last) > 10000 { // prune, so the map stays small
-		for k, t := range c.last {
-			if now.Sub(t) > resendCooldown {
+		for k, x := range c.last {
+			if now.Sub(x.at) > resendCooldown {
 				delete(c.last, k)
 			}
 		}
 	}
-	if t, ok := c.last[key]; ok && now.Sub(t) < resendCooldown {
-		return resendCooldown - now.Sub(t)
+	if x, ok := c.last[key]; ok && now.Sub(x.at) < resendCooldown {
+		return resendCooldown - now.Sub(x.at), x.id
 	}
-	c.last[key] = now
-	return 0
+	c.last[key] = sent{at: now}
+	return 0, ""
+}
+
+// remember notes the id of the link whose cooldown key runs.
+func (c *cooldowns) remember(key, id string) {
+	c.mu.Lock()
+	if x, ok := c.last[key]; ok {
+		x.id = id
+		c.last[key] = x
+	}
+	c.mu.Unlock()
 }
 
 func (c *cooldowns) forget(key string) {

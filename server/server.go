@@ -109,6 +109,8 @@ func (s *Server) routes() {
 
 	a.Get("/login", s.loginForm)
 	a.Post("/login", s.loginLimiter(), s.login)
+	a.Post("/login/code", s.waitLimiter(), s.waitCode)
+	a.Get("/login/status/:id", s.waitPoll)
 
 	if s.opts.Dev && s.opts.Outbox != nil {
 		a.Get("/dev/outbox", s.outboxPage)
