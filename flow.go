@@ -144,6 +144,10 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 		vis.Outcome = VisitOutcomeConsumed
 		if err != nil || res.Outcome != OutcomeConsumed {
 			vis.Outcome = VisitOutcomeRejected
+		} else if in.Binding {
+			s.observer().LinkConsumed(ConsumedByCookie)
+		} else {
+			s.observer().LinkConsumed(ConsumedByClick)
 		}
 		s.addVisit(ctx, vis)
 		return res, err
@@ -264,8 +268,12 @@ func (s *Service) SpendCode(ctx context.Context, l *Link, code string, v fingerp
 	stored, err := s.Store.ConsumeWithCode(ctx, l.ID, s.Keys.CodeHash(l.ID, code), s.Policy.MaxCodeAttempts, now, cv, h)
 	switch {
 	case errors.Is(err, ErrWrongCode):
+		s.observer().CodeAttempt(CodeWrong)
 		return &Spent{Link: stored}, s.Policy.MaxCodeAttempts - stored.CodeAttempts, err
-	case errors.Is(err, ErrTooManyAttempts), errors.Is(err, ErrNotPending):
+	case errors.Is(err, ErrTooManyAttempts):
+		s.observer().CodeAttempt(CodeLocked)
+		return &Spent{Link: stored}, 0, err
+	case errors.Is(err, ErrNotPending):
 		return &Spent{Link: stored}, 0, err
 	case errors.Is(err, ErrNotFound):
 		return nil, 0, err
@@ -273,6 +281,8 @@ func (s *Service) SpendCode(ctx context.Context, l *Link, code string, v fingerp
 		return nil, 0, fmt.Errorf("spend code: %w", err)
 	}
 	s.log().Info("link consumed", "link_id", l.ID, "decision", cv.Decision, "by_code", true)
+	s.observer().CodeAttempt(CodeRight)
+	s.observer().LinkConsumed(ConsumedByCode)
 	return &Spent{Link: stored, Handoff: h, Code: hcode}, 0, nil
 }
 
@@ -336,6 +346,8 @@ func withParam(raw, k, v string) string {
 }
 
 func (s *Service) addVisit(ctx context.Context, v *Visit) {
+	s.observeVisit(v)
+	s.logVisit(v)
 	if err := s.Store.AddVisit(ctx, v); err != nil {
 		// Evidence only: the request goes on.
 		s.log().Warn("record visit", "link_id", v.LinkID, "err", err)

@@ -81,6 +81,8 @@ type Service struct {
 	// Assert, when set, signs an assertion of a consumption that the
 	// redirect carries as lg_assertion, beside lg_code.
 	Assert func(l *Link, v fingerprint.Verdict, byCode bool) (string, error)
+	// Observer, when set, is told what happens, for metrics (observe.go).
+	Observer Observer
 
 	sightings sightings // notice.go
 }
@@ -232,6 +234,7 @@ func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error)
 		s.MailQueued()
 	}
 	s.log().Info("link issued", "link_id", l.ID, "expires_at", l.ExpiresAt, "binding", l.Requester.HasBinding)
+	s.observer().LinkIssued(l.Purpose.OrDefault())
 	return &Issued{Link: l, Token: token, Code: code, URL: s.LinkURL(token)}, nil
 }
 

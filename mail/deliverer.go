@@ -90,6 +90,9 @@ type Deliverer struct {
 	Now func() time.Time
 	// Logger receives one line per failure; it never sees a Message.
 	Logger *slog.Logger
+	// Observe, when set, is told each attempt's result: "sent", "retry"
+	// (due again later) or "failed" (given up), for metrics.
+	Observe func(result string)
 
 	kick chan struct{}
 
@@ -235,6 +238,7 @@ func (d *Deliverer) deliver(ctx context.Context, j Job, lease time.Duration) {
 	exp := j.Message.ExpiresAt
 	if !exp.IsZero() && !now.Before(exp) {
 		log.WarnContext(ctx, "mail not sent: the link expired first", "attempts", j.Attempt)
+		d.observe("failed")
 		d.markFailed(rec, log, j.ID, j.Attempt, now, "the link expired before the mail could be delivered", true)
 		return
 	}
@@ -246,6 +250,7 @@ func (d *Deliverer) deliver(ctx context.Context, j Job, lease time.Duration) {
 	cancelSend()
 	done := d.Now()
 	if err == nil {
+		d.observe("sent")
 		d.markSent(rec, log, j.ID, done)
 		return
 	}
@@ -269,11 +274,19 @@ func (d *Deliverer) deliver(ctx context.Context, j Job, lease time.Duration) {
 		reason += "; gave up: the link expires before the next attempt"
 	}
 	if permanent {
+		d.observe("failed")
 		log.ErrorContext(ctx, "mail not delivered; giving up", "attempt", attempt, "err", reason)
 	} else {
+		d.observe("retry")
 		log.WarnContext(ctx, "mail not delivered; will retry", "attempt", attempt, "next", next, "err", reason)
 	}
 	d.markFailed(rec, log, j.ID, attempt, next, reason, permanent)
+}
+
+func (d *Deliverer) observe(result string) {
+	if d.Observe != nil {
+		d.Observe(result)
+	}
 }
 
 // markSent records a delivery, retrying briefly: the relay has the mail

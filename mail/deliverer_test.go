@@ -167,6 +167,9 @@ func TestDelivererRelayDownThenBack(t *testing.T) {
 	q.add("lnk_1", m, time.Now())
 
 	d := fastDeliverer(q, sender)
+	var omu sync.Mutex
+	observed := map[string]int{}
+	d.Observe = func(r string) { omu.Lock(); observed[r]++; omu.Unlock() }
 	stop := runDeliverer(t, d)
 
 	waitFor(t, "a timed-out attempt", func() bool { return q.get("lnk_1").Attempt >= 1 })
@@ -201,6 +204,11 @@ func TestDelivererRelayDownThenBack(t *testing.T) {
 		t.Errorf("only %d failed attempts recorded", j.Attempt)
 	}
 	t.Logf("delivered after %d failed attempts: %q", j.Attempt, j.failures)
+	omu.Lock()
+	defer omu.Unlock()
+	if observed["sent"] != 1 || observed["retry"] != j.Attempt || observed["failed"] != 0 {
+		t.Errorf("observed %v, want 1 sent and %d retries", observed, j.Attempt)
+	}
 }
 
 func TestDelivererPermanentFailureIsNotRetried(t *testing.T) {

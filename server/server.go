@@ -43,6 +43,10 @@ type Options struct {
 	// assertions are on).
 	JWKS []byte
 	Log  *slog.Logger
+	// Metrics, when set, records every request (server/metrics.go).
+	Metrics RequestRecorder
+	// AccessLog writes one info line per request (server/metrics.go).
+	AccessLog bool
 }
 
 // Server is the HTTP face of a Service.
@@ -56,6 +60,8 @@ type Server struct {
 	// cooldown spaces links sent from the sign-in form to one address.
 	cooldown cooldowns
 	csp      string // the pages' Content-Security-Policy
+	// accessLog is Options.AccessLog: observe writes a line per request.
+	accessLog bool
 }
 
 // New builds the Fiber app with every route of docs/api.md.
@@ -67,7 +73,7 @@ func New(opts Options) (*Server, error) {
 		opts.Log = slog.Default()
 	}
 	s := &Server{opts: opts, svc: opts.Service, site: opts.Site, log: opts.Log,
-		csp: pageCSP(opts.Site.Brand().LogoURL)}
+		csp: pageCSP(opts.Site.Brand().LogoURL), accessLog: opts.AccessLog}
 	for _, k := range opts.APIKeys {
 		s.keys = append(s.keys, sha256.Sum256([]byte(k)))
 	}
@@ -78,6 +84,9 @@ func New(opts Options) (*Server, error) {
 		ErrorHandler:          s.errorHandler,
 		ReadBufferSize:        16 << 10,
 	})
+	if opts.Metrics != nil || opts.AccessLog {
+		s.app.Use(s.observe)
+	}
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true}))
 	s.app.Use(limitBody)
 	s.app.Use(securityHeaders)

@@ -1,0 +1,117 @@
+package metrics
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
+)
+
+func scrape(t *testing.T, m *Metrics) string {
+	t.Helper()
+	srv := httptest.NewServer(m.Mux())
+	defer srv.Close()
+	res, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("GET /metrics: %d %s", res.StatusCode, b)
+	}
+	return string(b)
+}
+
+func TestExposition(t *testing.T) {
+	m := New()
+	var queue float64 = 3
+	var dropped uint64 = 7
+	m.WatchMailQueue(func() float64 { return queue })
+	m.WatchDroppedVisits(func() uint64 { return dropped })
+	m.LinkIssued(linkguard.PurposeInvite)
+	m.Decided("verify", fingerprint.Consume)
+	m.Decided("confirm", fingerprint.Code)
+	m.LinkConsumed(linkguard.ConsumedByClick)
+	m.ScannerVisit("microsoft")
+	m.ScannerVisit("microsoft")
+	m.CodeAttempt(linkguard.CodeWrong)
+	m.MailDelivery(MailSent)
+	m.Request("/l/:token", "GET", 200, 3*time.Millisecond)
+
+	out := scrape(t, m)
+	for _, want := range []string{
+		`linkguard_links_issued_total{purpose="invite"} 1`,
+		`linkguard_links_issued_total{purpose="sign_in"} 0`,
+		`linkguard_decisions_total{decision="consume",stage="verify"} 1`,
+		`linkguard_decisions_total{decision="code",stage="confirm"} 1`,
+		`linkguard_links_consumed_total{by="click"} 1`,
+		`linkguard_links_consumed_total{by="cookie"} 0`,
+		`linkguard_scanner_visits_total{vendor="microsoft"} 2`,
+		`linkguard_scanner_visits_total{vendor="unknown"} 0`,
+		`linkguard_code_attempts_total{result="wrong"} 1`,
+		`linkguard_mail_deliveries_total{result="sent"} 1`,
+		`linkguard_mail_queue_depth 3`,
+		`linkguard_visits_dropped_total 7`,
+		`linkguard_http_request_duration_seconds_count{code="200",method="GET",route="/l/:token"} 1`,
+		"go_goroutines ", "process_cpu_seconds_total ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	for _, n := range Names {
+		if !strings.Contains(out, "# TYPE "+n+" ") {
+			t.Errorf("metric %s is not exposed", n)
+		}
+	}
+}
+
+func TestOnlyMetricsRoute(t *testing.T) {
+	srv := httptest.NewServer(New().Mux())
+	defer srv.Close()
+	for _, p := range []string{"/", "/v1/links", "/metricsx"} {
+		res, err := http.Get(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 404 {
+			t.Errorf("GET %s: %d, want 404", p, res.StatusCode)
+		}
+	}
+}
+
+// TestRecordingDoesNotAllocate: what the landing GET records (its request
+// duration, a scanner visit) costs no allocation once the labels exist.
+func TestRecordingDoesNotAllocate(t *testing.T) {
+	m := New()
+	route, method := "/l/:token", "GET"
+	m.Request(route, method, 200, time.Millisecond)
+	m.ScannerVisit("microsoft")
+	m.Decided("verify", fingerprint.Confirm)
+	n := testing.AllocsPerRun(1000, func() {
+		m.Request(route, method, 200, time.Millisecond)
+		m.ScannerVisit("microsoft")
+		m.Decided("verify", fingerprint.Confirm)
+		m.LinkConsumed(linkguard.ConsumedByCookie)
+	})
+	if n != 0 {
+		t.Fatalf("recording allocates %v times per request", n)
+	}
+}
+
+func BenchmarkRequest(b *testing.B) {
+	m := New()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.Request("/l/:token", "GET", 200, time.Millisecond)
+		}
+	})
+}
