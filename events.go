@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/linkguard/linkguard/fingerprint"
 )
 
 // EventType names what happened to a link, as docs/api.md and
@@ -46,22 +48,23 @@ func ParseEventType(s string) (EventType, error) {
 // ConsumedVia says what spent a link.
 type ConsumedVia string
 
-// The ways a link is consumed.
+// The ways a link is consumed, as the metrics label them.
 const (
 	// ViaCookie: the browser that asked held the device cookie.
-	ViaCookie ConsumedVia = "cookie"
-	// ViaClick: a click on Continue.
-	ViaClick ConsumedVia = "click"
+	ViaCookie ConsumedVia = ConsumedByCookie
+	// ViaClick: the page's report (a click on Continue, or zero-click).
+	ViaClick ConsumedVia = ConsumedByClick
 	// ViaCode: the code from the email was typed.
-	ViaCode ConsumedVia = "code"
-	// ViaAuto: the report alone, under a zero-click policy.
-	ViaAuto ConsumedVia = "auto"
+	ViaCode ConsumedVia = ConsumedByCode
 )
 
 // Event is something that happened to a link. It carries ids and verdict
 // summaries, never a token, a code, a cookie or an address: it is what a
 // webhook body's data holds.
 type Event struct {
+	// ID, when set, is the webhook message id to use: an event that may be
+	// emitted twice (a timer that runs again after a crash) keeps one id.
+	ID   string    `json:"-"`
 	Type EventType `json:"-"`
 	At   time.Time `json:"-"`
 	// Email is the link's address, for the console's counts and search;
@@ -177,3 +180,30 @@ func NewMsgID(r io.Reader, now time.Time) (string, error) {
 }
 
 var msgEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// Emit tells s.Notify of e, stamping its time when unset. Errors are
+// Notify's to log: an event never fails the request that caused it.
+func (s *Service) Emit(ctx context.Context, e *Event) {
+	if s.Notify == nil {
+		return
+	}
+	if e.At.IsZero() {
+		e.At = s.now()
+	}
+	s.Notify(ctx, e)
+}
+
+// Summary is v without its signals.
+func Summary(v *fingerprint.Verdict) *VerdictSummary {
+	if v == nil {
+		return nil
+	}
+	return &VerdictSummary{Decision: string(v.Decision), Score: v.Score, Automation: v.Automation,
+		Compatibility: v.Compatibility, Rule: v.Rule, Config: v.Config}
+}
+
+// visitEvent is the event of a decision visit on l.
+func visitEvent(t EventType, l *Link, v *Visit, via ConsumedVia) *Event {
+	return &Event{Type: t, At: v.At, Email: l.Email, LinkID: l.ID, Purpose: l.Purpose, Via: via,
+		Verdict: Summary(v.Verdict), Scanner: v.Scanner, Country: v.Network.Country, ASN: v.Network.ASN}
+}

@@ -150,10 +150,22 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 			s.observer().LinkConsumed(ConsumedByClick)
 		}
 		s.addVisit(ctx, vis)
+		if vis.Outcome == VisitOutcomeConsumed {
+			via := ViaClick
+			if in.Binding {
+				via = ViaCookie
+			}
+			s.Emit(ctx, visitEvent(EventLinkConsumed, l, vis, via))
+		}
 		return res, err
 	case fingerprint.Code:
 		vis.Outcome = VisitOutcomeCode
 		s.addVisit(ctx, vis)
+		if r.Report != nil && !in.Binding && v.Automation == 0 {
+			// The automation gate closed on a page that did report: a
+			// machine ran the page (a mail filter's sandbox).
+			s.Emit(ctx, visitEvent(EventScannerBlocked, l, vis, ""))
+		}
 		return &Result{Outcome: OutcomeCode}, nil
 	default:
 		vis.Outcome = VisitOutcomeConfirm
@@ -229,6 +241,7 @@ func (s *Service) tryCode(ctx context.Context, l *Link, r *ReportRequest, in *fi
 	}
 	vis.Outcome, vis.Verdict = VisitOutcomeConsumed, &sp.Handoff.Verdict
 	s.addVisit(ctx, vis)
+	s.Emit(ctx, visitEvent(EventLinkConsumed, l, vis, ViaCode))
 	return s.spent(l, sp.Handoff.Verdict, sp.Code, true), nil
 }
 
@@ -269,7 +282,12 @@ func (s *Service) SpendCode(ctx context.Context, l *Link, code string, v fingerp
 	switch {
 	case errors.Is(err, ErrWrongCode):
 		s.observer().CodeAttempt(CodeWrong)
-		return &Spent{Link: stored}, s.Policy.MaxCodeAttempts - stored.CodeAttempts, err
+		left := s.Policy.MaxCodeAttempts - stored.CodeAttempts
+		if left <= 0 {
+			s.Emit(ctx, &Event{Type: EventLinkLocked, At: now, Email: l.Email, LinkID: l.ID,
+				Purpose: l.Purpose, Attempts: stored.CodeAttempts})
+		}
+		return &Spent{Link: stored}, left, err
 	case errors.Is(err, ErrTooManyAttempts):
 		s.observer().CodeAttempt(CodeLocked)
 		return &Spent{Link: stored}, 0, err
@@ -351,6 +369,9 @@ func (s *Service) addVisit(ctx context.Context, v *Visit) {
 	if err := s.Store.AddVisit(ctx, v); err != nil {
 		// Evidence only: the request goes on.
 		s.log().Warn("record visit", "link_id", v.LinkID, "err", err)
+	}
+	if s.Visited != nil {
+		s.Visited(v)
 	}
 }
 

@@ -83,6 +83,14 @@ type Service struct {
 	Assert func(l *Link, v fingerprint.Verdict, byCode bool) (string, error)
 	// Observer, when set, is told what happens, for metrics (observe.go).
 	Observer Observer
+	// Notify, when set, is told of every Event (events.go) after the state
+	// change it reports is stored: webhooks and the console's counts.
+	// NB: it runs on the request path; it must be quick and must not fail
+	// the request (it logs its own errors).
+	Notify func(ctx context.Context, e *Event)
+	// Visited, when set, is told of every visit recorded (the console's
+	// counts). NB: it runs on the landing GET's path: keep it cheap.
+	Visited func(v *Visit)
 
 	sightings sightings // notice.go
 }
@@ -235,6 +243,7 @@ func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error)
 	}
 	s.log().Info("link issued", "link_id", l.ID, "expires_at", l.ExpiresAt, "binding", l.Requester.HasBinding)
 	s.observer().LinkIssued(l.Purpose.OrDefault())
+	s.Emit(ctx, &Event{Type: EventLinkIssued, At: now, Email: l.Email, LinkID: l.ID, Purpose: l.Purpose, ExpiresAt: l.ExpiresAt})
 	return &Issued{Link: l, Token: token, Code: code, URL: s.LinkURL(token)}, nil
 }
 
@@ -364,6 +373,7 @@ func (s *Service) Revoke(ctx context.Context, id string) error {
 		return fmt.Errorf("revoke link: %w", err)
 	}
 	s.log().Info("link revoked", "link_id", id)
+	s.Emit(ctx, &Event{Type: EventLinkRevoked, Email: l.Email, LinkID: id, Purpose: l.Purpose})
 	return nil
 }
 
