@@ -19,8 +19,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/linkguard/linkguard/fingerprint"
 )
 
 // Keys derives every secret the service uses from one server key, so that
@@ -30,7 +28,7 @@ type Keys struct {
 	token, code, nonce, binding, prefix, family, handoff, seal, csrf []byte
 	// The keyed hashes of the hot paths (every landing GET and report)
 	// reuse their HMAC state: no allocation per hash.
-	tokenMAC, nonceMAC, bindingMAC macer
+	tokenMAC, nonceMAC, bindingMAC, prefixMAC macer
 }
 
 // NewKeys derives the keys from a server key of at least 32 bytes.
@@ -43,7 +41,7 @@ func NewKeys(serverKey []byte) (*Keys, error) {
 		token: d("token"), code: d("code"), nonce: d("nonce"), binding: d("binding"),
 		prefix: d("prefix"), family: d("family"), handoff: d("handoff"), seal: d("seal"), csrf: d("csrf"),
 	}
-	k.tokenMAC.key, k.nonceMAC.key, k.bindingMAC.key = k.token, k.nonce, k.binding
+	k.tokenMAC.key, k.nonceMAC.key, k.bindingMAC.key, k.prefixMAC.key = k.token, k.nonce, k.binding, k.prefix
 	return k, nil
 }
 
@@ -141,7 +139,26 @@ func (k *Keys) Family(email, origin string) string {
 
 // PrefixHash reduces an address to a keyed hash of its /24 (IPv4) or /48
 // (IPv6) network: enough to tell "same network" without keeping the address.
-func (k *Keys) PrefixHash(ip netip.Addr) string { return fingerprint.PrefixHash(k.prefix, ip) }
+// It is fingerprint.PrefixHash with the pooled HMAC state: every request
+// that records a visit hashes its address.
+func (k *Keys) PrefixHash(ip netip.Addr) string {
+	ip = ip.Unmap()
+	if !ip.IsValid() {
+		return ""
+	}
+	bits := 48
+	if ip.Is4() {
+		bits = 24
+	}
+	p, err := ip.Prefix(bits)
+	if err != nil {
+		return ""
+	}
+	st := k.prefixMAC.get()
+	st.buf, _ = p.AppendBinary(st.buf) // unprefixed: fingerprint.PrefixHash's message
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(k.prefixMAC.done(st, sum[:0])[:8])
+}
 
 const nonceMACLen = 16
 

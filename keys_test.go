@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/linkguard/linkguard/fingerprint"
 )
 
 func testKeys(t testing.TB) *Keys {
@@ -169,6 +171,16 @@ func TestPrefixHash(t *testing.T) {
 	}
 	if k.PrefixHash(netip.Addr{}) != "" {
 		t.Error("an invalid address has a prefix hash")
+	}
+	// The pooled hash is fingerprint.PrefixHash's: recorded prefixes and
+	// the engine's compare equal.
+	for _, a := range []string{"81.2.69.1", "2001:db8:1::1", "::ffff:81.2.69.1", "10.0.0.255"} {
+		ip := netip.MustParseAddr(a)
+		for range 3 { // again, from the pool
+			if got, want := k.PrefixHash(ip), fingerprint.PrefixHash(k.prefix, ip); got != want {
+				t.Fatalf("PrefixHash(%s) = %s, fingerprint.PrefixHash says %s", a, got, want)
+			}
+		}
 	}
 }
 

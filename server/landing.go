@@ -67,12 +67,24 @@ func (s *Server) client(c *fiber.Ctx) *linkguard.Client {
 	}
 }
 
+// The page's headers, in canonical form: set without Fiber's per-call key
+// normalization (every landing GET sets them). Referrer-Policy comes
+// with securityHeaders, on every answer.
+var (
+	hdrCacheControl = []byte(fiber.HeaderCacheControl)
+	hdrRobots       = []byte("X-Robots-Tag")
+	hdrCSP          = []byte(fiber.HeaderContentSecurityPolicy)
+	valNoStore      = []byte("no-store")
+	valNoIndex      = []byte("noindex, nofollow")
+	valHTML         = []byte(fiber.MIMETextHTMLCharsetUTF8)
+)
+
 func (s *Server) pageHeaders(c *fiber.Ctx) {
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Set("Referrer-Policy", "no-referrer")
-	c.Set("X-Robots-Tag", "noindex, nofollow")
-	c.Set(fiber.HeaderContentSecurityPolicy, s.csp)
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	h := &c.Response().Header
+	h.SetCanonical(hdrCacheControl, valNoStore)
+	h.SetCanonical(hdrRobots, valNoIndex)
+	h.SetCanonical(hdrCSP, utils.UnsafeBytes(s.csp)) // copied by fasthttp
+	h.SetContentTypeBytes(valHTML)
 }
 
 // page renders a template as the answer. web.Site.Render writes nothing

@@ -58,7 +58,7 @@ func main() {
 	flag.DurationVar(&h.duration, "duration", 8*time.Second, "length of each run (whole seconds)")
 	flag.IntVar(&h.maxLinks, "max-links", 200000, "most links issued ahead of a confirm run")
 	stores := flag.String("stores", "badger,redis", "stores to measure: badger, redis or both")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the Badger landing GET run to this file")
+	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles of the Badger runs to `prefix`-get.prof, -issue.prof and -confirm.prof")
 	flag.Parse()
 	rows, err := h.measure(strings.Split(*stores, ","), *cpuprofile)
 	if err != nil {
@@ -169,19 +169,7 @@ func (h *harness) paths(store string, insts []*instance, txnURL, txnName, cpupro
 		return nil, err
 	}
 	fmt.Printf("%s: GET /l/{token}…\n", store)
-	stop := func() {}
-	if cpuprofile != "" {
-		f, err := os.Create(cpuprofile)
-		if err != nil {
-			return nil, err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return nil, err
-		}
-		stop = func() { pprof.StopCPUProfile(); f.Close() }
-	}
-	lgGet, err := h.wrk(gets...)
-	stop()
+	lgGet, err := profiled(cpuprofile, "get", func() (result, error) { return h.wrk(gets...) })
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +184,7 @@ func (h *harness) paths(store string, insts []*instance, txnURL, txnName, cpupro
 	for _, in := range insts {
 		issues = append(issues, load{url: in.url + "/v1/links", args: []string{"issue", apiKey, redirect}})
 	}
-	lgIssue, err := h.wrk(issues...)
+	lgIssue, err := profiled(cpuprofile, "issue", func() (result, error) { return h.wrk(issues...) })
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +203,7 @@ func (h *harness) paths(store string, insts []*instance, txnURL, txnName, cpupro
 		confirms = append(confirms, load{url: in.url, replay: true, args: []string{f}})
 	}
 	fmt.Printf("%s: POST /l/{token}/confirm with the code…\n", store)
-	lgConfirm, err := h.wrk(confirms...)
+	lgConfirm, err := profiled(cpuprofile, "confirm", func() (result, error) { return h.wrk(confirms...) })
 	if err != nil {
 		return nil, err
 	}
@@ -227,6 +215,24 @@ func (h *harness) paths(store string, insts []*instance, txnURL, txnName, cpupro
 		{store, "POST /v1/links", txnName, lgIssue, ceilTxn, 0.9},
 		{store, "POST /l/{token}/confirm + code", txnName, lgConfirm, ceilTxn, 0.8},
 	}, nil
+}
+
+// profiled runs fn, with the CPU profile written to prefix-name.prof
+// when prefix is set.
+func profiled(prefix, name string, fn func() (result, error)) (result, error) {
+	if prefix == "" {
+		return fn()
+	}
+	f, err := os.Create(prefix + "-" + name + ".prof")
+	if err != nil {
+		return result{}, err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return result{}, err
+	}
+	defer pprof.StopCPUProfile()
+	return fn()
 }
 
 // fetch GETs u once and returns the body's size.

@@ -3,7 +3,7 @@ package badger
 // Key layout. Every key the store writes is listed here, so that a reader
 // of a dump (or a migration) knows the whole schema.
 //
-//	l/<link id>            → Link (JSON). TTL: link expiry + retention.
+//	l/<link id>            → Link (codec.go; JSON before it). TTL: link expiry + retention.
 //	t/<token hash>         → link id. TTL as the link.
 //	f/<family>             → id of the family's newest link (revoke-older index).
 //	v/<link id>/<slot>     → Visit (JSON, linkguard.EncodeVisit), buffered writes. TTL: 8 days.

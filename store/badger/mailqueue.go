@@ -94,7 +94,7 @@ func (s *Store) finishJob(id string, fn func(j *mailJob, d *linkguard.Delivery) 
 			return err
 		}
 		var l linkguard.Link
-		lerr := getJSON(txn, linkKey(id), &l)
+		lerr := getLink(txn, linkKey(id), &l)
 		if lerr != nil && !errors.Is(lerr, linkguard.ErrNotFound) {
 			return lerr
 		}

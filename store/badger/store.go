@@ -160,8 +160,20 @@ func getJSON(txn *badger.Txn, key []byte, v any) error {
 	return item.Value(func(b []byte) error { return json.Unmarshal(b, v) })
 }
 
+// getLink reads the link at key (codec.go's format, or JSON from before it).
+func getLink(txn *badger.Txn, key []byte, l *linkguard.Link) error {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return linkguard.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return item.Value(func(b []byte) error { return decodeLink(b, l) })
+}
+
 func (s *Store) putLink(txn *badger.Txn, l *linkguard.Link) error {
-	b, err := json.Marshal(l)
+	b, err := encodeLink(nil, l)
 	if err != nil {
 		return err
 	}
@@ -183,7 +195,7 @@ func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte) 
 				return err
 			}
 			var old linkguard.Link
-			err := getJSON(txn, linkKey(string(oldID)), &old)
+			err := getLink(txn, linkKey(string(oldID)), &old)
 			if err == nil && old.StateAt(l.CreatedAt) == linkguard.Pending {
 				old.State, old.RevokedAt = linkguard.Revoked, l.CreatedAt
 				if err := s.putLink(txn, &old); err != nil {
@@ -209,7 +221,7 @@ func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte) 
 // LinkByID implements linkguard.Store.
 func (s *Store) LinkByID(ctx context.Context, id string) (*linkguard.Link, error) {
 	var l linkguard.Link
-	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, linkKey(id), &l) })
+	err := s.db.View(func(txn *badger.Txn) error { return getLink(txn, linkKey(id), &l) })
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +243,7 @@ func (s *Store) LinkByTokenHash(ctx context.Context, h []byte) (*linkguard.Link,
 		if err != nil {
 			return err
 		}
-		return getJSON(txn, linkKey(string(id)), &l)
+		return getLink(txn, linkKey(string(id)), &l)
 	})
 	if err != nil {
 		return nil, err
@@ -250,7 +262,7 @@ func (s *Store) change(id string, fn func(txn *badger.Txn, l *linkguard.Link) er
 	var answer error
 	err := s.update(func(txn *badger.Txn) error {
 		var l linkguard.Link
-		if err := getJSON(txn, linkKey(id), &l); err != nil {
+		if err := getLink(txn, linkKey(id), &l); err != nil {
 			return err
 		}
 		out = &l

@@ -189,7 +189,7 @@ func (s *Store) LinkBytes(ctx context.Context, id string) (int64, error) {
 	var n int64
 	err := s.db.View(func(txn *badger.Txn) error {
 		var l linkguard.Link
-		if err := getJSON(txn, linkKey(id), &l); err != nil && !errors.Is(err, linkguard.ErrNotFound) {
+		if err := getLink(txn, linkKey(id), &l); err != nil && !errors.Is(err, linkguard.ErrNotFound) {
 			return err
 		}
 		keys := [][]byte{linkKey(id), summaryKey(id), mailKey(id)}

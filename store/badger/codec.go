@@ -1,0 +1,275 @@
+package badger
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
+)
+
+// The stored form of a link (l/<id>): a compact binary record, because a
+// link is read on every landing GET and verify and rewritten on every
+// consumption, and JSON was most of what those cost (docs/performance.md).
+//
+//	0x01                              format version
+//	fields in the order of encodeLink: strings and byte strings as a
+//	uvarint length and the bytes; times as a varint of Unix nanoseconds
+//	after a presence byte; integers as varints; floats as 8 bytes.
+//	verdict and delivery: their JSON (rare, and shaped by other packages),
+//	empty when absent.
+//
+// Records written before this format are JSON (they start with '{') and
+// are still read. A field added to Link, Requester or Network without a
+// line here fails TestLinkCodecCoversEveryField.
+const linkFormat = 0x01
+
+// encodeLink appends the stored form of l to b.
+func encodeLink(b []byte, l *linkguard.Link) ([]byte, error) {
+	b = append(b, linkFormat)
+	b = putString(b, l.ID)
+	b = putString(b, l.Email)
+	b = putString(b, l.RedirectURL)
+	b = putBytes(b, l.Metadata)
+	b = putString(b, string(l.Purpose))
+	b = putString(b, l.Locale)
+	b = putString(b, l.Family)
+	b = putBytes(b, l.TokenHash)
+	b = putBytes(b, l.CodeHash)
+	b = putBytes(b, l.BindingHash)
+	r := &l.Requester
+	b = putNetwork(b, &r.Network)
+	b = putString(b, r.UserAgent)
+	b = putString(b, r.AcceptLanguage)
+	b = putBool(b, r.HasBinding)
+	b = putTime(b, r.At)
+	b = putString(b, string(l.State))
+	b = putTime(b, l.CreatedAt)
+	b = putTime(b, l.ExpiresAt)
+	b = putTime(b, l.ConsumedAt)
+	b = putTime(b, l.RevokedAt)
+	b = binary.AppendVarint(b, int64(l.CodeAttempts))
+	var err error
+	if b, err = putJSON(b, l.Verdict, l.Verdict != nil); err != nil {
+		return nil, err
+	}
+	return putJSON(b, l.Delivery, l.Delivery != nil)
+}
+
+func putNetwork(b []byte, n *fingerprint.Network) []byte {
+	b = putString(b, n.Prefix)
+	b = putString(b, n.Country)
+	b = putString(b, n.City)
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(n.Lat))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(n.Lon))
+	b = putBool(b, n.HasGeo)
+	b = binary.AppendUvarint(b, uint64(n.ASN))
+	b = putString(b, n.ASOrg)
+	b = putString(b, n.TimeZone)
+	return putString(b, n.Range)
+}
+
+func putString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func putBytes(b, v []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	return append(b, v...)
+}
+
+func putBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func putTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	return binary.AppendVarint(append(b, 1), t.UnixNano())
+}
+
+func putJSON(b []byte, v any, present bool) ([]byte, error) {
+	if !present {
+		return append(b, 0), nil
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return putBytes(b, j), nil
+}
+
+// decodeLink reads a stored link, in either format, into l. The record
+// may be Badger's own memory: nothing of it is kept.
+func decodeLink(rec []byte, l *linkguard.Link) error {
+	if len(rec) > 0 && rec[0] == '{' {
+		return json.Unmarshal(rec, l)
+	}
+	if len(rec) == 0 || rec[0] != linkFormat {
+		return fmt.Errorf("stored link: unknown format %q", rec[:min(len(rec), 1)])
+	}
+	d := decoder{b: rec[1:]}
+	l.ID = d.str()
+	l.Email = d.str()
+	l.RedirectURL = d.str()
+	if m := d.bytes(); m != nil {
+		l.Metadata = json.RawMessage(m)
+	}
+	l.Purpose = linkguard.Purpose(d.str())
+	l.Locale = d.str()
+	l.Family = d.str()
+	l.TokenHash = d.bytes()
+	l.CodeHash = d.bytes()
+	l.BindingHash = d.bytes()
+	r := &l.Requester
+	d.network(&r.Network)
+	r.UserAgent = d.str()
+	r.AcceptLanguage = d.str()
+	r.HasBinding = d.bool()
+	r.At = d.time()
+	l.State = linkguard.State(d.str())
+	l.CreatedAt = d.time()
+	l.ExpiresAt = d.time()
+	l.ConsumedAt = d.time()
+	l.RevokedAt = d.time()
+	l.CodeAttempts = int(d.varint())
+	if j := d.bytes(); j != nil && d.err == nil {
+		l.Verdict = new(fingerprint.Verdict)
+		d.fail(json.Unmarshal(j, l.Verdict))
+	}
+	if j := d.bytes(); j != nil && d.err == nil {
+		l.Delivery = new(linkguard.Delivery)
+		d.fail(json.Unmarshal(j, l.Delivery))
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.err = errors.New("trailing bytes")
+	}
+	if d.err != nil {
+		return fmt.Errorf("stored link: %w", d.err)
+	}
+	return nil
+}
+
+// decoder reads what encodeLink wrote; the first error sticks and every
+// later read returns a zero value.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+var errShort = errors.New("record is cut short")
+
+func (d *decoder) fail(err error) {
+	if d.err == nil && err != nil {
+		d.err = err
+	}
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(errShort)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(errShort)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// raw returns the next length-prefixed field, in the record's memory.
+func (d *decoder) raw() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.fail(errShort)
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) str() string { return string(d.raw()) }
+
+// bytes is a copy of the next byte string; nil when it is empty.
+func (d *decoder) bytes() []byte {
+	v := d.raw()
+	if len(v) == 0 {
+		return nil
+	}
+	return append([]byte(nil), v...)
+}
+
+func (d *decoder) byte1() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.fail(errShort)
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) bool() bool { return d.byte1() == 1 }
+
+func (d *decoder) time() time.Time {
+	if d.byte1() == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, d.varint()).UTC()
+}
+
+func (d *decoder) float() float64 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 8 {
+		d.fail(errShort)
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return v
+}
+
+func (d *decoder) network(n *fingerprint.Network) {
+	n.Prefix = d.str()
+	n.Country = d.str()
+	n.City = d.str()
+	n.Lat = d.float()
+	n.Lon = d.float()
+	n.HasGeo = d.bool()
+	n.ASN = uint32(d.uvarint())
+	n.ASOrg = d.str()
+	n.TimeZone = d.str()
+	n.Range = d.str()
+}

@@ -1,0 +1,184 @@
+package badger
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/store/storetest"
+)
+
+// fill sets every field reachable from v to a value that is not its
+// zero, different per field, so that a field the codec forgets shows.
+func fill(t *testing.T, v reflect.Value, n *int) {
+	*n++
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("s" + strings.Repeat("x", *n))
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		v.SetInt(int64(*n))
+	case reflect.Uint32, reflect.Uint64, reflect.Uint:
+		v.SetUint(uint64(*n))
+	case reflect.Float64:
+		v.SetFloat(float64(*n) + 0.25)
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(t, v.Elem(), n)
+	case reflect.Slice:
+		if v.Type() == reflect.TypeFor[json.RawMessage]() {
+			v.SetBytes([]byte(`{"k":` + strings.Repeat("1", *n) + `}`))
+			return
+		}
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			v.SetBytes([]byte(strings.Repeat("b", *n)))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), 2, 2)
+		fill(t, s.Index(0), n)
+		fill(t, s.Index(1), n)
+		v.Set(s)
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			v.Set(reflect.ValueOf(time.Date(2026, 12, 1, 10, 0, *n, 123456789, time.UTC)))
+			return
+		}
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fill(t, v.Field(i), n)
+			}
+		}
+	default:
+		t.Fatalf("fill: no value for a %s (%s): teach fill and the codec", v.Kind(), v.Type())
+	}
+}
+
+// TestLinkCodecCoversEveryField: every field of a Link, set, survives
+// the stored form. A field added to Link, Requester or Network without
+// its line in codec.go fails here.
+func TestLinkCodecCoversEveryField(t *testing.T) {
+	var l linkguard.Link
+	n := 0
+	fill(t, reflect.ValueOf(&l).Elem(), &n)
+	b, err := encodeLink(nil, &l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got linkguard.Link
+	if err := decodeLink(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, l) {
+		gj, _ := json.Marshal(got)
+		wj, _ := json.Marshal(l)
+		t.Fatalf("round trip lost a field:\n got %s\nwant %s", gj, wj)
+	}
+	if j, _ := json.Marshal(&l); len(b) >= len(j) {
+		t.Errorf("stored form is %d bytes, its JSON %d: the codec is for size and speed", len(b), len(j))
+	}
+	// A zero link too: absent times, hashes and pointers stay absent.
+	var zero, z2 linkguard.Link
+	b, _ = encodeLink(nil, &zero)
+	if err := decodeLink(b, &z2); err != nil || !reflect.DeepEqual(z2, zero) {
+		t.Fatalf("zero link: %v %+v", err, z2)
+	}
+}
+
+// TestLinkCodecRefusesDamage: a cut or unknown record is an error naming
+// the problem, never a half-read link.
+func TestLinkCodecRefusesDamage(t *testing.T) {
+	l := storetest.NewLink(t, time.Now(), "f")
+	b, _ := encodeLink(nil, l)
+	for i := 1; i < len(b); i++ {
+		var got linkguard.Link
+		if err := decodeLink(b[:i], &got); err == nil || !strings.Contains(err.Error(), "stored link") {
+			t.Fatalf("record cut at %d of %d: err = %v", i, len(b), err)
+		}
+	}
+	var got linkguard.Link
+	if err := decodeLink(append(b, 0), &got); err == nil {
+		t.Fatal("trailing bytes accepted")
+	}
+	if err := decodeLink([]byte{0x7f, 1, 2}, &got); err == nil || !strings.Contains(err.Error(), "unknown format") {
+		t.Fatalf("unknown format: %v", err)
+	}
+}
+
+// TestLinksStoredAsJSONStillRead: a data folder from before the compact
+// format keeps working, and its links move to the new form when changed.
+func TestLinksStoredAsJSONStillRead(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	l := storetest.NewLink(t, now, "fam")
+	l.Metadata = json.RawMessage(`{"plan":"pro"}`)
+	old, _ := json.Marshal(l)
+	err = s.db.Update(func(txn *badger.Txn) error {
+		if err := txn.Set(linkKey(l.ID), old); err != nil {
+			return err
+		}
+		return txn.Set(tokenKey(l.TokenHash), []byte(l.ID))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LinkByTokenHash(ctx, l.TokenHash)
+	if err != nil || got.ID != l.ID || string(got.Metadata) != `{"plan":"pro"}` || !got.ExpiresAt.Equal(l.ExpiresAt) {
+		t.Fatalf("JSON link: %v %+v", err, got)
+	}
+	if _, err := s.RevokeLink(ctx, l.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	s.db.View(func(txn *badger.Txn) error {
+		item, _ := txn.Get(linkKey(l.ID))
+		v, _ := item.ValueCopy(nil)
+		if v[0] != linkFormat {
+			t.Errorf("a changed link is rewritten in the compact form, got %q…", v[:1])
+		}
+		return nil
+	})
+	if got, _ := s.LinkByID(ctx, l.ID); got.State != linkguard.Revoked {
+		t.Fatalf("after revoke: %s", got.State)
+	}
+}
+
+// BenchmarkDecodeLink is the decode behind every landing GET: the
+// compact form against the JSON it replaced.
+func BenchmarkDecodeLink(b *testing.B) {
+	l := storetest.NewLink(b, time.Now(), "family")
+	l.Requester.UserAgent = strings.Repeat("Mozilla/5.0 ", 10)
+	l.Metadata = json.RawMessage(`{"plan":"pro","team":"a"}`)
+	for _, f := range []struct {
+		name string
+		enc  func() ([]byte, error)
+	}{
+		{"compact", func() ([]byte, error) { return encodeLink(nil, l) }},
+		{"json", func() ([]byte, error) { return json.Marshal(l) }},
+	} {
+		rec, err := f.enc()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(f.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.ReportMetric(float64(len(rec)), "bytes/link")
+			for b.Loop() {
+				var got linkguard.Link
+				if err := decodeLink(rec, &got); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
