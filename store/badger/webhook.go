@@ -232,7 +232,7 @@ func (s *Store) ScanLinks(ctx context.Context, fn func(*linkguard.Link) error) e
 				return err
 			}
 			var l linkguard.Link
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &l) }); err != nil {
+			if err := it.Item().Value(func(b []byte) error { return decodeLink(b, &l) }); err != nil {
 				return err
 			}
 			if err := fn(&l); err != nil {
