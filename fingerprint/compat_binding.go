@@ -2,7 +2,7 @@ package fingerprint
 
 // binding (compatibility): the device cookie set when the link was asked
 // for. Holding it is proof of the browser that asked, and consumes on its
-// own (API.md rule 3); the decision checks Input.Binding first, this
+// own (docs/api.md rule 3); the decision checks Input.Binding first, this
 // signal shows it in the explanation.
 func (e *eval) binding() {
 	switch {

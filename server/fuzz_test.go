@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
@@ -31,6 +32,8 @@ func FuzzIssueBody(f *testing.F) {
 		if res.StatusCode >= 500 {
 			t.Fatalf("body %q: status %d", body, res.StatusCode)
 		}
+		b, _ := io.ReadAll(res.Body)
+		checkContract(t, "POST", "/v1/links", res.StatusCode, res.Header, b)
 	})
 }
 

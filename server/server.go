@@ -103,6 +103,7 @@ func (s *Server) routes() {
 	a.Get("/", s.home)
 	a.Get("/assets/:name", s.asset)
 
+	a.Get("/v1/openapi.json", s.openAPI) // before the key check: public
 	v1 := a.Group("/v1", s.requireKey)
 	v1.Post("/links", s.createLink)
 	v1.Get("/links/:id", s.getLink)

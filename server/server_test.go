@@ -113,6 +113,7 @@ func (h *harness) do(method, path, body string, hdr ...string) resp {
 		h.t.Fatal(err)
 	}
 	b, _ := io.ReadAll(res.Body)
+	checkContract(h.t, method, path, res.StatusCode, res.Header, b) // openapi_test.go
 	return resp{status: res.StatusCode, header: res.Header, body: string(b)}
 }
 
