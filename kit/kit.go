@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,7 @@ import (
 	"github.com/linkguard/linkguard/fingerprint"
 	"github.com/linkguard/linkguard/fingerprint/geoip"
 	"github.com/linkguard/linkguard/mail"
+	lgoidc "github.com/linkguard/linkguard/oidc"
 	"github.com/linkguard/linkguard/server"
 	badgerstore "github.com/linkguard/linkguard/store/badger"
 	"github.com/linkguard/linkguard/web"
@@ -81,7 +83,9 @@ type Options struct {
 	HandoffAssertion bool
 	// AssertionKey is the signing key; nil: DataDir/assertion.key.
 	AssertionKey ed25519.PrivateKey
-	Log          *slog.Logger
+	// OIDC turns on the OpenID Provider when it lists clients (oidc.go).
+	OIDC lgoidc.Config
+	Log  *slog.Logger
 }
 
 // Kit is a running linkguard.
@@ -153,8 +157,9 @@ func New(opts Options) (*Kit, error) {
 	pol := fillPolicy(opts.Policy)
 	pol.PublicURL, pol.DefaultRedirect = publicURL, opts.DefaultRedirect
 	pol.RedirectOrigins = opts.RedirectOrigins
-	if len(pol.RedirectOrigins) == 0 {
-		pol.RedirectOrigins = []string{linkguard.Origin(pu)}
+	if len(pol.RedirectOrigins) == 0 || len(opts.OIDC.Clients) > 0 && !slices.Contains(pol.RedirectOrigins, linkguard.Origin(pu)) {
+		// The OpenID Provider's sign-ins come back to the kit itself.
+		pol.RedirectOrigins = append(slices.Clip(pol.RedirectOrigins), linkguard.Origin(pu))
 	}
 	var decider fingerprint.Decider = engine
 	if opts.Decider != nil {
@@ -189,9 +194,16 @@ func New(opts Options) (*Kit, error) {
 		jwks = signer.JWKS()
 	}
 
+	provider, err := k.setupOIDC(opts, publicURL, secret)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+
 	srv, err := server.New(server.Options{
 		Service: svc, Site: site, APIKeys: opts.APIKeys, TrustedProxies: opts.TrustedProxies,
 		Dev: opts.Dev, Demo: opts.Dev, MailConfigured: mailOn, Outbox: k.Outbox, JWKS: jwks, Log: log,
+		OIDC: provider,
 	})
 	if err != nil {
 		st.Close()

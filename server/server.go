@@ -8,10 +8,12 @@ import (
 	"crypto/subtle"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/linkguard/linkguard"
@@ -42,6 +44,9 @@ type Options struct {
 	// JWKS, when set, is served at /.well-known/jwks.json (signed
 	// assertions are on).
 	JWKS []byte
+	// OIDC, when set, is the OpenID Provider (package oidc): it answers
+	// /.well-known/openid-configuration and everything under /oidc/.
+	OIDC http.Handler
 	Log  *slog.Logger
 	// Metrics, when set, records every request (server/metrics.go).
 	Metrics RequestRecorder
@@ -132,6 +137,11 @@ func (s *Server) routes() {
 			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 			return c.Send(s.opts.JWKS)
 		})
+	}
+	if s.opts.OIDC != nil {
+		h := adaptor.HTTPHandler(s.opts.OIDC)
+		a.Get("/.well-known/openid-configuration", h)
+		a.All("/oidc/*", h)
 	}
 	if s.opts.Demo {
 		a.Get("/demo", s.demo)

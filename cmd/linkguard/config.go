@@ -18,6 +18,7 @@ import (
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
+	lgoidc "github.com/linkguard/linkguard/oidc"
 )
 
 // Config is every setting of `linkguard serve`. Default fills it; then a
@@ -40,6 +41,8 @@ type Config struct {
 	TemplatesDir    string        `yaml:"templates_dir"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	Handoff         HandoffConfig `yaml:"handoff"`
+	// OIDC is the OpenID Provider, on when it lists clients (docs/oidc.md).
+	OIDC lgoidc.Config `yaml:"oidc"`
 
 	Heuristics fingerprint.Config `yaml:"heuristics"`
 }
@@ -97,6 +100,7 @@ func Default() Config {
 		Brand:           BrandConfig{Name: "linkguard", Accent: "#1d4ed8"},
 		ShutdownTimeout: 10 * time.Second,
 		Heuristics:      fingerprint.DefaultConfig(),
+		OIDC:            lgoidc.DefaultConfig(),
 	}
 }
 
@@ -315,6 +319,14 @@ func (c *Config) validate() (*resolved, error) {
 		}
 		if st, err := os.Stat(d.path); err != nil || !st.IsDir() {
 			bad("%s %q: not a readable folder", d.name, d.path)
+		}
+	}
+	if len(c.OIDC.Clients) > 0 {
+		if err := c.OIDC.Validate(c.Dev); err != nil {
+			errs = append(errs, err)
+		}
+		if isRedis(c.Store) && c.DataDir == "" {
+			bad("oidc: with a redis store, data_dir must hold the ID token signing keys (assertion.key, oidc-rs256.key), the same files on every instance")
 		}
 	}
 	if len(errs) > 0 {

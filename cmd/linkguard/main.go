@@ -57,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return replayMain(args[1:], stdout, stderr)
 	case "explain":
 		return explainMain(args[1:], stdout, stderr)
+	case "oidc":
+		return oidcMain(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "linkguard", version)
 		return nil
@@ -76,6 +78,8 @@ commands:
   events    events export [--config FILE] [--since 168h|7d|RFC3339] [--out FILE]: recorded decisions as JSONL (server stopped)
   replay    replay [--config FILE] [--labels] EVENTS.jsonl: re-decide events with a config's heuristics
   explain   explain [--config FILE] [--redecide] --event ID [EVENTS.jsonl]: one decision's signals
+  oidc      oidc add-client --id ID --redirect-uri URL [--public] [--scopes "email profile"] [--alg RS256]:
+            a relying party for oidc.clients, its secret printed once
   version   print the version
 `)
 }
@@ -164,6 +168,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		SMTPURL: cfg.Mail.SMTPURL, MailFrom: cfg.Mail.From,
 		Brand: web.Brand(cfg.Brand), TemplatesDir: cfg.TemplatesDir, Log: log,
 		HandoffAssertion: cfg.Handoff.Assertion, MailTemplatesDir: cfg.Mail.TemplatesDir,
+		OIDC: cfg.OIDC,
 	})
 	if err != nil {
 		return err
