@@ -71,7 +71,6 @@ type env struct {
 // test opens its own browser contexts in it.
 var shared struct {
 	once   sync.Once
-	site   *web.Site
 	root   context.Context // the browser's first tab; tests open others
 	cancel []context.CancelFunc
 	err    error
@@ -85,15 +84,28 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// site is the landing page's site, built once for every test.
+var site struct {
+	once sync.Once
+	s    *web.Site
+	err  error
+}
+
+func sharedSite(t testing.TB) *web.Site {
+	t.Helper()
+	site.once.Do(func() {
+		site.s, site.err = web.New(web.Options{})
+		if site.err == nil && !site.s.HasCollector() {
+			site.err = errors.New("web has no collector.wasm: run `make wasm` before the browser tests")
+		}
+	})
+	if site.err != nil {
+		t.Fatal(site.err)
+	}
+	return site.s
+}
+
 func setup(chrome string) {
-	shared.site, shared.err = web.New(web.Options{})
-	if shared.err != nil {
-		return
-	}
-	if !shared.site.HasCollector() {
-		shared.err = errors.New("web has no collector.wasm: run `make wasm` before the browser tests")
-		return
-	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chrome),
 		chromedp.Flag("headless", "new"),
@@ -127,6 +139,12 @@ func newEnv(t testing.TB, decider fingerprint.Decider) *env {
 	if shared.err != nil {
 		t.Fatal(shared.err)
 	}
+	return newEnvOn(t, shared.root, decider)
+}
+
+// newEnvOn is newEnv whose browser contexts open in the browser of root.
+func newEnvOn(t testing.TB, root context.Context, decider fingerprint.Decider) *env {
+	t.Helper()
 	st, err := badgerstore.Open(badgerstore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +167,7 @@ func newEnv(t testing.TB, decider fingerprint.Decider) *env {
 	pol.RedirectOrigins = []string{base}
 	svc := &linkguard.Service{Store: st, Keys: keys, Decider: decider, Policy: pol,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	srv, err := server.New(server.Options{Service: svc, Site: shared.site, APIKeys: []string{"test-key"}, Dev: true,
+	srv, err := server.New(server.Options{Service: svc, Site: sharedSite(t), APIKeys: []string{"test-key"}, Dev: true,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +177,7 @@ func newEnv(t testing.TB, decider fingerprint.Decider) *env {
 		srv.App().ShutdownWithTimeout(5 * time.Second)
 		st.Close()
 	})
-	return &env{t: t, base: base, svc: svc, srv: srv, root: shared.root}
+	return &env{t: t, base: base, svc: svc, srv: srv, root: root}
 }
 
 // browser opens a new, isolated browser context (its own cookies) and

@@ -323,7 +323,8 @@ func TestPersonRealPointerGetsOneClick(t *testing.T) {
 	}
 	if c := lastClick(in); c != nil {
 		b, _ := json.Marshal(c)
-		t.Logf("the real click as reported: %s", b)
+		d, _ := json.Marshal(in[len(in)-1].Report.Device)
+		t.Logf("the real click as reported: %s\ndevice: %s", b, d)
 	}
 	if testing.Verbose() {
 		t.Logf("verdicts:\n%s", explainAll(rec))

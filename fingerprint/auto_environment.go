@@ -34,6 +34,9 @@ func (e *eval) environment() {
 	case s.Width > 0 && (w.OuterWidth > s.Width+64 || w.OuterHeight > s.Height+64):
 		e.mark(0.4, "window larger than the screen")
 	}
+	if noPointingDevice(e.r, &js) {
+		e.mark(0.5, "a desktop browser without any pointing device (no fine pointer, no hover, no touch), as headless Chromium reports")
+	}
 	if s.Width == 800 && s.Height == 600 {
 		e.mark(0.5, "an 800x600 screen, the headless default")
 	}

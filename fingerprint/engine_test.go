@@ -23,7 +23,7 @@ func humanReport() *Report {
 		Automation: Automation{ChromeObject: true, NotificationPermission: "default",
 			NotificationQuery: "prompt", Plugins: 5, MimeTypes: 2, PDFViewer: true},
 		Device: Device{
-			UserAgent: uaChromeWin, Platform: "Win32",
+			UserAgent: uaChromeWin, Platform: "Win32", PointerFine: true, Hover: true,
 			UAData: &UAData{Brands: []Brand{{Brand: "Google Chrome", Version: "145"}, {Brand: "Chromium", Version: "145"}}, Platform: "Windows"},
 			Screen: Screen{Width: 1920, Height: 1080}, Window: Window{InnerWidth: 1280, InnerHeight: 900, OuterWidth: 1296, OuterHeight: 1010},
 			WebGL: &WebGL{Vendor: "Google Inc. (NVIDIA)", Renderer: "ANGLE (NVIDIA GeForce RTX 3060 Direct3D11)", Unmasked: true},
@@ -174,7 +174,9 @@ func xvfbPerson(click bool) *Input {
 			At: at.Add(4 * time.Second)},
 		Report: &Report{V: SchemaVersion,
 			Automation: Automation{ChromeObject: true, NotificationPermission: "default", NotificationQuery: "prompt", Plugins: 5, MimeTypes: 2, PDFViewer: true},
-			Device: Device{UserAgent: ua, Platform: "Linux x86_64", HardwareConcurrency: 2,
+			// The X server's pointer, even Xvfb's virtual one, gives
+			// (pointer: fine) and (hover: hover) (measured, e2e/xvfb_test.go).
+			Device: Device{UserAgent: ua, Platform: "Linux x86_64", HardwareConcurrency: 2, PointerFine: true, Hover: true,
 				UAData: &UAData{Brands: []Brand{{Brand: "Chromium", Version: "156"}, {Brand: "Not-A.Brand", Version: "24"}}, Platform: "Linux"},
 				Screen: Screen{Width: 1280, Height: 1024}, Window: Window{InnerWidth: 1280, InnerHeight: 881, OuterWidth: 1280, OuterHeight: 1024},
 				WebGL:  &WebGL{Vendor: "Google Inc. (Google)", Renderer: "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero) (0x0000C0DE)), SwiftShader driver)", Unmasked: true},

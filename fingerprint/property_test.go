@@ -40,6 +40,16 @@ var strongMarks = []struct {
 		withClick(in)
 		in.Report.Interaction.Click.AtMS = in.Report.Timing.VerifyMS + 40
 	}},
+	{"mouse click without a pointing device", func(in *Input) {
+		withClick(in)
+		in.Report.Device.PointerFine, in.Report.Device.Hover, in.Report.Device.MaxTouchPoints = false, false, 0
+		if !desktopUA(in.Report.Device.UserAgent) {
+			in.Visitor.UserAgent, in.Report.Device.UserAgent = uaChromeWin, uaChromeWin
+		}
+	}},
+	{"worker's user agent differs", func(in *Input) {
+		in.Report.Device.Worker = &Worker{UserAgent: "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/156.0.0.0", Platform: "Linux x86_64"}
+	}},
 	{"spoofed User-Agent header", func(in *Input) { in.Report.Device.UserAgent = uaOldChrome }},
 	{"prefetch", func(in *Input) { in.Visitor.Purpose = "prefetch" }},
 }
@@ -125,4 +135,9 @@ func TestStrongMarksVetoAlone(t *testing.T) {
 			}
 		})
 	}
+}
+
+func desktopUA(ua string) bool {
+	u := ParseUA(ua)
+	return desktop(&u)
 }

@@ -188,7 +188,8 @@ func TestSignalInput(t *testing.T) {
 		{"input/press unknown", click(func(c *Click) { c.PressMS = 0 }), 0, false, "pointer path"},
 		{"input/xdotool's 12 ms press", click(func(c *Click) { c.PressMS = 12 }), 0, false, "pointer path"},
 		{"input/exact centre", click(func(c *Click) { c.OffsetX, c.OffsetY = 0, 0.5 }), -1, false, "exact centre"},
-		{"input/a pixel off centre", click(func(c *Click) { c.OffsetX, c.OffsetY = 1, 0 }), 0, false, "pointer path"},
+		{"input/CDP's rounded centre", click(func(c *Click) { c.OffsetX, c.OffsetY = -0.37, -0.58 }), -1, false, "exact centre"},
+		{"input/two pixels off centre", click(func(c *Click) { c.OffsetX, c.OffsetY = 2, 0 }), 0, false, "pointer path"},
 		{"input/no hover", click(func(c *Click) { c.Hovered = false }), -1, false, "without the pointer first moving over it"},
 		{"input/schema 2 knows no hover", func(in *Input) {
 			withClick(in)
@@ -201,6 +202,24 @@ func TestSignalInput(t *testing.T) {
 			withClick(in)
 			in.Report.Device.Window.ScreenX, in.Report.Device.Window.ScreenY = 200, 150
 			in.Report.Interaction.Click.ScreenY = 400 + 110 + 150
+		}, 0, false, "pointer path"},
+		{"input/a mouse click without a pointing device", func(in *Input) {
+			withClick(in)
+			in.Report.Device.PointerFine, in.Report.Device.Hover = false, false
+		}, -1, true, "no pointing device"},
+		{"input/an iPad claiming a Mac clicks with its trackpad", func(in *Input) {
+			withClick(in)
+			in.Report.Device.PointerFine, in.Report.Device.Hover, in.Report.Device.MaxTouchPoints = false, false, 5
+		}, 0, false, "pointer path"},
+		{"input/a tap without a fine pointer", func(in *Input) {
+			withClick(in)
+			in.Report.Device.PointerFine, in.Report.Device.Hover = false, false
+			in.Report.Interaction.Click.PointerType = "touch"
+		}, 0, false, "tap"},
+		{"input/schema 2 without pointer media", func(in *Input) {
+			withClick(in)
+			in.Report.V = 2
+			in.Report.Device.PointerFine, in.Report.Device.Hover = false, false
 		}, 0, false, "pointer path"},
 		{"input/CDP click: every tell at once", click(func(c *Click) {
 			*c = Click{Trusted: true, OnContinue: true, AtMS: 2600, X: 300, Y: 400, Detail: 1, PointerType: "mouse",
@@ -215,6 +234,8 @@ func TestSignalEnvironment(t *testing.T) {
 	}
 	runSignalCases(t, "environment", []signalCase{
 		{"environment/a person's desktop", func(in *Input) {}, 0, false, "look like a person's device"},
+		{"environment/no pointing device", dev(func(d *Device) { d.PointerFine, d.Hover = false, false }), -1, false, "without any pointing device"},
+		{"environment/a touch screen only", dev(func(d *Device) { d.PointerFine, d.Hover, d.MaxTouchPoints = false, false, 10 }), 0, false, "person's device"},
 		{"environment/outer 0", dev(func(d *Device) { d.Window.OuterWidth, d.Window.OuterHeight = 0, 0 }), -1, false, "outer window size 0"},
 		{"environment/outer smaller", dev(func(d *Device) { d.Window.OuterWidth = 100 }), -1, false, "outer window smaller"},
 		{"environment/no frame", dev(func(d *Device) { d.Window.OuterWidth, d.Window.OuterHeight = 1280, 900 }), -1, false, "equal to the inner one"},
