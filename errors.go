@@ -18,6 +18,8 @@ const (
 	KindRateLimited  Kind = "rate_limited"
 	KindTooLarge     Kind = "too_large"
 	KindInternal     Kind = "internal"
+	// KindUnavailable: a dependency is down for now (503, /readyz).
+	KindUnavailable Kind = "unavailable"
 )
 
 // Error is an error a caller can act on: a kind, a stable snake_case code

@@ -18,6 +18,7 @@ var statusOf = map[linkguard.Kind]int{
 	linkguard.KindRateLimited:  fiber.StatusTooManyRequests,
 	linkguard.KindTooLarge:     fiber.StatusRequestEntityTooLarge,
 	linkguard.KindInternal:     fiber.StatusInternalServerError,
+	linkguard.KindUnavailable:  fiber.StatusServiceUnavailable,
 }
 
 type errorBody struct {

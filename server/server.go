@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
@@ -52,6 +53,8 @@ type Options struct {
 	Metrics RequestRecorder
 	// AccessLog writes one info line per request (server/metrics.go).
 	AccessLog bool
+	// ReadyChecks are checked by GET /readyz after the store (health.go).
+	ReadyChecks []ReadyCheck
 }
 
 // Server is the HTTP face of a Service.
@@ -67,6 +70,8 @@ type Server struct {
 	csp      string // the pages' Content-Security-Policy
 	// accessLog is Options.AccessLog: observe writes a line per request.
 	accessLog bool
+	// notReady is the last /readyz answer, to log changes once.
+	notReady atomic.Bool
 }
 
 // New builds the Fiber app with every route of docs/api.md.
@@ -104,7 +109,8 @@ func (s *Server) App() *fiber.App { return s.app }
 
 func (s *Server) routes() {
 	a := s.app
-	a.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
+	a.Get("/healthz", s.healthz) // health.go
+	a.Get("/readyz", s.readyz)
 	a.Get("/", s.home)
 	a.Get("/assets/:name", s.asset)
 

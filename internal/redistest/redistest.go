@@ -111,6 +111,16 @@ func (s *Server) Crash() error {
 	return s.start()
 }
 
+// Kill stops redis-server (SIGKILL) and leaves it stopped; Restart
+// starts it again on the same port and folder.
+func (s *Server) Kill() {
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+}
+
+// Restart starts a server that Kill stopped.
+func (s *Server) Restart() error { return s.start() }
+
 // Stop kills the server and removes its folder.
 func (s *Server) Stop() {
 	s.cmd.Process.Kill()
