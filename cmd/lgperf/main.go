@@ -58,8 +58,22 @@ func main() {
 	flag.DurationVar(&h.duration, "duration", 8*time.Second, "length of each run (whole seconds)")
 	flag.IntVar(&h.maxLinks, "max-links", 200000, "most links issued ahead of a confirm run")
 	stores := flag.String("stores", "badger,redis", "stores to measure: badger, redis or both")
+	size := flag.Int("size", 0, "instead of the load runs, measure what `n` pending links and 1,000 views weigh (n ≥ 2000)")
 	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles of the Badger runs to `prefix`-get.prof, -issue.prof and -confirm.prof")
 	flag.Parse()
+	if *size > 0 {
+		if *size < 2000 {
+			fmt.Fprintln(os.Stderr, "lgperf: -size must be at least 2000")
+			os.Exit(2)
+		}
+		rows, err := h.measureSize(strings.Split(*stores, ","), *size)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "lgperf:", err)
+			os.Exit(1)
+		}
+		reportSize(os.Stdout, rows)
+		return
+	}
 	rows, err := h.measure(strings.Split(*stores, ","), *cpuprofile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lgperf:", err)
