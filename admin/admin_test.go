@@ -231,7 +231,9 @@ func TestNonAdminGetsTheSamePage(t *testing.T) {
 		t.Fatal("a non-admin got a session cookie")
 	}
 	_, _, admin := h.do("POST", "/admin/login", url.Values{"email": {adminEmail}, "csrf": {csrfOf(t, page)}})
-	norm := func(s string) string { return strings.ReplaceAll(strings.ReplaceAll(s, "mallory@example.com", "X"), adminEmail, "X") }
+	norm := func(s string) string {
+		return strings.ReplaceAll(strings.ReplaceAll(s, "mallory@example.com", "X"), adminEmail, "X")
+	}
 	if norm(admin) != norm(other) {
 		t.Fatalf("the pages differ:\n%s\n---\n%s", admin, other)
 	}

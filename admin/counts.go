@@ -12,13 +12,13 @@ import (
 // The counter names kept per hour in the store (linkguard.Counts).
 const (
 	cIssued      = "issued"
-	cConsumed    = "consumed."  // + cookie, click, code
-	cExpired     = "expired"    // unused
+	cConsumed    = "consumed." // + cookie, click, code
+	cExpired     = "expired"   // unused
 	cRevoked     = "revoked"
 	cLocked      = "locked"
-	cBlocked     = "blocked"    // link.scanner_blocked
-	cScanner     = "scanner."   // + vendor: visits attributed to a known mail filter
-	cDecision    = "decision."  // + kind "." decision
+	cBlocked     = "blocked"   // link.scanner_blocked
+	cScanner     = "scanner."  // + vendor: visits attributed to a known mail filter
+	cDecision    = "decision." // + kind "." decision
 	cMailFailed  = "mail.failed"
 	cMailSent    = "mail.sent"
 	maxCounterNm = 80

@@ -104,7 +104,7 @@ func (c *Console) overview(fc *fiber.Ctx) error {
 
 type linkRow struct {
 	ID, Email, State, Purpose string
-	Created, Expires         time.Time
+	Created, Expires          time.Time
 }
 
 type linksPage struct {
