@@ -1,9 +1,6 @@
 package fingerprint
 
-import (
-	"bytes"
-	"time"
-)
+import "time"
 
 // scanner_ua (automation): what the User-Agent says of a machine: none at
 // all, an HTTP library or crawler, a named link scanner (scanners.go), a
@@ -19,12 +16,8 @@ func (e *eval) scannerUA() {
 		e.veto("no User-Agent header: no browser sends that")
 		return
 	}
-	var lb [512]byte
-	lower := lowerASCII(lb[:0], e.in.Visitor.UserAgent)
-	for _, p := range e.c.uaPats {
-		if !bytes.Contains(lower, p.lower) {
-			continue
-		}
+	if e.visPat >= 0 {
+		p := &e.c.uaPats[e.visPat]
 		if p.generic {
 			e.veto("the User-Agent is a crawler's or an HTTP library's (").ext(p.name).text(")")
 		} else {

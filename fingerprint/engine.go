@@ -1,11 +1,14 @@
 package fingerprint
 
 import (
+	"bytes"
 	"errors"
+	"hash/maphash"
 	"math"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -32,6 +35,50 @@ type compiled struct {
 	uaPats     []namedPattern
 	ranges     []namedRange
 	datacenter map[uint32]bool
+	// uas caches what a User-Agent string parses to and which scanner
+	// pattern it contains (ParseUA and the pattern scan were half of a
+	// decision's time, and a site sees few distinct User-Agents). It is
+	// direct-mapped and lossy: a slot holds the last string hashed to it,
+	// so its size is bounded whatever visitors send.
+	uas     [256]atomic.Pointer[uaInfo]
+	uasSeed maphash.Seed
+}
+
+// uaInfo is one User-Agent string, parsed, with the index in uaPats of
+// the first scanner pattern it contains (-1 for none).
+type uaInfo struct {
+	s   string
+	ua  UA
+	pat int
+}
+
+// maxCachedUA bounds the strings the UA cache keeps; longer ones (no
+// browser sends them) are parsed every time.
+const maxCachedUA = 512
+
+func (c *compiled) userAgent(s string) *uaInfo {
+	slot := &c.uas[maphash.String(c.uasSeed, s)%uint64(len(c.uas))]
+	if u := slot.Load(); u != nil && u.s == s {
+		return u
+	}
+	u := &uaInfo{s: s, ua: ParseUA(s), pat: c.matchUA(s)}
+	if len(s) <= maxCachedUA {
+		slot.Store(u)
+	}
+	return u
+}
+
+// matchUA returns the index in uaPats of the first pattern that the
+// lower-cased s contains, -1 for none.
+func (c *compiled) matchUA(s string) int {
+	var lb [maxCachedUA]byte
+	lower := lowerASCII(lb[:0], s)
+	for i := range c.uaPats {
+		if bytes.Contains(lower, c.uaPats[i].lower) {
+			return i
+		}
+	}
+	return -1
 }
 
 type namedPattern struct {
@@ -95,6 +142,7 @@ func compile(cfg Config) (*compiled, error) {
 		hash:       cfg.Hash(),
 		scannerASN: map[uint32]string{},
 		datacenter: map[uint32]bool{},
+		uasSeed:    maphash.MakeSeed(),
 	}
 	for i := range registry {
 		d := &registry[i]
@@ -166,8 +214,15 @@ func (e *Engine) Decide(in *Input) Verdict {
 }
 
 func (c *compiled) decide(in *Input) Verdict {
-	var buf [2048]byte
-	ev := eval{c: c, in: in, r: in.Report, buf: buf[:0]}
+	// The eval (its reason buffer and outcomes, about 4 KiB) reaches the
+	// signals through method values, so it would escape to the heap on
+	// every decision: it is pooled instead.
+	ev := evalPool.Get().(*eval)
+	defer func() {
+		ev.c, ev.in, ev.r = nil, nil, nil // keep no input alive in the pool
+		evalPool.Put(ev)
+	}()
+	ev.reset(c, in)
 	ev.now = in.Now
 	if ev.now.IsZero() {
 		ev.now = in.Visitor.At
@@ -175,11 +230,12 @@ func (c *compiled) decide(in *Input) Verdict {
 	if ev.r != nil && ev.r.V == 0 {
 		ev.r = nil
 	}
-	ev.req = ParseUA(in.Requester.UserAgent)
-	ev.vis = ParseUA(in.Visitor.UserAgent)
+	ev.req = c.userAgent(in.Requester.UserAgent).ua
+	vis := c.userAgent(in.Visitor.UserAgent)
+	ev.vis, ev.visPat = vis.ua, vis.pat
 	ev.page = ev.vis
-	if ev.r != nil {
-		if p := ParseUA(ev.r.Device.UserAgent); !p.Empty {
+	if ev.r != nil && ev.r.Device.UserAgent != in.Visitor.UserAgent {
+		if p := c.userAgent(ev.r.Device.UserAgent).ua; !p.Empty {
 			ev.page = p
 		}
 	}
@@ -255,14 +311,29 @@ type eval struct {
 	r        *Report // nil when the page sent none
 	now      time.Time
 	req, vis UA
+	// visPat is the index in c.uaPats of the scanner pattern the
+	// visitor's User-Agent contains, -1 for none.
+	visPat int
 	// page is the page's own navigator.userAgent, parsed (the header's
 	// when the report has none).
 	page     UA
 	buf      []byte
+	bufMem   [2048]byte
 	out      [maxSignals]outcome
 	n        int
 	cur      *outcome
 	findings int
+}
+
+var evalPool = sync.Pool{New: func() any { return new(eval) }}
+
+// reset readies a pooled eval for a decision of in under c.
+func (e *eval) reset(c *compiled, in *Input) {
+	e.c, e.in, e.r = c, in, in.Report
+	e.now = time.Time{}
+	e.req, e.vis, e.page, e.visPat = UA{}, UA{}, UA{}, -1
+	e.buf = e.bufMem[:0]
+	e.n, e.cur, e.findings = 0, nil, 0
 }
 
 type outcome struct {

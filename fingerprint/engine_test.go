@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -296,4 +297,29 @@ func BenchmarkDecide(b *testing.B) {
 		_ = e.Decide(in)
 	}
 	benchcpu.Report(b, start)
+}
+
+// TestUACache checks the User-Agent cache against parsing afresh: for
+// more strings than it has slots (so slots are overwritten), in any
+// order, and for a string longer than it keeps.
+func TestUACache(t *testing.T) {
+	e := mustEngine(t, DefaultConfig())
+	c := e.cur.Load()
+	var uas []string
+	for i := 0; i < 3*len(c.uas); i++ {
+		uas = append(uas, strings.Replace(uaChromeWin, "145", strconv.Itoa(60+i%90), 1)+" build/"+strconv.Itoa(i))
+	}
+	uas = append(uas, "Go-http-client/2.0", "Mozilla/5.0 Barracuda Sentinel (EE)", "", strings.Repeat("x", maxCachedUA+1)+" curl/8")
+	for round := 0; round < 2; round++ {
+		for i := range uas {
+			s := uas[(i*7+round)%len(uas)]
+			got := c.userAgent(s)
+			if got.s != s || got.ua != ParseUA(s) || got.pat != c.matchUA(s) {
+				t.Fatalf("cached %q: %+v, want %+v pattern %d", s, got, ParseUA(s), c.matchUA(s))
+			}
+		}
+	}
+	if c.userAgent("Go-http-client/2.0").pat < 0 || c.userAgent(uaChromeWin).pat >= 0 {
+		t.Error("pattern matches wrong")
+	}
 }

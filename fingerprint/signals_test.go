@@ -3,6 +3,7 @@ package fingerprint
 import (
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -353,11 +354,49 @@ func TestDisabledSignalIsLeftOut(t *testing.T) {
 	}
 }
 
+// TestDecideAllocations: a decision allocates its contributions and its
+// reasons' string, nothing else (the eval is pooled, User-Agents cached).
 func TestDecideAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are checked without the race detector")
+	}
 	e := mustEngine(t, DefaultConfig())
 	in := withClick(humanInput())
-	if a := testing.AllocsPerRun(200, func() { e.Decide(in) }); a > 4 {
-		t.Fatalf("%v allocations per decision, want at most 4", a)
+	if a := testing.AllocsPerRun(200, func() { e.Decide(in) }); a > 2 {
+		t.Fatalf("%v allocations per decision, want at most 2", a)
+	}
+}
+
+// TestDecideConcurrent: pooled evals and the shared User-Agent cache
+// give every concurrent decision its own answer (run it with -race).
+func TestDecideConcurrent(t *testing.T) {
+	e := mustEngine(t, DefaultConfig())
+	person := withClick(humanInput())
+	scanner := withClick(humanInput())
+	scanner.Visitor.UserAgent = "Mozilla/5.0 Barracuda Sentinel (EE)"
+	wantP, wantS := dump(e.Decide(person)), dump(e.Decide(scanner))
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				in, want := person, wantP
+				if (g+i)%2 == 1 {
+					in, want = scanner, wantS
+				}
+				if got := dump(e.Decide(in)); got != want {
+					errs <- got
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for got := range errs {
+		t.Fatalf("a concurrent decision differs:\n%s", got)
 	}
 }
 

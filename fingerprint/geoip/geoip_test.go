@@ -181,7 +181,7 @@ func BenchmarkDecideWithGeoIP(b *testing.B) {
 			SecCHUA: `"Google Chrome";v="145", "Chromium";v="145"`, SecCHUAPlatform: `"Windows"`, SecCHUAMobile: "?0"},
 		Report: &fingerprint.Report{V: fingerprint.SchemaVersion,
 			Automation: fingerprint.Automation{ChromeObject: true, Plugins: 5, MimeTypes: 2},
-			Device: fingerprint.Device{UserAgent: ua, Platform: "Win32",
+			Device: fingerprint.Device{UserAgent: ua, Platform: "Win32", PointerFine: true, Hover: true,
 				Screen: fingerprint.Screen{Width: 1920, Height: 1080},
 				Window: fingerprint.Window{InnerWidth: 1280, InnerHeight: 900, OuterWidth: 1296, OuterHeight: 1010}},
 			Locale: fingerprint.Locale{TimeZone: "Europe/London", Languages: []string{"en-GB"}}},
