@@ -3,6 +3,7 @@ package linkguard
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -141,6 +142,12 @@ type IssueRequest struct {
 	// Accept-Language, then the policy's default.
 	Locale    string
 	Requester Client
+	// NewestPerDevice narrows newest-only (a new link revokes the older
+	// pending one) to links asked by the same device, Requester.Binding.
+	// The hosted sign-in sets it: anyone may ask there for any address,
+	// and must not revoke the link another browser asked for. The API
+	// leaves it off: newest-only per email and redirect origin.
+	NewestPerDevice bool
 }
 
 // Issued is a new link with its secrets, returned once.
@@ -152,7 +159,8 @@ type Issued struct {
 }
 
 // Issue validates req, stores a new pending link (revoking the older
-// pending link of the same email and redirect origin) and returns it.
+// pending link of the same email and redirect origin, or of the same
+// device: NewestPerDevice) and returns it.
 func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error) {
 	email, err := checkEmail(req.Email)
 	if err != nil {
@@ -224,6 +232,9 @@ func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error)
 	if req.Requester.Binding != "" {
 		l.BindingHash = s.Keys.BindingHash(req.Requester.Binding)
 		l.Requester.HasBinding = true
+	}
+	if req.NewestPerDevice {
+		l.Family = s.Keys.Family(email, origin+" device "+hex.EncodeToString(l.BindingHash))
 	}
 	var sealed []byte
 	if req.SendEmail {

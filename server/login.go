@@ -1,15 +1,13 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/utils"
 
 	"github.com/linkguard/linkguard"
@@ -117,92 +115,118 @@ func (s *Server) login(c *fiber.Ctx) error {
 		d.Error = "The site that sent you here is not allowed to use this sign-in service."
 		return s.renderLogin(c, fiber.StatusBadRequest, d)
 	}
-	fam := s.svc.Keys.Family(d.Email, origin)
-	if wait, last := s.cooldown.take(fam, time.Now()); wait > 0 {
-		d.Sent, d.State, d.Cooldown, d.LinkID = true, linkguard.PageSent, int(wait.Seconds())+1, last
+	if _, err := linkguard.CheckEmail(d.Email); err != nil {
+		d.Error = "Please enter a valid email address, like alice@example.com."
+		return s.renderLogin(c, fiber.StatusBadRequest, d)
+	}
+	// Every refusal by a limit below answers as a sent link does: the
+	// page must not tell a prober that someone signed in a moment ago,
+	// or that the address is much asked for. It waits for the link this
+	// browser asked for last, or for an id no link has.
+	d.Sent, d.State, d.Cooldown = true, linkguard.PageSent, int(resendCooldown.Seconds())
+	coolKey, ok, err := s.allowSend(c.UserContext(), d.Email, origin, cookie)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		d.LinkID = s.lastLink(c.UserContext(), coolKey)
 		return s.renderLogin(c, fiber.StatusOK, d)
 	}
 	is, err := s.svc.Issue(c.UserContext(), &linkguard.IssueRequest{
 		Email: d.Email, RedirectURL: d.RedirectURL, SendEmail: true, Requester: *cl,
+		NewestPerDevice: true,
 	})
-	var le *linkguard.Error
-	if errors.As(err, &le) && le.Kind == linkguard.KindInvalid {
-		s.cooldown.forget(fam)
-		d.Error = "Please enter a valid email address, like alice@example.com."
-		return s.renderLogin(c, fiber.StatusBadRequest, d)
-	}
 	if err != nil {
-		s.cooldown.forget(fam)
 		return err
 	}
-	s.cooldown.remember(fam, is.Link.ID)
-	d.Sent, d.State, d.Cooldown, d.LinkID = true, linkguard.PageSent, int(resendCooldown.Seconds()), is.Link.ID
+	s.rememberLink(c.UserContext(), coolKey, is.Link.ID)
+	d.LinkID = is.Link.ID
 	return s.renderLogin(c, fiber.StatusOK, d)
 }
+
+// The hosted sign-in's limits, counted in the store (linkguard.Limiter)
+// so that every instance on one store shares them. Addresses count in
+// their LimitAddress form (carol+1@ is carol@); mail goes where typed.
+const (
+	// loginPerIP requests per minute from one client address.
+	loginPerIP = 10
+	// loginPerAddress links per address (all sites, all devices) in a
+	// window of the default link TTL: with the 15-minute default, at
+	// most 2*3 links sent from the form can be pending for one address,
+	// whoever asks.
+	loginPerAddress = 3
+	// loginPerAddressDay links per address per day.
+	loginPerAddressDay = 10
+)
 
 // loginLimiter bounds sign-in requests per client address, so the form
 // cannot be used to flood a mailbox or the mail server.
 func (s *Server) loginLimiter() fiber.Handler {
-	return limiter.New(limiter.Config{
-		Max: 10, Expiration: time.Minute,
-		KeyGenerator: func(c *fiber.Ctx) string { return s.clientIP(c).String() },
-		LimitReached: func(c *fiber.Ctx) error {
+	return func(c *fiber.Ctx) error {
+		ip := s.clientIP(c).String()
+		ok, _, err := s.limits.Hit(c.UserContext(), "login-ip:"+s.svc.Keys.Family(ip, "limit/ip"), time.Minute, loginPerIP, s.now())
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return s.renderLogin(c, fiber.StatusTooManyRequests, loginData{
 				Error: "Too many sign-in requests from your network. Please wait a minute and try again.",
 			})
-		},
-	})
-}
-
-// cooldowns remembers when each (email, origin) family last got a link
-// from the sign-in form, and that link's id, so that a resend refused
-// for the cooldown still shows the waiting page of the link on its way.
-// NB: per instance; several instances behind a balancer each allow one
-// link per cooldown.
-type cooldowns struct {
-	mu   sync.Mutex
-	last map[string]sent
-}
-
-type sent struct {
-	at time.Time
-	id string
-}
-
-// take starts a cooldown for key unless one runs: then it returns the
-// time left and the id of the link that started it.
-func (c *cooldowns) take(key string, now time.Time) (time.Duration, string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.last == nil {
-		c.last = map[string]sent{}
+		}
+		return c.Next()
 	}
-	if len(c.last) > 10000 { // prune, so the map stays small
-		for k, x := range c.last {
-			if now.Sub(x.at) > resendCooldown {
-				delete(c.last, k)
-			}
+}
+
+// allowSend counts a link for email to origin asked by the device cookie
+// against the resend cooldown (per address, site and device) and then
+// the address's limits, and says whether it may be sent; coolKey names
+// the (address, site, device) for lastLink.
+func (s *Server) allowSend(ctx context.Context, email, origin, cookie string) (coolKey string, ok bool, err error) {
+	addr, now := linkguard.LimitAddress(email), s.now()
+	window := max(s.svc.Policy.DefaultTTL, time.Minute)
+	coolKey = s.svc.Keys.Family(addr, origin+" device "+cookie)
+	for _, l := range []struct {
+		key    string
+		window time.Duration
+		max    int
+	}{
+		{"login-cool:" + coolKey, resendCooldown, 1},
+		{"login-addr:" + s.svc.Keys.Family(addr, "limit/address"), window, loginPerAddress},
+		{"login-day:" + s.svc.Keys.Family(addr, "limit/address"), 24 * time.Hour, loginPerAddressDay},
+	} {
+		if ok, _, err = s.limits.Hit(ctx, l.key, l.window, l.max, now); err != nil || !ok {
+			return coolKey, false, err
 		}
 	}
-	if x, ok := c.last[key]; ok && now.Sub(x.at) < resendCooldown {
-		return resendCooldown - now.Sub(x.at), x.id
-	}
-	c.last[key] = sent{at: now}
-	return 0, ""
+	return coolKey, true, nil
 }
 
-// remember notes the id of the link whose cooldown key runs.
-func (c *cooldowns) remember(key, id string) {
-	c.mu.Lock()
-	if x, ok := c.last[key]; ok {
-		x.id = id
-		c.last[key] = x
+// lastLink is the id of the link that this browser asked for last for
+// the address and site (coolKey), kept in the store's KV when it has one,
+// or else a fresh id that no link has: the waiting page looks the same.
+func (s *Server) lastLink(ctx context.Context, coolKey string) string {
+	if kv, ok := s.svc.Store.(linkguard.KV); ok {
+		if id, err := kv.GetKV(ctx, "login_last", coolKey); err == nil && linkguard.ValidID(string(id)) {
+			return string(id)
+		}
 	}
-	c.mu.Unlock()
+	id, _ := linkguard.NewID(rand.Reader, s.now())
+	return id
 }
 
-func (c *cooldowns) forget(key string) {
-	c.mu.Lock()
-	delete(c.last, key)
-	c.mu.Unlock()
+// rememberLink notes the link a browser was sent, for lastLink.
+func (s *Server) rememberLink(ctx context.Context, coolKey, id string) {
+	if kv, ok := s.svc.Store.(linkguard.KV); ok {
+		if err := kv.PutKV(ctx, "login_last", coolKey, []byte(id), max(s.svc.Policy.DefaultTTL, time.Second)); err != nil {
+			s.log.Warn("login: remember the last link", "link_id", id, "err", err)
+		}
+	}
+}
+
+// now is the service's clock (tests set it).
+func (s *Server) now() time.Time {
+	if s.svc.Now != nil {
+		return s.svc.Now()
+	}
+	return time.Now()
 }

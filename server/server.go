@@ -65,9 +65,10 @@ type Server struct {
 	site *web.Site
 	log  *slog.Logger
 	keys [][32]byte // sha256 of each API key, compared in constant time
-	// cooldown spaces links sent from the sign-in form to one address.
-	cooldown cooldowns
-	csp      string // the pages' Content-Security-Policy
+	// limits are the hosted sign-in's counts: the store's, or this
+	// instance's when the store keeps none.
+	limits linkguard.Limiter
+	csp    string // the pages' Content-Security-Policy
 	// accessLog is Options.AccessLog: observe writes a line per request.
 	accessLog bool
 	// notReady is the last /readyz answer, to log changes once.
@@ -84,6 +85,10 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, svc: opts.Service, site: opts.Site, log: opts.Log,
 		csp: pageCSP(opts.Site.Brand().LogoURL), accessLog: opts.AccessLog}
+	s.limits, _ = opts.Service.Store.(linkguard.Limiter)
+	if s.limits == nil {
+		s.limits = &memLimits{}
+	}
 	for _, k := range opts.APIKeys {
 		s.keys = append(s.keys, sha256.Sum256([]byte(k)))
 	}
