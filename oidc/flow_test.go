@@ -152,6 +152,7 @@ var (
 	csrfRe     = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 	nonceRe    = regexp.MustCompile(`<meta name="lg-nonce" content="([^"]*)"`)
 	redirectRe = regexp.MustCompile(`name="redirect_url" value="([^"]+)"`)
+	continueRe = regexp.MustCompile(`<a id=lg-oidc-continue href="([^"]+)"`)
 	mailSeq    atomic.Int64
 )
 
@@ -255,10 +256,12 @@ func (e *env) signIn(authURL, email string) *url.URL {
 		t.Fatalf("the link sent the browser to %q, want %s with lg_code", done, lgoidc.PathLoginDone)
 	}
 	res, body := do(t, b, "GET", done, nil)
-	if res.StatusCode != http.StatusFound && res.StatusCode != http.StatusSeeOther {
+	// A page that moves on by itself (see loginDone), to the client.
+	m := continueRe.FindStringSubmatch(body)
+	if res.StatusCode != http.StatusOK || m == nil || !strings.Contains(body, `http-equiv=refresh content="0;url=`+m[1]+`"`) {
 		t.Fatalf("login done: %d %s", res.StatusCode, body)
 	}
-	u, err := url.Parse(res.Header.Get("Location"))
+	u, err := url.Parse(html.UnescapeString(m[1]))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@
 package oidc
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -365,7 +366,49 @@ func (p *Provider) loginDone(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.log.Info("oidc: signed in", "client_id", a.ClientID, "link_id", h.LinkID)
-	op.AuthResponse(a, p.op, w, r)
+	// NB: the browser may have come here by a redirect from a form (the
+	// code typed on the waiting page), and a page's CSP form-action
+	// 'self' then forbids the next redirect to the client's origin: the
+	// navigation stops silently. So the redirect op answers becomes a
+	// page that moves on by itself (meta refresh), which is a new
+	// navigation and works wherever it came from, without script.
+	rec := &captured{header: http.Header{}}
+	op.AuthResponse(a, p.op, rec, r)
+	loc := rec.header.Get("Location")
+	if rec.status != http.StatusFound && rec.status != http.StatusSeeOther || loc == "" {
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(or(rec.status, http.StatusOK))
+		w.Write(rec.body.Bytes())
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+	esc := html.EscapeString(loc)
+	fmt.Fprintf(w, "<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=\"0;url=%s\"><meta name=viewport content=\"width=device-width\"><title>Signed in</title><p>Signed in. <a id=lg-oidc-continue href=\"%s\">Continue</a></p>\n", esc, esc)
+}
+
+// captured is a ResponseWriter that keeps what op answers.
+type captured struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (c *captured) Header() http.Header { return c.header }
+func (c *captured) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	return c.body.Write(b)
+}
+func (c *captured) WriteHeader(s int) {
+	if c.status == 0 {
+		c.status = s
+	}
 }
 
 // page answers a browser with a short sentence.
