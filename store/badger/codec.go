@@ -16,17 +16,25 @@ import (
 // link is read on every landing GET and verify and rewritten on every
 // consumption, and JSON was most of what those cost (docs/performance.md).
 //
-//	0x01                              format version
+//	0x02                              format version
 //	fields in the order of encodeLink: strings and byte strings as a
 //	uvarint length and the bytes; times as a varint of Unix nanoseconds
 //	after a presence byte; integers as varints; floats as 8 bytes.
-//	verdict and delivery: their JSON (rare, and shaped by other packages),
-//	empty when absent.
+//	verdict: a presence byte, then its fields (putVerdict); delivery: its
+//	JSON (rare), empty when absent.
 //
-// Records written before this format are JSON (they start with '{') and
-// are still read. A field added to Link, Requester or Network without a
-// line here fails TestLinkCodecCoversEveryField.
-const linkFormat = 0x01
+// Format 0x01 had the verdict as JSON; records written before either are
+// JSON (they start with '{'). Both are still read. A field added to Link,
+// Requester, Network or Verdict without a line here fails
+// TestLinkCodecCoversEveryField.
+//
+// Handoffs (h/<hash>) are stored the same way (encodeHandoff), since a
+// consumption writes one beside the link in its synced transaction.
+const (
+	linkFormatV1  = 0x01
+	linkFormat    = 0x02
+	handoffFormat = 0x02
+)
 
 // encodeLink appends the stored form of l to b.
 func encodeLink(b []byte, l *linkguard.Link) ([]byte, error) {
@@ -53,19 +61,87 @@ func encodeLink(b []byte, l *linkguard.Link) ([]byte, error) {
 	b = putTime(b, l.ConsumedAt)
 	b = putTime(b, l.RevokedAt)
 	b = binary.AppendVarint(b, int64(l.CodeAttempts))
-	var err error
-	if b, err = putJSON(b, l.Verdict, l.Verdict != nil); err != nil {
-		return nil, err
+	if l.Verdict == nil {
+		b = append(b, 0)
+	} else {
+		b = putVerdict(append(b, 1), l.Verdict)
 	}
 	return putJSON(b, l.Delivery, l.Delivery != nil)
+}
+
+func putVerdict(b []byte, v *fingerprint.Verdict) []byte {
+	b = putString(b, string(v.Decision))
+	b = putFloat(b, v.Score)
+	b = putFloat(b, v.Automation)
+	b = putFloat(b, v.Compatibility)
+	if v.Signals == nil {
+		b = append(b, 0) // nil and empty differ in JSON (null, [])
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(v.Signals))+1)
+	}
+	for i := range v.Signals {
+		c := &v.Signals[i]
+		b = putString(b, c.Signal)
+		b = putString(b, string(c.Axis))
+		b = putFloat(b, c.Value)
+		b = putFloat(b, c.Weight)
+		b = putString(b, c.Reason)
+		b = putBool(b, c.Veto)
+	}
+	b = putString(b, v.Config)
+	return putString(b, v.Rule)
+}
+
+// encodeHandoff appends the stored form of h to b.
+func encodeHandoff(b []byte, h *linkguard.Handoff) []byte {
+	b = append(b, handoffFormat)
+	b = putBytes(b, h.CodeHash)
+	b = putString(b, h.LinkID)
+	b = putString(b, h.Email)
+	b = putBytes(b, h.Metadata)
+	b = putString(b, string(h.Purpose))
+	b = putString(b, h.Locale)
+	b = putTime(b, h.ConsumedAt)
+	b = putTime(b, h.ExpiresAt)
+	return putVerdict(b, &h.Verdict)
+}
+
+// decodeHandoff reads a stored handoff, in either format, into h.
+func decodeHandoff(rec []byte, h *linkguard.Handoff) error {
+	if len(rec) > 0 && rec[0] == '{' {
+		return json.Unmarshal(rec, h)
+	}
+	if len(rec) == 0 || rec[0] != handoffFormat {
+		return fmt.Errorf("stored handoff: unknown format %q", rec[:min(len(rec), 1)])
+	}
+	d := decoder{b: rec[1:]}
+	h.CodeHash = d.bytes()
+	h.LinkID = d.str()
+	h.Email = d.str()
+	if m := d.bytes(); m != nil {
+		h.Metadata = json.RawMessage(m)
+	}
+	h.Purpose = linkguard.Purpose(d.str())
+	h.Locale = d.str()
+	h.ConsumedAt = d.time()
+	h.ExpiresAt = d.time()
+	d.verdict(&h.Verdict)
+	if err := d.end(); err != nil {
+		return fmt.Errorf("stored handoff: %w", err)
+	}
+	return nil
+}
+
+func putFloat(b []byte, f float64) []byte {
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(f))
 }
 
 func putNetwork(b []byte, n *fingerprint.Network) []byte {
 	b = putString(b, n.Prefix)
 	b = putString(b, n.Country)
 	b = putString(b, n.City)
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(n.Lat))
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(n.Lon))
+	b = putFloat(b, n.Lat)
+	b = putFloat(b, n.Lon)
 	b = putBool(b, n.HasGeo)
 	b = binary.AppendUvarint(b, uint64(n.ASN))
 	b = putString(b, n.ASOrg)
@@ -114,7 +190,7 @@ func decodeLink(rec []byte, l *linkguard.Link) error {
 	if len(rec) > 0 && rec[0] == '{' {
 		return json.Unmarshal(rec, l)
 	}
-	if len(rec) == 0 || rec[0] != linkFormat {
+	if len(rec) == 0 || (rec[0] != linkFormat && rec[0] != linkFormatV1) {
 		return fmt.Errorf("stored link: unknown format %q", rec[:min(len(rec), 1)])
 	}
 	d := decoder{b: rec[1:]}
@@ -142,21 +218,57 @@ func decodeLink(rec []byte, l *linkguard.Link) error {
 	l.ConsumedAt = d.time()
 	l.RevokedAt = d.time()
 	l.CodeAttempts = int(d.varint())
-	if j := d.bytes(); j != nil && d.err == nil {
+	if rec[0] == linkFormatV1 {
+		if j := d.bytes(); j != nil && d.err == nil {
+			l.Verdict = new(fingerprint.Verdict)
+			d.fail(json.Unmarshal(j, l.Verdict))
+		}
+	} else if d.bool() {
 		l.Verdict = new(fingerprint.Verdict)
-		d.fail(json.Unmarshal(j, l.Verdict))
+		d.verdict(l.Verdict)
 	}
 	if j := d.bytes(); j != nil && d.err == nil {
 		l.Delivery = new(linkguard.Delivery)
 		d.fail(json.Unmarshal(j, l.Delivery))
 	}
+	if err := d.end(); err != nil {
+		return fmt.Errorf("stored link: %w", err)
+	}
+	return nil
+}
+
+// end is the decoder's first error, or one for bytes left over.
+func (d *decoder) end() error {
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errors.New("trailing bytes")
 	}
-	if d.err != nil {
-		return fmt.Errorf("stored link: %w", d.err)
+	return d.err
+}
+
+func (d *decoder) verdict(v *fingerprint.Verdict) {
+	v.Decision = fingerprint.Decision(d.str())
+	v.Score = d.float()
+	v.Automation = d.float()
+	v.Compatibility = d.float()
+	if n := d.uvarint(); n > 0 && d.err == nil {
+		n--
+		if n > uint64(len(d.b))/20 { // a signal takes at least 20 bytes
+			d.fail(errShort)
+			return
+		}
+		v.Signals = make([]fingerprint.Contribution, n)
+		for i := range v.Signals {
+			c := &v.Signals[i]
+			c.Signal = d.str()
+			c.Axis = fingerprint.Axis(d.str())
+			c.Value = d.float()
+			c.Weight = d.float()
+			c.Reason = d.str()
+			c.Veto = d.bool()
+		}
 	}
-	return nil
+	v.Config = d.str()
+	v.Rule = d.str()
 }
 
 // decoder reads what encodeLink wrote; the first error sticks and every

@@ -11,6 +11,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
 	"github.com/linkguard/linkguard/store/storetest"
 )
 
@@ -88,6 +89,63 @@ func TestLinkCodecCoversEveryField(t *testing.T) {
 	b, _ = encodeLink(nil, &zero)
 	if err := decodeLink(b, &z2); err != nil || !reflect.DeepEqual(z2, zero) {
 		t.Fatalf("zero link: %v %+v", err, z2)
+	}
+}
+
+// TestHandoffCodecCoversEveryField: the same for a handoff.
+func TestHandoffCodecCoversEveryField(t *testing.T) {
+	var h linkguard.Handoff
+	n := 0
+	fill(t, reflect.ValueOf(&h).Elem(), &n)
+	b := encodeHandoff(nil, &h)
+	var got linkguard.Handoff
+	if err := decodeHandoff(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, h) {
+		gj, _ := json.Marshal(got)
+		wj, _ := json.Marshal(h)
+		t.Fatalf("round trip lost a field:\n got %s\nwant %s", gj, wj)
+	}
+	// A verdict without signals keeps null apart from [].
+	for _, sig := range [][]fingerprint.Contribution{nil, {}} {
+		h := linkguard.Handoff{Verdict: fingerprint.Verdict{Signals: sig}}
+		var got linkguard.Handoff
+		if err := decodeHandoff(encodeHandoff(nil, &h), &got); err != nil || !reflect.DeepEqual(got, h) {
+			t.Fatalf("signals %#v: %v %#v", sig, err, got.Verdict.Signals)
+		}
+	}
+	for i := 1; i < len(b); i++ {
+		if err := decodeHandoff(b[:i], &got); err == nil || !strings.Contains(err.Error(), "stored handoff") {
+			t.Fatalf("record cut at %d of %d: err = %v", i, len(b), err)
+		}
+	}
+	old, _ := json.Marshal(&h)
+	if err := decodeHandoff(old, &got); err != nil || !reflect.DeepEqual(got, h) {
+		t.Fatalf("a handoff stored as JSON: %v", err)
+	}
+}
+
+// TestLinkFormatV1StillRead: links written with the verdict as JSON
+// (format 0x01) read the same.
+func TestLinkFormatV1StillRead(t *testing.T) {
+	var l linkguard.Link
+	n := 0
+	fill(t, reflect.ValueOf(&l).Elem(), &n)
+	v, d := l.Verdict, l.Delivery
+	l.Verdict, l.Delivery = nil, nil
+	b, _ := encodeLink(nil, &l)
+	// Without verdict and delivery the two formats differ in the version
+	// byte alone; 0x01 then wrote the verdict's JSON.
+	vj, _ := json.Marshal(v)
+	dj, _ := json.Marshal(d)
+	v1 := append([]byte{linkFormatV1}, b[1:len(b)-2]...)
+	v1 = putBytes(v1, vj)
+	v1 = putBytes(v1, dj)
+	var got linkguard.Link
+	l.Verdict, l.Delivery = v, d
+	if err := decodeLink(v1, &got); err != nil || !reflect.DeepEqual(got, l) {
+		t.Fatalf("format 0x01: %v", err)
 	}
 }
 

@@ -283,10 +283,7 @@ func (s *Store) change(id string, fn func(txn *badger.Txn, l *linkguard.Link) er
 
 // ConsumeLink implements linkguard.Store.
 func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff) (*linkguard.Link, error) {
-	hb, err := json.Marshal(h)
-	if err != nil {
-		return nil, err
-	}
+	hb := encodeHandoff(nil, h)
 	return s.change(id, func(txn *badger.Txn, l *linkguard.Link) error {
 		if l.StateAt(at) != linkguard.Pending {
 			return linkguard.ErrNotPending
@@ -308,10 +305,7 @@ func consume(txn *badger.Txn, l *linkguard.Link, at time.Time, v fingerprint.Ver
 // ConsumeWithCode implements linkguard.Store: one transaction, one synced
 // commit, whether the code is right or wrong.
 func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte, max int, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff) (*linkguard.Link, error) {
-	hb, err := json.Marshal(h)
-	if err != nil {
-		return nil, err
-	}
+	hb := encodeHandoff(nil, h)
 	return s.change(id, func(txn *badger.Txn, l *linkguard.Link) error {
 		if l.StateAt(at) != linkguard.Pending {
 			return linkguard.ErrNotPending
@@ -347,7 +341,14 @@ func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) (*linkg
 func (s *Store) TakeHandoff(ctx context.Context, h []byte, now time.Time) (*linkguard.Handoff, error) {
 	var out linkguard.Handoff
 	err := s.update(func(txn *badger.Txn) error {
-		if err := getJSON(txn, handoffKey(h), &out); err != nil {
+		item, err := txn.Get(handoffKey(h))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return linkguard.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if err := item.Value(func(b []byte) error { return decodeHandoff(b, &out) }); err != nil {
 			return err
 		}
 		if !now.Before(out.ExpiresAt) {
