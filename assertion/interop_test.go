@@ -5,7 +5,9 @@ package assertion
 
 import (
 	"crypto"
+	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,8 +77,19 @@ func TestGoJoseVerifiesOurTokens(t *testing.T) {
 		t.Errorf("claims %+v %+v", std, extra)
 	}
 
-	// And a tampered token fails there too.
-	bad := tok[:len(tok)-2] + "AA"
+	// And a tampered token fails there too. The tamper flips one bit of
+	// the decoded signature, so it always changes it (writing "AA" over
+	// the end left it as it was when it already ended so).
+	dot := strings.LastIndexByte(tok, '.')
+	sigBytes, err := base64.RawURLEncoding.DecodeString(tok[dot+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigBytes[len(sigBytes)/2] ^= 0x01
+	bad := tok[:dot+1] + base64.RawURLEncoding.EncodeToString(sigBytes)
+	if bad == tok {
+		t.Fatal("the tamper left the token as it was")
+	}
 	if p, err := jwt.ParseSigned(bad, []jose.SignatureAlgorithm{jose.EdDSA}); err == nil {
 		if err := p.Claims(keys[0].Key, &std); err == nil {
 			t.Error("go-jose accepts a tampered token")
