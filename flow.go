@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/linkguard/linkguard/fingerprint"
@@ -327,7 +326,7 @@ func (s *Service) consume(ctx context.Context, l *Link, v fingerprint.Verdict, n
 // spent is the answer to a consumption: the redirect with the handoff
 // code and, when configured, the assertion.
 func (s *Service) spent(l *Link, v fingerprint.Verdict, code string, byCode bool) *Result {
-	redirect := withParam(l.RedirectURL, "lg_code", code)
+	redirect := withParam(withoutLG(l.RedirectURL), "lg_code", code)
 	if s.Assert != nil {
 		// The link is spent either way: a signing failure only costs the
 		// host the assertion, and it still has the lg_code.
@@ -350,17 +349,6 @@ func (s *Service) reload(ctx context.Context, id string, now time.Time) (*Result
 		return res, nil
 	}
 	return nil, fmt.Errorf("link %s is pending after a failed consume", id)
-}
-
-func withParam(raw, k, v string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw // validated at issue; cannot happen
-	}
-	q := u.Query()
-	q.Set(k, v)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func (s *Service) addVisit(ctx context.Context, v *Visit) {

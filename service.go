@@ -37,6 +37,10 @@ type Policy struct {
 	MaxMetadata int
 	// RedirectOrigins are the allowed redirect origins ("https://app.example.com").
 	RedirectOrigins []string
+	// RedirectPaths, when not empty, narrows each origin that it names to
+	// the path prefixes listed ("https://app.example.com/auth/"); an
+	// allowed origin it does not name keeps any path.
+	RedirectPaths []string
 	// DefaultRedirect is used when a request names no redirect_url.
 	DefaultRedirect string
 	// PublicURL is the base URL of links ("https://kit.example.com").
@@ -302,6 +306,9 @@ func (s *Service) CheckRedirect(raw string) (string, error) {
 	origin := Origin(u)
 	for _, o := range s.Policy.RedirectOrigins {
 		if o == origin {
+			if !pathAllowed(u, origin, s.redirectPaths(origin)) {
+				return "", Errorf(KindInvalid, CodeRedirectNotAllowed, "redirect_url path %q is not under an allowed path of %s", clip(u.EscapedPath(), 200), origin)
+			}
 			return origin, nil
 		}
 	}
