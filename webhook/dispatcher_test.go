@@ -93,6 +93,8 @@ type receiver struct {
 	bodies   map[string][]byte
 	badSigs  int
 	received chan string
+	// onRequest, when set, sees the webhook headers of each good request.
+	onRequest func(map[string]string)
 }
 
 func newReceiver(t *testing.T) (*receiver, *httptest.Server) {
@@ -117,6 +119,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	r.tries[id]++
+	if r.onRequest != nil {
+		r.onRequest(map[string]string{"webhook-id": id, "webhook-timestamp": ts, "webhook-signature": sig})
+	}
 	if r.fails != 0 {
 		r.fails--
 		w.WriteHeader(http.StatusInternalServerError)
