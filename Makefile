@@ -8,7 +8,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFILES  := $(shell find . -name '*.go' -not -path './node_modules/*' 2>/dev/null)
 WEBFILES := $(shell find web/templates web/static -type f -not -path '$(GEN)/*' 2>/dev/null)
 
-.PHONY: all build wasm run test bench perf geoip clean chaos
+.PHONY: all build wasm run test bench perf geoip clean chaos dist image
 
 all: build
 
@@ -68,5 +68,33 @@ CHAOS_ROUNDS ?= 25
 chaos: wasm
 	LINKGUARD_CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(GO) test -count=1 -timeout 60m -run '^TestChaos' -v ./chaos/
 
+# Release archives: static binaries with the collector embedded, one
+# archive per platform and dist/SHA256SUMS (docs/operations.md).
+COMMIT         ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+DIST_LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/arm64 windows/amd64
+dist: wasm
+	rm -rf dist && mkdir -p dist
+	set -e; for p in $(DIST_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+	  d=dist/linkguard_$(VERSION)_$${os}_$${arch}; mkdir -p $$d; \
+	  echo "build $$os/$$arch"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags='$(DIST_LDFLAGS)' -o $$d/linkguard$$ext ./cmd/linkguard; \
+	  cp README.md deploy/linkguard.service $$d/; \
+	done
+	$(GO) run ./deploy/dist dist
+	cd dist && sha256sum -c SHA256SUMS
+
+# OCI image tarballs (no Docker daemon needed), linux/amd64 and arm64:
+# `docker load -i dist/linkguard-image-amd64.tar`.
+IMAGE_TAG ?= linkguard:$(VERSION)
+image: wasm
+	mkdir -p dist/image
+	set -e; for arch in amd64 arm64; do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags='$(DIST_LDFLAGS)' -o dist/image/linkguard-$$arch ./cmd/linkguard; \
+	  $(GO) run ./deploy/image --binary dist/image/linkguard-$$arch --arch $$arch --version $(VERSION) \
+	    --tag $(IMAGE_TAG) --out dist/linkguard-image-$$arch.tar; \
+	done
+
 clean:
-	rm -rf bin $(GEN)
+	rm -rf bin dist $(GEN)
