@@ -27,6 +27,7 @@ import (
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/kit"
+	lgoidc "github.com/linkguard/linkguard/oidc"
 	redisstore "github.com/linkguard/linkguard/store/redis"
 
 	"github.com/linkguard/linkguard/web"
@@ -158,6 +159,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if cfg.Dev && !slices.Contains(origins, r.PublicOrigin) {
 		origins = append(origins, r.PublicOrigin) // the demo site redirects to the kit itself
 	}
+	if cfg.Dev && len(cfg.OIDC.Clients) == 0 {
+		// examples/oidc-rp signs in against `make run` with no setup.
+		cfg.OIDC.Clients = []lgoidc.ClientConfig{lgoidc.ExampleClient()}
+	}
 	k, err := kit.New(kit.Options{
 		PublicURL: r.PublicURL, DataDir: cfg.DataDir, Store: store, SecretKey: secret, APIKeys: cfg.APIKeys,
 		RedirectOrigins: origins, DefaultRedirect: cfg.DefaultRedirect, TrustedProxies: r.TrustedProxies,
@@ -266,8 +271,18 @@ and you land on the redirect with ?lg_code=...; exchange it, once:
     -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
     -d '{"code":"<lg_code>"}'
 
-Stop with Ctrl-C.
-`, r.PublicURL, cfg.APIKeys[0], r.PublicOrigin)
+%[4]sStop with Ctrl-C.
+`, r.PublicURL, cfg.APIKeys[0], r.PublicOrigin, oidcHelp(cfg, r))
+}
+
+// oidcHelp is the dev banner's OpenID Connect paragraph.
+func oidcHelp(cfg *Config, r *resolved) string {
+	for _, c := range cfg.OIDC.Clients {
+		if c.ID == lgoidc.ExampleClient().ID {
+			return fmt.Sprintf("OpenID Connect: issuer %s, client %q (public, PKCE):\n  go run ./examples/oidc-rp    then open http://127.0.0.1:9090 (docs/oidc.md)\n\n", r.PublicURL, c.ID)
+		}
+	}
+	return ""
 }
 
 // redisLog sends the Redis client's own messages (dial failures, pool
