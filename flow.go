@@ -27,6 +27,16 @@ type Page struct {
 	// Notice, on a pending link's page, tells the person that a known
 	// mail filter opened the link before them.
 	Notice Notice
+	// Purpose and Locale are the link's ("" for an unknown token).
+	Purpose Purpose
+	Locale  string
+	// AskedElsewhere is true on a pending link's page in another browser
+	// than the one that asked with /login (it had a device cookie):
+	// Requester says where that was, and the code can be typed there.
+	AskedElsewhere bool
+	Requester      fingerprint.Requester
+	// Locked is true on a pending link with no code attempts left.
+	Locked bool
 }
 
 // View renders a token's landing page. It never changes the link: it only
@@ -45,7 +55,7 @@ func (s *Service) View(ctx context.Context, token string, c *Client) (*Page, err
 	if err != nil {
 		return nil, fmt.Errorf("load link: %w", err)
 	}
-	p.RedirectURL = l.RedirectURL
+	p.RedirectURL, p.Purpose, p.Locale = l.RedirectURL, l.Purpose.OrDefault(), l.Locale
 	switch l.StateAt(now) {
 	case Consumed:
 		p.State, p.UsedAt = PageUsed, l.ConsumedAt
@@ -53,6 +63,10 @@ func (s *Service) View(ctx context.Context, token string, c *Client) (*Page, err
 		p.State, p.ExpiresAt = PageExpired, l.ExpiresAt
 	case Pending:
 		p.Bound = s.bound(l, c.Binding)
+		p.Locked = s.Locked(l)
+		if l.Requester.HasBinding && !p.Bound {
+			p.AskedElsewhere, p.Requester = true, l.Requester
+		}
 	}
 	n := s.network(c.IP)
 	ua := clip(c.Visitor.UserAgent, 512)
@@ -89,6 +103,10 @@ type Result struct {
 	// RedirectBack is the link's redirect on used and expired results, so
 	// that a page can offer a new sign-in for the same site.
 	RedirectBack string
+	// Purpose and Locale are the link's, for the page that shows the
+	// result.
+	Purpose Purpose
+	Locale  string
 	// handoff is the lg_code of a consumption, for Redeem.
 	handoff string
 }
@@ -121,6 +139,12 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 	}
 	in.Proof = checkProof(r, now)
 	kind := r.Stage.VisitKind()
+	if r.Code != "" && !validCode(r.Code) {
+		// Not a code at all: refused before an attempt is spent on it.
+		return nil, &Error{Kind: KindInvalid, Code: CodeInvalidCode,
+			Message: fmt.Sprintf("the code is the %d digits shown in the email; no try was counted", CodeLen),
+			Extra:   map[string]any{"attempts_left": max(s.Policy.MaxCodeAttempts-l.CodeAttempts, 0)}}
+	}
 	v := s.Decider.Decide(in)
 	if r.Code != "" {
 		return s.tryCode(ctx, l, r, in, v, now)
@@ -177,9 +201,9 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 func finalResult(l *Link, now time.Time) *Result {
 	switch l.StateAt(now) {
 	case Consumed:
-		return &Result{Outcome: OutcomeUsed, UsedAt: l.ConsumedAt, RedirectBack: l.RedirectURL}
+		return &Result{Outcome: OutcomeUsed, UsedAt: l.ConsumedAt, RedirectBack: l.RedirectURL, Purpose: l.Purpose.OrDefault(), Locale: l.Locale}
 	case Expired, Revoked:
-		return &Result{Outcome: OutcomeExpired, ExpiresAt: l.ExpiresAt, RedirectBack: l.RedirectURL}
+		return &Result{Outcome: OutcomeExpired, ExpiresAt: l.ExpiresAt, RedirectBack: l.RedirectURL, Purpose: l.Purpose.OrDefault(), Locale: l.Locale}
 	}
 	return nil
 }
@@ -228,7 +252,9 @@ func (s *Service) tryCode(ctx context.Context, l *Link, r *ReportRequest, in *fi
 		if left <= 0 {
 			return nil, Errorf(KindRateLimited, CodeTooManyAttempts, "that code is not right, and no tries are left for this link: ask for a new link")
 		}
-		return &Result{AttemptsLeft: left}, Errorf(KindInvalid, CodeInvalidCode, "that code is not right: check the email and try again (%d tries left)", left)
+		return &Result{AttemptsLeft: left}, &Error{Kind: KindInvalid, Code: CodeInvalidCode,
+			Message: fmt.Sprintf("that code is not right: check the email and try again (%d tries left)", left),
+			Extra:   map[string]any{"attempts_left": left}}
 	case errors.Is(err, ErrNotPending):
 		s.addVisit(ctx, vis)
 		if res := finalResult(sp.Link, now); res != nil {
@@ -336,7 +362,7 @@ func (s *Service) spent(l *Link, v fingerprint.Verdict, code string, byCode bool
 			redirect = withParam(redirect, "lg_assertion", tok)
 		}
 	}
-	return &Result{Outcome: OutcomeConsumed, RedirectURL: redirect, handoff: code}
+	return &Result{Outcome: OutcomeConsumed, RedirectURL: redirect, handoff: code, Purpose: l.Purpose.OrDefault(), Locale: l.Locale}
 }
 
 // reload answers from the stored state after a lost race.

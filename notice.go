@@ -12,8 +12,10 @@ import (
 type Notice struct {
 	// Filter is the mail filter's name as people know it.
 	Filter string
-	// After is how long after issue it opened the link ("3 seconds").
-	After string
+	// After is how long after issue it opened the link ("3 seconds"),
+	// and Seconds the same in seconds, for pages in other languages.
+	After   string
+	Seconds int64
 }
 
 // filterNames are the scanner entries (fingerprint's scanner list) that
@@ -87,7 +89,7 @@ func (s *Service) notice(l *Link) Notice {
 	if name == "" {
 		return Notice{}
 	}
-	return Notice{Filter: name, After: humanDuration(x.after)}
+	return Notice{Filter: name, After: humanDuration(x.after), Seconds: max(int64(x.after/time.Second), 0)}
 }
 
 // humanDuration writes d as people say it: "3 seconds", "2 minutes".

@@ -165,3 +165,23 @@ func notPending(l *Link, now time.Time) error {
 func tooMany() error {
 	return Errorf(KindRateLimited, CodeTooManyAttempts, "too many wrong codes were tried for this link: ask for a new link")
 }
+
+// LinkForPage returns the link of a landing page that asks for a new
+// link ("email me a new link"): nonce must be one the page was rendered
+// with, so that only a page of the link asks. The caller issues the new
+// link, for the same address, site, purpose and locale, under the limits
+// of a sign-in. Unknown tokens are not_found.
+func (s *Service) LinkForPage(ctx context.Context, token, nonce string) (*Link, error) {
+	th := s.Keys.TokenHash(token)
+	if err := s.Keys.CheckNonce(nonce, th, s.now(), s.Policy.NonceMaxAge); err != nil {
+		return nil, Errorf(KindInvalid, CodeInvalidNonce, "this page is out of date or was not issued for this link (%v): reload the page and try again", err)
+	}
+	l, err := s.Store.LinkByTokenHash(ctx, th)
+	if errors.Is(err, ErrNotFound) {
+		return nil, Errorf(KindNotFound, CodeNotFound, "no such link")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load link: %w", err)
+	}
+	return l, nil
+}

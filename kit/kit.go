@@ -34,6 +34,7 @@ import (
 	"github.com/linkguard/linkguard/server"
 	badgerstore "github.com/linkguard/linkguard/store/badger"
 	"github.com/linkguard/linkguard/web"
+	"github.com/linkguard/linkguard/web/i18n"
 )
 
 // Options are the kit's settings, already parsed. Zero values take the
@@ -78,6 +79,9 @@ type Options struct {
 	TemplatesDir      string
 	// MailTemplatesDir overrides the embedded email templates.
 	MailTemplatesDir string
+	// MessagesDir holds message files (<lang>.yaml) that add languages
+	// to the pages and mails, or override shipped messages (web/i18n).
+	MessagesDir string
 	// HandoffAssertion adds a signed Ed25519 JWT (lg_assertion) to every
 	// redirect, verifiable with the JWKS at /.well-known/jwks.json.
 	HandoffAssertion bool
@@ -98,6 +102,7 @@ type Kit struct {
 	geo     *geoip.Reader
 	deliver *mail.Deliverer
 	log     *slog.Logger
+	catalog *i18n.Catalog
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 	closeMu sync.Once
@@ -165,11 +170,17 @@ func New(opts Options) (*Kit, error) {
 	if opts.Decider != nil {
 		decider = opts.Decider
 	}
+	cat, err := i18n.New(opts.MessagesDir, pol.DefaultLocale)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("messages: %w", err)
+	}
+	k.catalog = cat
 	svc := &linkguard.Service{Store: st, Keys: keys, Decider: decider, Policy: pol, Log: log,
-		Locator: locators{geo: geo, engine: engine}}
+		Locator: locators{geo: geo, engine: engine}, MatchLocale: cat.Match}
 	k.Service = svc
 
-	site, err := web.New(web.Options{Brand: opts.Brand, TemplatesDir: opts.TemplatesDir, BasePath: base})
+	site, err := web.New(web.Options{Brand: opts.Brand, TemplatesDir: opts.TemplatesDir, BasePath: base, Catalog: cat})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -223,6 +234,7 @@ func fillPolicy(p linkguard.Policy) linkguard.Policy {
 	p.HandoffTTL = or(p.HandoffTTL, d.HandoffTTL)
 	p.MaxCodeAttempts = or(p.MaxCodeAttempts, d.MaxCodeAttempts)
 	p.MaxMetadata = or(p.MaxMetadata, d.MaxMetadata)
+	p.DefaultLocale = or(p.DefaultLocale, d.DefaultLocale)
 	return p
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/mssola/useragent"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
 	"github.com/linkguard/linkguard/mail"
 )
 
@@ -21,7 +22,7 @@ func (k *Kit) setupMail(opts Options, keys *linkguard.Keys) (bool, error) {
 	if opts.SMTPURL == "" && !opts.Dev {
 		return false, nil
 	}
-	r, err := mail.NewRenderer(opts.MailTemplatesDir)
+	r, err := mail.NewLocalizedRenderer(opts.MailTemplatesDir, k.catalog)
 	if err != nil {
 		return false, fmt.Errorf("mail templates: %w", err)
 	}
@@ -62,6 +63,15 @@ func (k *Kit) setupMail(opts Options, keys *linkguard.Keys) (bool, error) {
 			To: l.Email, Purpose: mail.Purpose(l.Purpose.OrDefault()), Locale: l.Locale, ProductName: product, LinkURL: link, Code: code,
 			ExpiresAt: l.ExpiresAt, RequestedAt: l.CreatedAt, SupportAddress: opts.Brand.Support,
 			Origin: describeOrigin(l.Requester.UserAgent, l.Requester.Network.City, l.Requester.Network.Country),
+			City:   l.Requester.Network.City, Country: l.Requester.Network.Country,
+		}
+		if ua := fingerprint.ParseUA(l.Requester.UserAgent); !ua.Empty {
+			if ua.Browser != fingerprint.BrowserUnknown {
+				m.Browser = ua.Browser.String()
+			}
+			if ua.OS != fingerprint.OSUnknown {
+				m.OS = ua.OS.String()
+			}
 		}
 		b, err := json.Marshal(m)
 		if err != nil {

@@ -50,6 +50,13 @@ type Message struct {
 	// Origin describes where the request came from, as a person would say
 	// it: "Chrome on Windows, near London". Empty means unknown.
 	Origin string `json:"origin,omitempty"`
+	// Browser, OS, City and Country describe the same in parts, so that
+	// each language says it its own way ("Chrome", "Windows", "London",
+	// "GB"); when all are empty, Origin is used as it is.
+	Browser string `json:"browser,omitempty"`
+	OS      string `json:"os,omitempty"`
+	City    string `json:"city,omitempty"`
+	Country string `json:"country,omitempty"`
 	// RequestedAt is when the link was asked for.
 	RequestedAt time.Time `json:"requested_at,omitzero"`
 	// SupportAddress, when set, is offered to people who did not ask for
@@ -88,7 +95,7 @@ func (m Message) Validate() error {
 	if m.ExpiresAt.IsZero() {
 		problems = append(problems, "expires_at: missing")
 	}
-	if strings.ContainsAny(m.ProductName+m.Origin, "\r\n") {
+	if strings.ContainsAny(m.ProductName+m.Origin+m.Browser+m.OS+m.City+m.Country, "\r\n") {
 		problems = append(problems, "product_name and origin must be one line")
 	}
 	if m.SupportAddress != "" {

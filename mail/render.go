@@ -12,6 +12,8 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
+
+	"github.com/linkguard/linkguard/web/i18n"
 )
 
 // The template files a Renderer uses. An override directory may hold any of
@@ -34,6 +36,13 @@ type Rendered struct {
 
 // Renderer fills the mail templates. It is safe for concurrent use.
 type Renderer struct {
+	catalog *i18n.Catalog
+	// langs holds the templates once per offered language: each set's
+	// "t" speaks its language.
+	langs map[string]*templates
+}
+
+type templates struct {
 	subject *texttemplate.Template
 	text    *texttemplate.Template
 	html    *htmltemplate.Template
@@ -44,8 +53,25 @@ type Renderer struct {
 // uses the embedded templates only. Templates are parsed here, once, so a
 // broken override stops the server at start instead of failing every mail.
 //
-// Templates see a TemplateData.
+// Templates see a TemplateData, and the function t: {{t "mail.open"}} is
+// that message in the mail's language (web/i18n), {{t "mail.support"
+// "Support" .SupportAddress}} fills a value in. The shipped languages and
+// English as the default are used; NewLocalizedRenderer takes others.
 func NewRenderer(overrideDir string) (*Renderer, error) {
+	return NewLocalizedRenderer(overrideDir, nil)
+}
+
+// NewLocalizedRenderer is NewRenderer with the messages of cat (nil: the
+// shipped ones).
+func NewLocalizedRenderer(overrideDir string, cat *i18n.Catalog) (*Renderer, error) {
+	if cat == nil {
+		c, err := i18n.New("", "")
+		if err != nil {
+			return nil, err
+		}
+		cat = c
+	}
+	base := texttemplate.FuncMap{"t": func(id string, args ...any) string { return id }}
 	read := func(name string) (string, error) {
 		if overrideDir != "" {
 			b, err := os.ReadFile(filepath.Join(overrideDir, name))
@@ -59,27 +85,45 @@ func NewRenderer(overrideDir string) (*Renderer, error) {
 		b, err := embedded.ReadFile("templates/" + name)
 		return string(b), err
 	}
-	var r Renderer
+	var r templates
 	src, err := read(SubjectTemplate)
 	if err != nil {
 		return nil, err
 	}
-	if r.subject, err = texttemplate.New(SubjectTemplate).Option("missingkey=error").Parse(src); err != nil {
+	if r.subject, err = texttemplate.New(SubjectTemplate).Option("missingkey=error").Funcs(base).Parse(src); err != nil {
 		return nil, fmt.Errorf("parse mail template: %w", err)
 	}
 	if src, err = read(TextTemplate); err != nil {
 		return nil, err
 	}
-	if r.text, err = texttemplate.New(TextTemplate).Option("missingkey=error").Parse(src); err != nil {
+	if r.text, err = texttemplate.New(TextTemplate).Option("missingkey=error").Funcs(base).Parse(src); err != nil {
 		return nil, fmt.Errorf("parse mail template: %w", err)
 	}
 	if src, err = read(HTMLTemplate); err != nil {
 		return nil, err
 	}
-	if r.html, err = htmltemplate.New(HTMLTemplate).Option("missingkey=error").Parse(src); err != nil {
+	if r.html, err = htmltemplate.New(HTMLTemplate).Option("missingkey=error").Funcs(htmltemplate.FuncMap(base)).Parse(src); err != nil {
 		return nil, fmt.Errorf("parse mail template: %w", err)
 	}
-	return &r, nil
+	out := &Renderer{catalog: cat, langs: map[string]*templates{}}
+	for _, lang := range cat.Languages() {
+		fm := texttemplate.FuncMap{"t": func(id string, args ...any) string { return cat.T(lang, id, args...) }}
+		var l templates
+		if l.subject, err = r.subject.Clone(); err != nil {
+			return nil, err
+		}
+		if l.text, err = r.text.Clone(); err != nil {
+			return nil, err
+		}
+		if l.html, err = r.html.Clone(); err != nil {
+			return nil, err
+		}
+		l.subject.Funcs(fm)
+		l.text.Funcs(fm)
+		l.html.Funcs(htmltemplate.FuncMap(fm))
+		out.langs[lang] = &l
+	}
+	return out, nil
 }
 
 // TemplateData is what the templates see. Times are preformatted in UTC,
@@ -100,80 +144,87 @@ type TemplateData struct {
 	ExpiresAtText string
 	// RequestedAtText is RequestedAt formatted the same way, or empty.
 	RequestedAtText string
-	// OriginText is Origin, or "an unknown device" when empty.
+	// OriginText is where the request came from, in Lang ("Chrome on
+	// Windows near London"), or "an unknown device".
 	OriginText string
+	// Lang is the mail's language: the offered one closest to Locale.
+	Lang string
+	// Title is the purpose's call to action ("Reset your password"),
+	// the button's label.
+	Title string
 }
 
 // Render fills the templates for m; now is the send time, from which
 // ExpiresIn is counted.
 func (r *Renderer) Render(m Message, now time.Time) (Rendered, error) {
+	lang := r.catalog.Lang(m.Locale, "")
+	c := r.catalog
+	purpose := m.Purpose
+	if purpose == "" {
+		purpose = PurposeSignIn
+	}
 	d := TemplateData{
 		Message:       m,
+		Lang:          lang,
 		Product:       strings.TrimSpace(m.ProductName),
-		ExpiresIn:     humanDuration(m.ExpiresAt.Sub(now)),
+		ExpiresIn:     r.duration(lang, m.ExpiresAt.Sub(now)),
 		ExpiresAtText: formatTime(m.ExpiresAt),
-		OriginText:    strings.TrimSpace(m.Origin),
+		OriginText:    c.Origin(lang, m.Browser, m.OS, m.City, m.Country),
+		Action:        c.T(lang, "purpose."+string(purpose)+".action"),
+		Title:         c.T(lang, "purpose."+string(purpose)+".title"),
+	}
+	if d.Product == "" {
+		d.Product = "linkguard"
 	}
 	if !m.RequestedAt.IsZero() {
 		d.RequestedAtText = formatTime(m.RequestedAt)
 	}
 	if d.OriginText == "" {
-		d.OriginText = "an unknown device"
+		d.OriginText = strings.TrimSpace(m.Origin)
 	}
-	switch m.Purpose {
-	case PurposeConfirmEmail:
-		d.Action = "confirm your email address"
-	case PurposeResetPassword:
-		d.Action = "reset your password"
-	case PurposeInvite:
-		d.Action = "accept your invitation"
-	case PurposeApprove:
-		d.Action = "approve the request"
-	default:
-		d.Action = "sign in"
+	if d.OriginText == "" {
+		d.OriginText = c.T(lang, "origin.unknown")
 	}
+	d.Subject = c.T(lang, "purpose."+string(purpose)+".subject", "Product", d.Product)
+	tm := r.langs[lang]
 	var out Rendered
 	var b bytes.Buffer
-	if err := r.subject.Execute(&b, d); err != nil {
+	if err := tm.subject.Execute(&b, d); err != nil {
 		return out, fmt.Errorf("render subject: %w", err)
 	}
 	// A subject is one header line; collapse whatever the template made.
 	out.Subject = strings.Join(strings.Fields(b.String()), " ")
 	d.Subject = out.Subject
 	b.Reset()
-	if err := r.text.Execute(&b, d); err != nil {
+	if err := tm.text.Execute(&b, d); err != nil {
 		return out, fmt.Errorf("render text body: %w", err)
 	}
 	out.Text = b.String()
 	b.Reset()
-	if err := r.html.Execute(&b, d); err != nil {
+	if err := tm.html.Execute(&b, d); err != nil {
 		return out, fmt.Errorf("render html body: %w", err)
 	}
 	out.HTML = b.String()
 	return out, nil
 }
 
-// formatTime writes t for people, unambiguous across locales.
+// formatTime writes t for people, the same in every language and
+// unambiguous across locales.
 func formatTime(t time.Time) string {
-	return t.UTC().Format("15:04 MST on 2 January 2006")
+	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
-// humanDuration rounds d to what a person needs: "15 minutes", "2 hours".
-func humanDuration(d time.Duration) string {
-	plural := func(n int64, unit string) string {
-		if n == 1 {
-			return "1 " + unit
-		}
-		return fmt.Sprintf("%d %ss", n, unit)
-	}
+// duration rounds d to what a person needs, in lang: "15 minutes",
+// "2 hours".
+func (r *Renderer) duration(lang string, d time.Duration) string {
 	switch {
 	case d < time.Minute:
-		return "less than a minute"
+		return r.catalog.T(lang, "duration.under_minute")
 	case d < 90*time.Minute:
-		return plural(int64((d+30*time.Second)/time.Minute), "minute")
+		return r.catalog.T(lang, "duration.minute", "Count", int64((d+30*time.Second)/time.Minute))
 	case d < 36*time.Hour:
-		return plural(int64((d+30*time.Minute)/time.Hour), "hour")
+		return r.catalog.T(lang, "duration.hour", "Count", int64((d+30*time.Minute)/time.Hour))
 	default:
-		return plural(int64((d+12*time.Hour)/(24*time.Hour)), "day")
+		return r.catalog.T(lang, "duration.day", "Count", int64((d+12*time.Hour)/(24*time.Hour)))
 	}
 }

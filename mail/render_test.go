@@ -23,12 +23,12 @@ func TestRender(t *testing.T) {
 		{
 			name:    "sign_in/full",
 			subject: "Your sign-in link for Acme",
-			want:    []string{"sign in at", "483920", "15 minutes", "14:15 UTC on 2 March 2026", "Chrome on Windows, near London", "13:59 UTC on 2 March 2026", "help@acme.example", "bob@example.com"},
+			want:    []string{"sign in at", "483920", "15 minutes", "2026-03-02 14:15 UTC", "Chrome on Windows, near London", "2026-03-02 13:59 UTC", "help@acme.example", "bob@example.com"},
 		},
 		{
 			name:    "sign_in/no product, origin or support",
 			edit:    func(m *Message) { m.ProductName, m.Origin, m.SupportAddress, m.RequestedAt = "", "", "", time.Time{} },
-			subject: "Your sign-in link",
+			subject: "Your sign-in link for linkguard",
 			want:    []string{"an unknown device", "483920"},
 			notWant: []string{"Acme", "write to"},
 		},
@@ -43,6 +43,22 @@ func TestRender(t *testing.T) {
 			edit:    func(m *Message) { m.Purpose = PurposeResetPassword; m.ExpiresAt = testNow.Add(2 * time.Hour) },
 			subject: "Reset your password for Acme",
 			want:    []string{"reset your password", "2 hours"},
+		},
+		{
+			name: "reset_password/German, origin in parts",
+			edit: func(m *Message) {
+				m.Purpose, m.Locale, m.ExpiresAt = PurposeResetPassword, "de-AT", testNow.Add(5*time.Minute)
+				m.Origin, m.Browser, m.OS, m.Country = "", "Firefox", "Windows", "GB"
+			},
+			subject: "Passwort für Acme zurücksetzen",
+			want:    []string{"Ihr Passwort zurückzusetzen", "5 Minuten", "Firefox unter Windows in der Nähe von Vereinigtes Königreich"},
+			notWant: []string{"sign in", "Someone"},
+		},
+		{
+			name:    "invite/Polish plural",
+			edit:    func(m *Message) { m.Purpose, m.Locale, m.ExpiresAt = PurposeInvite, "pl", testNow.Add(22*time.Minute) },
+			subject: "Twoje zaproszenie do Acme",
+			want:    []string{"przyjąć zaproszenie", "22 minuty"},
 		},
 	}
 	for _, tc := range tests {
@@ -128,7 +144,7 @@ func TestRendererOverride(t *testing.T) {
 	if out.Text != "Link: "+m.LinkURL+" Code: 483920" {
 		t.Errorf("text %q", out.Text)
 	}
-	if !strings.Contains(out.HTML, "Requested from:") {
+	if !strings.Contains(out.HTML, "Requested from Chrome") {
 		t.Error("html is not the embedded default")
 	}
 
@@ -164,8 +180,12 @@ func TestHumanDuration(t *testing.T) {
 		{24 * time.Hour, "24 hours"},
 		{36 * time.Hour, "2 days"},
 	}
+	r, err := NewRenderer("")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range tests {
-		if got := humanDuration(tc.d); got != tc.want {
+		if got := r.duration("en", tc.d); got != tc.want {
 			t.Errorf("humanDuration(%v) = %q, want %q", tc.d, got, tc.want)
 		}
 	}

@@ -92,7 +92,7 @@ func TestSendDelivers(t *testing.T) {
 				t.Error("missing Message-ID or Date")
 			}
 			for part, body := range map[string]string{"text": p.Text, "html": p.HTML} {
-				for _, want := range []string{m.LinkURL, m.Code, "15 minutes", "14:15 UTC on 2 March 2026", "Chrome on Windows, near London"} {
+				for _, want := range []string{m.LinkURL, m.Code, "15 minutes", "2026-03-02 14:15 UTC", "Chrome on Windows, near London"} {
 					if !strings.Contains(body, want) {
 						t.Errorf("%s part lacks %q:\n%s", part, want, body)
 					}

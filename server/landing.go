@@ -103,12 +103,31 @@ func (s *Server) render(c *fiber.Ctx, status int, d web.Landing) error {
 	return s.site.RenderLanding(c.Response().BodyWriter(), d)
 }
 
-func (s *Server) landingData(token string, p *linkguard.Page) web.Landing {
-	return web.Landing{
+func (s *Server) landingData(c *fiber.Ctx, token string, p *linkguard.Page) web.Landing {
+	d := web.Landing{
 		State: p.State, Nonce: p.Nonce, ConfirmURL: s.site.Path("/l/" + token + "/confirm"),
 		Scripts: p.State == linkguard.PageChecking, UsedAt: p.UsedAt, ExpiresAt: p.ExpiresAt,
 		LoginURL: s.loginURL(p.RedirectURL), Fast: p.Bound, Notice: p.Notice,
+		Lang: s.site.Lang(p.Locale, c.Get(fiber.HeaderAcceptLanguage)), Purpose: p.Purpose.OrDefault(),
 	}
+	if p.Locked {
+		d.State, d.Scripts = linkguard.PageLocked, false
+	}
+	if p.RedirectURL != "" {
+		// A link's page offers a new link for the same address and site;
+		// without mail, the way back to the site.
+		d.NewLink = s.opts.MailConfigured
+		if !d.NewLink && d.LoginURL == "" {
+			d.Back = s.backURL(p.RedirectURL)
+		}
+	}
+	if d.Notice.Filter != "" && p.Notice.Seconds > 0 {
+		d.Notice.After = s.duration(d.Lang, p.Notice.Seconds)
+	}
+	if p.AskedElsewhere {
+		d.Asked = s.askedFrom(d.Lang, &p.Requester)
+	}
+	return d
 }
 
 // landing answers GET and HEAD /l/{token}: the page, for any token, and
@@ -130,7 +149,7 @@ func (s *Server) landing(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, fiber.StatusOK, s.landingData(token, p))
+	return s.render(c, fiber.StatusOK, s.landingData(c, token, p))
 }
 
 // landingRest answers GET and HEAD /l/{token}/...: what follows the
@@ -235,40 +254,49 @@ func (s *Server) report(c *fiber.Ctx, stage fingerprint.Stage) error {
 // confirmForm is the code form of browsers without JavaScript: the same
 // decision, answered with a page.
 func (s *Server) confirmForm(c *fiber.Ctx) error {
+	if isNewLink(c) {
+		return s.newLink(c)
+	}
 	token := utils.CopyString(c.Params("token"))
 	cl := s.client(c)
 	rr := &linkguard.ReportRequest{
 		Stage: fingerprint.StageConfirm, Token: token, Nonce: utils.CopyString(c.FormValue("nonce")),
 		Code: strings.TrimSpace(utils.CopyString(c.FormValue("code"))), Client: *cl,
 	}
-	again := func(msg string) error {
+	again := func(id string, le *linkguard.Error) error {
 		p, err := s.svc.View(c.UserContext(), token, cl)
 		if err != nil {
 			return err
 		}
-		d := s.landingData(token, p)
+		d := s.landingData(c, token, p)
 		if p.State == linkguard.PageChecking {
-			d.State, d.CodeError = linkguard.PageCode, msg
+			d.State, d.Scripts = linkguard.PageCode, false
+			if le != nil {
+				d.CodeError = s.codeMessage(d.Lang, le, rr.Code)
+			} else {
+				d.CodeError = s.site.T(d.Lang, id)
+			}
 		}
 		return s.render(c, fiber.StatusOK, d)
 	}
 	if rr.Code == "" {
-		return again("Please type the 6-digit code from the email.")
+		return again("code.missing", nil)
 	}
 	res, err := s.svc.Report(c.UserContext(), rr)
 	var le *linkguard.Error
 	if errors.As(err, &le) {
 		switch le.Code {
 		case linkguard.CodeInvalidCode, linkguard.CodeTooManyAttempts:
-			return again(le.Message)
+			return again("", le)
 		case linkguard.CodeInvalidNonce:
-			return again("This page was out of date. Please type the code again.")
+			return again("code.stale", nil)
 		}
 	}
 	if err != nil {
 		return err
 	}
-	d := web.Landing{Nonce: rr.Nonce, ConfirmURL: s.site.Path("/l/" + token + "/confirm"), LoginURL: s.loginURL(res.RedirectBack)}
+	d := web.Landing{Nonce: rr.Nonce, ConfirmURL: s.site.Path("/l/" + token + "/confirm"), LoginURL: s.loginURL(res.RedirectBack),
+		Lang: s.site.Lang(res.Locale, c.Get(fiber.HeaderAcceptLanguage)), Purpose: res.Purpose.OrDefault(), NewLink: s.opts.MailConfigured}
 	switch res.Outcome {
 	case linkguard.OutcomeConsumed:
 		d.State, d.RedirectURL = linkguard.PageDone, res.RedirectURL
@@ -277,7 +305,7 @@ func (s *Server) confirmForm(c *fiber.Ctx) error {
 	case linkguard.OutcomeExpired:
 		d.State, d.ExpiresAt = linkguard.PageExpired, res.ExpiresAt
 	default:
-		return again("Please type the 6-digit code from the email.")
+		return again("code.missing", nil)
 	}
 	return s.render(c, fiber.StatusOK, d)
 }

@@ -113,7 +113,7 @@ func TestScannerNotice(t *testing.T) {
 	}
 	h.clock.Add(time.Minute)
 	r := h.do("GET", "/l/"+l.Token, "", "User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/145.0.0.0 Safari/537.36")
-	want := `<p id="lg-notice" class="lg-notice">Your organisation's mail filter (Barracuda) opened this link 3 seconds after it was sent. It could not use it.</p>`
+	want := `<p id="lg-notice" class="lg-notice">Your organisation’s mail filter (Barracuda) opened this link 3 seconds after it was sent. It could not use it.</p>`
 	if !strings.Contains(r.body, want) {
 		t.Fatalf("person's page lacks the notice %s:\n%s", want, r.body)
 	}

@@ -18,6 +18,8 @@ import (
 const resendCooldown = 30 * time.Second
 
 type loginData struct {
+	// Lang is the page's language (Accept-Language, or a link's locale).
+	Lang                            string
 	CSRF, RedirectURL, Email, Error string
 	// Sent switches the page to "check your inbox".
 	Sent     bool
@@ -68,16 +70,16 @@ func (s *Server) defaultRedirect() string {
 // the device cookie it sets.
 func (s *Server) loginForm(c *fiber.Ctx) error {
 	dev := s.deviceCookie(c)
-	d := loginData{CSRF: s.svc.Keys.CSRF(dev), RedirectURL: utils.CopyString(c.Query("redirect_url"))}
+	d := loginData{Lang: s.acceptLang(c), CSRF: s.svc.Keys.CSRF(dev), RedirectURL: utils.CopyString(c.Query("redirect_url"))}
 	if d.RedirectURL == "" {
 		d.RedirectURL = s.defaultRedirect()
 	}
 	if d.RedirectURL == "" {
-		d.Error = "This sign-in page needs a redirect_url: the site that sent you here should add it."
+		d.Error = s.site.T(d.Lang, "login.error.no_redirect")
 		return s.renderLogin(c, fiber.StatusBadRequest, d)
 	}
 	if _, err := s.svc.CheckRedirect(d.RedirectURL); err != nil {
-		d.Error = "The site that sent you here is not allowed to use this sign-in service."
+		d.Error = s.site.T(d.Lang, "login.error.redirect")
 		d.RedirectURL = ""
 		return s.renderLogin(c, fiber.StatusBadRequest, d)
 	}
@@ -90,6 +92,7 @@ func (s *Server) loginForm(c *fiber.Ctx) error {
 func (s *Server) login(c *fiber.Ctx) error {
 	cookie := utils.CopyString(c.Cookies(s.DeviceCookie()))
 	d := loginData{
+		Lang:        s.acceptLang(c),
 		Email:       strings.TrimSpace(utils.CopyString(c.FormValue("email"))),
 		RedirectURL: utils.CopyString(c.FormValue("redirect_url")),
 	}
@@ -97,12 +100,12 @@ func (s *Server) login(c *fiber.Ctx) error {
 		!s.svc.Keys.CheckCSRF(c.FormValue("csrf"), cookie) {
 		dev := s.deviceCookie(c)
 		d.CSRF = s.svc.Keys.CSRF(dev)
-		d.Error = "This form had expired. Please enter your email again."
+		d.Error = s.site.T(d.Lang, "login.error.form")
 		return s.renderLogin(c, fiber.StatusForbidden, d)
 	}
 	d.CSRF = s.svc.Keys.CSRF(cookie)
 	if !s.opts.MailConfigured {
-		d.Error = "This server cannot send email yet. Please tell the site's support."
+		d.Error = s.site.T(d.Lang, "login.error.no_mail")
 		return s.renderLogin(c, fiber.StatusServiceUnavailable, d)
 	}
 	cl := s.client(c)
@@ -112,11 +115,11 @@ func (s *Server) login(c *fiber.Ctx) error {
 	}
 	origin, err := s.svc.CheckRedirect(d.RedirectURL)
 	if err != nil {
-		d.Error = "The site that sent you here is not allowed to use this sign-in service."
+		d.Error = s.site.T(d.Lang, "login.error.redirect")
 		return s.renderLogin(c, fiber.StatusBadRequest, d)
 	}
 	if _, err := linkguard.CheckEmail(d.Email); err != nil {
-		d.Error = "Please enter a valid email address, like alice@example.com."
+		d.Error = s.site.T(d.Lang, "login.error.email")
 		return s.renderLogin(c, fiber.StatusBadRequest, d)
 	}
 	// Every refusal by a limit below answers as a sent link does: the
@@ -169,9 +172,8 @@ func (s *Server) loginLimiter() fiber.Handler {
 			return err
 		}
 		if !ok {
-			return s.renderLogin(c, fiber.StatusTooManyRequests, loginData{
-				Error: "Too many sign-in requests from your network. Please wait a minute and try again.",
-			})
+			lang := s.acceptLang(c)
+			return s.renderLogin(c, fiber.StatusTooManyRequests, loginData{Lang: lang, Error: s.site.T(lang, "login.error.rate")})
 		}
 		return c.Next()
 	}

@@ -131,7 +131,7 @@ func (s *Server) routes() {
 	a.Get("/l/:token", s.landing) // Fiber answers HEAD for GET routes; routes ignore case (/L/)
 	a.Get("/l/:token/*", s.landingRest)
 	a.Post("/l/:token/verify", s.verify)
-	a.Post("/l/:token/confirm", s.confirm)
+	a.Post("/l/:token/confirm", s.newLinkGate(), s.confirm)
 
 	a.Get("/login", s.loginForm)
 	a.Post("/login", s.loginLimiter(), s.login)

@@ -26,6 +26,7 @@ import (
 func (s *Server) waitCode(c *fiber.Ctx) error {
 	cookie := utils.CopyString(c.Cookies(s.DeviceCookie()))
 	d := loginData{
+		Lang:        s.acceptLang(c),
 		Email:       strings.TrimSpace(utils.CopyString(c.FormValue("email"))),
 		RedirectURL: utils.CopyString(c.FormValue("redirect_url")),
 		LinkID:      utils.CopyString(c.FormValue("link")),
@@ -37,7 +38,7 @@ func (s *Server) waitCode(c *fiber.Ctx) error {
 	if site := c.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" ||
 		!s.svc.Keys.CheckCSRF(c.FormValue("csrf"), cookie) {
 		d.CSRF = s.svc.Keys.CSRF(s.deviceCookie(c))
-		d.CodeError = "This page had expired. Please type the code again."
+		d.CodeError = s.site.T(d.Lang, "wait.error.form")
 		return s.renderLogin(c, fiber.StatusForbidden, d)
 	}
 	d.CSRF = s.svc.Keys.CSRF(cookie)
@@ -49,7 +50,7 @@ func (s *Server) waitCode(c *fiber.Ctx) error {
 	if errors.As(err, &le) {
 		switch le.Code {
 		case linkguard.CodeInvalidCode:
-			d.CodeError = le.Message
+			d.CodeError = s.codeMessage(d.Lang, le, code)
 			if n, ok := le.Extra["attempts_left"].(int); ok {
 				d.AttemptsLeft = n
 			}
@@ -120,9 +121,8 @@ func (s *Server) waitLimiter() fiber.Handler {
 		Max: 30, Expiration: time.Minute,
 		KeyGenerator: func(c *fiber.Ctx) string { return s.clientIP(c).String() },
 		LimitReached: func(c *fiber.Ctx) error {
-			return s.renderLogin(c, fiber.StatusTooManyRequests, loginData{
-				Error: "Too many codes were typed from your network. Please wait a minute and try again.",
-			})
+			lang := s.acceptLang(c)
+			return s.renderLogin(c, fiber.StatusTooManyRequests, loginData{Lang: lang, Error: s.site.T(lang, "wait.error.rate")})
 		},
 	})
 }

@@ -154,7 +154,7 @@ func TestWaitingPageCodeSignsInThisBrowser(t *testing.T) {
 	}
 	// Not a code: refused without a try spent.
 	r := b.typeCode(id, csrf, "12ab")
-	if pageState(t, r) != "sent" || !strings.Contains(r.body, "no try was counted") {
+	if pageState(t, r) != "sent" || !strings.Contains(r.body, "No try was counted") {
 		t.Fatalf("not a code: %s", r.body)
 	}
 	r = b.typeCode(id, csrf, wrongCode(code))

@@ -33,4 +33,20 @@ type Landing struct {
 	// which mail filter opened the link first, and how long after issue.
 	// The sentence itself is the template's, so that it can be translated.
 	Notice linkguard.Notice
+	// Lang is the page's language (an offered one: Site.Lang), Purpose
+	// the link's; both choose the page's words.
+	Lang    string
+	Purpose linkguard.Purpose
+	// Asked, on a pending link's page in another browser than the one
+	// that asked, is where it was asked from, in Lang ("Chrome on
+	// Windows near London"): the code can be typed there too.
+	Asked string
+	// NewLink offers #lg-new-link: a form that posts to ConfirmURL for a
+	// new link to the same address and site.
+	NewLink bool
+	// Back is the site's address, offered when no new link can be sent.
+	Back string
 }
+
+// PageLang is the landing page's language.
+func (d Landing) PageLang() string { return d.Lang }

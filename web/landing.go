@@ -164,7 +164,8 @@ func (s *Site) variant(key Landing) *variant {
 // markers, and checks the pieces against the template with probe values.
 func (s *Site) buildVariant(key Landing) *variant {
 	var b bytes.Buffer
-	if err := s.tmpl.ExecuteTemplate(&b, landingPage, key); err != nil {
+	tmpl := s.templates(key.Lang)
+	if err := tmpl.ExecuteTemplate(&b, landingPage, key); err != nil {
 		return &variant{} // executed each time, and each time its error shows
 	}
 	var found [numSlots]string
@@ -221,7 +222,7 @@ func (s *Site) buildVariant(key Landing) *variant {
 		vals[slotExpiresAt] = s.when(probe.ExpiresAt)
 	}
 	var want, got bytes.Buffer
-	if s.tmpl.ExecuteTemplate(&want, landingPage, probe) != nil {
+	if tmpl.ExecuteTemplate(&want, landingPage, probe) != nil {
 		return &variant{}
 	}
 	for i, p := range v.parts {

@@ -18,11 +18,15 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/andybalholm/brotli"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/web/i18n"
 )
 
 //go:embed templates static
@@ -45,6 +49,9 @@ type Options struct {
 	// BasePath is the path the kit is served under ("" at the root, or
 	// "/auth" when mounted there); asset URLs start with it.
 	BasePath string
+	// Catalog holds the pages' words in every offered language; nil
+	// loads the shipped languages with English as the default.
+	Catalog *i18n.Catalog
 }
 
 // Asset is one static file, with its precompressed forms.
@@ -58,11 +65,15 @@ type Asset struct {
 
 // Site renders pages and serves assets. It is safe for concurrent use.
 type Site struct {
-	brand  Brand
-	base   string
-	tmpl   *template.Template
-	assets map[string]*Asset // by hashed name
-	urls   map[string]string // logical name → "/assets/<hashed name>"
+	brand Brand
+	base  string
+	tmpl  *template.Template // in the default language
+	// tmpls holds the templates once per offered language: each set's
+	// "t" speaks its language.
+	tmpls   map[string]*template.Template
+	catalog *i18n.Catalog
+	assets  map[string]*Asset // by hashed name
+	urls    map[string]string // logical name → "/assets/<hashed name>"
 	// landing holds the landing page's pre-rendered variants (landing.go).
 	landing landingCache
 }
@@ -70,7 +81,15 @@ type Site struct {
 // New parses the templates and prepares the assets (hashing and
 // compressing them once, at start).
 func New(opts Options) (*Site, error) {
-	s := &Site{brand: opts.Brand, base: strings.TrimRight(opts.BasePath, "/"), assets: map[string]*Asset{}, urls: map[string]string{}}
+	s := &Site{brand: opts.Brand, base: strings.TrimRight(opts.BasePath, "/"), assets: map[string]*Asset{}, urls: map[string]string{},
+		catalog: opts.Catalog, tmpls: map[string]*template.Template{}}
+	if s.catalog == nil {
+		c, err := i18n.New("", "")
+		if err != nil {
+			return nil, err
+		}
+		s.catalog = c
+	}
 	s.landing.limit = maxVariants
 	if s.brand.Name == "" {
 		s.brand.Name = "linkguard"
@@ -92,6 +111,11 @@ func New(opts Options) (*Site, error) {
 		"path":  s.Path,
 		"brand": func() Brand { return s.brand },
 		"when":  s.when,
+		// Each language's set replaces these (see langFuncs).
+		"t":         func(id string, args ...any) string { return id },
+		"tp":        func(p linkguard.Purpose, field string) string { return field },
+		"lang":      func() string { return i18n.Default },
+		"jsStrings": func() map[string]string { return nil },
 	})
 	t, err := t.ParseFS(embedded, "templates/*.html")
 	if err != nil {
@@ -115,13 +139,78 @@ func New(opts Options) (*Site, error) {
 			}
 		}
 	}
-	s.tmpl = t
+	for _, lang := range s.catalog.Languages() {
+		c, err := t.Clone()
+		if err != nil {
+			return nil, fmt.Errorf("templates for %s: %w", lang, err)
+		}
+		s.tmpls[lang] = c.Funcs(s.langFuncs(lang))
+	}
+	s.tmpl = s.tmpls[s.catalog.Lang("", "")]
 	return s, nil
+}
+
+// langFuncs are the template functions that speak lang: t (a message),
+// tp (a message of a purpose: tp .Purpose "title"), lang (for <html
+// lang>) and strings (the page script's messages, as JSON).
+func (s *Site) langFuncs(lang string) template.FuncMap {
+	c := s.catalog
+	return template.FuncMap{
+		"t": func(id string, args ...any) string { return c.T(lang, id, args...) },
+		"tp": func(p linkguard.Purpose, field string) string {
+			return c.T(lang, "purpose."+string(p.OrDefault())+"."+field)
+		},
+		"lang":      func() string { return lang },
+		"jsStrings": func() map[string]string { return s.jsStrings(lang) },
+	}
+}
+
+// jsStrings are the page script's words in lang, written into the page
+// as JSON (#lg-strings): the js.* messages, and the code errors for each
+// number of tries left, so that the script needs no plural rules.
+func (s *Site) jsStrings(lang string) map[string]string {
+	m := s.catalog.Strings(lang, "js.")
+	for n := 1; n <= maxCodeTries; n++ {
+		m["wrong_"+strconv.Itoa(n)] = s.catalog.T(lang, "code.wrong", "Count", n)
+	}
+	m["format"] = s.catalog.T(lang, "code.format")
+	m["locked"] = s.catalog.T(lang, "landing.locked.text")
+	return m
+}
+
+// maxCodeTries bounds the tries-left messages written for the script.
+const maxCodeTries = 10
+
+// Catalog is the words of the pages in every offered language.
+func (s *Site) Catalog() *i18n.Catalog { return s.catalog }
+
+// Lang is the offered language of a page: the link's locale when it has
+// one, else the browser's Accept-Language, else the default.
+func (s *Site) Lang(locale, acceptLanguage string) string {
+	return s.catalog.Lang(locale, acceptLanguage)
+}
+
+// T is message id in lang (see i18n.Catalog.T).
+func (s *Site) T(lang, id string, args ...any) string { return s.catalog.T(lang, id, args...) }
+
+// Speaker is template data that names the language of its page; data
+// that does not is rendered in the default language.
+type Speaker interface{ PageLang() string }
+
+// templates is the template set of lang (the default set for a
+// language not offered).
+func (s *Site) templates(lang string) *template.Template {
+	if t, ok := s.tmpls[lang]; ok {
+		return t
+	}
+	return s.tmpl
 }
 
 // when is how pages write a time; the landing page's slots write theirs
 // with it too.
-func (s *Site) when(t time.Time) string { return t.UTC().Format("2 January 2006 at 15:04 UTC") }
+// It is the same in every language (the page script rewrites it in the
+// reader's own words and time zone).
+func (s *Site) when(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
 // Render executes the named page template ("landing.html", ...) into w.
 // The landing page comes from its pre-rendered pieces (RenderLanding).
@@ -135,8 +224,12 @@ func (s *Site) Render(w io.Writer, name string, data any) error {
 // execute runs a template into a buffer first, so that a failing template
 // never leaves half a page behind.
 func (s *Site) execute(w io.Writer, name string, data any) error {
+	t := s.tmpl
+	if sp, ok := data.(Speaker); ok {
+		t = s.templates(sp.PageLang())
+	}
 	var buf bytes.Buffer
-	if err := s.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+	if err := t.ExecuteTemplate(&buf, name, data); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
 	_, err := w.Write(buf.Bytes())

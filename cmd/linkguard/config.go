@@ -24,21 +24,27 @@ import (
 // Config is every setting of `linkguard serve`. Default fills it; then a
 // YAML file, then environment variables, then flags are laid on top.
 type Config struct {
-	Listen          string        `yaml:"listen"`
-	PublicURL       string        `yaml:"public_url"`
-	DataDir         string        `yaml:"data_dir"`
-	Store           string        `yaml:"store"`
-	APIKeys         []string      `yaml:"api_keys"`
-	RedirectOrigins []string      `yaml:"redirect_origins"`
-	DefaultRedirect string        `yaml:"default_redirect"`
-	TrustedProxies  []string      `yaml:"trusted_proxies"`
-	SecretKeyFile   string        `yaml:"secret_key_file"`
-	Dev             bool          `yaml:"dev"`
-	GeoIP           GeoIPConfig   `yaml:"geoip"`
-	Mail            MailConfig    `yaml:"mail"`
-	Links           LinksConfig   `yaml:"links"`
-	Brand           BrandConfig   `yaml:"brand"`
-	TemplatesDir    string        `yaml:"templates_dir"`
+	Listen          string      `yaml:"listen"`
+	PublicURL       string      `yaml:"public_url"`
+	DataDir         string      `yaml:"data_dir"`
+	Store           string      `yaml:"store"`
+	APIKeys         []string    `yaml:"api_keys"`
+	RedirectOrigins []string    `yaml:"redirect_origins"`
+	DefaultRedirect string      `yaml:"default_redirect"`
+	TrustedProxies  []string    `yaml:"trusted_proxies"`
+	SecretKeyFile   string      `yaml:"secret_key_file"`
+	Dev             bool        `yaml:"dev"`
+	GeoIP           GeoIPConfig `yaml:"geoip"`
+	Mail            MailConfig  `yaml:"mail"`
+	Links           LinksConfig `yaml:"links"`
+	Brand           BrandConfig `yaml:"brand"`
+	TemplatesDir    string      `yaml:"templates_dir"`
+	// MessagesDir holds message files (<lang>.yaml) that add languages or
+	// override shipped messages, for the pages and the mails.
+	MessagesDir string `yaml:"messages_dir"`
+	// DefaultLocale is the language of pages and mails that match no
+	// offered one (default en).
+	DefaultLocale   string        `yaml:"default_locale"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	Handoff         HandoffConfig `yaml:"handoff"`
 	// OIDC is the OpenID Provider, on when it lists clients (docs/oidc.md).
@@ -186,6 +192,10 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 			c.DefaultRedirect = v
 		case "LINKGUARD_TEMPLATES_DIR":
 			c.TemplatesDir = v
+		case "LINKGUARD_MESSAGES_DIR":
+			c.MessagesDir = v
+		case "LINKGUARD_DEFAULT_LOCALE":
+			c.DefaultLocale = v
 		}
 	}
 	return nil
@@ -313,7 +323,7 @@ func (c *Config) validate() (*resolved, error) {
 			bad("%s %q: %v", p.name, p.path, err)
 		}
 	}
-	for _, d := range []struct{ name, path string }{{"templates_dir", c.TemplatesDir}, {"mail.templates_dir", c.Mail.TemplatesDir}} {
+	for _, d := range []struct{ name, path string }{{"templates_dir", c.TemplatesDir}, {"mail.templates_dir", c.Mail.TemplatesDir}, {"messages_dir", c.MessagesDir}} {
 		if d.path == "" {
 			continue
 		}

@@ -168,12 +168,13 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		RedirectOrigins: origins, DefaultRedirect: cfg.DefaultRedirect, TrustedProxies: r.TrustedProxies,
 		Dev: cfg.Dev, Retention: cfg.Links.Retention, Heuristics: &cfg.Heuristics,
 		Policy: linkguard.Policy{DefaultTTL: cfg.Links.DefaultTTL, NonceMaxAge: cfg.Links.NonceMaxAge,
-			HandoffTTL: cfg.Links.HandoffTTL, MaxCodeAttempts: cfg.Links.MaxCodeAttempts},
+			HandoffTTL: cfg.Links.HandoffTTL, MaxCodeAttempts: cfg.Links.MaxCodeAttempts, DefaultLocale: cfg.DefaultLocale},
 		GeoIPCity: cfg.GeoIP.City, GeoIPASN: cfg.GeoIP.ASN,
 		SMTPURL: cfg.Mail.SMTPURL, MailFrom: cfg.Mail.From,
 		Brand: web.Brand(cfg.Brand), TemplatesDir: cfg.TemplatesDir, Log: log,
 		HandoffAssertion: cfg.Handoff.Assertion, MailTemplatesDir: cfg.Mail.TemplatesDir,
-		OIDC: cfg.OIDC,
+		OIDC:        cfg.OIDC,
+		MessagesDir: cfg.MessagesDir,
 	})
 	if err != nil {
 		return err

@@ -9,6 +9,12 @@
 
   function setState(s) { body.setAttribute("data-lg-state", s); }
 
+  // msg is one of the page's words in its language (#lg-strings, written
+  // by the server), "{when}" filled in; "" when the page has none.
+  var strings = {};
+  try { strings = JSON.parse(document.getElementById("lg-strings").textContent) || {}; } catch (e) { /* none */ }
+  function msg(key, when) { return (strings[key] || "").replace("{when}", when || ""); }
+
   function report(stage) {
     if (window.lgCollector && typeof window.lgCollector.report === "function") {
       try { return JSON.parse(window.lgCollector.report(stage)); } catch (e) { /* fall through */ }
@@ -32,7 +38,7 @@
   // when says a server time in the reader's own words and time zone.
   function when(iso) {
     var d = new Date(iso);
-    return isNaN(d) ? "" : d.toLocaleString(undefined, { dateStyle: "long", timeStyle: "short" });
+    return isNaN(d) ? "" : d.toLocaleString(document.documentElement.lang || undefined, { dateStyle: "long", timeStyle: "short" });
   }
 
   // busy disables a button while its request is under way, so a double
@@ -52,11 +58,11 @@
       case "confirm": setState("confirm"); document.getElementById("lg-continue").focus(); break;
       case "code": showCode(); break;
       case "used":
-        if (res.used_at) { document.getElementById("lg-used-at").textContent = "It was used on " + when(res.used_at) + ". "; }
+        if (res.used_at && msg("used_at")) { document.getElementById("lg-used-at").textContent = msg("used_at", when(res.used_at)) + " "; }
         setState("used");
         break;
       case "expired":
-        if (res.expires_at) { document.getElementById("lg-expired-at").textContent = "It was valid until " + when(res.expires_at) + ". "; }
+        if (res.expires_at && msg("expired_at")) { document.getElementById("lg-expired-at").textContent = msg("expired_at", when(res.expires_at)) + " "; }
         setState("expired");
         break;
       default: setState("error");
@@ -65,9 +71,12 @@
 
   function fail(err) {
     if (err && err.error && err.error.code === "invalid_nonce") { location.reload(); return; }
-    if (err && err.error && (err.error.code === "invalid_code" || err.error.code === "too_many_attempts")) {
+    if (err && err.error && err.error.code === "too_many_attempts") { setState("locked"); return; }
+    if (err && err.error && err.error.code === "invalid_code") {
       showCode();
-      document.getElementById("lg-code-error").textContent = err.error.message;
+      var left = err.error.attempts_left, code = document.getElementById("lg-code").value.trim();
+      var text = /^[0-9]{6}$/.test(code) ? msg("wrong_" + left) : msg("format");
+      document.getElementById("lg-code-error").textContent = text || err.error.message;
       return;
     }
     setState("error");
