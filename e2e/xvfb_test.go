@@ -321,6 +321,9 @@ func TestPersonRealPointerGetsOneClick(t *testing.T) {
 			}
 		}
 	}
+	if c := lastClick(in); c == nil || c.Pressure == nil || *c.Pressure != 0.5 {
+		t.Errorf("the real press's pressure is not 0.5 (Pointer Events' value for a mouse button): %+v", c)
+	}
 	if c := lastClick(in); c != nil {
 		b, _ := json.Marshal(c)
 		d, _ := json.Marshal(in[len(in)-1].Report.Device)
@@ -373,4 +376,61 @@ func pageState(ctx context.Context) string {
 		return err.Error()
 	}
 	return s
+}
+
+// TestHeadfulCDPClickNeverConsumes is the scanner that test (f) must be
+// told apart from: the same headful Chromium on the same X server (so it
+// has a pointing device and a window frame), the same requester and
+// link, but its click is the debugging protocol's: a curved path off the
+// centre with an 85 ms press (ghostClick), as careful tooling makes it.
+// It must not consume; the verdict names what gave it away. Together
+// with the person test, this checks every input tell against both kinds
+// of input in one browser build.
+func TestHeadfulCDPClickNeverConsumes(t *testing.T) {
+	x := startXvfb(t, 1280, 1024)
+	root := headful(t, x)
+	rec := &recorder{inner: mustDefaultEngine(t)}
+	e := newKitEnvOn(t, root, rec)
+	asker := e.browser(45 * time.Second)
+	signIn(t, asker, e, "alice@example.com")
+	m := e.mailTo("alice@example.com")
+	if err := chromedp.Cancel(asker); err != nil {
+		t.Logf("close the asking context: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(root, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(m.URL)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := waitState(ctx, "confirm", "code", "error", "done")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st == "confirm" {
+		time.Sleep(400 * time.Millisecond)
+		if err := ghostClick(ctx, "#lg-continue"); err != nil {
+			t.Fatal(err)
+		}
+		if st, err = waitState(ctx, "code", "error", "done"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st != "code" || e.probe(m.URL) != "checking" {
+		t.Fatalf("state %q, link page %q: want code and pending\n%s", st, e.probe(m.URL), explainAll(rec))
+	}
+	in := rec.inputs()
+	c := lastClick(in)
+	if c == nil {
+		t.Fatalf("no click reached the server\n%s", explainAll(rec))
+	}
+	b, _ := json.Marshal(c)
+	d, _ := json.Marshal(in[len(in)-1].Report.Device)
+	t.Logf("the CDP click as reported: %s\ndevice: %s", b, d)
+	if c.Pressure == nil || *c.Pressure != 0 {
+		t.Errorf("CDP's press reported pressure %v, the 0 this test documents", c.Pressure)
+	}
+	v := rec.inner.Decide(&in[len(in)-1])
+	if !strings.Contains(v.Rule, "VETO") {
+		t.Errorf("no veto named what the click was (rule %q)\n%s", v.Rule, explainAll(rec))
+	}
 }

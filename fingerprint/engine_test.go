@@ -54,6 +54,9 @@ func humanInput() *Input {
 	}
 }
 
+// halfPressure is what every real mouse press reports.
+var halfPressure = 0.5
+
 // withClick turns an input into the confirm stage with a hand's click.
 func withClick(in *Input) *Input {
 	in.Stage = StageConfirm
@@ -61,7 +64,8 @@ func withClick(in *Input) *Input {
 	// (outer 1010 - inner 900): a real click's screenY is clientY + 110.
 	in.Report.Interaction.Click = &Click{Trusted: true, OnContinue: true, AtMS: 2600, X: 300, Y: 400, Detail: 1,
 		PointerType: "mouse", Path: PointerPath{Points: 24, Length: 380, Straightness: 0.7, DurationMS: 900, SpeedCV: 0.6, EndDistance: 1},
-		PressMS: 96, ScreenX: 308, ScreenY: 510, OffsetX: 6.5, OffsetY: -3, TargetW: 160, TargetH: 40, Hovered: true}
+		PressMS: 96, ScreenX: 308, ScreenY: 510, OffsetX: 6.5, OffsetY: -3, TargetW: 160, TargetH: 40, Hovered: true,
+		Pressure: &halfPressure}
 	return in
 }
 
@@ -193,7 +197,7 @@ func xvfbPerson(click bool) *Input {
 		in.Report.Interaction.Trusted.PointerMove = EventCount{N: 9, FirstMS: 2200}
 		in.Report.Interaction.Click = &Click{Trusted: true, OnContinue: true, AtMS: 3100, X: 640, Y: 420, Detail: 1,
 			PointerType: "mouse", Path: PointerPath{Points: 9, Length: 420, Straightness: 0.93, DurationMS: 700, SpeedCV: 0.4, EndDistance: 0},
-			PressMS: 12, ScreenX: 640, ScreenY: 420 + 143, TargetW: 160, TargetH: 40, Hovered: true}
+			PressMS: 12, ScreenX: 640, ScreenY: 420 + 143, TargetW: 160, TargetH: 40, Hovered: true, Pressure: &halfPressure}
 	}
 	return in
 }

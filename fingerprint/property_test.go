@@ -47,6 +47,14 @@ var strongMarks = []struct {
 			in.Visitor.UserAgent, in.Report.Device.UserAgent = uaChromeWin, uaChromeWin
 		}
 	}},
+	{"press with pressure 0", func(in *Input) {
+		withClick(in)
+		zero := 0.0
+		in.Report.Interaction.Click.Pressure = &zero
+		if u := ParseUA(in.Report.Device.UserAgent); !chromium(&u) || !desktop(&u) {
+			in.Visitor.UserAgent, in.Report.Device.UserAgent = uaChromeWin, uaChromeWin
+		}
+	}},
 	{"worker's user agent differs", func(in *Input) {
 		in.Report.Device.Worker = &Worker{UserAgent: "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/156.0.0.0", Platform: "Linux x86_64"}
 	}},

@@ -208,6 +208,15 @@ func TestSignalInput(t *testing.T) {
 			withClick(in)
 			in.Report.Device.PointerFine, in.Report.Device.Hover = false, false
 		}, -1, true, "no pointing device"},
+		{"input/a press with pressure 0", click(func(c *Click) { zero := 0.0; c.Pressure = &zero }), -1, true, "pressure 0"},
+		{"input/pressure unknown", click(func(c *Click) { c.Pressure = nil }), 0, false, "pointer path"},
+		{"input/a Firefox press with pressure 0 is not judged", func(in *Input) {
+			withClick(in)
+			ff := "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:147.0) Gecko/20100101 Firefox/147.0"
+			in.Visitor.UserAgent, in.Report.Device.UserAgent, in.Visitor.SecCHUA, in.Report.Device.UAData = ff, ff, "", nil
+			zero := 0.0
+			in.Report.Interaction.Click.Pressure = &zero
+		}, 0, false, "pointer path"},
 		{"input/an iPad claiming a Mac clicks with its trackpad", func(in *Input) {
 			withClick(in)
 			in.Report.Device.PointerFine, in.Report.Device.Hover, in.Report.Device.MaxTouchPoints = false, false, 5

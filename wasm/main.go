@@ -375,19 +375,17 @@ func listen() {
 	on(global, "pointermove", func(ev js.Value) {
 		trusted := ev.Get("isTrusted").Bool()
 		rec.PointerMove(trusted, float(ev.Get("timeStamp")), float(ev.Get("clientX")), float(ev.Get("clientY")))
+		// Every move that reaches Continue is also a pointermove whose
+		// target is Continue (it comes right after the pointerover), so
+		// this alone sees the hover.
 		if trusted && onContinue(ev).Truthy() {
 			rec.ButtonOver(true)
-		}
-	})
-	on(global, "pointerover", func(ev js.Value) {
-		if onContinue(ev).Truthy() {
-			rec.ButtonOver(ev.Get("isTrusted").Bool())
 		}
 	})
 	on(global, "pointerdown", func(ev js.Value) {
 		count(report.EventPointerDown)(ev)
 		if onContinue(ev).Truthy() {
-			rec.ButtonDown(ev.Get("isTrusted").Bool(), float(ev.Get("timeStamp")))
+			rec.ButtonDown(ev.Get("isTrusted").Bool(), float(ev.Get("timeStamp")), float(ev.Get("pressure")))
 		}
 	})
 	on(global, "pointerup", func(ev js.Value) {

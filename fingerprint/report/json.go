@@ -225,6 +225,10 @@ func (in *Interaction) encode(e *encoder) {
 		e.float(c.TargetH)
 		e.key("hovered")
 		e.bool(c.Hovered)
+		if c.Pressure != nil {
+			e.key("pressure")
+			e.float(*c.Pressure)
+		}
 		e.close()
 	}
 	e.close()

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -284,6 +285,25 @@ func TestReportVersion3Fields(t *testing.T) {
 		if !strings.Contains(b, frag) {
 			t.Errorf("missing %s in\n%s", frag, b)
 		}
+	}
+	roundTrip(t, &r)
+}
+
+// TestReportPressure: a click's pointerdown pressure is written when
+// known, 0 included (the debugging protocol's default), and left out when
+// not, so that a report without it decodes to nil, never to 0.
+func TestReportPressure(t *testing.T) {
+	for _, p := range []float64{0, 0.5} {
+		r := Report{V: SchemaVersion, Interaction: Interaction{Click: &Click{Trusted: true, Hovered: true, Pressure: &p}}}
+		b := string(r.AppendJSON(nil))
+		if want := `"hovered":true,"pressure":` + strconv.FormatFloat(p, 'g', -1, 64) + `}`; !strings.Contains(b, want) {
+			t.Errorf("missing %s in\n%s", want, b)
+		}
+		roundTrip(t, &r)
+	}
+	r := Report{V: SchemaVersion, Interaction: Interaction{Click: &Click{Trusted: true}}}
+	if b := string(r.AppendJSON(nil)); strings.Contains(b, "pressure") {
+		t.Errorf("unknown pressure written: %s", b)
 	}
 	roundTrip(t, &r)
 }

@@ -31,9 +31,11 @@ type Recorder struct {
 	// lasted.
 	hovered, hoveredAtDown bool
 	downAt, pressMS        float64
+	downPressure           float64
 }
 
-// ButtonOver notes a pointerover or pointermove on Continue. Only trusted
+// ButtonOver notes a pointermove on Continue (the collector listens to
+// pointermove only: every move onto the button is one). Only trusted
 // ones count: a hand reaches the button before it presses it.
 func (r *Recorder) ButtonOver(trusted bool) {
 	if trusted {
@@ -41,12 +43,16 @@ func (r *Recorder) ButtonOver(trusted bool) {
 	}
 }
 
-// ButtonDown notes a pointerdown on Continue at time at (ms).
-func (r *Recorder) ButtonDown(trusted bool, at float64) {
+// ButtonDown notes a pointerdown on Continue at time at (ms) with the
+// event's pressure.
+func (r *Recorder) ButtonDown(trusted bool, at, pressure float64) {
 	if !trusted || bad(at) {
 		return
 	}
-	r.downAt, r.pressMS, r.hoveredAtDown = at, 0, r.hovered
+	if bad(pressure) || pressure > 1 {
+		pressure = -1 // not a pressure: kept apart from a real 0
+	}
+	r.downAt, r.pressMS, r.hoveredAtDown, r.downPressure = at, 0, r.hovered, pressure
 }
 
 // ButtonUp notes a pointerup on Continue at time at (ms): the press's
@@ -170,6 +176,10 @@ func (r *Recorder) Click(c ClickInfo) {
 	}
 	if c.Trusted && r.downAt > 0 {
 		k.PressMS, k.Hovered = r.pressMS, r.hoveredAtDown
+		if r.downPressure >= 0 {
+			p := r.downPressure
+			k.Pressure = &p
+		}
 	}
 	r.Base.Interaction.Click = k
 	r.hovered, r.hoveredAtDown, r.downAt, r.pressMS = false, false, 0, 0

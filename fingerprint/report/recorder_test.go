@@ -221,19 +221,23 @@ func TestRecorderClickGeometryAndPress(t *testing.T) {
 		hovered bool
 		offX    float64
 		offY    float64
+		// pressure is the click's Pressure, -1 for nil.
+		pressure float64
 	}{
-		{"hand/hover then press", func(r *Recorder) { r.ButtonOver(true); r.ButtonDown(true, 900); r.ButtonUp(true, 987.5) },
-			btn, 87.5, true, 0, -5},
-		{"cdp-like/press from nowhere", func(r *Recorder) { r.ButtonDown(true, 990); r.ButtonUp(true, 990) },
-			btn, 0, false, 0, -5},
-		{"script/untrusted events do not count", func(r *Recorder) { r.ButtonOver(false); r.ButtonDown(false, 900); r.ButtonUp(false, 950) },
-			btn, 0, false, 0, -5},
-		{"hover after the press does not count", func(r *Recorder) { r.ButtonDown(true, 900); r.ButtonOver(true); r.ButtonUp(true, 960) },
-			btn, 60, false, 0, -5},
-		{"up before down is ignored", func(r *Recorder) { r.ButtonDown(true, 900); r.ButtonUp(true, 800) },
-			btn, 0, false, 0, -5},
+		{"hand/hover then press", func(r *Recorder) { r.ButtonOver(true); r.ButtonDown(true, 900, 0.5); r.ButtonUp(true, 987.5) },
+			btn, 87.5, true, 0, -5, 0.5},
+		{"cdp-like/press from nowhere", func(r *Recorder) { r.ButtonDown(true, 990, 0); r.ButtonUp(true, 990) },
+			btn, 0, false, 0, -5, 0},
+		{"script/untrusted events do not count", func(r *Recorder) { r.ButtonOver(false); r.ButtonDown(false, 900, 0.5); r.ButtonUp(false, 950) },
+			btn, 0, false, 0, -5, -1},
+		{"hover after the press does not count", func(r *Recorder) { r.ButtonDown(true, 900, 0.5); r.ButtonOver(true); r.ButtonUp(true, 960) },
+			btn, 60, false, 0, -5, 0.5},
+		{"up before down is ignored", func(r *Recorder) { r.ButtonDown(true, 900, 0.5); r.ButtonUp(true, 800) },
+			btn, 0, false, 0, -5, 0.5},
+		{"a pressure that is no number is unknown", func(r *Recorder) { r.ButtonDown(true, 900, math.NaN()); r.ButtonUp(true, 990) },
+			btn, 90, false, 0, -5, -1},
 		{"keyboard/no point, no offset", func(r *Recorder) {},
-			ClickInfo{Trusted: true, OnContinue: true, At: 1000, Left: 50, Top: 200, Width: 120, Height: 40}, 0, false, 0, 0},
+			ClickInfo{Trusted: true, OnContinue: true, At: 1000, Left: 50, Top: 200, Width: 120, Height: 40}, 0, false, 0, 0, -1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -244,6 +248,9 @@ func TestRecorderClickGeometryAndPress(t *testing.T) {
 			if k == nil || k.PressMS != c.press || k.Hovered != c.hovered || k.OffsetX != c.offX || k.OffsetY != c.offY ||
 				k.TargetW != c.click.Width || k.TargetH != c.click.Height || k.ScreenX != c.click.ScreenX || k.ScreenY != c.click.ScreenY {
 				t.Fatalf("click = %+v; want press %v hovered %v offset %v,%v", k, c.press, c.hovered, c.offX, c.offY)
+			}
+			if c.pressure < 0 && k.Pressure != nil || c.pressure >= 0 && (k.Pressure == nil || *k.Pressure != c.pressure) {
+				t.Fatalf("pressure %v, want %v", k.Pressure, c.pressure)
 			}
 		})
 	}

@@ -253,6 +253,13 @@ type Click struct {
 	// the button before its pointerdown: a hand moves onto a button
 	// before pressing it; a synthesized press may arrive from nowhere.
 	Hovered bool `json:"hovered"`
+	// Pressure is the PointerEvent.pressure of the trusted pointerdown on
+	// the button before this click; nil when there was none (keyboard, a
+	// script, reports made before the field). A mouse's pressed button
+	// gives 0.5 (Pointer Events: hardware without pressure MUST report
+	// 0.5 while a button is down); the debugging protocol's
+	// Input.dispatchMouseEvent gives its "force" parameter, 0 by default.
+	Pressure *float64 `json:"pressure,omitempty"`
 }
 
 // PointerPath summarizes a stretch of trusted pointer movement.
