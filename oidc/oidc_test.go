@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
@@ -297,3 +298,72 @@ func TestRefused(t *testing.T) {
 }
 
 var _ = linkguard.ErrNotFound
+
+// TestRefreshAndEndSession: a client with refresh tokens gets one for
+// offline_access, it works once (rotation), and a client without them
+// gets none; end-session goes only to a registered post-logout URI.
+func TestRefreshAndEndSession(t *testing.T) {
+	secret, offHash, err := lgoidc.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const offRedirect = "https://offline.example/cb"
+	e := startKit(t, nil, lgoidc.Config{}, lgoidc.ClientConfig{
+		ID: "offline", Secret: offHash, RedirectURIs: []string{offRedirect}, RefreshTokens: true,
+		PostLogoutRedirectURIs: []string{"https://offline.example/bye"},
+	})
+	ctx := context.Background()
+
+	r := e.rp("offline", secret, offRedirect, "EdDSA", "email", "offline_access")
+	s := r.start(true)
+	tok, idt, _ := r.finish(t, s, e.signIn(s.url, newEmail()), true)
+	if tok.RefreshToken == "" {
+		t.Fatal("no refresh token for offline_access")
+	}
+	// Refresh: new tokens, the same subject; the old refresh token is spent.
+	old := tok.RefreshToken
+	tok.Expiry = time.Now().Add(-time.Minute) // make the source refresh
+	nt, err := r.cfg.TokenSource(ctx, tok).Token()
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if nt.AccessToken == tok.AccessToken || nt.RefreshToken == "" || nt.RefreshToken == old {
+		t.Errorf("refresh gave access %v, refresh %q (old %q)", nt.AccessToken == tok.AccessToken, nt.RefreshToken, old)
+	}
+	if raw, _ := nt.Extra("id_token").(string); raw != "" {
+		it, err := r.provider.Verifier(&gooidc.Config{ClientID: "offline", SupportedSigningAlgs: []string{"EdDSA"}}).Verify(ctx, raw)
+		if err != nil || it.Subject != idt.Subject {
+			t.Errorf("refreshed ID token: %v, subject %v", err, it)
+		}
+	}
+	stale := *tok
+	stale.RefreshToken = old
+	if _, err := r.cfg.TokenSource(ctx, &stale).Token(); exchangeError(err) != "invalid_grant" {
+		t.Errorf("replayed refresh token: %v, want invalid_grant", err)
+	}
+
+	// The web client has no refresh tokens: offline_access is dropped.
+	w := e.rp("web", e.webSecret, webRedirect, "EdDSA", "email", "offline_access")
+	s = w.start(false)
+	if tok, _, _ := w.finish(t, s, e.signIn(s.url, newEmail()), false); tok.RefreshToken != "" {
+		t.Error("a client without refresh_tokens got a refresh token")
+	}
+
+	// End session: a registered post-logout URI gets the browser and the
+	// state; another is never followed.
+	b := e.browser()
+	for _, c := range []struct {
+		uri  string
+		want bool
+	}{{"https://offline.example/bye", true}, {"https://evil.example/bye", false}} {
+		q := url.Values{"id_token_hint": {tok.Extra("id_token").(string)}, "post_logout_redirect_uri": {c.uri}, "state": {"st"}, "client_id": {"offline"}}
+		res, _ := do(t, b, "GET", e.base+lgoidc.PathEndSession+"?"+q.Encode(), nil)
+		loc := res.Header.Get("Location")
+		if got := strings.HasPrefix(loc, c.uri); got != c.want {
+			t.Errorf("end session to %s: %d %q", c.uri, res.StatusCode, loc)
+		}
+		if c.want && !strings.Contains(loc, "state=st") {
+			t.Errorf("end session lost the state: %q", loc)
+		}
+	}
+}

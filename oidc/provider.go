@@ -204,6 +204,10 @@ func New(o Options) (*Provider, error) {
 		op.WithCustomEndpoints(ep(PathAuthorize), ep(PathToken), ep(PathUserinfo), ep(PathRevoke), ep(PathEndSession), ep(PathKeys)),
 		op.WithCustomIntrospectionEndpoint(ep(PathIntrospect)),
 		op.WithLogger(o.Log),
+		// The verifier of id_token_hint (end-session) knows RS256 only
+		// unless told: ours are EdDSA too.
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms(string(jose.EdDSA), string(jose.RS256))),
+		op.WithAccessTokenVerifierOpts(op.WithSupportedAccessTokenSigningAlgorithms(string(jose.EdDSA), string(jose.RS256))),
 	}
 	if o.Dev {
 		opts = append(opts, op.WithAllowInsecure())
