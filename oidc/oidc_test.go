@@ -367,3 +367,21 @@ func TestRefreshAndEndSession(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorizeBounded: every authorization request is stored until it
+// expires, so one client address gets 30 a minute; then 429.
+func TestAuthorizeBounded(t *testing.T) {
+	e := startKit(t, nil, lgoidc.Config{})
+	r := e.rp("web", e.webSecret, webRedirect, "EdDSA")
+	b := e.browser()
+	for i := 1; i <= 31; i++ {
+		res, _ := do(t, b, "GET", r.start(false).url, nil)
+		want := http.StatusFound
+		if i == 31 {
+			want = http.StatusTooManyRequests
+		}
+		if res.StatusCode != want {
+			t.Fatalf("authorize #%d: %d, want %d", i, res.StatusCode, want)
+		}
+	}
+}

@@ -12,9 +12,11 @@ import (
 	"net/netip"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/linkguard/linkguard"
@@ -152,6 +154,15 @@ func (s *Server) routes() {
 	if s.opts.OIDC != nil {
 		h := adaptor.HTTPHandler(s.opts.OIDC)
 		a.Get("/.well-known/openid-configuration", h)
+		// Each authorization request is stored until it expires: bound
+		// them per client address, as the sign-in form is bounded.
+		a.All("/oidc/authorize", limiter.New(limiter.Config{
+			Max: 30, Expiration: time.Minute,
+			KeyGenerator: func(c *fiber.Ctx) string { return s.clientIP(c).String() },
+			LimitReached: func(c *fiber.Ctx) error {
+				return c.Status(fiber.StatusTooManyRequests).SendString("Too many sign-in requests from your network. Please wait a minute and try again.")
+			},
+		}), h)
 		a.All("/oidc/*", h)
 	}
 	if s.opts.Demo {
