@@ -10,6 +10,7 @@ package badger
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -53,6 +55,7 @@ type Store struct {
 	closing   chan struct{}
 	done      sync.WaitGroup // the GC loop
 	stripes   [256]sync.Mutex
+	tokens    tokenCache
 }
 
 // Open opens (creating if needed) the store in opts.Dir. A folder held by
@@ -232,6 +235,12 @@ func (s *Store) LinkByID(ctx context.Context, id string) (*linkguard.Link, error
 func (s *Store) LinkByTokenHash(ctx context.Context, h []byte) (*linkguard.Link, error) {
 	var l linkguard.Link
 	err := s.db.View(func(txn *badger.Txn) error {
+		if id, ok := s.tokens.get(h); ok {
+			// NB: t/ and l/ are written together with the same TTL and
+			// never deleted apart, so a cached id whose link is gone
+			// means the token is gone too.
+			return getLink(txn, linkKey(id), &l)
+		}
 		item, err := txn.Get(tokenKey(h))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return linkguard.ErrNotFound
@@ -243,12 +252,55 @@ func (s *Store) LinkByTokenHash(ctx context.Context, h []byte) (*linkguard.Link,
 		if err != nil {
 			return err
 		}
-		return getLink(txn, linkKey(string(id)), &l)
+		if err := getLink(txn, linkKey(string(id)), &l); err != nil {
+			return err
+		}
+		s.tokens.put(h, l.ID)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &l, nil
+}
+
+// tokenCache remembers which link a token hash names: a direct-mapped
+// table of tokenSlots entries, so that a landing GET of a known token
+// reads the link alone, without the t/ index. The mapping never changes
+// while the link lives; a token hash is an HMAC, so its first bytes
+// spread the entries evenly. Unknown tokens are not cached: a flood of
+// made-up tokens cannot push known ones out faster than known ones come
+// back.
+type tokenCache struct {
+	slots [tokenSlots]atomic.Pointer[tokenEntry]
+}
+
+const tokenSlots = 1 << 12
+
+type tokenEntry struct{ hash, id string }
+
+func tokenSlot(h []byte) int {
+	if len(h) < 2 {
+		return -1
+	}
+	return int(binary.LittleEndian.Uint16(h)) % tokenSlots
+}
+
+func (c *tokenCache) get(h []byte) (string, bool) {
+	i := tokenSlot(h)
+	if i < 0 {
+		return "", false
+	}
+	if e := c.slots[i].Load(); e != nil && e.hash == string(h) {
+		return e.id, true
+	}
+	return "", false
+}
+
+func (c *tokenCache) put(h []byte, id string) {
+	if i := tokenSlot(h); i >= 0 {
+		c.slots[i].Store(&tokenEntry{hash: string(h), id: id})
+	}
 }
 
 // change loads a link, lets fn change it (or refuse), and writes it back
