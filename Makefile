@@ -8,7 +8,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFILES  := $(shell find . -name '*.go' -not -path './node_modules/*' 2>/dev/null)
 WEBFILES := $(shell find web/templates web/static -type f -not -path '$(GEN)/*' 2>/dev/null)
 
-.PHONY: all build wasm run test bench perf geoip clean chaos dist image
+.PHONY: all build wasm run test bench perf geoip clean chaos axe screenshots dist image
 
 all: build
 
@@ -44,9 +44,29 @@ run: build
 geoip:
 	scripts/geoip-fetch $(GEOIP_DIR)
 
-test: wasm
+# axe-core (npm), for the accessibility audit of the pages in e2e/: fetched
+# into .cache/ (git-ignored), loaded into the pages by the test only.
+AXE_VERSION := 4.14.1
+AXE         := .cache/axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	@command -v npm >/dev/null || { echo "the accessibility audit needs npm: apt-get install -y npm"; exit 1; }
+	npm install --no-save --no-audit --no-fund --loglevel=error --prefix .cache/axe axe-core@$(AXE_VERSION)
+
+test: wasm $(AXE)
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
+	LINKGUARD_AXE=$(CURDIR)/$(AXE) $(GO) test -race -count=1 ./...
+
+# The audit alone: every page state, light and dark, 360 px and desktop,
+# no serious or critical axe-core violation.
+axe: wasm $(AXE)
+	LINKGUARD_AXE=$(CURDIR)/$(AXE) $(GO) test -count=1 -run '^TestAccessibilityAudit$$' -v ./e2e/
+
+# Every page state × width × theme as PNGs in docs/screenshots/ (git-
+# ignored), from real Chromium, audited on the way.
+SHOTS ?= docs/screenshots
+screenshots: wasm $(AXE)
+	LINKGUARD_AXE=$(CURDIR)/$(AXE) LINKGUARD_SCREENSHOTS=$(CURDIR)/$(SHOTS) $(GO) test -count=1 -run '^TestAccessibilityAudit$$' ./e2e/
+	@ls $(SHOTS) | wc -l | xargs echo "screenshots in $(SHOTS):"
 
 bench: wasm
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...

@@ -270,7 +270,7 @@ func (s *Server) confirmForm(c *fiber.Ctx) error {
 		}
 		d := s.landingData(c, token, p)
 		if p.State == linkguard.PageChecking {
-			d.State, d.Scripts = linkguard.PageCode, false
+			d.State = linkguard.PageCode
 			if le != nil {
 				d.CodeError = s.codeMessage(d.Lang, le, rr.Code)
 			} else {
