@@ -283,10 +283,9 @@ const (
 
 func probeWebGL() {
 	canvas := global.Get("document").Call("createElement", "canvas")
+	// No "experimental-webgl" fallback: every browser that runs this
+	// WebAssembly module knows "webgl".
 	gl := canvas.Call("getContext", "webgl")
-	if !gl.Truthy() {
-		gl = canvas.Call("getContext", "experimental-webgl")
-	}
 	if !gl.Truthy() {
 		rec.AddError("webgl")
 		return
