@@ -75,3 +75,54 @@ func TestWaitingPageLearnsOfOtherDevice(t *testing.T) {
 		t.Errorf("elsewhere says %q (%v), and the live region should announce its heading", text, err)
 	}
 }
+
+// TestGermanResetLink: a reset link for a German requester reads in
+// German with reset wording, in the mail's subject and on the page that
+// real Chromium shows (here to a browser that asks for the code).
+func TestGermanResetLink(t *testing.T) {
+	e := newKitEnv(t, nil)
+	body := `{"email":"greta@example.com","redirect_url":"` + e.base + `/demo/callback","purpose":"reset_password","send_email":true,` +
+		`"requester":{"user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0","accept_language":"de-DE,de;q=0.9,en;q=0.5"}}`
+	req, _ := http.NewRequest("POST", e.base+"/v1/links", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer test-key")
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 201 {
+		t.Fatalf("issue: %d", res.StatusCode)
+	}
+	m := e.mailTo("greta@example.com")
+	var subject string
+	for _, x := range e.k.Outbox.List() {
+		if x.To == "greta@example.com" {
+			subject = x.Subject
+		}
+	}
+	if subject != "Passwort für linkguard zurücksetzen" {
+		t.Errorf("subject %q", subject)
+	}
+	b := e.browser(45 * time.Second)
+	if err := chromedp.Do(b, chromedp.Navigate(m.URL)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitState(b, "confirm", "code"); err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(b, chromedp.Evaluate[string](`document.documentElement.lang + "|" + document.title + "|" + document.querySelector("main").innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"de|", "Passwort zurücksetzen"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("page lacks %q: %s", want, text)
+		}
+	}
+	for _, bad := range []string{"Sign in", "sign in", "anmelden"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("page says %q: %s", bad, text)
+		}
+	}
+}
