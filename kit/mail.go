@@ -64,6 +64,7 @@ func (k *Kit) setupMail(opts Options, keys *linkguard.Keys) (bool, error) {
 			ExpiresAt: l.ExpiresAt, RequestedAt: l.CreatedAt, SupportAddress: opts.Brand.Support,
 			Origin: describeOrigin(l.Requester.UserAgent, l.Requester.Network.City, l.Requester.Network.Country),
 			City:   l.Requester.Network.City, Country: l.Requester.Network.Country,
+			Accent: opts.Brand.Accent,
 		}
 		if ua := fingerprint.ParseUA(l.Requester.UserAgent); !ua.Empty {
 			if ua.Browser != fingerprint.BrowserUnknown {

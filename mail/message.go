@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -59,6 +60,9 @@ type Message struct {
 	Country string `json:"country,omitempty"`
 	// RequestedAt is when the link was asked for.
 	RequestedAt time.Time `json:"requested_at,omitzero"`
+	// Accent is the brand's colour for the mail's button ("#2456d6");
+	// empty is linkguard's blue.
+	Accent string `json:"accent,omitempty"`
 	// SupportAddress, when set, is offered to people who did not ask for
 	// the link.
 	SupportAddress string `json:"support_address,omitempty"`
@@ -98,6 +102,9 @@ func (m Message) Validate() error {
 	if strings.ContainsAny(m.ProductName+m.Origin+m.Browser+m.OS+m.City+m.Country, "\r\n") {
 		problems = append(problems, "product_name and origin must be one line")
 	}
+	if m.Accent != "" && !accentRE.MatchString(m.Accent) {
+		problems = append(problems, "accent: want a CSS colour such as #2456d6")
+	}
 	if m.SupportAddress != "" {
 		if _, err := parseAddress(m.SupportAddress); err != nil {
 			problems = append(problems, "support_address: "+err.Error())
@@ -108,6 +115,10 @@ func (m Message) Validate() error {
 	}
 	return nil
 }
+
+// accentRE is what Accent may be: a hex colour, a colour name, or an
+// rgb()/hsl() form, and nothing that could end a CSS declaration.
+var accentRE = regexp.MustCompile(`^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}|(rgb|hsl)a?\([0-9a-z., %/+-]{1,60}\))$`)
 
 // parseAddress accepts one address, with or without a display name, and
 // refuses header injection.

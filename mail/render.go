@@ -152,6 +152,9 @@ type TemplateData struct {
 	// Title is the purpose's call to action ("Reset your password"),
 	// the button's label.
 	Title string
+	// AccentColor is the button's colour: the brand's accent, when it is
+	// a plain colour, else linkguard's blue.
+	AccentColor string
 }
 
 // Render fills the templates for m; now is the send time, from which
@@ -175,6 +178,10 @@ func (r *Renderer) Render(m Message, now time.Time) (Rendered, error) {
 	}
 	if d.Product == "" {
 		d.Product = "linkguard"
+	}
+	d.AccentColor = "#1d4ed8"
+	if accentRE.MatchString(m.Accent) {
+		d.AccentColor = m.Accent
 	}
 	if !m.RequestedAt.IsZero() {
 		d.RequestedAtText = formatTime(m.RequestedAt)

@@ -55,6 +55,12 @@ func TestRender(t *testing.T) {
 			notWant: []string{"sign in", "Someone"},
 		},
 		{
+			name:    "brand accent on the button",
+			edit:    func(m *Message) { m.Accent = "#0a7d3b" },
+			subject: "Your sign-in link for Acme",
+			want:    []string{"483920"},
+		},
+		{
 			name:    "invite/Polish plural",
 			edit:    func(m *Message) { m.Purpose, m.Locale, m.ExpiresAt = PurposeInvite, "pl", testNow.Add(22*time.Minute) },
 			subject: "Twoje zaproszenie do Acme",
@@ -188,5 +194,29 @@ func TestHumanDuration(t *testing.T) {
 		if got := r.duration("en", tc.d); got != tc.want {
 			t.Errorf("humanDuration(%v) = %q, want %q", tc.d, got, tc.want)
 		}
+	}
+}
+
+// TestRenderAccent: the brand's accent colours the button; anything
+// that is not a plain colour is refused by Validate and never reaches
+// the style.
+func TestRenderAccent(t *testing.T) {
+	r, err := NewRenderer("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := testMessage()
+	m.Accent = "#0a7d3b"
+	out, err := r.Render(m, testNow)
+	if err != nil || !strings.Contains(out.HTML, "background-color:#0a7d3b") {
+		t.Fatalf("accent not on the button (%v)", err)
+	}
+	m.Accent = "red;background:url(https://evil.example/x)"
+	if m.Validate() == nil {
+		t.Error("a CSS injection as accent passed Validate")
+	}
+	out, _ = r.Render(m, testNow)
+	if strings.Contains(out.HTML, "evil.example") || !strings.Contains(out.HTML, "background-color:#1d4ed8") {
+		t.Error("a bad accent reached the style")
 	}
 }
