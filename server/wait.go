@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/utils"
 
 	"github.com/linkguard/linkguard"
@@ -115,14 +114,22 @@ func (s *Server) waitPoll(c *fiber.Ctx) error {
 
 // waitLimiter bounds code posts per client address: the attempts of
 // each link are bounded already; this keeps one address from cycling
-// through links of its own faster than a person types.
+// through links of its own faster than a person types. The count lives
+// in the store (linkguard.Limiter), shared by instances, as /login's.
 func (s *Server) waitLimiter() fiber.Handler {
-	return limiter.New(limiter.Config{
-		Max: 30, Expiration: time.Minute,
-		KeyGenerator: func(c *fiber.Ctx) string { return s.clientIP(c).String() },
-		LimitReached: func(c *fiber.Ctx) error {
+	return func(c *fiber.Ctx) error {
+		ip := s.clientIP(c).String()
+		ok, _, err := s.limits.Hit(c.UserContext(), "wait-ip:"+s.svc.Keys.Family(ip, "limit/ip"), time.Minute, waitPerIP, s.now())
+		if err != nil {
+			return err
+		}
+		if !ok {
 			lang := s.acceptLang(c)
 			return s.renderLogin(c, fiber.StatusTooManyRequests, loginData{Lang: lang, Error: s.site.T(lang, "wait.error.rate")})
-		},
-	})
+		}
+		return c.Next()
+	}
 }
+
+// waitPerIP is how many codes one client address may post a minute.
+const waitPerIP = 30

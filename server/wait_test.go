@@ -282,3 +282,20 @@ func TestResendKeepsTheWaitingLink(t *testing.T) {
 		t.Fatalf("resend in cooldown: want the waiting page of %s: %s", id, r.body)
 	}
 }
+
+// TestWaitingPageRateLimit: one client address posts at most waitPerIP
+// codes a minute, whatever the links.
+func TestWaitingPageRateLimit(t *testing.T) {
+	h := newMailHarness(t)
+	b := &browser{h: h}
+	_, id, csrf := b.ask("alice@example.com")
+	var r resp
+	for range waitPerIP {
+		if r = b.typeCode(id, csrf, "12"); r.status == 429 {
+			t.Fatalf("limited before %d posts", waitPerIP)
+		}
+	}
+	if r = b.typeCode(id, csrf, "12"); r.status != 429 || !strings.Contains(r.body, "Too many codes") {
+		t.Fatalf("post %d: %d %s", waitPerIP+1, r.status, r.body)
+	}
+}
