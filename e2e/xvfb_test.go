@@ -234,9 +234,10 @@ func TestPersonRealPointerGetsOneClick(t *testing.T) {
 	if st != "confirm" {
 		t.Fatalf("state %q after the page reported, want confirm (one click)\n%s", st, explainAll(rec))
 	}
-	if s := e.probe(m.URL); s != "checking" {
-		t.Fatalf("the link is %q before the click, want pending", s)
-	}
+	// The link is still pending here: the verify answered confirm (the
+	// decisions are checked below). No probe GET of the page now: a
+	// second load from this network within a second is itself a mark
+	// (timing), which a person's browser would not make.
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[string](pointerJS)); err != nil {
 		t.Fatal(err)
 	}
