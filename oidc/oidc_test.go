@@ -163,7 +163,11 @@ func codeFlow(t *testing.T, e *env) {
 
 // TestRefused: what the provider refuses, each from a fresh sign-in.
 func TestRefused(t *testing.T) {
-	e := startKit(t, nil, lgoidc.Config{CodeTTL: time.Second})
+	refused(t, startKit(t, nil, lgoidc.Config{CodeTTL: time.Second}))
+}
+
+// refused runs the refusals on e, whose codes live one second.
+func refused(t *testing.T, e *env) {
 	ctx := context.Background()
 
 	t.Run("authorize/unknown redirect_uri is never followed", func(t *testing.T) {

@@ -26,6 +26,16 @@ import (
 // TestCodeFlowRedis is TestCodeFlow on a real redis-server: auth
 // requests, codes and tokens in Redis, the code spent by GETDEL.
 func TestCodeFlowRedis(t *testing.T) {
+	codeFlow(t, startKit(t, openRedis(t), lgoidc.Config{}))
+}
+
+// TestRefusedRedis is TestRefused on Redis.
+func TestRefusedRedis(t *testing.T) {
+	refused(t, startKit(t, openRedis(t), lgoidc.Config{CodeTTL: time.Second}))
+}
+
+// openRedis starts a redis-server for the test and opens a store on it.
+func openRedis(t *testing.T) *redisstore.Store {
 	srv := redistest.ForTest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -35,8 +45,7 @@ func TestCodeFlowRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := startKit(t, st, lgoidc.Config{})
-	codeFlow(t, e)
+	return st
 }
 
 // TestTwoInstancesOneRedis: two kits share one Redis, one data folder's
