@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -52,4 +53,15 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		s.log.Info("ready again")
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+// clientInfo answers GET /v1/client: the address the server takes for
+// this request's client, after LINKGUARD_TRUSTED_PROXIES, and whether a
+// trusted proxy forwarded it. `linkguard selftest` compares it with its
+// own address: a proxy the server does not trust hides every client.
+func (s *Server) clientInfo(c *fiber.Ctx) error {
+	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	peer = peer.Unmap()
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"ip": s.clientIP(c).String(), "peer": peer.String(), "forwarded": s.trusted(peer)})
 }

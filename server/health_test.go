@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -107,4 +108,24 @@ func TestReadyzRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantReady(t, h, true, "")
+}
+
+// TestClientInfo: /v1/client says which address the network signals
+// read: the peer, or, from a trusted proxy, the forwarded client.
+func TestClientInfo(t *testing.T) {
+	h := newHarness(t, t.TempDir())
+	r := h.do("GET", "/v1/client", "", "Authorization", "Bearer "+testKey, "X-Forwarded-For", "203.0.113.9")
+	m := r.json(t)
+	if r.status != 200 || m["ip"] != m["peer"] || m["forwarded"] != false {
+		t.Fatalf("untrusted peer: %d %s", r.status, r.body)
+	}
+	peer, _ := netip.ParseAddr(m["peer"].(string))
+	h.srv.opts.TrustedProxies = []netip.Prefix{netip.PrefixFrom(peer, peer.BitLen())}
+	r = h.do("GET", "/v1/client", "", "Authorization", "Bearer "+testKey, "X-Forwarded-For", "203.0.113.9")
+	if m = r.json(t); m["ip"] != "203.0.113.9" || m["forwarded"] != true {
+		t.Fatalf("trusted proxy: %s", r.body)
+	}
+	if r := h.do("GET", "/v1/client", ""); r.status != 401 {
+		t.Fatalf("without a key: %d", r.status)
+	}
 }

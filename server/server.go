@@ -129,6 +129,7 @@ func (s *Server) routes() {
 	v1.Post("/links/:id/redeem", s.redeem)
 	v1.Post("/exchange", s.exchange)
 	v1.Get("/events", s.events)
+	v1.Get("/client", s.clientInfo) // health.go
 
 	a.Get("/l/:token", s.landing) // Fiber answers HEAD for GET routes; routes ignore case (/L/)
 	a.Get("/l/:token/*", s.landingRest)
