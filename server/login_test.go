@@ -224,4 +224,18 @@ func TestLoginLimitsTwoInstances(t *testing.T) {
 	if limited == 0 {
 		t.Fatalf("%d sign-ins from one address across two instances: none limited", 2*loginPerIP)
 	}
+	// The waiting page's code limit per client address, likewise.
+	limited = 0
+	for i := 0; i <= waitPerIP; i++ {
+		si := []*signIn{a, b}[i%2]
+		form := url.Values{"link": {"lnk_06h35jss92dyf8dsfxm1psekkc"}, "code": {"123456"}, "csrf": {si.svc.Keys.CSRF(device(1))}}
+		r := si.do("POST", "/login/code", form.Encode(), "Content-Type", "application/x-www-form-urlencoded",
+			"Cookie", "lg_device="+device(1), "Sec-Fetch-Site", "same-origin")
+		if r.status == 429 {
+			limited++
+		}
+	}
+	if limited != 1 {
+		t.Fatalf("%d codes from one address across two instances: %d limited, want the last one", waitPerIP+1, limited)
+	}
 }

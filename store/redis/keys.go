@@ -40,7 +40,7 @@ import (
 //	                     counters (webhook.go).
 //	P r:<window>:<start>:<key>
 //	                     string: a linkguard.Limiter count (limit.go).
-//	                     PEXPIREAT the window's end.
+//	                     PEXPIRE to a second after the window's end.
 //
 // Times that the scripts compare are passed and stored as zero-padded
 // 20-digit Unix nanoseconds, so that Lua compares them exactly as strings

@@ -11,15 +11,17 @@ import (
 )
 
 // The sign-in limits (linkguard.Limiter): P r:<window ns>:<start unix>:<key>
-// → count, PEXPIREAT the window's end plus a second. keys.go lists the prefix.
+// → count, expiring a second after the window's end. keys.go lists the prefix.
 
 var _ linkguard.Limiter = (*Store)(nil)
 
 // hitScript counts one event and sets the expiry with the first, in one
-// step: no count outlives its window, whatever instance made it.
+// step: no count outlives its window, whatever instance made it. The
+// expiry is relative (PEXPIRE), so that a clock difference between the
+// instance and Redis does not end a window early.
 var hitScript = goredis.NewScript(`
 local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIREAT', KEYS[1], ARGV[1]) end
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`)
 
 // Hit counts one event in key's window, atomically across instances.
@@ -29,7 +31,7 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration, max i
 		return false, 0, err
 	}
 	k := s.prefix + prefixLimit + strconv.FormatInt(int64(window), 10) + ":" + strconv.FormatInt(start.Unix(), 10) + ":" + key
-	n, err := hitScript.Run(ctx, s.rdb, []string{k}, end.Add(time.Second).UnixMilli()).Int64()
+	n, err := hitScript.Run(ctx, s.rdb, []string{k}, (end.Sub(now) + time.Second).Milliseconds()).Int64()
 	if err != nil {
 		return false, 0, err
 	}

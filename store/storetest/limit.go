@@ -31,8 +31,8 @@ func RunLimiter(t *testing.T, open OpenLimiter) {
 	}
 }
 
-// limitNow is a real time (Redis expires counts by the wall clock) 10 s
-// into a one-minute window.
+// limitNow is a real time 10 s into a one-minute window (the stores
+// expire counts by their own clocks).
 func limitNow() time.Time {
 	return time.Now().Truncate(time.Minute).Add(10 * time.Second)
 }
