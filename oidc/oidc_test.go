@@ -389,3 +389,19 @@ func TestAuthorizeBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestCORSWithoutCredentials: an app in a browser may call the token
+// endpoint from its own origin, but no response invites cookies along.
+func TestCORSWithoutCredentials(t *testing.T) {
+	e := startKit(t, nil, lgoidc.Config{})
+	b := e.browser()
+	for _, path := range []string{lgoidc.PathToken, lgoidc.PathUserinfo, lgoidc.PathKeys, "/.well-known/openid-configuration"} {
+		res, _ := do(t, b, "OPTIONS", e.base+path, nil, "Origin", "https://app.example.com", "Access-Control-Request-Method", "POST")
+		if res.Header.Get("Access-Control-Allow-Origin") == "" {
+			t.Errorf("%s: no CORS for a browser app (%d)", path, res.StatusCode)
+		}
+		if res.Header.Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("%s: Access-Control-Allow-Credentials %q", path, res.Header.Get("Access-Control-Allow-Credentials"))
+		}
+	}
+}

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/rs/cors"
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
@@ -204,6 +205,7 @@ func New(o Options) (*Provider, error) {
 		op.WithCustomEndpoints(ep(PathAuthorize), ep(PathToken), ep(PathUserinfo), ep(PathRevoke), ep(PathEndSession), ep(PathKeys)),
 		op.WithCustomIntrospectionEndpoint(ep(PathIntrospect)),
 		op.WithLogger(o.Log),
+		op.WithCORSOptions(&corsOptions),
 		// The verifier of id_token_hint (end-session) knows RS256 only
 		// unless told: ours are EdDSA too.
 		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms(string(jose.EdDSA), string(jose.RS256))),
@@ -254,6 +256,16 @@ func (p *Provider) doneURL(id string) string {
 	return p.opts.Issuer + PathLoginDone + "?id=" + url.QueryEscape(id)
 }
 
+// corsOptions let browsers' apps (public clients) call discovery, token,
+// userinfo and keys from any origin, but never with cookies: the
+// provider has no session, and the device cookie must not ride along
+// (op's default allows credentials from every origin).
+var corsOptions = cors.Options{
+	AllowOriginFunc: func(string) bool { return true },
+	AllowedMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost},
+	AllowedHeaders:  []string{"Accept", "Accept-Language", "Authorization", "Content-Type"},
+}
+
 type ctxKey struct{}
 
 // algFor is the ID token algorithm of the client the request is from.
@@ -286,7 +298,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case path == PathDiscovery:
-		p.issuer.HandlerFunc(p.discovery)(w, r)
+		cors.New(corsOptions).Handler(p.issuer.HandlerFunc(p.discovery)).ServeHTTP(w, r)
 		return
 	case path == PathLoginDone:
 		p.issuer.HandlerFunc(p.loginDone)(w, r)

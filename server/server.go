@@ -154,7 +154,7 @@ func (s *Server) routes() {
 	}
 	if s.opts.OIDC != nil {
 		h := adaptor.HTTPHandler(s.opts.OIDC)
-		a.Get("/.well-known/openid-configuration", h)
+		a.All("/.well-known/openid-configuration", h)
 		// Each authorization request is stored until it expires: bound
 		// them per client address, as the sign-in form is bounded.
 		a.All("/oidc/authorize", limiter.New(limiter.Config{
