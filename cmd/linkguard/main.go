@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -137,6 +138,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		if secret, err = os.ReadFile(cfg.SecretKeyFile); err != nil {
 			return fmt.Errorf("secret_key_file: %w", err)
 		}
+	}
+	if err := checkWeak(cfg, r.TrustedProxies, secret, log); err != nil {
+		return err
 	}
 	if cfg.Dev && len(cfg.APIKeys) == 0 {
 		k, err := devAPIKey(cfg.DataDir)
@@ -292,4 +296,22 @@ type redisLog struct{ log *slog.Logger }
 
 func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
 	r.log.Warn("redis client", "msg", fmt.Sprintf(format, v...))
+}
+
+// checkWeak refuses or warns about weak settings (kit.CheckWeak) before
+// the start: the server key file (secret_key_file, else the data folder's
+// server.key when it exists), trusted proxies, and dev mode off loopback.
+func checkWeak(cfg *Config, proxies []netip.Prefix, secret []byte, log *slog.Logger) error {
+	w := kit.Weak{KeyPath: cfg.SecretKeyFile, Key: secret, TrustedProxies: proxies, Dev: cfg.Dev, Listen: cfg.Listen}
+	if w.KeyPath == "" && cfg.DataDir != "" {
+		p := filepath.Join(cfg.DataDir, "server.key")
+		if b, err := os.ReadFile(p); err == nil {
+			w.KeyPath, w.Key = p, b
+		}
+	}
+	warnings, err := kit.CheckWeak(w)
+	for _, m := range warnings {
+		log.Warn(m)
+	}
+	return err
 }
