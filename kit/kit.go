@@ -57,6 +57,9 @@ type Options struct {
 	// RedirectOrigins are the allowed redirect origins; empty allows the
 	// public URL's own origin.
 	RedirectOrigins []string
+	// RedirectPaths narrows the origins it names to path prefixes
+	// ("https://app.example.com/auth/"); see linkguard.Policy.
+	RedirectPaths []string
 	// DefaultRedirect is used when a request names no redirect_url.
 	DefaultRedirect string
 	TrustedProxies  []netip.Prefix
@@ -162,6 +165,7 @@ func New(opts Options) (*Kit, error) {
 	pol := fillPolicy(opts.Policy)
 	pol.PublicURL, pol.DefaultRedirect = publicURL, opts.DefaultRedirect
 	pol.RedirectOrigins = opts.RedirectOrigins
+	pol.RedirectPaths = opts.RedirectPaths
 	if len(pol.RedirectOrigins) == 0 || len(opts.OIDC.Clients) > 0 && !slices.Contains(pol.RedirectOrigins, linkguard.Origin(pu)) {
 		// The OpenID Provider's sign-ins come back to the kit itself.
 		pol.RedirectOrigins = append(slices.Clip(pol.RedirectOrigins), linkguard.Origin(pu))

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,7 @@ type Config struct {
 	Store           string      `yaml:"store"`
 	APIKeys         []string    `yaml:"api_keys"`
 	RedirectOrigins []string    `yaml:"redirect_origins"`
+	RedirectPaths   []string    `yaml:"redirect_paths"`
 	DefaultRedirect string      `yaml:"default_redirect"`
 	TrustedProxies  []string    `yaml:"trusted_proxies"`
 	SecretKeyFile   string      `yaml:"secret_key_file"`
@@ -130,7 +132,7 @@ var envNames = []string{
 	"LINKGUARD_API_KEYS", "LINKGUARD_REDIRECT_ORIGINS", "LINKGUARD_TRUSTED_PROXIES",
 	"LINKGUARD_GEOIP_CITY", "LINKGUARD_GEOIP_ASN", "LINKGUARD_SMTP_URL", "LINKGUARD_MAIL_FROM",
 	"LINKGUARD_DEV", "LINKGUARD_SECRET_KEY_FILE", "LINKGUARD_DEFAULT_REDIRECT", "LINKGUARD_TEMPLATES_DIR",
-	"LINKGUARD_HANDOFF_ASSERTION", "LINKGUARD_MAIL_TEMPLATES_DIR",
+	"LINKGUARD_HANDOFF_ASSERTION", "LINKGUARD_MAIL_TEMPLATES_DIR", "LINKGUARD_REDIRECT_PATHS",
 }
 
 // loadEnv lays the environment over c; getenv is os.Getenv outside tests.
@@ -162,6 +164,8 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 			c.APIKeys = list(v)
 		case "LINKGUARD_REDIRECT_ORIGINS":
 			c.RedirectOrigins = list(v)
+		case "LINKGUARD_REDIRECT_PATHS":
+			c.RedirectPaths = list(v)
 		case "LINKGUARD_TRUSTED_PROXIES":
 			c.TrustedProxies = list(v)
 		case "LINKGUARD_GEOIP_CITY":
@@ -250,6 +254,12 @@ func (c *Config) validate() (*resolved, error) {
 			continue
 		}
 		r.RedirectOrigins = append(r.RedirectOrigins, linkguard.Origin(ou))
+	}
+	for _, p := range c.RedirectPaths {
+		pu, err := url.Parse(p)
+		if err != nil || pu.Host == "" || !slices.Contains(r.RedirectOrigins, linkguard.Origin(pu)) || pu.RawQuery != "" || pu.Fragment != "" {
+			bad("redirect path %q: want an allowed origin with a path prefix, like https://app.example.com/auth/", p)
+		}
 	}
 	if c.DefaultRedirect != "" {
 		if du, err := url.Parse(c.DefaultRedirect); err != nil || du.Host == "" {

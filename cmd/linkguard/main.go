@@ -169,7 +169,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	k, err := kit.New(kit.Options{
 		PublicURL: r.PublicURL, DataDir: cfg.DataDir, Store: store, SecretKey: secret, APIKeys: cfg.APIKeys,
-		RedirectOrigins: origins, DefaultRedirect: cfg.DefaultRedirect, TrustedProxies: r.TrustedProxies,
+		RedirectOrigins: origins, RedirectPaths: cfg.RedirectPaths, DefaultRedirect: cfg.DefaultRedirect, TrustedProxies: r.TrustedProxies,
 		Dev: cfg.Dev, Retention: cfg.Links.Retention, Heuristics: &cfg.Heuristics,
 		Policy: linkguard.Policy{DefaultTTL: cfg.Links.DefaultTTL, NonceMaxAge: cfg.Links.NonceMaxAge,
 			HandoffTTL: cfg.Links.HandoffTTL, MaxCodeAttempts: cfg.Links.MaxCodeAttempts, DefaultLocale: cfg.DefaultLocale},
