@@ -102,7 +102,7 @@ dist: wasm
 	  d=dist/linkguard_$(VERSION)_$${os}_$${arch}; mkdir -p $$d; \
 	  echo "build $$os/$$arch"; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags='$(DIST_LDFLAGS)' -o $$d/linkguard$$ext ./cmd/linkguard; \
-	  cp README.md deploy/linkguard.service $$d/; \
+	  cp README.md docs/operations.md deploy/linkguard.service $$d/; \
 	done
 	$(GO) run ./deploy/dist dist
 	cd dist && sha256sum -c SHA256SUMS

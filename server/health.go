@@ -37,7 +37,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	defer cancel()
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	name, err := "store", s.svc.Ready(ctx)
-	for _, rc := range s.opts.ReadyChecks {
+	for _, rc := range s.inst.Load().ready {
 		if err != nil {
 			break
 		}

@@ -15,12 +15,30 @@ type RequestRecorder interface {
 	Request(route, method string, code int, d time.Duration)
 }
 
+// instruments are what observe and readyz use, swapped as one.
+type instruments struct {
+	rec       RequestRecorder
+	accessLog bool
+	ready     []ReadyCheck
+}
+
+// Instrument sets, on a built server, the request recorder, the access
+// log and extra readiness checks (replacing Options'): for an assembly
+// that makes its metrics after the server.
+func (s *Server) Instrument(rec RequestRecorder, accessLog bool, ready ...ReadyCheck) {
+	s.inst.Store(&instruments{rec: rec, accessLog: accessLog, ready: ready})
+}
+
 // observe is the first middleware: it times the request, renders a
 // handler's error (so that the status is known), records the request in
 // Options.Metrics and writes the access log line: route pattern, status,
 // duration and the client's network, never the path (it holds tokens), a
 // query, a cookie or a header.
 func (s *Server) observe(c *fiber.Ctx) error {
+	in := s.inst.Load()
+	if in.rec == nil && !in.accessLog {
+		return c.Next()
+	}
 	start := time.Now()
 	if err := c.Next(); err != nil {
 		if herr := s.errorHandler(c, err); herr != nil {
@@ -31,10 +49,10 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	route := routeOf(c)
 	method := methodOf(c.Method())
 	status := c.Response().StatusCode()
-	if s.opts.Metrics != nil {
-		s.opts.Metrics.Request(route, method, status, d)
+	if in.rec != nil {
+		in.rec.Request(route, method, status, d)
 	}
-	if s.accessLog {
+	if in.accessLog {
 		s.log.LogAttrs(context.Background(), slog.LevelInfo, "request",
 			slog.String("method", method), slog.String("route", route), slog.Int("status", status),
 			slog.Duration("duration", d), slog.String("client_network", clientNetwork(s.clientIP(c))))

@@ -71,8 +71,9 @@ type Server struct {
 	// instance's when the store keeps none.
 	limits linkguard.Limiter
 	csp    string // the pages' Content-Security-Policy
-	// accessLog is Options.AccessLog: observe writes a line per request.
-	accessLog bool
+	// inst holds the metrics recorder, the access log switch and the
+	// readiness checks: Options', or Instrument's (metrics.go).
+	inst atomic.Pointer[instruments]
 	// notReady is the last /readyz answer, to log changes once.
 	notReady atomic.Bool
 }
@@ -86,7 +87,7 @@ func New(opts Options) (*Server, error) {
 		opts.Log = slog.Default()
 	}
 	s := &Server{opts: opts, svc: opts.Service, site: opts.Site, log: opts.Log,
-		csp: pageCSP(opts.Site.Brand().LogoURL), accessLog: opts.AccessLog}
+		csp: pageCSP(opts.Site.Brand().LogoURL)}
 	s.limits, _ = opts.Service.Store.(linkguard.Limiter)
 	if s.limits == nil {
 		s.limits = &memLimits{}
@@ -101,9 +102,8 @@ func New(opts Options) (*Server, error) {
 		ErrorHandler:          s.errorHandler,
 		ReadBufferSize:        16 << 10,
 	})
-	if opts.Metrics != nil || opts.AccessLog {
-		s.app.Use(s.observe)
-	}
+	s.inst.Store(&instruments{rec: opts.Metrics, accessLog: opts.AccessLog, ready: opts.ReadyChecks})
+	s.app.Use(s.observe)
 	s.app.Use(recover.New(recover.Config{EnableStackTrace: true}))
 	s.app.Use(limitBody)
 	s.app.Use(securityHeaders)

@@ -49,6 +49,9 @@ type Config struct {
 	DefaultLocale   string        `yaml:"default_locale"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	Handoff         HandoffConfig `yaml:"handoff"`
+	// MetricsListen is the Prometheus listener's address (off when empty).
+	MetricsListen string    `yaml:"metrics_listen"`
+	Log           LogConfig `yaml:"log"`
 	// OIDC is the OpenID Provider, on when it lists clients (docs/oidc.md).
 	OIDC lgoidc.Config `yaml:"oidc"`
 
@@ -106,6 +109,7 @@ func Default() Config {
 			MaxCodeAttempts: p.MaxCodeAttempts, Retention: 7 * 24 * time.Hour,
 		},
 		Brand:           BrandConfig{Name: "linkguard", Accent: "#1d4ed8"},
+		Log:             LogConfig{Format: "text", Level: "info"},
 		ShutdownTimeout: 10 * time.Second,
 		Heuristics:      fingerprint.DefaultConfig(),
 		OIDC:            lgoidc.DefaultConfig(),
@@ -133,6 +137,7 @@ var envNames = []string{
 	"LINKGUARD_GEOIP_CITY", "LINKGUARD_GEOIP_ASN", "LINKGUARD_SMTP_URL", "LINKGUARD_MAIL_FROM",
 	"LINKGUARD_DEV", "LINKGUARD_SECRET_KEY_FILE", "LINKGUARD_DEFAULT_REDIRECT", "LINKGUARD_TEMPLATES_DIR",
 	"LINKGUARD_HANDOFF_ASSERTION", "LINKGUARD_MAIL_TEMPLATES_DIR", "LINKGUARD_REDIRECT_PATHS",
+	"LINKGUARD_METRICS_LISTEN", "LINKGUARD_LOG_FORMAT", "LINKGUARD_LOG_LEVEL",
 }
 
 // loadEnv lays the environment over c; getenv is os.Getenv outside tests.
@@ -196,6 +201,12 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 			c.DefaultRedirect = v
 		case "LINKGUARD_TEMPLATES_DIR":
 			c.TemplatesDir = v
+		case "LINKGUARD_METRICS_LISTEN":
+			c.MetricsListen = v
+		case "LINKGUARD_LOG_FORMAT":
+			c.Log.Format = v
+		case "LINKGUARD_LOG_LEVEL":
+			c.Log.Level = v
 		case "LINKGUARD_MESSAGES_DIR":
 			c.MessagesDir = v
 		case "LINKGUARD_DEFAULT_LOCALE":
@@ -347,6 +358,14 @@ func (c *Config) validate() (*resolved, error) {
 		}
 		if isRedis(c.Store) && c.DataDir == "" {
 			bad("oidc: with a redis store, data_dir must hold the ID token signing keys (assertion.key, oidc-rs256.key), the same files on every instance")
+		}
+	}
+	if _, err := newLogger(c.Log, io.Discard); err != nil {
+		bad("%v", err)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("metrics_listen %q: want host:port, like 127.0.0.1:9090 (LINKGUARD_METRICS_LISTEN)", c.MetricsListen)
 		}
 	}
 	if len(errs) > 0 {

@@ -28,7 +28,9 @@ import (
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/kit"
+	"github.com/linkguard/linkguard/metrics"
 	lgoidc "github.com/linkguard/linkguard/oidc"
+	"github.com/linkguard/linkguard/server"
 	redisstore "github.com/linkguard/linkguard/store/redis"
 
 	"github.com/linkguard/linkguard/web"
@@ -62,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "oidc":
 		return oidcMain(args[1:], stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "linkguard", version)
+		printVersion(stdout)
 		return nil
 	case "help", "-h", "--help":
 		usage(stdout)
@@ -127,8 +129,14 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		return err
+	}
 	slog.SetDefault(log)
+	if !hasCollector() && os.Getenv("LINKGUARD_ALLOW_NO_COLLECTOR") != "1" {
+		return errNoCollector
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -188,8 +196,17 @@ func serve(args []string, stdout, stderr io.Writer) error {
 			log.Error("close", "err", err)
 		}
 	}()
+	var m *metrics.Metrics
+	if cfg.MetricsListen != "" {
+		m = metrics.New()
+		if err := serveMetrics(ctx, cfg.MetricsListen, m, log); err != nil {
+			return err
+		}
+	}
+	geo := &geoStatus{}
+	k.Instrument(m, true, server.ReadyCheck{Name: "geoip", Check: geo.check})
 	k.Start(ctx)
-	go reloadOnHUP(ctx, k, args, log)
+	go reloadOnHUP(ctx, k, args, log, geo)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -215,7 +232,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 
 // reloadOnHUP re-reads the GeoIP databases and the heuristics of the
 // config file on SIGHUP. A bad file is logged and the running one stays.
-func reloadOnHUP(ctx context.Context, k *kit.Kit, args []string, log *slog.Logger) {
+func reloadOnHUP(ctx context.Context, k *kit.Kit, args []string, log *slog.Logger, geo *geoStatus) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -229,7 +246,9 @@ func reloadOnHUP(ctx context.Context, k *kit.Kit, args []string, log *slog.Logge
 				log.Error("reload: configuration refused; the running one stays", "err", err)
 				continue
 			}
-			if err := k.Reload(&cfg.Heuristics); err != nil {
+			err = k.Reload(&cfg.Heuristics)
+			geo.set(err) // /readyz names a failed reload until one works
+			if err != nil {
 				log.Error("reload", "err", err)
 				continue
 			}

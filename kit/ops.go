@@ -1,0 +1,44 @@
+package kit
+
+import (
+	"context"
+	"time"
+
+	"github.com/linkguard/linkguard/metrics"
+	"github.com/linkguard/linkguard/server"
+)
+
+// Instrument turns on a kit's metrics (m may be nil: none), its access
+// log, and extra readiness checks (for instance the last GeoIP reload):
+// the service's decisions, every request, the mail deliverer's results,
+// the mail queue's depth and the store's dropped visits. Call it once,
+// before Start.
+func (k *Kit) Instrument(m *metrics.Metrics, accessLog bool, ready ...server.ReadyCheck) {
+	if m != nil {
+		k.Service.Observer = m
+		if k.deliver != nil {
+			k.deliver.Observe = m.MailDelivery
+		}
+		if q, ok := k.Service.Store.(interface {
+			MailQueueDepth(context.Context) (int, error)
+		}); ok {
+			m.WatchMailQueue(func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				n, err := q.MailQueueDepth(ctx)
+				if err != nil {
+					return -1
+				}
+				return float64(n)
+			})
+		}
+		if d, ok := k.Service.Store.(interface{ DroppedVisits() uint64 }); ok {
+			m.WatchDroppedVisits(d.DroppedVisits)
+		}
+	}
+	var rec server.RequestRecorder
+	if m != nil {
+		rec = m
+	}
+	k.Server.Instrument(rec, accessLog, ready...)
+}
