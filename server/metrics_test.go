@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -101,8 +102,29 @@ func TestMetricsAndAccessLog(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+	// A second link, consumed by its code on the landing page: its handoff
+	// code is exchanged; neither it nor any cookie value may be logged.
+	l2 := h.personLink("")
+	nonce := h.nonce(l2.Token)
+	cr := h.do("POST", "/l/"+l2.Token+"/confirm", `{"nonce":"`+nonce+`","code":"`+l2.Code+`"}`, personHeaders...)
+	ru, _ := cr.json(t)["redirect_url"].(string)
+	pu, err := url.Parse(ru)
+	if err != nil || pu.Query().Get("lg_code") == "" {
+		t.Fatalf("confirm with the code: %d %s", cr.status, cr.body)
+	}
+	handoff := pu.Query().Get("lg_code")
+	if r := h.api("POST", "/v1/exchange", `{"code":"`+handoff+`"}`); r.status != 200 {
+		t.Fatalf("exchange: %d %s", r.status, r.body)
+	}
+	var cookies []string
+	for _, c := range cr.header.Values("Set-Cookie") {
+		if _, v, ok := strings.Cut(strings.SplitN(c, ";", 2)[0], "="); ok && len(v) >= 8 {
+			cookies = append(cookies, v)
+		}
+	}
+
 	logs := buf.String()
-	for _, secret := range []string{l.Token, l.Code, l.ID + "/redeem"} {
+	for _, secret := range append([]string{l.Token, l.Code, l.ID + "/redeem", l2.Token, l2.Code, handoff, nonce}, cookies...) {
 		if strings.Contains(out, secret) {
 			t.Errorf("metrics hold %q", secret)
 		}
