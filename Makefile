@@ -93,13 +93,14 @@ chaos: wasm
 # Release archives: static binaries with the collector embedded, one
 # archive per platform and dist/SHA256SUMS (docs/operations.md).
 COMMIT         ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-DIST_LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+DIST_VERSION   := $(VERSION)
+DIST_LDFLAGS   := -s -w -X main.version=$(DIST_VERSION) -X main.commit=$(COMMIT)
 DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/arm64 windows/amd64
 dist: wasm
 	rm -rf dist && mkdir -p dist
 	set -e; for p in $(DIST_PLATFORMS); do \
 	  os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
-	  d=dist/linkguard_$(VERSION)_$${os}_$${arch}; mkdir -p $$d; \
+	  d=dist/linkguard_$(DIST_VERSION)_$${os}_$${arch}; mkdir -p $$d; \
 	  echo "build $$os/$$arch"; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags='$(DIST_LDFLAGS)' -o $$d/linkguard$$ext ./cmd/linkguard; \
 	  cp README.md docs/operations.md deploy/linkguard.service $$d/; \
@@ -114,7 +115,7 @@ image: wasm
 	mkdir -p dist/image
 	set -e; for arch in amd64 arm64; do \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags='$(DIST_LDFLAGS)' -o dist/image/linkguard-$$arch ./cmd/linkguard; \
-	  $(GO) run ./deploy/image --binary dist/image/linkguard-$$arch --arch $$arch --version $(VERSION) \
+	  $(GO) run ./deploy/image --binary dist/image/linkguard-$$arch --arch $$arch --version $(DIST_VERSION) \
 	    --tag $(IMAGE_TAG) --out dist/linkguard-image-$$arch.tar; \
 	done
 
