@@ -26,30 +26,35 @@ type kitEnv struct {
 	k *kit.Kit
 }
 
-// newKitEnv starts a kit in dev mode; decider nil keeps the default engine.
-func newKitEnv(t *testing.T, decider fingerprint.Decider) *kitEnv {
+// newKitEnv starts a kit in dev mode; decider nil keeps the default engine;
+// each of with may change the kit's options before it starts.
+func newKitEnv(t *testing.T, decider fingerprint.Decider, with ...func(*kit.Options)) *kitEnv {
 	t.Helper()
 	chrome := chromiumPath(t)
 	shared.once.Do(func() { setup(chrome) })
 	if shared.err != nil {
 		t.Fatal(shared.err)
 	}
-	return newKitEnvOn(t, shared.root, decider)
+	return newKitEnvOn(t, shared.root, decider, with...)
 }
 
 // newKitEnvOn starts a kit in dev mode whose browser contexts open in the
 // browser of root.
-func newKitEnvOn(t *testing.T, root context.Context, decider fingerprint.Decider) *kitEnv {
+func newKitEnvOn(t *testing.T, root context.Context, decider fingerprint.Decider, with ...func(*kit.Options)) *kitEnv {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	k, err := kit.New(kit.Options{
+	opts := kit.Options{
 		PublicURL: base, Dev: true, APIKeys: []string{"test-key"}, Decider: decider,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, f := range with {
+		f(&opts)
+	}
+	k, err := kit.New(opts)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)

@@ -1,12 +1,19 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/kit"
 )
 
 // TestWaitingPageCodeCrossDevice: the person asks on the computer (the
@@ -125,4 +132,102 @@ func TestGermanResetLink(t *testing.T) {
 			t.Errorf("page says %q: %s", bad, text)
 		}
 	}
+}
+
+// hostApp is a second listener on 127.0.0.1 (another port, so another
+// origin than the kit's): the host's site that receives the handoff.
+// It records each lg_code it is sent.
+func hostApp(t *testing.T) (origin string, got <-chan string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan string, 4)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c := r.URL.Query().Get("lg_code"); c != "" {
+			select {
+			case ch <- c:
+			default:
+			}
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, "<!doctype html><title>host</title><p id=host>host app</p>")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String(), ch
+}
+
+// TestCodeFormsReachAnotherOrigin: the host's site is on another origin
+// than the kit (as in every real deployment). The code typed on the
+// waiting page (POST /login/code answers 303 to the host) and the code
+// typed into the landing page's form without JavaScript both land the
+// browser at the host with lg_code: the pages' CSP form-action, which
+// Chromium applies to a form's redirects too, must not stop it there.
+func TestCodeFormsReachAnotherOrigin(t *testing.T) {
+	host, got := hostApp(t)
+	e := newKitEnv(t, nil, func(o *kit.Options) { o.RedirectOrigins = []string{host} })
+	back := host + "/auth/callback"
+	arrived := func(t *testing.T, ctx context.Context) {
+		t.Helper()
+		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		loc, err := waitRedirect(wctx)
+		if err != nil {
+			cur, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%v: the browser is at %s", err, cur)
+		}
+		if !strings.HasPrefix(loc, back+"?lg_code=") {
+			t.Fatalf("redirected to %s, want %s?lg_code=…", loc, back)
+		}
+		select {
+		case <-got:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the host was never asked for its callback")
+		}
+	}
+
+	t.Run("waiting page", func(t *testing.T) {
+		ctx := e.browser(45 * time.Second)
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(e.base+"/login?redirect_url="+url.QueryEscape(back)),
+			chromedp.WaitVisible(chromedp.CSS("#lg-email")),
+			chromedp.SendKeys(chromedp.CSS("#lg-email"), "wait@example.com"),
+			chromedp.Click(chromedp.CSS("#lg-login-submit")),
+			chromedp.WaitVisible(chromedp.CSS("#lg-wait-code")),
+		); err != nil {
+			t.Fatalf("sign-in form: %v", err)
+		}
+		m := e.mailTo("wait@example.com")
+		if err := chromedp.Do(ctx,
+			chromedp.SendKeys(chromedp.CSS("#lg-wait-code"), m.Code),
+			chromedp.Click(chromedp.CSS("#lg-wait-submit")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		arrived(t, ctx)
+	})
+
+	t.Run("landing page without JavaScript", func(t *testing.T) {
+		res, err := e.k.Service.Issue(context.Background(), &linkguard.IssueRequest{
+			Email: "nojs@example.com", RedirectURL: back,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := e.browser(45 * time.Second)
+		if err := emulationScriptOff(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(res.URL),
+			chromedp.WaitVisible(chromedp.CSS("#lg-code")),
+			chromedp.SendKeys(chromedp.CSS("#lg-code"), res.Code),
+			chromedp.Click(chromedp.CSS("#lg-code-submit")),
+		); err != nil {
+			t.Fatal(err)
+		}
+		arrived(t, ctx)
+	})
 }

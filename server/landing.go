@@ -18,14 +18,21 @@ import (
 
 // pageCSP allows the page's own scripts and WebAssembly, its own
 // stylesheet and nothing else: no inline script, no outside resource but
-// the brand's logo, when it lives elsewhere.
-func pageCSP(logoURL string) string {
+// the brand's logo, when it lives elsewhere. Forms post to the kit only;
+// formTo adds origins a form's answer may redirect to (Chromium applies
+// form-action to every redirect that follows a form's post), each an
+// allowed redirect origin as linkguard.Origin writes it.
+func pageCSP(logoURL string, formTo ...string) string {
 	img := "'self' data:"
 	if u, err := url.Parse(logoURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
 		img += " " + linkguard.Origin(u)
 	}
+	form := "'self'"
+	for _, o := range formTo {
+		form += " " + o
+	}
 	return "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'; " +
-		"img-src " + img + "; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+		"img-src " + img + "; connect-src 'self'; form-action " + form + "; base-uri 'none'; frame-ancestors 'none'"
 }
 
 // DeviceCookie is the name of the device-binding cookie: the __Host-
