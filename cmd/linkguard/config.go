@@ -309,7 +309,7 @@ func (c *Config) validate() (*resolved, error) {
 			}
 		}
 	default:
-		bad("store %q: want badger or a redis:// URL", redactURL(c.Store))
+		bad("store %q: want badger, a redis:// URL, or a redis+cluster:// URL", redactURL(c.Store))
 	}
 
 	if len(c.APIKeys) == 0 && !c.Dev {
@@ -397,7 +397,13 @@ func redactURL(s string) string {
 	return u.Redacted()
 }
 
-// isRedis reports whether a store setting names a Redis server.
+// isRedis reports whether a store setting names a Redis server or a
+// Redis Cluster (redis+cluster://, rediss+cluster://).
 func isRedis(store string) bool {
-	return strings.HasPrefix(store, "redis://") || strings.HasPrefix(store, "rediss://")
+	for _, scheme := range []string{"redis://", "rediss://", "redis+cluster://", "rediss+cluster://"} {
+		if strings.HasPrefix(store, scheme) {
+			return true
+		}
+	}
+	return false
 }

@@ -49,6 +49,7 @@ func TestConfigErrorsNameTheProblem(t *testing.T) {
 		{"bad proxy", "", map[string]string{"LINKGUARD_TRUSTED_PROXIES": "10.0.0.0/33"}, "trusted proxy"},
 		{"redirect path of another origin", "", map[string]string{"LINKGUARD_REDIRECT_ORIGINS": "https://app.example.com", "LINKGUARD_REDIRECT_PATHS": "https://evil.example.com/auth/"}, "redirect path"},
 		{"redis without a shared key", "", map[string]string{"LINKGUARD_STORE": "redis://:hunter2@localhost:6379"}, "secret_key_file"},
+		{"redis cluster without a shared key", "", map[string]string{"LINKGUARD_STORE": "redis+cluster://:hunter2@h1:7000,h2:7001"}, "secret_key_file"},
 		{"unknown store", "", map[string]string{"LINKGUARD_STORE": "postgres"}, "want badger"},
 		{"no api key outside dev", "", map[string]string{"LINKGUARD_DEV": "0", "LINKGUARD_PUBLIC_URL": "https://kit.example.com"}, "api_keys"},
 		{"http outside dev", "", map[string]string{"LINKGUARD_DEV": "0", "LINKGUARD_API_KEYS": "0123456789abcdef"}, "https"},

@@ -390,7 +390,7 @@ func openStoreForTools(cfg *Config, stderr io.Writer) (linkguard.Store, error) {
 		defer cancel()
 		return redisstore.Open(ctx, cfg.Store, redisstore.Options{Retention: cfg.Links.Retention, Log: log})
 	case cfg.Store != "badger":
-		return nil, fmt.Errorf("store %q: want badger or a redis:// URL", redactURL(cfg.Store))
+		return nil, fmt.Errorf("store %q: want badger, a redis:// URL, or a redis+cluster:// URL", redactURL(cfg.Store))
 	case cfg.DataDir == "":
 		return nil, errors.New("data_dir: required with the badger store (set it in the config file or LINKGUARD_DATA_DIR)")
 	}

@@ -94,8 +94,7 @@ func (s *Server) start() error {
 			}
 		}
 		if time.Now().After(deadline) {
-			s.cmd.Process.Kill()
-			s.cmd.Wait()
+			s.Kill()
 			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
 			return fmt.Errorf("no PONG from %s within 10 s; log:\n%s", s.Addr, log)
 		}
@@ -106,16 +105,18 @@ func (s *Server) start() error {
 // Crash kills redis-server (SIGKILL: no shutdown save) and starts it
 // again on the same port and folder.
 func (s *Server) Crash() error {
-	s.cmd.Process.Kill()
-	s.cmd.Wait()
+	s.Kill()
 	return s.start()
 }
 
 // Kill stops redis-server (SIGKILL) and leaves it stopped; Restart
 // starts it again on the same port and folder.
 func (s *Server) Kill() {
-	s.cmd.Process.Kill()
-	s.cmd.Wait()
+	if s.cmd != nil {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+		s.cmd = nil
+	}
 }
 
 // Restart starts a server that Kill stopped.
@@ -123,7 +124,6 @@ func (s *Server) Restart() error { return s.start() }
 
 // Stop kills the server and removes its folder.
 func (s *Server) Stop() {
-	s.cmd.Process.Kill()
-	s.cmd.Wait()
+	s.Kill()
 	os.RemoveAll(s.dir)
 }

@@ -46,10 +46,17 @@ import (
 // 20-digit Unix nanoseconds, so that Lua compares them exactly as strings
 // (Lua numbers are doubles and cannot hold nanoseconds).
 //
-// NB: the scripts build the keys of an older link (revoke-older) and of a
-// link found by token from the prefix, so every key of a deployment must
-// live on one node: Redis Cluster is not supported (a primary with
-// replicas, or Sentinel, is).
+// Redis Cluster: the scripts build keys from the prefix (the older link
+// of a family, the link a token names, the jobs of a queue), and a script
+// may only touch keys of one slot. So on a cluster the prefix is a hash
+// tag, and every key of a deployment (links, tokens, families, handoffs,
+// visits, the mail and webhook queues, limiter counts, KV) hashes to the
+// one slot of that tag: "lg:" becomes "{lg}:", and keys read
+// "{lg}:l:<id>". Every script stays one atomic step on one node, as on a
+// single server. NB: a deployment's data is therefore on one primary (and
+// its replicas): the cluster brings failover and a cluster endpoint, not
+// sharding of one deployment; deployments with distinct prefixes land on
+// distinct slots. A prefix that already has a tag ("app:{lg}:") is kept.
 const (
 	prefixLink    = "l:"
 	prefixToken   = "t:"
@@ -86,4 +93,34 @@ func globEscape(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// clusterPrefix is prefix as a hash tag: unchanged when it has one,
+// else "{lg}:" for "lg:" (the trailing colon stays outside the braces,
+// so keys read as on a single server).
+func clusterPrefix(prefix string) string {
+	if hasHashTag(prefix) {
+		return prefix
+	}
+	base, colon := strings.CutSuffix(prefix, ":")
+	if base == "" {
+		base = "lg"
+	}
+	out := "{" + base + "}"
+	if colon {
+		out += ":"
+	}
+	return out
+}
+
+// hasHashTag reports whether a key starting with prefix is hashed by a
+// tag in the prefix: Redis hashes the part between the first "{" and the
+// first "}" after it, when that part is not empty.
+func hasHashTag(prefix string) bool {
+	i := strings.IndexByte(prefix, '{')
+	if i < 0 {
+		return false
+	}
+	j := strings.IndexByte(prefix[i+1:], '}')
+	return j > 0
 }

@@ -41,6 +41,7 @@ func runMain(m *testing.M) int {
 	}
 	defer srv.Stop()
 	serverURL = srv.URL
+	defer stopCluster()
 	return m.Run()
 }
 
@@ -72,6 +73,10 @@ var prefixSeq atomic.Int64
 func freshPrefix() string {
 	return fmt.Sprintf("t%d-%d:", os.Getpid(), prefixSeq.Add(1))
 }
+
+// opener opens a Store on a test server (or cluster) with a fresh
+// prefix (or the given one), closed at the end of the test.
+type opener func(t testing.TB, prefix string) *Store
 
 // openStore opens a Store on the test server with a fresh prefix (or the
 // given one), closed at the end of the test.

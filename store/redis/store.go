@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -47,10 +48,16 @@ var _ linkguard.Store = (*Store)(nil)
 
 // Options configure a Store.
 type Options struct {
+	// Client is the connection to Redis, for New: a *goredis.Client for
+	// one server (with replicas or Sentinel: a *goredis.Client from
+	// goredis.NewFailoverClient), or a *goredis.ClusterClient for Redis
+	// Cluster. Open makes it from a URL. The Store closes it.
+	Client goredis.UniversalClient
 	// KeyPrefix starts every key, so that several deployments (or tests)
 	// can share one Redis database. Default "lg:". NB: one deployment's
 	// prefix must not start with another's, or ScanVisits of the shorter
-	// one sees the other's visits.
+	// one sees the other's visits. On a cluster the prefix is a hash tag
+	// (see keys.go): "lg:" becomes "{lg}:".
 	KeyPrefix string
 	// Retention is how long a link and its visits are kept after expiry,
 	// so that the API can still say "expired" or "consumed". Default 7 days.
@@ -65,7 +72,8 @@ type Options struct {
 // Store is a linkguard.Store on Redis. It is safe for concurrent use, and
 // any number of Stores (in any number of processes) may share one Redis.
 type Store struct {
-	rdb       *goredis.Client
+	rdb       goredis.UniversalClient
+	cluster   *goredis.ClusterClient // rdb, when it is a cluster; else nil
 	prefix    string
 	opts      Options
 	log       *slog.Logger
@@ -73,12 +81,85 @@ type Store struct {
 	closeOnce sync.Once
 }
 
-// Open connects to the Redis at rawURL, redis://[user:password@]host:port/db
-// or rediss://… for TLS, checks that it answers (ctx bounds this: pass one
-// with a timeout, since go-redis retries a dial), loads the scripts, and
-// warns through opts.Log about settings that weaken the guarantees.
-// Errors name the server with its password redacted.
+// URL forms that Open takes, for messages.
+const urlForms = "redis://[user:password@]host:port/db, rediss://… for TLS, or redis+cluster://[user:password@]host:port,host:port,… (rediss+cluster:// for TLS) for Redis Cluster"
+
+// Open connects to the Redis at rawURL and returns New's Store. The URL
+// is redis://[user:password@]host:port/db, or rediss://… for TLS; for
+// Redis Cluster it is redis+cluster://[user:password@]host:port,host:port,…
+// (rediss+cluster:// for TLS), listing some nodes as seeds, without a
+// database (a cluster has only 0). go-redis's query options are accepted
+// in both forms. ctx bounds the checks: pass one with a timeout, since
+// go-redis retries a dial. Errors name the server with its password
+// redacted.
 func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// NB: a *url.Error repeats the whole URL, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("redis store: the URL is not valid (%v); want %s", err, urlForms)
+	}
+	where := u.Redacted()
+	switch u.Scheme {
+	case "redis", "rediss":
+		ro, err := goredis.ParseURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("redis store %s: %s", where, redact(err.Error(), u))
+		}
+		ro.DisableIdentity = true // CLIENT SETINFO: not on every server, and nothing reads it
+		opts.Client = goredis.NewClient(ro)
+	case "redis+cluster", "rediss+cluster":
+		co, err := parseClusterURL(u)
+		if err != nil {
+			return nil, fmt.Errorf("redis store %s: %s", where, redact(err.Error(), u))
+		}
+		co.DisableIdentity = true
+		opts.Client = goredis.NewClusterClient(co)
+	default:
+		return nil, fmt.Errorf("redis store %s: want %s", where, urlForms)
+	}
+	s, err := New(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("redis store %s: %s", where, redact(err.Error(), u))
+	}
+	return s, nil
+}
+
+// parseClusterURL turns redis+cluster://user:pass@h1:p1,h2:p2/?opts into
+// go-redis's cluster options (its own URL form lists the other seeds as
+// addr parameters).
+func parseClusterURL(u *url.URL) (*goredis.ClusterOptions, error) {
+	if p := strings.TrimPrefix(u.Path, "/"); p != "" && p != "0" {
+		return nil, fmt.Errorf("a cluster has only database 0, not %q: leave the path out", p)
+	}
+	hosts := strings.Split(u.Host, ",")
+	q := u.Query()
+	for _, h := range hosts {
+		if _, _, err := net.SplitHostPort(h); err != nil || h == "" {
+			return nil, fmt.Errorf("seed %q: want host:port", h)
+		}
+	}
+	for _, h := range hosts[1:] {
+		q.Add("addr", h)
+	}
+	g := *u
+	g.Scheme = strings.TrimSuffix(u.Scheme, "+cluster")
+	g.Host = hosts[0]
+	g.Path = ""
+	g.RawQuery = q.Encode()
+	return goredis.ParseClusterURL(g.String())
+}
+
+// New returns a Store on opts.Client (required): it checks that Redis
+// answers, loads the scripts, and warns through opts.Log about settings
+// that weaken the guarantees. On an error it closes the client.
+func New(ctx context.Context, opts Options) (*Store, error) {
+	if opts.Client == nil {
+		return nil, errors.New("redis store: Options.Client is nil")
+	}
 	if opts.KeyPrefix == "" {
 		opts.KeyPrefix = "lg:"
 	}
@@ -91,43 +172,75 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		// NB: a *url.Error repeats the whole URL, password included.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("redis store: the URL is not valid (%v); want redis://[:password@]host:port/db", err)
+	s := &Store{rdb: opts.Client, prefix: opts.KeyPrefix, opts: opts, log: opts.Log}
+	if c, ok := opts.Client.(*goredis.ClusterClient); ok {
+		s.cluster = c
+		s.prefix = clusterPrefix(opts.KeyPrefix)
 	}
-	where := u.Redacted()
-	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		return nil, fmt.Errorf("redis store %s: want a redis:// or rediss:// URL", where)
-	}
-	ro, err := goredis.ParseURL(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("redis store %s: %s", where, redact(err.Error(), u))
-	}
-	ro.DisableIdentity = true // CLIENT SETINFO: not on every server, and nothing reads it
-	rdb := goredis.NewClient(ro)
-	s := &Store{rdb: rdb, prefix: opts.KeyPrefix, opts: opts, log: opts.Log}
 	if err := s.check(ctx); err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("redis store %s: %s", where, redact(err.Error(), u))
+		opts.Client.Close()
+		return nil, err
 	}
 	s.visits = visitq.New(opts.VisitBuffer, s.writeVisits, opts.Log)
 	return s, nil
 }
 
-// check pings the server, loads the scripts, and warns about settings
-// that weaken the store's guarantees.
+// check pings the server (every node of a cluster), loads the scripts,
+// and warns about settings that weaken the store's guarantees.
 func (s *Store) check(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return err
 	}
+	nodes, err := s.nodes(ctx, true)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if err := s.checkNode(ctx, n); err != nil {
+			return err
+		}
+	}
+	for _, sc := range allScripts {
+		// On a cluster, ScriptLoad loads it on every node.
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return fmt.Errorf("load scripts: %w", err)
+		}
+	}
+	return nil
+}
+
+// nodes is the one server, or the nodes of the cluster: its primaries,
+// and its replicas too when all is set.
+func (s *Store) nodes(ctx context.Context, all bool) ([]goredis.UniversalClient, error) {
+	if s.cluster == nil {
+		return []goredis.UniversalClient{s.rdb}, nil
+	}
+	var mu sync.Mutex
+	var out []goredis.UniversalClient
+	add := func(_ context.Context, c *goredis.Client) error {
+		mu.Lock()
+		defer mu.Unlock()
+		out = append(out, c)
+		return nil
+	}
+	var err error
+	if all {
+		err = s.cluster.ForEachShard(ctx, add)
+	} else {
+		err = s.cluster.ForEachMaster(ctx, add)
+	}
+	return out, err
+}
+
+// checkNode checks one server (or node) as check says.
+func (s *Store) checkNode(ctx context.Context, rdb goredis.UniversalClient) error {
+	log := s.log
+	if c, ok := rdb.(*goredis.Client); ok && s.cluster != nil {
+		log = log.With("node", c.Options().Addr)
+	}
 	// INFO without arguments (its default sections hold all we read):
 	// several section names need Redis 7.
-	info, err := s.rdb.Info(ctx).Result()
+	info, err := rdb.Info(ctx).Result()
 	if err != nil {
 		return err
 	}
@@ -140,19 +253,14 @@ func (s *Store) check(ctx context.Context) error {
 	if v := fields["redis_version"]; v != "" && versionBelow(v, 6, 2) {
 		return fmt.Errorf("server is Redis %s; the store needs 6.2 or later (SET PXAT)", v)
 	}
-	for _, sc := range allScripts {
-		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
-			return fmt.Errorf("load scripts: %w", err)
-		}
-	}
 	if fields["aof_enabled"] == "0" {
-		s.log.Warn("redis: appendonly is off; a crash of Redis can lose issued links and undo consumptions (see docs/redis.md)")
-	} else if fsync, err := s.rdb.ConfigGet(ctx, "appendfsync").Result(); err == nil && fsync["appendfsync"] != "always" {
-		s.log.Warn("redis: appendfsync is not always; a crash of the Redis host can undo the last second of consumptions (see docs/redis.md)",
+		log.Warn("redis: appendonly is off; a crash of Redis can lose issued links and undo consumptions (see docs/redis.md)")
+	} else if fsync, err := rdb.ConfigGet(ctx, "appendfsync").Result(); err == nil && fsync["appendfsync"] != "always" {
+		log.Warn("redis: appendfsync is not always; a crash of the Redis host can undo the last second of consumptions (see docs/redis.md)",
 			"appendfsync", fsync["appendfsync"])
 	}
 	if p := fields["maxmemory_policy"]; p != "" && p != "noeviction" {
-		s.log.Warn("redis: maxmemory-policy is not noeviction; Redis may drop links to make room (see docs/redis.md)", "policy", p)
+		log.Warn("redis: maxmemory-policy is not noeviction; Redis may drop links to make room (see docs/redis.md)", "policy", p)
 	}
 	return nil
 }

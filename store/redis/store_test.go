@@ -28,10 +28,12 @@ func TestConformance(t *testing.T) {
 
 // Two instances on one Redis race 200 consumes of one link: exactly one
 // wins, and only the winner's handoff exists.
-func TestTwoInstancesConsumeOnce(t *testing.T) {
+func TestTwoInstancesConsumeOnce(t *testing.T) { twoInstancesConsumeOnce(t, openStore) }
+
+func twoInstancesConsumeOnce(t *testing.T, open opener) {
 	ctx := context.Background()
 	prefix := freshPrefix()
-	a, b := openStore(t, prefix), openStore(t, prefix)
+	a, b := open(t, prefix), open(t, prefix)
 	now := time.Now().UTC()
 	l := storetest.NewLink(t, now, "fam")
 	if err := a.CreateLink(ctx, l, nil); err != nil {

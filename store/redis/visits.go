@@ -150,26 +150,25 @@ func (s *Store) ScanVisits(ctx context.Context, since time.Time, fn func(*linkgu
 	seen := map[string]bool{}
 	min := strconv.FormatInt(since.UnixMilli(), 10)
 	// Both rings: a link may have decisions and no views kept.
-	iter := s.rdb.Scan(ctx, 0, globEscape(s.prefix)+"[vd]:*", 1000).Iterator()
-	for iter.Next(ctx) {
+	err := s.scan(ctx, globEscape(s.prefix)+"[vd]:*", func(key string) error {
 		if err := ctx.Err(); err != nil {
-			return err
+			return errStop{err}
 		}
-		id := iter.Val()[len(s.prefix)+len(prefixVisit):]
+		id := key[len(s.prefix)+len(prefixVisit):]
 		if seen[id] {
-			continue
+			return nil
 		}
 		seen[id] = true
 		var group []linkguard.Visit
 		for _, k := range []string{s.visitKey(id), s.decidedKey(id)} {
 			members, err := s.rdb.ZRangeByScore(ctx, k, &goredis.ZRangeBy{Min: min, Max: "+inf"}).Result()
 			if err != nil {
-				return fmt.Errorf("scan visits: %s: %w", k, err)
+				return fmt.Errorf("%s: %w", k, err)
 			}
 			for _, m := range members {
 				var v linkguard.Visit
 				if err := json.Unmarshal([]byte(m), &v); err != nil {
-					return fmt.Errorf("scan visits: decode %s: %w", k, err)
+					return fmt.Errorf("decode %s: %w", k, err)
 				}
 				if !v.At.Before(since) {
 					group = append(group, v)
@@ -179,14 +178,46 @@ func (s *Store) ScanVisits(ctx context.Context, since time.Time, fn func(*linkgu
 		sortVisits(group)
 		for i := range group {
 			if err := fn(&group[i]); err != nil {
-				return err
+				return errStop{err}
 			}
 		}
+		return nil
+	})
+	var stop errStop
+	if errors.As(err, &stop) {
+		return stop.err
 	}
-	if err := iter.Err(); err != nil {
+	if err != nil {
 		return fmt.Errorf("scan visits: %w", err)
 	}
 	return ctx.Err()
+}
+
+// errStop carries the error of a scan's caller through scan unwrapped.
+type errStop struct{ err error }
+
+func (e errStop) Error() string { return e.err.Error() }
+
+// scan calls fn with every key that matches match, on the one server or
+// on every primary of a cluster, one key at a time, until fn returns an
+// error. A key may come more than once (SCAN's promise).
+func (s *Store) scan(ctx context.Context, match string, fn func(key string) error) error {
+	nodes, err := s.nodes(ctx, false)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		iter := n.Scan(ctx, 0, match, 1000).Iterator()
+		for iter.Next(ctx) {
+			if err := fn(iter.Val()); err != nil {
+				return err
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LinkBytes is what a link's keys take in Redis (MEMORY USAGE, which

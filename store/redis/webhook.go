@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -258,17 +259,15 @@ func (s *Store) CountsBetween(ctx context.Context, from, to time.Time) (map[time
 // ScanLinks implements linkguard.Counts. NB: it walks the link keys with
 // SCAN, so it costs O(keys in the database).
 func (s *Store) ScanLinks(ctx context.Context, fn func(*linkguard.Link) error) error {
-	iter := s.rdb.Scan(ctx, 0, globEscape(s.prefix+prefixLink)+"*", 1000).Iterator()
 	seen := map[string]bool{}
-	for iter.Next(ctx) {
-		k := iter.Val()
+	err := s.scan(ctx, globEscape(s.prefix+prefixLink)+"*", func(k string) error {
 		if seen[k] || strings.Contains(k[len(s.prefix+prefixLink):], ":") {
-			continue
+			return nil
 		}
 		seen[k] = true
 		b, err := s.rdb.HGet(ctx, k, "json").Bytes()
 		if err == goredis.Nil {
-			continue
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("scan links: %w", err)
@@ -278,8 +277,13 @@ func (s *Store) ScanLinks(ctx context.Context, fn func(*linkguard.Link) error) e
 			return fmt.Errorf("scan links: %s: %w", k, err)
 		}
 		if err := fn(&l); err != nil {
-			return err
+			return errStop{err}
 		}
+		return nil
+	})
+	var stop errStop
+	if errors.As(err, &stop) {
+		return stop.err
 	}
-	return iter.Err()
+	return err
 }

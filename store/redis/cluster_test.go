@@ -1,0 +1,279 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/internal/redistest"
+	"github.com/linkguard/linkguard/store/storetest"
+)
+
+// The Redis Cluster tests run against a real cluster of three primaries
+// on 127.0.0.1, started once for the test binary by the first test that
+// needs it (redistest.StartCluster) and stopped by TestMain.
+var (
+	clusterOnce sync.Once
+	cluster     *redistest.Cluster
+	clusterErr  error
+)
+
+func needCluster(t testing.TB) *redistest.Cluster {
+	t.Helper()
+	if ok, why, mustFail := redistest.ClusterAvailable(); !ok {
+		if mustFail {
+			t.Fatal(why + ", and CI is set")
+		}
+		t.Skip(why)
+	}
+	clusterOnce.Do(func() { cluster, clusterErr = redistest.StartCluster(3, 0) })
+	if clusterErr != nil {
+		t.Fatal(clusterErr)
+	}
+	return cluster
+}
+
+func stopCluster() {
+	if cluster != nil {
+		cluster.Stop()
+	}
+}
+
+// openClusterStore is openStore on the test cluster.
+func openClusterStore(t testing.TB, prefix string) *Store {
+	t.Helper()
+	c := needCluster(t)
+	if prefix == "" {
+		prefix = freshPrefix()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := Open(ctx, c.URL, Options{KeyPrefix: prefix, Log: quietLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// clusterClient is a plain cluster client on the test cluster.
+func clusterClient(t testing.TB) *goredis.ClusterClient {
+	t.Helper()
+	c := needCluster(t)
+	var addrs []string
+	for _, n := range c.Nodes {
+		addrs = append(addrs, n.Addr)
+	}
+	rc := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: addrs, DisableIdentity: true})
+	t.Cleanup(func() { rc.Close() })
+	return rc
+}
+
+// The whole conformance suite, the limiter's and the KV's, on a cluster.
+func TestClusterConformance(t *testing.T) {
+	open := func(t *testing.T) *Store { return openClusterStore(t, "") }
+	cases := storetest.Cases
+	if testing.Short() {
+		// make test: the cases whose scripts read keys they build from
+		// the prefix (revoke-older, token lookup, the queues), which a
+		// cluster refuses unless every key is in one slot.
+		cases = nil
+		for _, c := range storetest.Cases {
+			if slices.Contains(shortClusterCases, c.Name) {
+				cases = append(cases, c)
+			}
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) { c.Test(t, func(t *testing.T) linkguard.Store { return open(t) }) })
+	}
+	t.Run("limiter", func(t *testing.T) {
+		storetest.RunLimiter(t, func(t *testing.T) linkguard.Limiter { return open(t) })
+	})
+	t.Run("kv", func(t *testing.T) {
+		storetest.RunKV(t, func(t *testing.T) linkguard.KV { return open(t) })
+	})
+}
+
+var shortClusterCases = []string{
+	"create and find",
+	"new link revokes the older pending one of its family",
+	"consume once, with handoff",
+	"visits are recorded in order and scanned",
+	"mail queue: claim, lease, retry, sent, failed",
+	"webhook queue: claim, lease, retry, delivered, failed, bound",
+	"per-hour counts and the scan of links",
+}
+
+// Every key a deployment writes, for a link through its whole life and
+// for the limiter, the KV, the queues and the counts, hashes to the one
+// slot of the prefix's tag (CLUSTER KEYSLOT on the server).
+func TestClusterKeysShareOneSlot(t *testing.T) {
+	ctx := context.Background()
+	prefix := freshPrefix()
+	s := openClusterStore(t, prefix)
+	rc := clusterClient(t)
+	if !strings.HasPrefix(s.prefix, "{") || !strings.HasSuffix(s.prefix, "}:") {
+		t.Fatalf("cluster prefix %q for %q: want a hash tag", s.prefix, prefix)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	older := storetest.NewLink(t, now, "fam")
+	l := storetest.NewLink(t, now, "fam")
+	for _, x := range []*linkguard.Link{older, l} {
+		if err := s.CreateLink(ctx, x, []byte("sealed")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := &linkguard.Handoff{CodeHash: []byte("slot-handoff"), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}
+	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h); err != nil {
+		t.Fatal(err)
+	}
+	s.AddVisit(ctx, &linkguard.Visit{LinkID: l.ID, At: now, Kind: linkguard.VisitView})
+	s.AddVisit(ctx, &linkguard.Visit{LinkID: l.ID, At: now, Kind: linkguard.VisitVerify, Outcome: linkguard.VisitOutcomeConsumed})
+	if _, _, err := s.Hit(ctx, "ip:203.0.113.9", time.Minute, 5, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutKV(ctx, "codes", "k1", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EnqueueWebhooks(ctx, []linkguard.WebhookJob{{ID: "wh1", Endpoint: "https://hooks.example/x", CreatedAt: now, NextAt: now}}, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddCounts(ctx, now, map[string]int64{"issued": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Close flushes the visits.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	want, err := rc.ClusterKeySlot(ctx, s.prefix).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The keys of one link, by name: each must exist and be in the slot.
+	one := []string{s.linkKey(l.ID), s.tokenKey(l.TokenHash), s.familyKey(l.Family), s.mailKey(l.ID),
+		s.queueKey(), s.visitKey(l.ID), s.decidedKey(l.ID), s.historyKey(l.ID), s.handoffKey(h.CodeHash)}
+	for _, k := range one {
+		if n, err := rc.Exists(ctx, k).Result(); err != nil || n != 1 {
+			t.Fatalf("key %s of the link: exists %d, %v", k, n, err)
+		}
+	}
+	// And every key of the deployment, found on every primary.
+	var keys []string
+	var mu sync.Mutex
+	err = rc.ForEachMaster(ctx, func(ctx context.Context, m *goredis.Client) error {
+		ks, err := m.Keys(ctx, globEscape(s.prefix)+"*").Result()
+		mu.Lock()
+		keys = append(keys, ks...)
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range one {
+		if !slices.Contains(keys, k) {
+			t.Fatalf("key %s not found on any primary", k)
+		}
+	}
+	if len(keys) < len(one)+6 {
+		t.Fatalf("only %d keys: %q", len(keys), keys)
+	}
+	for _, k := range keys {
+		slot, err := rc.ClusterKeySlot(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slot != want {
+			t.Errorf("key %s is in slot %d, not %d", k, slot, want)
+		}
+	}
+	t.Logf("%d keys, all in slot %d", len(keys), want)
+}
+
+// Two instances agree through the cluster: one consume wins of 200 split
+// between them, a newer link issued on one revokes the older issued on
+// the other, and their limit counts and KV are shared.
+func TestClusterTwoInstances(t *testing.T) {
+	t.Run("consume once", func(t *testing.T) { twoInstancesConsumeOnce(t, openClusterStore) })
+	t.Run("newest only, limits, KV", func(t *testing.T) {
+		ctx := context.Background()
+		prefix := freshPrefix()
+		a, b := openClusterStore(t, prefix), openClusterStore(t, prefix)
+		now := time.Now().UTC()
+		older := storetest.NewLink(t, now, "fam")
+		newer := storetest.NewLink(t, now.Add(time.Second), "fam")
+		if err := a.CreateLink(ctx, older, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.CreateLink(ctx, newer, nil); err != nil {
+			t.Fatal(err)
+		}
+		if l, err := a.LinkByTokenHash(ctx, older.TokenHash); err != nil || l.State != linkguard.Revoked {
+			t.Fatalf("older link seen by a after b issued a newer one: %v %+v", err, l)
+		}
+		if ok, _, err := a.Hit(ctx, "k", time.Minute, 1, now); err != nil || !ok {
+			t.Fatalf("hit on a: %v %v", ok, err)
+		}
+		if ok, _, err := b.Hit(ctx, "k", time.Minute, 1, now); err != nil || ok {
+			t.Fatalf("hit on b after a's: ok %v, %v; want refused", ok, err)
+		}
+		if err := a.PutKV(ctx, "codes", "c", []byte("x"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := b.TakeKV(ctx, "codes", "c"); err != nil || string(v) != "x" {
+			t.Fatalf("take on b: %q %v", v, err)
+		}
+		if _, err := a.TakeKV(ctx, "codes", "c"); !errors.Is(err, linkguard.ErrNotFound) {
+			t.Fatalf("second take on a: %v", err)
+		}
+	})
+}
+
+// The cluster URL: seeds, TLS, options and refusals, with the password
+// never in a message.
+func TestClusterURL(t *testing.T) {
+	c := needCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	one := "redis+cluster://" + c.Nodes[0].Addr + "/?dial_timeout=2s"
+	s, err := Open(ctx, one, Options{KeyPrefix: freshPrefix(), Log: quietLog})
+	if err != nil {
+		t.Fatalf("one seed: %v", err)
+	}
+	if s.cluster == nil {
+		t.Fatal("a redis+cluster URL opened a single-server client")
+	}
+	s.Close()
+	for _, tc := range []struct{ url, want string }{
+		{"redis+cluster://:pw-Secret1@" + c.Nodes[0].Addr + "/3", "database 0"},
+		{"redis+cluster://:pw-Secret1@127.0.0.1," + c.Nodes[0].Addr, `seed "127.0.0.1"`},
+		{"redis+cluster://:pw-Secret1@" + c.Nodes[0].Addr + "/?bogus=1", "bogus"},
+		{"redis+sentinel://:pw-Secret1@" + c.Nodes[0].Addr, "redis+cluster://"},
+	} {
+		_, err := Open(ctx, tc.url, Options{Log: quietLog})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "pw-Secret1") {
+			t.Errorf("Open(%s): %v; want an error that says %q without the password", tc.url, err, tc.want)
+		}
+	}
+	if got := clusterPrefix("lg:"); got != "{lg}:" {
+		t.Errorf(`clusterPrefix("lg:") = %q`, got)
+	}
+	for p, want := range map[string]string{"app:{x}:": "app:{x}:", "x": "{x}", "{}:": "{{}}:", ":": "{lg}:"} {
+		if got := clusterPrefix(p); got != want {
+			t.Errorf("clusterPrefix(%q) = %q, want %q", p, got, want)
+		}
+	}
+}
