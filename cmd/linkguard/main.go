@@ -4,6 +4,7 @@
 //	linkguard events export [--config FILE] [--since 168h] [--out FILE]
 //	linkguard replay [--config FILE] [--labels] EVENTS.jsonl
 //	linkguard explain [--config FILE] [--redecide] --event ID [EVENTS.jsonl]
+//	linkguard selftest --url URL --api-key KEY
 //	linkguard version
 package main
 
@@ -63,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return explainMain(args[1:], stdout, stderr)
 	case "oidc":
 		return oidcMain(args[1:], stdout, stderr)
+	case "selftest":
+		return selftestMain(args[1:], stdout, stderr)
 	case "version":
 		printVersion(stdout)
 		return nil
@@ -84,6 +87,7 @@ commands:
   explain   explain [--config FILE] [--redecide] --event ID [EVENTS.jsonl]: one decision's signals
   oidc      oidc add-client --id ID --redirect-uri URL [--public] [--scopes "email profile"] [--alg RS256]:
             a relying party for oidc.clients, its secret printed once
+  selftest  selftest --url URL --api-key KEY: play scanners and a person against a running deployment
   version   print the version
 `)
 }
