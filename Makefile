@@ -8,7 +8,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFILES  := $(shell find . -name '*.go' -not -path './node_modules/*' 2>/dev/null)
 WEBFILES := $(shell find web/templates web/static -type f -not -path '$(GEN)/*' 2>/dev/null)
 
-.PHONY: all build wasm run test bench perf geoip clean chaos axe screenshots dist image
+.PHONY: all build wasm run test bench perf geoip clean chaos cluster axe screenshots dist image
 
 all: build
 
@@ -89,6 +89,13 @@ perf: wasm
 CHAOS_ROUNDS ?= 25
 chaos: wasm
 	LINKGUARD_CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(GO) test -count=1 -timeout 60m -run '^TestChaos' -v ./chaos/
+
+# Redis Cluster: the store's conformance suite, the one-slot check and two
+# instances on a real three-primary cluster (internal/redistest), and
+# CHAOS_ROUNDS rounds that SIGKILL the primary of the deployment's slot
+# under load. `make test` runs the same with 3 rounds.
+cluster: wasm
+	LINKGUARD_CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(GO) test -count=1 -timeout 30m -run 'Cluster' -v ./store/redis/ ./chaos/
 
 # Release archives: static binaries with the collector embedded, one
 # archive per platform and dist/SHA256SUMS (docs/operations.md).

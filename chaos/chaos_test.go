@@ -153,6 +153,9 @@ type ledger struct {
 	code     map[string]string // issued link id → its code
 	ids      []string
 	consumed map[string]int // link id → acknowledged consumptions
+	// outage is set while the store is down on purpose: the server's
+	// 500s are then expected, and what they did is not acknowledged.
+	outage atomic.Bool
 }
 
 func (l *ledger) issued(id, code string) {
@@ -193,7 +196,7 @@ func load(ctx context.Context, t *testing.T, s *server, l *ledger, round int) {
 					"email": fmt.Sprintf("u%d-%d@example.com", round, i%40), "redirect_url": s.base + "/done",
 					"send_email": false,
 				})
-				if err != nil {
+				if err != nil || st >= 500 && l.outage.Load() {
 					continue
 				}
 				if st != 201 {
@@ -226,6 +229,10 @@ func load(ctx context.Context, t *testing.T, s *server, l *ledger, round int) {
 							l.consumed[id]++
 							l.mu.Unlock()
 						case 409, 429:
+						case 500:
+							if !l.outage.Load() {
+								t.Errorf("redeem: %d %v", st, m)
+							}
 						default:
 							t.Errorf("redeem: %d %v", st, m)
 						}
@@ -264,22 +271,37 @@ func check(t *testing.T, s *server, l *ledger, round int) {
 	}
 }
 
+// hooks are a test's crashes of the store around the server's.
+type hooks struct {
+	// during, when set, runs mid-load before the server's SIGKILL (a
+	// crash of Redis under load); the store may answer errors after it.
+	during func(round int)
+	// between, when set, runs after each kill (a crash of Redis, or a
+	// restart of what during killed).
+	between func(round int)
+}
+
 // run is the test: rounds of load, SIGKILL mid-load, restart, check.
-// between, when set, runs after each kill (a crash of Redis).
-func run(t *testing.T, env []string, between func(round int)) {
+func run(t *testing.T, env []string, h hooks) {
 	l := &ledger{code: map[string]string{}, consumed: map[string]int{}}
 	n := rounds(t)
 	for round := 1; round <= n; round++ {
 		s := start(t, env)
+		l.outage.Store(false)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { load(ctx, t, s, l, round); close(done) }()
 		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
+		if h.during != nil {
+			l.outage.Store(true)
+			h.during(round)
+			time.Sleep(time.Duration(100+rand.IntN(300)) * time.Millisecond)
+		}
 		s.kill() // mid-load: requests in flight die with it
 		cancel()
 		<-done
-		if between != nil {
-			between(round)
+		if h.between != nil {
+			h.between(round)
 		}
 		s = start(t, env)
 		check(t, s, l, round)
@@ -298,17 +320,17 @@ func run(t *testing.T, env []string, between func(round int)) {
 }
 
 func TestChaosBadger(t *testing.T) {
-	run(t, []string{"LINKGUARD_DATA_DIR=" + t.TempDir()}, nil)
+	run(t, []string{"LINKGUARD_DATA_DIR=" + t.TempDir()}, hooks{})
 }
 
-func redisEnv(t *testing.T, srv *redistest.Server) []string {
+func redisEnv(t *testing.T, storeURL string) []string {
 	key := filepath.Join(t.TempDir(), "server.key")
 	secret := make([]byte, 32)
 	crand.Read(secret) // a key of one repeated byte is refused (kit.CheckWeak)
 	if err := os.WriteFile(key, secret, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"LINKGUARD_STORE=" + srv.URL, "LINKGUARD_SECRET_KEY_FILE=" + key}
+	return []string{"LINKGUARD_STORE=" + storeURL, "LINKGUARD_SECRET_KEY_FILE=" + key}
 }
 
 // The Redis runs keep the settings docs/redis.md asks for: appendonly
@@ -317,14 +339,43 @@ var durableRedis = []string{"--appendonly", "yes", "--appendfsync", "always"}
 
 func TestChaosRedis(t *testing.T) {
 	srv := redistest.ForTest(t, durableRedis...)
-	run(t, redisEnv(t, srv), nil)
+	run(t, redisEnv(t, srv.URL), hooks{})
 }
 
 func TestChaosRedisCrash(t *testing.T) {
 	srv := redistest.ForTest(t, durableRedis...)
-	run(t, redisEnv(t, srv), func(round int) {
+	run(t, redisEnv(t, srv.URL), hooks{between: func(round int) {
 		if err := srv.Crash(); err != nil { // SIGKILL of redis-server, then restart on its AOF
 			t.Fatalf("round %d: restart redis: %v", round, err)
 		}
+	}})
+}
+
+// TestChaosRedisCluster: three primaries with appendfsync always; in
+// every round the primary that serves the deployment's slot (every key
+// of it, "{lg}:…") is SIGKILLed under load, then the server, and the
+// primary restarts on its AOF before the next round checks.
+func TestChaosRedisCluster(t *testing.T) {
+	c := redistest.ClusterForTest(t, 3, 0, durableRedis...)
+	var victim *redistest.Server
+	run(t, redisEnv(t, c.URL), hooks{
+		during: func(round int) {
+			p, err := c.Primary("{lg}:ready")
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			victim = p
+			victim.Kill()
+		},
+		between: func(round int) {
+			t0 := time.Now()
+			if err := victim.Restart(); err != nil {
+				t.Fatalf("round %d: restart the primary: %v", round, err)
+			}
+			if err := c.WaitOK(30 * time.Second); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			t.Logf("round %d: primary %s back, cluster ok after %s", round, victim.Addr, time.Since(t0).Round(time.Millisecond))
+		},
 	})
 }
