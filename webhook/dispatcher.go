@@ -264,10 +264,18 @@ func (d *Dispatcher) run(ctx context.Context, j *linkguard.WebhookJob) {
 	} else {
 		err = d.post(ctx, ep, j)
 	}
-	if err != nil && ctx.Err() != nil {
-		return // stopping: the lease lapses and the job is tried again
-	}
 	now := d.opts.Now().UTC()
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Stopping cut the POST short: give the claim back, due now and
+		// with no attempt counted, so that the next start (or another
+		// instance) sends it at once instead of after the lease. A crash
+		// gives nothing back; then the lease lapses.
+		j.NextAt = now
+		if err := d.opts.Store.UpdateWebhook(context.WithoutCancel(ctx), j, d.opts.Keep); err != nil {
+			d.log.Error("webhook release", "id", j.MsgID, "err", err)
+		}
+		return
+	}
 	if err == nil {
 		j.State, j.DoneAt, j.LastError = linkguard.WebhookDelivered, now, ""
 	} else {

@@ -93,6 +93,8 @@ type receiver struct {
 	bodies   map[string][]byte
 	badSigs  int
 	received chan string
+	// hold, when set, is sent to by each request, which then never answers.
+	hold chan struct{}
 	// onRequest, when set, sees the webhook headers of each good request.
 	onRequest func(map[string]string)
 }
@@ -106,6 +108,14 @@ func newReceiver(t *testing.T) (*receiver, *httptest.Server) {
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	hold := r.hold
+	r.mu.Unlock()
+	if hold != nil {
+		hold <- struct{}{}
+		<-req.Context().Done() // never answers: the sender gives up
+		return
+	}
 	id, ts, sig := req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp"), req.Header.Get("webhook-signature")
 	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(testSecret, "whsec_"))
 	m := hmac.New(sha256.New, key)
@@ -269,9 +279,12 @@ func TestRetriesAfter500(t *testing.T) {
 	}
 }
 
-// TestRestartMidRetry: the receiver is down; linkguard stops after the
-// first failure and starts again on the same data folder; once the
-// receiver is up the event arrives, under its first webhook-id, once.
+// TestRestartMidRetry: the receiver is down; linkguard stops once the
+// first failure is recorded in the store and starts again on the same data
+// folder; once the receiver is up the event arrives, under its first
+// webhook-id, once. NB: it waits for the store's record of the failure,
+// not for the receiver's request: stopping between the two is another
+// case (TestStopMidPost).
 func TestRestartMidRetry(t *testing.T) {
 	rc, srv := newReceiver(t)
 	rc.set(-1)
@@ -285,26 +298,11 @@ func TestRestartMidRetry(t *testing.T) {
 	d, _ := New(opts)
 	d.Notify(ctx, consumed("lnk_r"))
 	stop := run(t, d)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		rc.mu.Lock()
-		n := len(rc.tries)
-		rc.mu.Unlock()
-		if n > 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	first := waitJob(t, st, func(j linkguard.WebhookJob) bool { return j.Attempt == 1 })
 	stop()
 	st.Close()
-	var firstID string
-	rc.mu.Lock()
-	for id := range rc.tries {
-		firstID = id
-	}
-	rc.mu.Unlock()
-	if firstID == "" {
-		t.Fatal("no attempt before the restart")
+	if first.State != linkguard.WebhookPending || first.LastError == "" {
+		t.Fatalf("after one failure: %+v", first)
 	}
 
 	rc.set(0)
@@ -314,15 +312,81 @@ func TestRestartMidRetry(t *testing.T) {
 	stop = run(t, d2)
 	ids := rc.wait(t, 1)
 	waitDelivered(t, st2, 1)
-	time.Sleep(100 * time.Millisecond) // room for a wrong second delivery
 	stop()
-	if ids[0] != firstID {
-		t.Fatalf("after the restart the webhook-id is %s, was %s", ids[0], firstID)
+	if ids[0] != first.MsgID {
+		t.Fatalf("after the restart the webhook-id is %s, was %s", ids[0], first.MsgID)
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if rc.ok[firstID] != 1 || rc.tries[firstID] != 2 {
-		t.Fatalf("ok %d, tries %d; want 1 and 2", rc.ok[firstID], rc.tries[firstID])
+	if rc.ok[first.MsgID] != 1 || rc.tries[first.MsgID] != 2 {
+		t.Fatalf("ok %d, tries %d; want 1 and 2", rc.ok[first.MsgID], rc.tries[first.MsgID])
+	}
+}
+
+// TestStopMidPost: linkguard stops while a POST is in flight; the claim
+// is given back, so the next start delivers at once, not after the lease.
+func TestStopMidPost(t *testing.T) {
+	rc, srv := newReceiver(t)
+	rc.mu.Lock()
+	rc.hold = make(chan struct{}, 1)
+	rc.mu.Unlock()
+	dir := t.TempDir()
+	st, err := badgerstore.Open(badgerstore.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := fast(st, srv.URL)
+	opts.Timeout = 5 * time.Second // lease 25 s: far past this test's wait
+	d, _ := New(opts)
+	d.Notify(ctx, consumed("lnk_s"))
+	stop := run(t, d)
+	select {
+	case <-rc.hold:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no POST")
+	}
+	stop() // the POST is cut short
+	st.Close()
+
+	rc.mu.Lock()
+	rc.hold = nil
+	rc.mu.Unlock()
+	st2 := openStore(t, dir)
+	opts.Store = st2
+	d2, _ := New(opts)
+	start := time.Now()
+	stop = run(t, d2)
+	rc.wait(t, 1)
+	waitDelivered(t, st2, 1)
+	stop()
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("delivered after %s: the claim was not given back", el)
+	}
+	recent, err := st2.RecentWebhooks(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recent) != 1 || recent[0].State != linkguard.WebhookDelivered || recent[0].Attempt != 0 {
+		t.Fatalf("recent: %+v", recent)
+	}
+}
+
+// waitJob waits until the queue's one job meets ok, and returns it.
+func waitJob(t *testing.T, st linkguard.WebhookQueue, ok func(linkguard.WebhookJob) bool) linkguard.WebhookJob {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		recent, err := st.RecentWebhooks(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recent) == 1 && ok(recent[0]) {
+			return recent[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("jobs: %+v", recent)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
