@@ -40,7 +40,7 @@ GEOIP_ENV  := $(if $(wildcard $(GEOIP_DIR)/GeoLite2-City.mmdb),LINKGUARD_GEOIP_C
 # Dev mode on 127.0.0.1:8080 with Badger in ./data; prints the dev API key,
 # a ready curl line and the demo site's address.
 run: build
-	LINKGUARD_DEV=1 $(GEOIP_ENV) ./$(BIN) serve
+	LINKGUARD_DEV=1 LINKGUARD_ADMIN_EMAILS=$${LINKGUARD_ADMIN_EMAILS:-admin@example.com} $(GEOIP_ENV) ./$(BIN) serve
 
 # Free GeoIP data from the npm registry, converted to the GeoLite2 schema.
 geoip:

@@ -27,6 +27,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/admin"
 	"github.com/linkguard/linkguard/fingerprint"
 	"github.com/linkguard/linkguard/fingerprint/geoip"
 	"github.com/linkguard/linkguard/mail"
@@ -35,6 +36,7 @@ import (
 	badgerstore "github.com/linkguard/linkguard/store/badger"
 	"github.com/linkguard/linkguard/web"
 	"github.com/linkguard/linkguard/web/i18n"
+	"github.com/linkguard/linkguard/webhook"
 )
 
 // Options are the kit's settings, already parsed. Zero values take the
@@ -92,7 +94,11 @@ type Options struct {
 	AssertionKey ed25519.PrivateKey
 	// OIDC turns on the OpenID Provider when it lists clients (oidc.go).
 	OIDC lgoidc.Config
-	Log  *slog.Logger
+	// Admin turns on the operator's console at /admin (admin.go).
+	Admin AdminOptions
+	// Webhooks are the endpoints told of link events (docs/webhooks.md).
+	Webhooks []webhook.Endpoint
+	Log      *slog.Logger
 }
 
 // Kit is a running linkguard.
@@ -109,6 +115,10 @@ type Kit struct {
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 	closeMu sync.Once
+	// counter, webhooks and mailHooks are the event listeners (admin.go).
+	counter   *admin.Counter
+	webhooks  *webhook.Dispatcher
+	mailHooks mailHooks
 }
 
 // New builds a kit. Call Start to run its background work, and Close to
@@ -225,6 +235,10 @@ func New(opts Options) (*Kit, error) {
 		return nil, err
 	}
 	k.Server = srv
+	if err := k.setupEvents(opts, publicURL); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return k, nil
 }
 
@@ -264,10 +278,12 @@ func (l locators) Locate(ip netip.Addr, n *fingerprint.Network) {
 	l.engine.MarkRanges(ip, n)
 }
 
-// Start runs the kit's background work (mail delivery) until ctx ends or
+// Start runs the kit's background work (mail delivery, webhooks, the
+// console's counters) until ctx ends or
 // Close is called.
 func (k *Kit) Start(ctx context.Context) {
 	ctx, k.stop = context.WithCancel(ctx)
+	k.startEvents(ctx)
 	if k.deliver != nil {
 		k.wg.Add(1)
 		go func() {

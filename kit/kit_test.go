@@ -81,6 +81,12 @@ type harness struct {
 // not, and stops it when the test ends.
 func newKit(t *testing.T, r *smtptest.Relay, dev bool) *harness {
 	t.Helper()
+	return newKitWith(t, r, dev, nil)
+}
+
+// newKitWith is newKit with edit applied to the options (nil: none).
+func newKitWith(t *testing.T, r *smtptest.Relay, dev bool, edit func(*kit.Options)) *harness {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +101,9 @@ func newKit(t *testing.T, r *smtptest.Relay, dev bool) *harness {
 	}
 	if r != nil {
 		opts.SMTPURL = relayURL(r)
+	}
+	if edit != nil {
+		edit(&opts)
 	}
 	h.k, err = kit.New(opts)
 	if err != nil {

@@ -50,7 +50,7 @@ func (k *Kit) setupMail(opts Options, keys *linkguard.Keys) (bool, error) {
 		t = k.Outbox
 	}
 	sealer := keys.Sealer()
-	d := mail.NewDeliverer(queue{st: k.store, sealer: sealer}, t)
+	d := mail.NewDeliverer(queue{st: k.store, sealer: sealer, hooks: &k.mailHooks}, t)
 	d.Logger = k.log
 	k.deliver = d
 
@@ -116,6 +116,7 @@ func describeOrigin(ua, city, country string) string {
 type queue struct {
 	st     linkguard.MailQueue
 	sealer *linkguard.Sealer
+	hooks  *mailHooks // set after the queue is made (admin.go)
 }
 
 func (q queue) Due(ctx context.Context, now time.Time, lease time.Duration, max int) ([]mail.Job, error) {
@@ -132,7 +133,7 @@ func (q queue) Due(ctx context.Context, now time.Time, lease time.Duration, max 
 		}
 		if err != nil {
 			// A payload sealed under another server key can never be sent.
-			q.st.MarkMailFailed(ctx, d.LinkID, d.Attempt+1, time.Time{}, "queued mail cannot be read: "+err.Error(), true)
+			q.MarkFailed(ctx, d.LinkID, d.Attempt+1, time.Time{}, "queued mail cannot be read: "+err.Error(), true)
 			continue
 		}
 		jobs = append(jobs, mail.Job{ID: d.LinkID, Attempt: d.Attempt, Message: m})
@@ -141,11 +142,19 @@ func (q queue) Due(ctx context.Context, now time.Time, lease time.Duration, max 
 }
 
 func (q queue) MarkSent(ctx context.Context, id string, at time.Time) error {
-	return q.st.MarkMailSent(ctx, id, at)
+	err := q.st.MarkMailSent(ctx, id, at)
+	if err == nil && q.hooks.sent != nil {
+		q.hooks.sent(at)
+	}
+	return err
 }
 
 func (q queue) MarkFailed(ctx context.Context, id string, attempt int, next time.Time, lastErr string, permanent bool) error {
-	return q.st.MarkMailFailed(ctx, id, attempt, next, lastErr, permanent)
+	err := q.st.MarkMailFailed(ctx, id, attempt, next, lastErr, permanent)
+	if err == nil && permanent && q.hooks.failed != nil {
+		q.hooks.failed(ctx, id, attempt, lastErr) // mail.failed: given up
+	}
+	return err
 }
 
 // devLog is the transport of dev mode without SMTP: the link goes to the

@@ -107,6 +107,23 @@ func (e Endpoint) check(i int) (*endpoint, error) {
 	return ep, nil
 }
 
+// CheckEndpoints validates a configuration's endpoints as New does, for
+// messages at start that name the entry (webhooks[1].secret: ...).
+func CheckEndpoints(eps []Endpoint) error {
+	seen := map[string]bool{}
+	for i, e := range eps {
+		ep, err := e.check(i)
+		if err != nil {
+			return err
+		}
+		if seen[ep.name] {
+			return fmt.Errorf("webhooks[%d].url %s is listed twice", i, e.URL)
+		}
+		seen[ep.name] = true
+	}
+	return nil
+}
+
 // Sign is the webhook-signature header value of a message: "v1," and the
 // base64 HMAC-SHA256 of "id.timestamp.body".
 func Sign(secret []byte, id string, ts time.Time, body []byte) string {

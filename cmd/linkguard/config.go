@@ -20,6 +20,7 @@ import (
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
 	lgoidc "github.com/linkguard/linkguard/oidc"
+	"github.com/linkguard/linkguard/webhook"
 )
 
 // Config is every setting of `linkguard serve`. Default fills it; then a
@@ -55,7 +56,21 @@ type Config struct {
 	// OIDC is the OpenID Provider, on when it lists clients (docs/oidc.md).
 	OIDC lgoidc.Config `yaml:"oidc"`
 
+	// Admin turns on the operator's console at /admin (docs/console.md).
+	Admin AdminConfig `yaml:"admin"`
+	// Webhooks are the endpoints told of link events (docs/webhooks.md).
+	Webhooks []webhook.Endpoint `yaml:"webhooks"`
+
 	Heuristics fingerprint.Config `yaml:"heuristics"`
+
+	// file is the YAML file read, if any: where the console saves.
+	file string
+}
+
+// AdminConfig is the operator's console.
+type AdminConfig struct {
+	// Emails may sign in to /admin; none: there is no console.
+	Emails []string `yaml:"emails"`
 }
 
 // GeoIPConfig names the MaxMind databases.
@@ -138,6 +153,7 @@ var envNames = []string{
 	"LINKGUARD_DEV", "LINKGUARD_SECRET_KEY_FILE", "LINKGUARD_DEFAULT_REDIRECT", "LINKGUARD_TEMPLATES_DIR",
 	"LINKGUARD_HANDOFF_ASSERTION", "LINKGUARD_MAIL_TEMPLATES_DIR", "LINKGUARD_REDIRECT_PATHS",
 	"LINKGUARD_METRICS_LISTEN", "LINKGUARD_LOG_FORMAT", "LINKGUARD_LOG_LEVEL",
+	"LINKGUARD_ADMIN_EMAILS", "LINKGUARD_MESSAGES_DIR", "LINKGUARD_DEFAULT_LOCALE",
 }
 
 // loadEnv lays the environment over c; getenv is os.Getenv outside tests.
@@ -211,6 +227,8 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 			c.MessagesDir = v
 		case "LINKGUARD_DEFAULT_LOCALE":
 			c.DefaultLocale = v
+		case "LINKGUARD_ADMIN_EMAILS":
+			c.Admin.Emails = list(v)
 		}
 	}
 	return nil
@@ -367,6 +385,14 @@ func (c *Config) validate() (*resolved, error) {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			bad("metrics_listen %q: want host:port, like 127.0.0.1:9090 (LINKGUARD_METRICS_LISTEN)", c.MetricsListen)
 		}
+	}
+	for i, e := range c.Admin.Emails {
+		if at := strings.LastIndexByte(e, '@'); at < 1 || at == len(e)-1 || strings.ContainsAny(e, " ,<>") {
+			bad("admin.emails[%d] %q: want one address like ops@example.com (LINKGUARD_ADMIN_EMAILS=a@example.com,b@example.com)", i, e)
+		}
+	}
+	if err := webhook.CheckEndpoints(c.Webhooks); err != nil {
+		bad("%v", err)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

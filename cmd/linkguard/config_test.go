@@ -57,6 +57,9 @@ func TestConfigErrorsNameTheProblem(t *testing.T) {
 		{"bad dev flag", "", map[string]string{"LINKGUARD_DEV": "yes please"}, "LINKGUARD_DEV"},
 		{"unwritable data dir", "", map[string]string{"LINKGUARD_DATA_DIR": "/proc/linkguard"}, "data_dir"},
 		{"bad heuristics", "heuristics: {thresholds: {consume: 7}}\n", nil, "heuristics"},
+		{"bad admin email", "", map[string]string{"LINKGUARD_ADMIN_EMAILS": "ops@example.com, ops"}, `admin.emails[1] "ops"`},
+		{"bad webhook secret", "webhooks: [{url: https://app.example.com/hooks, secret: abc}]\n", nil, "webhooks[0].secret"},
+		{"bad webhook event", "webhooks: [{url: https://app.example.com/hooks, secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, events: [link.eaten]}]\n", nil, `unknown event type "link.eaten"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -83,5 +86,22 @@ func TestEmptyConfigFileIsFine(t *testing.T) {
 	os.WriteFile(file, nil, 0o600)
 	if _, _, err := loadConfig([]string{"--config", file}, env(map[string]string{"LINKGUARD_DEV": "1", "LINKGUARD_DATA_DIR": dir}), &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestConsoleSettings: the console's addresses come from the environment
+// too, and the console saves to the config file that was read.
+func TestConsoleSettings(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "lg.yaml")
+	os.WriteFile(file, []byte("data_dir: "+dir+"\nadmin: {emails: [a@example.com]}\nwebhooks: [{url: https://app.example.com/hooks, secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}]\n"), 0o600)
+	cfg, _, err := loadConfig([]string{"--config", file, "--dev"}, env(map[string]string{
+		"LINKGUARD_ADMIN_EMAILS": "ops@example.com, boss@example.com", "LINKGUARD_DEFAULT_LOCALE": "de",
+	}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.Admin.Emails, " ") != "ops@example.com boss@example.com" || cfg.file != file || len(cfg.Webhooks) != 1 || cfg.DefaultLocale != "de" {
+		t.Fatalf("admin %v, file %q, webhooks %v, locale %q", cfg.Admin.Emails, cfg.file, cfg.Webhooks, cfg.DefaultLocale)
 	}
 }

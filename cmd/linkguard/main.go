@@ -112,6 +112,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*C
 			return nil, nil, err
 		}
 	}
+	cfg.file = *file
 	if err := cfg.loadEnv(getenv); err != nil {
 		return nil, nil, err
 	}
@@ -191,6 +192,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		HandoffAssertion: cfg.Handoff.Assertion, MailTemplatesDir: cfg.Mail.TemplatesDir,
 		OIDC:        cfg.OIDC,
 		MessagesDir: cfg.MessagesDir,
+		Admin:       kit.AdminOptions{Emails: cfg.Admin.Emails, ConfigFile: cfg.file},
+		Webhooks:    cfg.Webhooks,
 	})
 	if err != nil {
 		return err
@@ -299,8 +302,16 @@ and you land on the redirect with ?lg_code=...; exchange it, once:
     -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' \
     -d '{"code":"<lg_code>"}'
 
-%[4]sStop with Ctrl-C.
-`, r.PublicURL, cfg.APIKeys[0], r.PublicOrigin, oidcHelp(cfg, r))
+%[4]s%[5]sStop with Ctrl-C.
+`, r.PublicURL, cfg.APIKeys[0], r.PublicOrigin, oidcHelp(cfg, r), adminHelp(cfg, r))
+}
+
+// adminHelp is the dev banner's console paragraph.
+func adminHelp(cfg *Config, r *resolved) string {
+	if len(cfg.Admin.Emails) == 0 {
+		return "Console: set LINKGUARD_ADMIN_EMAILS=you@example.com to turn on /admin (make run does).\n\n"
+	}
+	return fmt.Sprintf("Console: %s/admin  sign in as %s (the link lands in /dev/outbox)\n\n", r.PublicURL, cfg.Admin.Emails[0])
 }
 
 // oidcHelp is the dev banner's OpenID Connect paragraph.
