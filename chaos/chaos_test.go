@@ -330,7 +330,10 @@ func redisEnv(t *testing.T, storeURL string) []string {
 	if err := os.WriteFile(key, secret, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"LINKGUARD_STORE=" + storeURL, "LINKGUARD_SECRET_KEY_FILE=" + key}
+	// The data folder still holds the signing keys: a temporary one, not
+	// ./data in the source tree.
+	return []string{"LINKGUARD_STORE=" + storeURL, "LINKGUARD_SECRET_KEY_FILE=" + key,
+		"LINKGUARD_DATA_DIR=" + filepath.Dir(key)}
 }
 
 // The Redis runs keep the settings docs/redis.md asks for: appendonly
