@@ -1,13 +1,15 @@
 package assertion
 
 import (
-	"bytes"
+	"crypto"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	jose "github.com/go-jose/go-jose/v4"
+	josejson "github.com/go-jose/go-jose/v4/json"
 )
 
 // MaxJWKSSize is the largest JWKS document ParseJWKS reads. Ours holds a
@@ -30,19 +32,21 @@ type KeySet struct {
 
 // Thumbprint returns the RFC 7638 JWK thumbprint of pub (SHA-256 over the
 // canonical {"crv","kty","x"} members of its OKP JWK, RFC 8037 §2),
-// base64url without padding. It is the kid that Signer and NewKeySet use,
-// and what jose's calculateJwkThumbprint and go-jose's Thumbprint compute.
+// base64url without padding, as go-jose computes it. It is the kid that
+// Signer and NewKeySet use.
+// NB: it returns "" for a key go-jose refuses: not ed25519.PublicKeySize
+// bytes, or a low-order point that no real key is.
 func Thumbprint(pub ed25519.PublicKey) string {
-	// The members are in lexicographic order, without whitespace, and the
-	// values contain no characters that JSON would escape.
-	canon := `{"crv":"Ed25519","kty":"OKP","x":"` + b64.EncodeToString(pub) + `"}`
-	sum := sha256.Sum256([]byte(canon))
-	return b64.EncodeToString(sum[:])
+	sum, err := (&jose.JSONWebKey{Key: pub}).Thumbprint(crypto.SHA256)
+	if err != nil {
+		return ""
+	}
+	return b64.EncodeToString(sum)
 }
 
 // NewKeySet returns a KeySet of pubs, each with its Thumbprint as kid.
-// NB: it panics if a key is not ed25519.PublicKeySize bytes long, as that
-// is a programming error, not outside input.
+// NB: it panics if a key is not ed25519.PublicKeySize bytes long or is a
+// low-order point, as that is a programming error, not outside input.
 func NewKeySet(pubs ...ed25519.PublicKey) *KeySet {
 	s := &KeySet{}
 	for _, p := range pubs {
@@ -50,6 +54,9 @@ func NewKeySet(pubs ...ed25519.PublicKey) *KeySet {
 			panic(fmt.Sprintf("assertion: public key of %d bytes, want %d", len(p), ed25519.PublicKeySize))
 		}
 		kid := Thumbprint(p)
+		if kid == "" {
+			panic("assertion: public key is a low-order point, not a usable Ed25519 key")
+		}
 		if _, ok := s.Lookup(kid); ok {
 			continue
 		}
@@ -83,25 +90,13 @@ func (s *KeySet) Keys() []Key {
 	return out
 }
 
-// JWK is the JSON form of one Ed25519 public key (RFC 8037).
-type JWK struct {
-	Kty string `json:"kty"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Kid string `json:"kid"`
-	Alg string `json:"alg"`
-	Use string `json:"use"`
-}
-
-// MarshalJSON returns the set as a JWKS document:
-// {"keys":[{"kty":"OKP","crv":"Ed25519","x":...,"kid":...,"alg":"EdDSA","use":"sig"}]}.
+// MarshalJSON returns the set as a JWKS document, one
+// {"kty":"OKP","crv":"Ed25519","x":...,"kid":...,"alg":"EdDSA","use":"sig"}
+// key per member of the set, as go-jose writes it.
 func (s *KeySet) MarshalJSON() ([]byte, error) {
-	doc := struct {
-		Keys []JWK `json:"keys"`
-	}{Keys: []JWK{}}
+	doc := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
 	for _, k := range s.Keys() {
-		doc.Keys = append(doc.Keys, JWK{Kty: "OKP", Crv: "Ed25519", X: b64.EncodeToString(k.Public),
-			Kid: k.ID, Alg: "EdDSA", Use: "sig"})
+		doc.Keys = append(doc.Keys, jose.JSONWebKey{Key: k.Public, KeyID: k.ID, Algorithm: string(jose.EdDSA), Use: "sig"})
 	}
 	return json.Marshal(doc)
 }
@@ -119,65 +114,42 @@ func ParseJWKS(data []byte) (*KeySet, error) {
 	if len(data) > MaxJWKSSize {
 		return nil, fmt.Errorf("%w: document is %d bytes, more than %d", ErrJWKS, len(data), MaxJWKSSize)
 	}
+	// go-jose's JSON: member names match exactly, a duplicate is an error.
 	var doc struct {
-		Keys []map[string]json.RawMessage `json:"keys"`
+		Keys []josejson.RawMessage `json:"keys"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
+	if err := josejson.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrJWKS, err)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: data after the document", ErrJWKS)
-	}
 	s := &KeySet{}
-	for i, m := range doc.Keys {
-		str := func(name string) (string, error) {
-			raw, ok := m[name]
-			if !ok {
-				return "", nil
-			}
-			var v string
-			if err := json.Unmarshal(raw, &v); err != nil {
-				return "", fmt.Errorf("%w: keys[%d].%s is not a string", ErrJWKS, i, name)
-			}
-			return v, nil
+	for i, raw := range doc.Keys {
+		// Look at the type first: jose.JSONWebKeySet would refuse the
+		// whole document for one key of a type go-jose does not know.
+		var kind struct {
+			Kty string `json:"kty"`
+			Crv string `json:"crv"`
 		}
-		kty, err := str("kty")
-		if err != nil {
-			return nil, err
+		if err := josejson.Unmarshal(raw, &kind); err != nil {
+			return nil, fmt.Errorf("%w: keys[%d]: %v", ErrJWKS, i, err)
 		}
-		crv, err := str("crv")
-		if err != nil {
-			return nil, err
-		}
-		if kty != "OKP" || crv != "Ed25519" {
+		if kind.Kty != "OKP" || kind.Crv != "Ed25519" {
 			continue
 		}
-		if _, ok := m["d"]; ok {
+		var k jose.JSONWebKey
+		if err := k.UnmarshalJSON(raw); err != nil {
+			return nil, fmt.Errorf("%w: keys[%d] is not an Ed25519 public JWK: %v", ErrJWKS, i, err)
+		}
+		pub, ok := k.Key.(ed25519.PublicKey)
+		if !ok {
 			return nil, fmt.Errorf("%w: keys[%d] contains a private key (\"d\"); never publish it", ErrJWKS, i)
 		}
-		x, err := str("x")
-		if err != nil {
-			return nil, err
+		if k.Algorithm != "" && k.Algorithm != string(jose.EdDSA) {
+			return nil, fmt.Errorf("%w: keys[%d].alg is %q, want EdDSA", ErrJWKS, i, clip(k.Algorithm))
 		}
-		pub, err := b64.DecodeString(x)
-		if err != nil || len(pub) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("%w: keys[%d].x is not a base64url Ed25519 public key", ErrJWKS, i)
+		if k.Use != "" && k.Use != "sig" {
+			return nil, fmt.Errorf("%w: keys[%d].use is %q, want sig", ErrJWKS, i, clip(k.Use))
 		}
-		if alg, err := str("alg"); err != nil {
-			return nil, err
-		} else if alg != "" && alg != "EdDSA" {
-			return nil, fmt.Errorf("%w: keys[%d].alg is %q, want EdDSA", ErrJWKS, i, clip(alg))
-		}
-		if use, err := str("use"); err != nil {
-			return nil, err
-		} else if use != "" && use != "sig" {
-			return nil, fmt.Errorf("%w: keys[%d].use is %q, want sig", ErrJWKS, i, clip(use))
-		}
-		kid, err := str("kid")
-		if err != nil {
-			return nil, err
-		}
+		kid := k.KeyID
 		if kid == "" {
 			kid = Thumbprint(pub)
 		}

@@ -4,9 +4,13 @@
 // can verify a signature against the kit's JWKS instead of calling
 // POST /v1/exchange.
 //
-// The JWS is built by hand on the standard library: one algorithm, one key
-// type, no header-driven key selection beyond kid. Tests check it against
-// go-jose and Node's crypto in both directions.
+// The JOSE formats (JWS compact serialisation, JWK, JWKS, thumbprints)
+// come from go-jose; this package decides what is signed (the claims,
+// their names and order), which tokens are accepted (one algorithm, one
+// key type, kid lookup, the claim checks) and how each refusal is named.
+// It imports only the standard library and go-jose, so a host can use it
+// without the kit's server. Tests check it against go-jose's JWT package
+// and Node's crypto in both directions.
 package assertion
 
 import (
@@ -19,6 +23,8 @@ import (
 	"io"
 	"math"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // DefaultTTL is the lifetime Sign gives a token whose ExpiresAt is zero.
@@ -78,7 +84,7 @@ type Signer struct {
 	issuer string
 	now    func() time.Time
 	rand   io.Reader
-	header string // base64url of the fixed header
+	jws    jose.Signer // EdDSA with kid and typ "JWT" in the protected header
 	keys   *KeySet
 	jwks   []byte
 
@@ -119,12 +125,12 @@ func NewSigner(key ed25519.PrivateKey, issuer string, now func() time.Time, opts
 	}
 	s.keys = NewKeySet(append([]ed25519.PublicKey{pub}, s.previous...)...)
 	s.previous = nil
-	h, _ := json.Marshal(struct {
-		Alg string `json:"alg"`
-		Typ string `json:"typ"`
-		Kid string `json:"kid"`
-	}{"EdDSA", "JWT", s.kid})
-	s.header = b64.EncodeToString(h)
+	jws, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: key, KeyID: s.kid}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		panic(fmt.Sprintf("assertion: %v", err))
+	}
+	s.jws = jws
 	s.jwks, _ = s.keys.MarshalJSON()
 	return s
 }
@@ -210,9 +216,16 @@ func (s *Signer) Sign(c Claims) (string, error) {
 	if err := enc.Encode(w); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrSign, err)
 	}
-	p := bytes.TrimSuffix(payload.Bytes(), []byte("\n"))
-	input := s.header + "." + b64.EncodeToString(p)
-	tok := input + "." + b64.EncodeToString(ed25519.Sign(s.key, []byte(input)))
+	// NB: the payload bytes are ours (member order, no HTML escaping);
+	// go-jose only wraps them, so the wire claims stay as documented.
+	obj, err := s.jws.Sign(bytes.TrimSuffix(payload.Bytes(), []byte("\n")))
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrSign, err)
+	}
+	tok, err := obj.CompactSerialize()
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrSign, err)
+	}
 	if len(tok) > MaxTokenSize {
 		return "", fmt.Errorf("%w: token would be %d bytes, more than %d (metadata too large?)", ErrSign, len(tok), MaxTokenSize)
 	}

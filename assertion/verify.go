@@ -1,17 +1,19 @@
 package assertion
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	jose "github.com/go-jose/go-jose/v4"
+	josejson "github.com/go-jose/go-jose/v4/json"
+	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 // The errors Verify wraps; test them with errors.Is. The message of the
@@ -73,57 +75,58 @@ func Verify(token string, keys *KeySet, want VerifyOptions) (*Claims, error) {
 	hSeg, rest, _ := strings.Cut(token, ".")
 	pSeg, sSeg, _ := strings.Cut(rest, ".")
 
-	hdrJSON, err := b64.DecodeString(hSeg)
+	jws, err := jose.ParseSignedCompact(token, algorithms)
 	if err != nil {
-		return nil, fmt.Errorf("%w: header is not base64url without padding", ErrMalformed)
+		var alg *jose.ErrUnexpectedSignatureAlgorithm
+		switch {
+		case errors.As(err, &alg):
+			return nil, fmt.Errorf("%w: alg %q, want \"EdDSA\"", ErrAlgorithm, clip(string(alg.Got)))
+		case !canonical(sSeg):
+			return nil, fmt.Errorf("%w: signature is not %d bytes of base64url", ErrSignature, ed25519.SignatureSize)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, clip(err.Error()))
 	}
-	hdr, err := object(hdrJSON)
-	if err != nil {
-		return nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
-	}
-	alg, ok, err := hdr.str("alg")
-	if err != nil {
-		return nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
-	}
-	if !ok {
+	sig := jws.Signatures[0]
+	h := sig.Protected
+	switch {
+	case h.Algorithm == "":
 		return nil, fmt.Errorf("%w: header has no alg", ErrAlgorithm)
+	case h.Algorithm != string(jose.EdDSA):
+		return nil, fmt.Errorf("%w: alg %q, want \"EdDSA\"", ErrAlgorithm, clip(h.Algorithm))
 	}
-	if alg != "EdDSA" {
-		return nil, fmt.Errorf("%w: alg %q, want \"EdDSA\"", ErrAlgorithm, clip(alg))
-	}
-	if _, ok := hdr["crit"]; ok {
+	if _, ok := h.ExtraHeaders["crit"]; ok {
 		return nil, fmt.Errorf("%w: header has \"crit\", which is not supported", ErrMalformed)
 	}
-	if typ, ok, err := hdr.str("typ"); err != nil {
-		return nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
-	} else if ok && !strings.EqualFold(typ, "JWT") && !strings.EqualFold(typ, "application/jwt") {
-		return nil, fmt.Errorf("%w: typ %q, want \"JWT\"", ErrMalformed, clip(typ))
+	if v, ok := h.ExtraHeaders[jose.HeaderType]; ok {
+		typ, _ := v.(string)
+		if !strings.EqualFold(typ, "JWT") && !strings.EqualFold(typ, "application/jwt") {
+			return nil, fmt.Errorf("%w: typ %s, want \"JWT\"", ErrMalformed, clip(fmt.Sprintf("%q", v)))
+		}
 	}
-	kid, ok, err := hdr.str("kid")
-	if err != nil {
-		return nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
-	}
-	if !ok || kid == "" {
+	if h.KeyID == "" {
 		return nil, fmt.Errorf("%w: header has no kid", ErrUnknownKey)
 	}
-	pub, ok := keys.Lookup(kid)
+	pub, ok := keys.Lookup(h.KeyID)
 	if !ok {
-		return nil, fmt.Errorf("%w: kid %q is not in the key set", ErrUnknownKey, clip(kid))
+		return nil, fmt.Errorf("%w: kid %q is not in the key set", ErrUnknownKey, clip(h.KeyID))
 	}
-	sig, err := b64.DecodeString(sSeg)
-	if err != nil || len(sig) != ed25519.SignatureSize {
+	// go-jose decodes the segments leniently (spare bits, CR and LF) and
+	// checks the signature over their re-encoding, so one signed token
+	// would have many accepted spellings. Only the canonical one passes:
+	// a valid token is then exactly what the key signed (FuzzVerify).
+	if !canonical(hSeg) || !canonical(pSeg) {
+		return nil, fmt.Errorf("%w: header or payload is not canonical base64url without padding", ErrMalformed)
+	}
+	if !canonical(sSeg) || len(sig.Signature) != ed25519.SignatureSize {
 		return nil, fmt.Errorf("%w: signature is not %d bytes of base64url", ErrSignature, ed25519.SignatureSize)
 	}
-	if !ed25519.Verify(pub, []byte(token[:len(hSeg)+1+len(pSeg)]), sig) {
-		return nil, fmt.Errorf("%w: signature does not match kid %q", ErrSignature, clip(kid))
+	payload, err := jws.Verify(pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: signature does not match kid %q", ErrSignature, clip(h.KeyID))
 	}
 
 	// From here on the bytes are the signer's; the checks are about the
 	// claims, not about forgery.
-	payload, err := b64.DecodeString(pSeg)
-	if err != nil {
-		return nil, fmt.Errorf("%w: payload is not base64url without padding", ErrMalformed)
-	}
 	obj, err := object(payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
@@ -163,43 +166,38 @@ func Verify(token string, keys *KeySet, want VerifyOptions) (*Claims, error) {
 	return c, nil
 }
 
+// algorithms is what ParseSignedCompact lets through: EdDSA, and no alg
+// at all, so that a header without one is refused below as ErrAlgorithm
+// while an alg that is not a string fails parsing as ErrMalformed.
+// NB: Verify then requires alg to be exactly EdDSA before it looks up a
+// key, and go-jose's Ed25519 verifier checks it again.
+var algorithms = []jose.SignatureAlgorithm{jose.EdDSA, ""}
+
+// canonical reports whether seg is base64url without padding exactly as
+// an encoder writes it.
+func canonical(seg string) bool {
+	b, err := b64.DecodeString(seg)
+	return err == nil && b64.EncodeToString(b) == seg
+}
+
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// jsonObject is one JSON object, member by member, parsed with exact
-// (case-sensitive) names and no duplicates, unlike json.Unmarshal into a
-// struct, which matches names case-insensitively and keeps the last of
-// duplicates.
-type jsonObject map[string]json.RawMessage
+// jsonObject is one JSON object, member by member, parsed with go-jose's
+// JSON: exact (case-sensitive) names and no duplicates, unlike
+// encoding/json, which matches names case-insensitively and keeps the last
+// of duplicates.
+type jsonObject map[string]josejson.RawMessage
 
 func object(b []byte) (jsonObject, error) {
 	if !utf8.Valid(b) {
 		return nil, errors.New("not valid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	var o jsonObject
+	if err := josejson.Unmarshal(b, &o); err != nil {
+		return nil, errors.New(clip(err.Error()))
+	}
+	if o == nil {
 		return nil, errors.New("not a JSON object")
-	}
-	o := jsonObject{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, errors.New("not a JSON object")
-		}
-		name, _ := t.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, errors.New("not a JSON object")
-		}
-		if _, dup := o[name]; dup {
-			return nil, fmt.Errorf("member %q appears twice", clip(name))
-		}
-		o[name] = v
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, errors.New("not a JSON object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON object")
 	}
 	return o, nil
 }
@@ -212,7 +210,7 @@ func (o jsonObject) str(name string) (string, bool, error) {
 		return "", false, nil
 	}
 	var s string
-	if raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+	if raw[0] != '"' || josejson.Unmarshal(raw, &s) != nil {
 		return "", true, fmt.Errorf("%q is not a string", name)
 	}
 	return s, true, nil
@@ -243,15 +241,11 @@ func (o jsonObject) audience() ([]string, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: aud is missing", ErrAudience)
 	}
-	var one string
-	if raw[0] == '"' && json.Unmarshal(raw, &one) == nil {
-		return []string{one}, nil
+	var aud jwt.Audience
+	if err := josejson.Unmarshal(raw, &aud); err != nil {
+		return nil, fmt.Errorf("%w: aud is neither a string nor an array of strings", ErrAudience)
 	}
-	var many []string
-	if raw[0] == '[' && json.Unmarshal(raw, &many) == nil {
-		return many, nil
-	}
-	return nil, fmt.Errorf("%w: aud is neither a string nor an array of strings", ErrAudience)
+	return aud, nil
 }
 
 func (o jsonObject) claims() (*Claims, error) {
@@ -290,7 +284,7 @@ func (o jsonObject) claims() (*Claims, error) {
 		return nil, err
 	}
 	if raw, ok := o["email_verified"]; ok {
-		if err := json.Unmarshal(raw, &c.EmailVerified); err != nil {
+		if err := josejson.Unmarshal(raw, &c.EmailVerified); err != nil {
 			return nil, fmt.Errorf("%w: email_verified is not a boolean", ErrClaims)
 		}
 	}
@@ -299,12 +293,12 @@ func (o jsonObject) claims() (*Claims, error) {
 	}
 	if raw, ok := o["verdict"]; ok && string(raw) != "null" {
 		c.Verdict = &Verdict{}
-		if err := json.Unmarshal(raw, c.Verdict); err != nil {
+		if err := josejson.Unmarshal(raw, c.Verdict); err != nil {
 			return nil, fmt.Errorf("%w: verdict is not {\"decision\",\"score\"}", ErrClaims)
 		}
 	}
 	if raw, ok := o["amr"]; ok && string(raw) != "null" {
-		if err := json.Unmarshal(raw, &c.AMR); err != nil {
+		if err := josejson.Unmarshal(raw, &c.AMR); err != nil {
 			return nil, fmt.Errorf("%w: amr is not an array of strings", ErrClaims)
 		}
 	}

@@ -99,6 +99,10 @@ func TestVerifyRejects(t *testing.T) {
 		{"reject/payload with trailing data", sign(testKey, hdr(kid), payload(t, nil)+`{}`), nil, ErrMalformed},
 		{"reject/payload invalid UTF-8", sign(testKey, hdr(kid), strings.Replace(payload(t, nil), "alice", "al\xffice", 2)), nil, ErrMalformed},
 		{"reject/header not JSON", sign(testKey, `not json`, payload(t, nil)), nil, ErrMalformed},
+		// go-jose skips CR and LF when it decodes and signs over the
+		// re-encoding: these would verify without Verify's own check.
+		{"reject/payload with a newline", gh + "." + gp[:10] + "\n" + gp[10:] + "." + gs, nil, ErrMalformed},
+		{"reject/header with a carriage return", gh[:5] + "\r" + gh[5:] + "." + gp + "." + gs, nil, ErrMalformed},
 		{"reject/header not base64url", "e30!." + gp + "." + gs, nil, ErrMalformed},
 		{"reject/empty", "", nil, ErrMalformed},
 		{"reject/two segments", gh + "." + gp, nil, ErrMalformed},
