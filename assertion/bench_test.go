@@ -1,6 +1,10 @@
 package assertion
 
-import "testing"
+import (
+	"crypto/ed25519"
+	"strings"
+	"testing"
+)
 
 // The costs a kit pays per consumed link (Sign) and a host per callback
 // (Verify). docs/design.md records the figures before and after go-jose;
@@ -39,4 +43,27 @@ func BenchmarkParseJWKS(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkEd25519 is the floor under Sign and Verify: the signature
+// alone over a token-sized input, to tell JOSE overhead from load noise.
+func BenchmarkEd25519(b *testing.B) {
+	tok, err := testSigner().Sign(validClaims())
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := []byte(tok[:strings.LastIndexByte(tok, '.')])
+	sig := ed25519.Sign(testKey, in)
+	b.Run("sign", func(b *testing.B) {
+		for b.Loop() {
+			ed25519.Sign(testKey, in)
+		}
+	})
+	b.Run("verify", func(b *testing.B) {
+		for b.Loop() {
+			if !ed25519.Verify(testPub, in, sig) {
+				b.Fatal("bad signature")
+			}
+		}
+	})
 }

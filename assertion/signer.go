@@ -79,7 +79,6 @@ type wireClaims struct {
 // Signer signs assertions with one current key and publishes it, with any
 // previous public keys, as a JWKS. It is safe for concurrent use.
 type Signer struct {
-	key    ed25519.PrivateKey
 	kid    string
 	issuer string
 	now    func() time.Time
@@ -119,7 +118,7 @@ func NewSigner(key ed25519.PrivateKey, issuer string, now func() time.Time, opts
 		now = time.Now
 	}
 	pub := key.Public().(ed25519.PublicKey)
-	s := &Signer{key: key, issuer: issuer, now: now, rand: rand.Reader, kid: Thumbprint(pub)}
+	s := &Signer{issuer: issuer, now: now, rand: rand.Reader, kid: Thumbprint(pub)}
 	for _, o := range opts {
 		o(s)
 	}

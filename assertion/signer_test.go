@@ -8,6 +8,7 @@ import (
 	"math"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -157,4 +158,26 @@ func TestRotation(t *testing.T) {
 	if cur.JWKS()[0] != '{' {
 		t.Error("JWKS shares its buffer")
 	}
+}
+
+// TestSignConcurrently backs "safe for concurrent use" now that Sign goes
+// through one shared go-jose signer (run it with -race).
+func TestSignConcurrently(t *testing.T) {
+	s := testSigner()
+	want, err := s.Sign(validClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				if got, err := s.Sign(validClaims()); err != nil || got != want {
+					t.Errorf("Sign = %q, %v", got, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

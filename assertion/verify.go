@@ -98,9 +98,12 @@ func Verify(token string, keys *KeySet, want VerifyOptions) (*Claims, error) {
 		return nil, fmt.Errorf("%w: header has \"crit\", which is not supported", ErrMalformed)
 	}
 	if v, ok := h.ExtraHeaders[jose.HeaderType]; ok {
-		typ, _ := v.(string)
+		typ, isString := v.(string)
+		if !isString {
+			return nil, fmt.Errorf("%w: header: \"typ\" is not a string", ErrMalformed)
+		}
 		if !strings.EqualFold(typ, "JWT") && !strings.EqualFold(typ, "application/jwt") {
-			return nil, fmt.Errorf("%w: typ %s, want \"JWT\"", ErrMalformed, clip(fmt.Sprintf("%q", v)))
+			return nil, fmt.Errorf("%w: typ %q, want \"JWT\"", ErrMalformed, clip(typ))
 		}
 	}
 	if h.KeyID == "" {
