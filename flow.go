@@ -68,16 +68,15 @@ func (s *Service) View(ctx context.Context, token string, c *Client) (*Page, err
 			p.AskedElsewhere, p.Requester = true, l.Requester
 		}
 	}
-	n := s.network(c.IP)
-	ua := clip(c.Visitor.UserAgent, 512)
-	sc := s.scanner(&n, ua)
-	if sc != "" {
-		s.noteScanner(l, sc, now)
+	v := &Visit{LinkID: l.ID, At: now, Kind: VisitView, Outcome: VisitOutcomeNone,
+		Network: s.network(c.IP), UserAgent: clip(c.Visitor.UserAgent, 512)}
+	v.Scanner = s.scanner(&v.Network, v.UserAgent)
+	if v.Scanner != "" {
+		s.noteScanner(l, v.Scanner, now)
 	} else if p.State == PageChecking {
 		p.Notice = s.notice(l)
 	}
-	s.addVisit(ctx, &Visit{LinkID: l.ID, At: now, Kind: VisitView, Outcome: VisitOutcomeNone,
-		Network: n, UserAgent: ua, Scanner: sc})
+	s.addVisit(ctx, v)
 	return p, nil
 }
 

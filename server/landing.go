@@ -49,14 +49,28 @@ func (s *Server) DeviceCookie() string {
 // with a visit (the service cuts each further; this bounds the copy).
 const maxHeader = report.MaxString
 
-func (s *Server) client(c *fiber.Ctx) *linkguard.Client {
-	h := func(k string) string {
-		v := c.Request().Header.Peek(k)
-		if len(v) > maxHeader {
-			return report.Clip(string(v[:maxHeader+4]))
-		}
-		return string(v)
+// header is a copy of a request header, cut to maxHeader.
+func header(c *fiber.Ctx, k string) string {
+	v := c.Request().Header.Peek(k)
+	if len(v) > maxHeader {
+		return report.Clip(string(v[:maxHeader+4]))
 	}
+	return string(v)
+}
+
+// viewClient is what Service.View reads of a request: the address, the
+// device cookie and the User-Agent; the other headers are client's, for
+// verify and confirm. A value, so that a landing GET copies one header
+// and allocates no Client.
+func (s *Server) viewClient(c *fiber.Ctx) linkguard.Client {
+	return linkguard.Client{
+		IP: s.clientIP(c), Binding: utils.CopyString(c.Cookies(s.DeviceCookie())),
+		Visitor: fingerprint.Visitor{UserAgent: header(c, fiber.HeaderUserAgent)},
+	}
+}
+
+func (s *Server) client(c *fiber.Ctx) *linkguard.Client {
+	h := func(k string) string { return header(c, k) }
 	purpose := h("Sec-Purpose")
 	if purpose == "" {
 		purpose = h("Purpose")
@@ -152,7 +166,8 @@ func (s *Server) landing(c *fiber.Ctx) error {
 		return s.toCanonical(c, token)
 	}
 	token = utils.CopyString(token)
-	p, err := s.svc.View(c.UserContext(), token, s.client(c))
+	cl := s.viewClient(c)
+	p, err := s.svc.View(c.UserContext(), token, &cl)
 	if err != nil {
 		return err
 	}

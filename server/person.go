@@ -134,6 +134,10 @@ func (s *Server) newLink(c *fiber.Ctx) error {
 // backURL is the site's own address (the redirect's origin), offered
 // when no new link can be sent: no page is a dead end.
 func (s *Server) backURL(redirect string) string {
+	return s.backURLs.Get(redirect, s.originOf)
+}
+
+func (s *Server) originOf(redirect string) string {
 	u, err := url.Parse(redirect)
 	if err != nil || u.Host == "" {
 		return s.site.Path("/")

@@ -20,6 +20,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/internal/memo"
 	"github.com/linkguard/linkguard/mail"
 	"github.com/linkguard/linkguard/web"
 )
@@ -76,6 +77,8 @@ type Server struct {
 	inst atomic.Pointer[instruments]
 	// notReady is the last /readyz answer, to log changes once.
 	notReady atomic.Bool
+	// backURLs is backURL's answer by redirect address.
+	backURLs memo.Table[string]
 }
 
 // New builds the Fiber app with every route of docs/api.md.

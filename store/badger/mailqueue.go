@@ -85,6 +85,7 @@ func (s *Store) DueMail(ctx context.Context, now time.Time, lease time.Duration,
 // finishJob loads a job and its link, lets fn change both, and writes them.
 func (s *Store) finishJob(id string, fn func(j *mailJob, d *linkguard.Delivery) (keep bool)) error {
 	defer s.lock(prefixLink + id)()
+	defer s.links.invalidate(id)
 	return s.update(func(txn *badger.Txn) error {
 		var j mailJob
 		if err := getJSON(txn, mailKey(id), &j); err != nil {

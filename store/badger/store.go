@@ -56,6 +56,7 @@ type Store struct {
 	done      sync.WaitGroup // the GC loop
 	stripes   [256]sync.Mutex
 	tokens    tokenCache
+	links     *linkCache
 }
 
 // Open opens (creating if needed) the store in opts.Dir. A folder held by
@@ -87,7 +88,7 @@ func Open(opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open data folder %q: %w", opts.Dir, err)
 	}
-	s := &Store{db: db, opts: opts, log: opts.Log, closing: make(chan struct{})}
+	s := &Store{db: db, opts: opts, log: opts.Log, closing: make(chan struct{}), links: newLinkCache()}
 	s.visits = visitq.New(opts.VisitBuffer, s.writeVisits, opts.Log)
 	if opts.Dir != "" {
 		s.done.Add(1)
@@ -186,6 +187,13 @@ func (s *Store) putLink(txn *badger.Txn, l *linkguard.Link) error {
 // CreateLink implements linkguard.Store.
 func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte) error {
 	defer s.lock(prefixFamily + l.Family)()
+	var revoked string // the family's older link, when this revokes it
+	defer func() {
+		if revoked != "" {
+			s.links.invalidate(revoked)
+		}
+	}()
+	defer s.links.invalidate(l.ID)
 	return s.update(func(txn *badger.Txn) error {
 		if mail != nil {
 			if err := s.putJob(txn, l.ID, &mailJob{NextAt: l.CreatedAt, Payload: mail, Expires: l.ExpiresAt}); err != nil {
@@ -200,6 +208,7 @@ func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte) 
 			var old linkguard.Link
 			err := getLink(txn, linkKey(string(oldID)), &old)
 			if err == nil && old.StateAt(l.CreatedAt) == linkguard.Pending {
+				revoked = old.ID
 				old.State, old.RevokedAt = linkguard.Revoked, l.CreatedAt
 				if err := s.putLink(txn, &old); err != nil {
 					return err
@@ -223,24 +232,43 @@ func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte) 
 
 // LinkByID implements linkguard.Store.
 func (s *Store) LinkByID(ctx context.Context, id string) (*linkguard.Link, error) {
+	if l, ok := s.links.get(id, time.Now()); ok {
+		return l, nil
+	}
+	v := s.links.version(id) // before the read transaction: see linkCache
 	var l linkguard.Link
-	err := s.db.View(func(txn *badger.Txn) error { return getLink(txn, linkKey(id), &l) })
+	var expires uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(linkKey(id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return linkguard.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		expires = item.ExpiresAt()
+		return item.Value(func(b []byte) error { return decodeLink(b, &l) })
+	})
 	if err != nil {
 		return nil, err
 	}
+	s.links.put(v, expires, &l)
 	return &l, nil
 }
 
-// LinkByTokenHash implements linkguard.Store.
+// LinkByTokenHash implements linkguard.Store. A token seen before names
+// its link from the token cache, and the link comes from the link cache
+// when nothing has written it since: a landing GET of a known link reads
+// nothing from Badger.
 func (s *Store) LinkByTokenHash(ctx context.Context, h []byte) (*linkguard.Link, error) {
-	var l linkguard.Link
+	if id, ok := s.tokens.get(h); ok {
+		// NB: t/ and l/ are written together with the same TTL and
+		// never deleted apart, so a cached id whose link is gone
+		// means the token is gone too.
+		return s.LinkByID(ctx, id)
+	}
+	var l *linkguard.Link // allocated once found: unknown tokens cost less
 	err := s.db.View(func(txn *badger.Txn) error {
-		if id, ok := s.tokens.get(h); ok {
-			// NB: t/ and l/ are written together with the same TTL and
-			// never deleted apart, so a cached id whose link is gone
-			// means the token is gone too.
-			return getLink(txn, linkKey(id), &l)
-		}
 		item, err := txn.Get(tokenKey(h))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return linkguard.ErrNotFound
@@ -252,7 +280,8 @@ func (s *Store) LinkByTokenHash(ctx context.Context, h []byte) (*linkguard.Link,
 		if err != nil {
 			return err
 		}
-		if err := getLink(txn, linkKey(string(id)), &l); err != nil {
+		l = new(linkguard.Link)
+		if err := getLink(txn, linkKey(string(id)), l); err != nil {
 			return err
 		}
 		s.tokens.put(h, l.ID)
@@ -261,7 +290,7 @@ func (s *Store) LinkByTokenHash(ctx context.Context, h []byte) (*linkguard.Link,
 	if err != nil {
 		return nil, err
 	}
-	return &l, nil
+	return l, nil
 }
 
 // tokenCache remembers which link a token hash names: a direct-mapped
@@ -310,6 +339,7 @@ func (c *tokenCache) put(h []byte, id string) {
 // attempt it counted must stay counted.
 func (s *Store) change(id string, fn func(txn *badger.Txn, l *linkguard.Link) error) (*linkguard.Link, error) {
 	defer s.lock(prefixLink + id)()
+	defer s.links.invalidate(id)
 	var out *linkguard.Link
 	var answer error
 	err := s.update(func(txn *badger.Txn) error {

@@ -36,7 +36,10 @@ func (s *Store) AddVisit(ctx context.Context, v *linkguard.Visit) error {
 func (s *Store) DroppedVisits() uint64 { return s.visits.Dropped() }
 
 // writeVisits writes one batch in one write batch: each visit into the
-// next slot of its link's ring, and each link's summary once.
+// next slot of its link's ring, and each link's summary once. A slot
+// that a later visit of the same batch takes again is written once, with
+// the later visit (a flood of views of one link writes at most
+// KeptViews of them a batch, not every one it overwrites).
 //
 // NB: the writer is the only one that writes v/ and s/ keys (one per
 // process, and a Badger folder has one process), so reading a summary
@@ -45,6 +48,12 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	sums := map[string]*summary{}
+	type slotted struct {
+		key []byte
+		v   *linkguard.Visit
+	}
+	var slots []slotted
+	taken := map[string]int{} // slot key → index in slots
 	for _, v := range batch {
 		sm := sums[v.LinkID]
 		if sm == nil {
@@ -55,21 +64,28 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 			}
 			sums[v.LinkID] = sm
 		}
-		var slot string
+		key := visitPrefix(v.LinkID)
 		if v.IsDecision() {
-			slot = fmt.Sprintf("d%02d", sm.Decisions%linkguard.KeptDecisions)
+			key = fmt.Appendf(key, "d%02d", sm.Decisions%linkguard.KeptDecisions)
 			sm.Decisions++
 		} else {
-			slot = fmt.Sprintf("v%02d", sm.Views%linkguard.KeptViews)
+			key = fmt.Appendf(key, "v%02d", sm.Views%linkguard.KeptViews)
 			sm.Views++
 		}
 		sm.History = linkguard.AppendHistory(sm.History, v.Past())
-		b, err := linkguard.EncodeVisit(v)
+		if i, ok := taken[string(key)]; ok {
+			slots[i].v = v
+			continue
+		}
+		taken[string(key)] = len(slots)
+		slots = append(slots, slotted{key, v})
+	}
+	for _, sl := range slots {
+		b, err := linkguard.EncodeVisit(sl.v)
 		if err != nil {
 			return err
 		}
-		key := append(visitPrefix(v.LinkID), slot...)
-		if err := wb.SetEntry(badger.NewEntry(key, b).WithTTL(visitTTL)); err != nil {
+		if err := wb.SetEntry(badger.NewEntry(sl.key, b).WithTTL(visitTTL)); err != nil {
 			return err
 		}
 	}

@@ -26,6 +26,8 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/language/display"
 	"gopkg.in/yaml.v3"
+
+	"github.com/linkguard/linkguard/internal/memo"
 )
 
 //go:embed locales/*.yaml
@@ -47,6 +49,10 @@ type Catalog struct {
 
 	mu  sync.Mutex
 	loc map[string]*i18n.Localizer
+
+	// Lang's answers by locale and by Accept-Language header: every
+	// landing GET asks, with the same few values.
+	byLocale, byAccept memo.Table[string]
 }
 
 // New loads the embedded messages and then the message files in dir
@@ -156,16 +162,24 @@ func (c *Catalog) Match(acceptLanguage string) string {
 // acceptLanguage, else the default.
 func (c *Catalog) Lang(locale, acceptLanguage string) string {
 	if locale != "" {
-		if t, err := language.Parse(locale); err == nil {
-			if l := c.closest(t); l != "" {
-				return l
-			}
+		if l := c.byLocale.Get(locale, c.closestLocale); l != "" {
+			return l
 		}
 	}
-	if l := c.Match(acceptLanguage); l != "" {
+	if l := c.byAccept.Get(acceptLanguage, c.Match); l != "" {
 		return l
 	}
 	return c.def
+}
+
+// closestLocale is the offered language closest to a BCP 47 locale, or
+// "" when it is not one or none is close.
+func (c *Catalog) closestLocale(locale string) string {
+	t, err := language.Parse(locale)
+	if err != nil {
+		return ""
+	}
+	return c.closest(t)
 }
 
 func (c *Catalog) localizer(lang string) *i18n.Localizer {
