@@ -4,6 +4,7 @@
 package docs
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -30,6 +31,10 @@ func TestLinksStayInTheRepo(t *testing.T) {
 		}
 		for _, m := range linkRE.FindAllStringSubmatch(string(b), -1) {
 			target := m[1]
+			if u, err := url.Parse(target); err == nil && u.Host != "" && !placeholderHost(u.Hostname()) {
+				t.Errorf("%s links %q, outside the repository (name it in text instead)", filepath.Base(f), target)
+				continue
+			}
 			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") || strings.HasPrefix(target, "#") {
 				continue
 			}
@@ -47,4 +52,13 @@ func TestLinksStayInTheRepo(t *testing.T) {
 			}
 		}
 	}
+}
+
+// placeholderHost reports whether a link's host is one of an example or
+// of the dev server (example.com, *.example, localhost, 127.0.0.1), not
+// a real place outside the repository.
+func placeholderHost(h string) bool {
+	h = strings.ToLower(h)
+	return h == "localhost" || h == "127.0.0.1" || h == "example.com" || strings.HasSuffix(h, ".example.com") ||
+		strings.HasSuffix(h, ".example") || strings.HasSuffix(h, ".test")
 }
