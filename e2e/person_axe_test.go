@@ -135,55 +135,73 @@ func TestAccessibilityAudit(t *testing.T) {
 				t.Fatalf("axe does not find an image without alt text: %q (%v)", out, err)
 			}
 		}
-		for _, width := range []int64{360, 1280} {
-			for _, theme := range []string{"light", "dark"} {
-				name := v.page
-				if v.state != "" && v.state != v.page {
-					name += "-" + v.state
+		name := v.page
+		if v.state != "" && v.state != v.page {
+			name += "-" + v.state
+		}
+		total += audit(t, p.ctx, name, src, shots)
+	}
+	t.Logf("%d views × 2 widths × 2 themes audited; %d serious or critical violations", len(views), total)
+}
+
+// audit runs axe-core (src; nil: no audit) over the page ctx is on, at
+// 360 px and desktop width, light and dark, failing t on every serious or
+// critical violation, and saves each view as page-width-theme.png in shots
+// when set. It returns how many serious or critical violations it found.
+func audit(t *testing.T, ctx context.Context, page string, src []byte, shots string) int {
+	t.Helper()
+	if src != nil {
+		if ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`typeof axe === "object"`)); !ok {
+			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](string(src)+";\ntrue")); err != nil {
+				t.Fatalf("load axe-core: %v", err)
+			}
+		}
+	}
+	total := 0
+	for _, width := range []int64{360, 1280} {
+		for _, theme := range []string{"light", "dark"} {
+			name := fmt.Sprintf("%s-%d-%s", page, width, theme)
+			if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: theme}}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 800)); err != nil {
+				t.Fatal(err)
+			}
+			if src != nil {
+				out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document, {resultTypes: ["violations"]}).then(function (r) {
+					return JSON.stringify(r.violations.map(function (v) {
+						return {id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(function (n) { return n.target.join(" "); })};
+					}));
+				})`, chromedp.EvalAwaitPromise))
+				if err != nil {
+					t.Fatalf("%s: axe: %v", name, err)
 				}
-				name = fmt.Sprintf("%s-%d-%s", name, width, theme)
-				if _, err := chromedp.Call(p.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: theme}}}); err != nil {
+				var vs []axeViolation
+				if err := json.Unmarshal([]byte(out), &vs); err != nil {
+					t.Fatalf("%s: axe answer: %v", name, err)
+				}
+				serious := 0
+				for _, x := range vs {
+					if x.Impact == "serious" || x.Impact == "critical" {
+						serious++
+						t.Errorf("%s: %s (%s): %s at %v", name, x.ID, x.Impact, x.Help, x.Nodes)
+					} else {
+						t.Logf("%s: %s (%s): %s", name, x.ID, x.Impact, x.Help)
+					}
+				}
+				total += serious
+			}
+			if shots != "" {
+				png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+				if err != nil {
 					t.Fatal(err)
 				}
-				if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(width, 800)); err != nil {
+				if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
 					t.Fatal(err)
-				}
-				if src != nil {
-					out, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`axe.run(document, {resultTypes: ["violations"]}).then(function (r) {
-						return JSON.stringify(r.violations.map(function (v) {
-							return {id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(function (n) { return n.target.join(" "); })};
-						}));
-					})`, chromedp.EvalAwaitPromise))
-					if err != nil {
-						t.Fatalf("%s: axe: %v", name, err)
-					}
-					var vs []axeViolation
-					if err := json.Unmarshal([]byte(out), &vs); err != nil {
-						t.Fatalf("%s: axe answer: %v", name, err)
-					}
-					serious := 0
-					for _, x := range vs {
-						if x.Impact == "serious" || x.Impact == "critical" {
-							serious++
-							t.Errorf("%s: %s (%s): %s at %v", name, x.ID, x.Impact, x.Help, x.Nodes)
-						} else {
-							t.Logf("%s: %s (%s): %s", name, x.ID, x.Impact, x.Help)
-						}
-					}
-					total += serious
-				}
-				if shots != "" {
-					png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
-						t.Fatal(err)
-					}
 				}
 			}
 		}
 	}
-	t.Logf("%d views × 2 widths × 2 themes audited; %d serious or critical violations", len(views), total)
+	return total
 }

@@ -1,0 +1,282 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"gopkg.in/yaml.v3"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/fingerprint/replay"
+	"github.com/linkguard/linkguard/internal/smtptest"
+	"github.com/linkguard/linkguard/kit"
+)
+
+// The operator's console in real Chromium: an admin signs in with a link
+// mailed through a real SMTP relay (internal/smtptest), sees the overview
+// count a mail filter's visit and a headless scanner turned away, finds
+// the scanned link, reads its timeline with both axes, revokes it, runs a
+// what-if that flips the scanner's decision (checked against the offline
+// replay of the console's own export), and a forged form is refused.
+// Every console page passes axe at 360 px and desktop, light and dark.
+
+const consoleAdmin = "ops@example.com"
+
+var mailLinkRe = regexp.MustCompile(`http://127\.0\.0\.1:\d+/l/[A-Za-z0-9_-]+`)
+
+func TestConsoleInChromium(t *testing.T) {
+	relay := smtptest.Start(t, smtptest.Options{ImplicitTLS: true})
+	e := newKitEnv(t, nil, func(o *kit.Options) {
+		o.Admin.Emails = []string{consoleAdmin}
+		o.SMTPURL = fmt.Sprintf("smtps://%s:%s@%s?insecure_skip_verify=1", smtptest.User, url.QueryEscape(smtptest.Password), relay.Addr)
+	})
+	src, _ := os.ReadFile(axePath()) // nil: pages not audited (TestAccessibilityAudit says why)
+	audited := 0
+	auditHere := func(ctx context.Context, page string) {
+		audited++
+		if n := audit(t, ctx, "console-"+page, src, os.Getenv("LINKGUARD_SCREENSHOTS")); n > 0 {
+			t.Errorf("console %s: %d serious or critical violations", page, n)
+		}
+		// audit leaves the last width and theme on: back to desktop.
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A mail filter fetches alice's link (its user agent names it), and a
+	// headless browser without her device cookie runs the page: the
+	// engine turns it away.
+	scanned := e.issue("alice-device")
+	req, _ := http.NewRequest("GET", scanned.url, nil)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36 MicrosoftPreview/2.0")
+	if res, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		res.Body.Close()
+	}
+	scanner := e.browser(time.Minute)
+	if err := chromedp.Do(scanner, chromedp.Navigate(scanned.url)); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := waitState(scanner, "code", "confirm", "error"); err != nil || st != "code" {
+		t.Fatalf("the headless scanner got state %q (%v), want code", st, err)
+	}
+
+	// Sign in: /admin sends to the form; the link comes by SMTP.
+	ctx := e.browser(3 * time.Minute)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.base+"/admin/"),
+		chromedp.WaitVisible(chromedp.CSS("#lg-admin-email")),
+	); err != nil {
+		t.Fatalf("the console's sign-in form: %v", err)
+	}
+	auditHere(ctx, "login")
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#lg-admin-email"), consoleAdmin),
+		chromedp.Click(chromedp.CSS("#lg-admin-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`[data-lg-state="sent"]`)),
+	); err != nil {
+		t.Fatalf("submitting the sign-in form: %v", err)
+	}
+	mail := smtptest.Parse(t, relay.WaitFor(t, consoleAdmin, 10*time.Second).Data)
+	signInLink := mailLinkRe.FindString(mail.Text)
+	if signInLink == "" {
+		t.Fatalf("no link in the mail:\n%s", mail.Text)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(signInLink),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-lg-console="overview"]`)),
+	); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		t.Fatalf("the link did not open the console: %v (at %s)", err, loc)
+	}
+	cookie := text(t, ctx, `document.cookie`)
+	if strings.Contains(cookie, "lg_admin") {
+		t.Fatalf("the session cookie is readable by script: %q", cookie)
+	}
+
+	// Overview: the filter's visit by vendor, the scanner turned away.
+	vendors := text(t, ctx, `(document.getElementById("lg-admin-vendors")||{}).innerText||""`)
+	if !strings.Contains(vendors, "microsoft") {
+		t.Errorf("scanner visits by vendor: %q, want microsoft", vendors)
+	}
+	month := text(t, ctx, `document.getElementById("lg-admin-month").innerText`)
+	if !regexp.MustCompile(`Scanners turned away\s+1\b`).MatchString(month) {
+		t.Errorf("30-day figures:\n%s", month)
+	}
+	if n := text(t, ctx, `String(document.querySelectorAll("svg.chart rect").length)`); n == "0" {
+		t.Errorf("the overview draws no chart")
+	}
+	auditHere(ctx, "overview")
+
+	// Links: search by address, open the scanned link.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.base+"/admin/links?q=alice%40example"),
+		chromedp.WaitVisible(chromedp.CSS(`a[href$="/admin/links/`+scanned.id+`"]`)),
+	); err != nil {
+		t.Fatalf("search by address: %v", err)
+	}
+	auditHere(ctx, "links")
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`a[href$="/admin/links/`+scanned.id+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#lg-admin-timeline")),
+	); err != nil {
+		t.Fatalf("open the link: %v", err)
+	}
+	timeline := text(t, ctx, `document.getElementById("lg-admin-timeline").innerText`)
+	for _, want := range []string{"microsoft", "automation", "compatibility", "verify"} {
+		if !strings.Contains(timeline, want) {
+			t.Errorf("the timeline lacks %q:\n%s", want, timeline)
+		}
+	}
+	auditHere(ctx, "link")
+
+	// A forged revoke (wrong CSRF token) is refused, and changes nothing.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`form[action$="/revoke"] input[name="csrf"]`), "forged"),
+		chromedp.Click(chromedp.CSS("#lg-admin-revoke")),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-lg-console="error"]`)),
+	); err != nil {
+		t.Fatalf("forged revoke: %v", err)
+	}
+	if s := e.state(scanned); s != linkguard.Pending {
+		t.Fatalf("after a forged revoke the link is %s", s)
+	}
+	auditHere(ctx, "error")
+	// The real one works.
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.base+"/admin/links/"+scanned.id),
+		chromedp.Click(chromedp.CSS("#lg-admin-revoke")),
+		chromedp.WaitVisible(chromedp.CSS(`#lg-admin-state.revoked`)),
+	); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if s := e.state(scanned); s != linkguard.Revoked {
+		t.Fatalf("after revoke the link is %s", s)
+	}
+
+	// Export: the decisions as JSONL, read by the browser with its session.
+	jsonl := text(t, ctx, `fetch("/admin/export.jsonl?since=1h").then(function (r) { return r.ok ? r.text() : "status " + r.status; })`)
+	var events []replay.Event
+	sc := bufio.NewScanner(strings.NewReader(jsonl))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var ev replay.Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("export line %q: %v", sc.Text(), err)
+		}
+		events = append(events, ev)
+	}
+	var vetoes []string
+	for _, ev := range events {
+		if ev.LinkID == scanned.id && ev.Kind == fingerprint.VisitVerify {
+			for _, s := range ev.Verdict.Signals {
+				if s.Veto {
+					vetoes = append(vetoes, s.Signal)
+				}
+			}
+		}
+	}
+	if len(events) == 0 || len(vetoes) == 0 {
+		t.Fatalf("export: %d events, vetoes of the scanner's verify %v:\n%.2000s", len(events), vetoes, jsonl)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/admin/export"), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+		t.Fatal(err)
+	}
+	auditHere(ctx, "export")
+
+	// What-if: without the vetoes and with the gate wide open, the
+	// scanner would have been offered Continue.
+	var y strings.Builder
+	y.WriteString("heuristics:\n  automation:\n    threshold: 100\n    signals:\n")
+	for _, v := range vetoes {
+		fmt.Fprintf(&y, "      %s: {enabled: false}\n", v)
+	}
+	y.WriteString("  compatibility:\n    thresholds: {confirm: 0.01, click: 0.01}\n")
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.base+"/admin/tuning"),
+		chromedp.WaitVisible(chromedp.CSS("#lg-admin-yaml")),
+		chromedp.SetValue(chromedp.CSS("#lg-admin-yaml"), y.String()),
+		chromedp.SetValue(chromedp.CSS("#lg-admin-period"), "1h"),
+		chromedp.Click(chromedp.CSS("#lg-admin-replay")),
+		chromedp.WaitVisible(chromedp.CSS("#lg-admin-whatif")),
+	); err != nil {
+		t.Fatalf("what-if: %v", err)
+	}
+	flipped := text(t, ctx, `document.getElementById("lg-admin-whatif").getAttribute("data-flipped")`)
+	changes := text(t, ctx, `(document.getElementById("lg-admin-changes")||{}).innerText||""`)
+	if !strings.Contains(changes, scanned.id) {
+		t.Errorf("the what-if does not flip the scanner's decision (flipped %s):\n%s", flipped, changes)
+	}
+	// The same replay offline, over the export, flips as many.
+	cfg := fingerprint.DefaultConfig()
+	if err := yamlHeuristics(y.String(), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := fingerprint.NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offline := 0
+	for _, ch := range replay.Replay(eng, events).Changes {
+		if ch.Flipped() {
+			offline++
+		}
+	}
+	if flipped != fmt.Sprint(offline) {
+		t.Errorf("the console flips %s decisions, the offline replay of its export %d", flipped, offline)
+	}
+	auditHere(ctx, "tuning")
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/admin/webhooks"), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+		t.Fatal(err)
+	}
+	auditHere(ctx, "webhooks")
+	t.Logf("%d console pages audited (axe loaded: %v)", audited, src != nil)
+}
+
+// TestConsoleAbsentWithoutAdmins: no admin address, no console.
+func TestConsoleAbsentWithoutAdmins(t *testing.T) {
+	e := newKitEnv(t, nil)
+	ctx := e.browser(time.Minute)
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/healthz")); err != nil {
+		t.Fatal(err)
+	}
+	status := text(t, ctx, `fetch("/admin/login").then(function (r) { return String(r.status); })`)
+	if status != "404" {
+		t.Fatalf("GET /admin/login without admins: %s, want 404", status)
+	}
+}
+
+// text evaluates js (a value or a promise of one) and returns it.
+func text(t *testing.T, ctx context.Context, js string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: %v", js, err)
+	}
+	return s
+}
+
+// yamlHeuristics lays the heuristics section of y over cfg, as the config
+// file is read.
+func yamlHeuristics(y string, cfg *fingerprint.Config) error {
+	var doc struct {
+		Heuristics *fingerprint.Config `yaml:"heuristics"`
+	}
+	doc.Heuristics = cfg
+	d := yaml.NewDecoder(strings.NewReader(y))
+	d.KnownFields(true)
+	return d.Decode(&doc)
+}
