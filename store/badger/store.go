@@ -57,6 +57,10 @@ type Store struct {
 	stripes   [256]sync.Mutex
 	tokens    tokenCache
 	links     *linkCache
+	// commits counts the read-write transactions committed (synced
+	// writes: each is one WAL sync), for the tests that hold a
+	// consumption to one.
+	commits atomic.Uint64
 }
 
 // Open opens (creating if needed) the store in opts.Dir. A folder held by
@@ -124,6 +128,9 @@ func (s *Store) update(fn func(txn *badger.Txn) error) error {
 	backoff := 50 * time.Microsecond
 	for {
 		err := s.db.Update(fn)
+		if err == nil {
+			s.commits.Add(1)
+		}
 		if !errors.Is(err, badger.ErrConflict) || time.Now().After(deadline) {
 			return err
 		}
