@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/internal/clip"
 )
 
 // EventType names what happened to a link, as docs/api.md and
@@ -42,7 +43,7 @@ func ParseEventType(s string) (EventType, error) {
 			return t, nil
 		}
 	}
-	return "", Errorf(KindInvalid, CodeInvalidRequest, "unknown event type %q (known: link.issued, link.consumed, link.expired, link.revoked, link.locked, link.scanner_blocked, mail.failed)", clip(s, 60))
+	return "", Errorf(KindInvalid, CodeInvalidRequest, "unknown event type %q (known: link.issued, link.consumed, link.expired, link.revoked, link.locked, link.scanner_blocked, mail.failed)", clip.String(s, 60))
 }
 
 // ConsumedVia says what spent a link.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/internal/clip"
 )
 
 // Page is what the landing page of a token shows when it is rendered.
@@ -69,7 +70,7 @@ func (s *Service) View(ctx context.Context, token string, c *Client) (*Page, err
 		}
 	}
 	v := &Visit{LinkID: l.ID, At: now, Kind: VisitView, Outcome: VisitOutcomeNone,
-		Network: s.network(c.IP), UserAgent: clip(c.Visitor.UserAgent, 512)}
+		Network: s.network(c.IP), UserAgent: clip.String(c.Visitor.UserAgent, 512)}
 	v.Scanner = s.scanner(&v.Network, v.UserAgent)
 	if v.Scanner != "" {
 		s.noteScanner(l, v.Scanner, now)
@@ -228,11 +229,11 @@ func (s *Service) input(ctx context.Context, l *Link, r *ReportRequest, now time
 // clipVisitor cuts every header a visitor sent to a bounded length, so
 // that a recorded input's size does not depend on what a client sends.
 func clipVisitor(v fingerprint.Visitor) fingerprint.Visitor {
-	v.UserAgent, v.AcceptLanguage = clip(v.UserAgent, 512), clip(v.AcceptLanguage, 256)
-	v.SecFetchSite, v.SecFetchMode = clip(v.SecFetchSite, 32), clip(v.SecFetchMode, 32)
-	v.SecFetchDest, v.SecFetchUser = clip(v.SecFetchDest, 32), clip(v.SecFetchUser, 8)
-	v.SecCHUA, v.SecCHUAMobile = clip(v.SecCHUA, 256), clip(v.SecCHUAMobile, 8)
-	v.SecCHUAPlatform, v.Purpose = clip(v.SecCHUAPlatform, 64), clip(v.Purpose, 32)
+	v.UserAgent, v.AcceptLanguage = clip.String(v.UserAgent, 512), clip.String(v.AcceptLanguage, 256)
+	v.SecFetchSite, v.SecFetchMode = clip.String(v.SecFetchSite, 32), clip.String(v.SecFetchMode, 32)
+	v.SecFetchDest, v.SecFetchUser = clip.String(v.SecFetchDest, 32), clip.String(v.SecFetchUser, 8)
+	v.SecCHUA, v.SecCHUAMobile = clip.String(v.SecCHUA, 256), clip.String(v.SecCHUAMobile, 8)
+	v.SecCHUAPlatform, v.Purpose = clip.String(v.SecCHUAPlatform, 64), clip.String(v.Purpose, 32)
 	return v
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/internal/clip"
 )
 
 // What one link may cost in storage, whatever its visitors do: every
@@ -42,14 +43,14 @@ func (v *Visit) Past() fingerprint.PastVisit {
 }
 
 func clipPast(p fingerprint.PastVisit) fingerprint.PastVisit {
-	p.Kind, p.Outcome, p.Network = fingerprint.VisitKind(clip(string(p.Kind), 16)), clip(p.Outcome, 16), clipNetwork(p.Network)
-	p.UserAgent, p.Scanner = clip(p.UserAgent, 256), clip(p.Scanner, 64)
+	p.Kind, p.Outcome, p.Network = fingerprint.VisitKind(clip.String(string(p.Kind), 16)), clip.String(p.Outcome, 16), clipNetwork(p.Network)
+	p.UserAgent, p.Scanner = clip.String(p.UserAgent, 256), clip.String(p.Scanner, 64)
 	return p
 }
 
 func clipNetwork(n fingerprint.Network) fingerprint.Network {
-	n.Prefix, n.Country, n.City = clip(n.Prefix, 32), clip(n.Country, 8), clip(n.City, 64)
-	n.ASOrg, n.TimeZone, n.Range = clip(n.ASOrg, 64), clip(n.TimeZone, 48), clip(n.Range, 64)
+	n.Prefix, n.Country, n.City = clip.String(n.Prefix, 32), clip.String(n.Country, 8), clip.String(n.City, 64)
+	n.ASOrg, n.TimeZone, n.Range = clip.String(n.ASOrg, 64), clip.String(n.TimeZone, 48), clip.String(n.Range, 64)
 	return n
 }
 
@@ -65,15 +66,15 @@ func EncodeVisit(v *Visit) ([]byte, error) {
 	}
 	t := *v
 	t.Trimmed, t.Network = true, clipNetwork(v.Network)
-	t.UserAgent, t.Scanner = clip(v.UserAgent, 512), clip(v.Scanner, 64)
+	t.UserAgent, t.Scanner = clip.String(v.UserAgent, 512), clip.String(v.Scanner, 64)
 	if v.Input != nil {
 		in := *v.Input
 		in.Report = nil
-		in.Proof = clip(in.Proof, 256)
+		in.Proof = clip.String(in.Proof, 256)
 		in.Visitor = clipVisitor(in.Visitor)
 		in.Visitor.Network = clipNetwork(in.Visitor.Network)
-		in.Requester.UserAgent = clip(in.Requester.UserAgent, 512)
-		in.Requester.AcceptLanguage = clip(in.Requester.AcceptLanguage, 256)
+		in.Requester.UserAgent = clip.String(in.Requester.UserAgent, 512)
+		in.Requester.AcceptLanguage = clip.String(in.Requester.AcceptLanguage, 256)
 		in.Requester.Network = clipNetwork(in.Requester.Network)
 		if len(in.History) > HistoryLen {
 			in.History = in.History[len(in.History)-HistoryLen:]
@@ -93,10 +94,10 @@ func EncodeVisit(v *Visit) ([]byte, error) {
 		return b, err
 	}
 	vd := *t.Verdict
-	vd.Rule, vd.Config = clip(vd.Rule, 256), clip(vd.Config, 64)
+	vd.Rule, vd.Config = clip.String(vd.Rule, 256), clip.String(vd.Config, 64)
 	vd.Signals = make([]fingerprint.Contribution, 0, min(len(t.Verdict.Signals), 32))
 	for _, c := range t.Verdict.Signals[:cap(vd.Signals)] {
-		c.Signal, c.Reason = clip(c.Signal, 32), clip(c.Reason, 256)
+		c.Signal, c.Reason = clip.String(c.Signal, 32), clip.String(c.Reason, 256)
 		vd.Signals = append(vd.Signals, c)
 	}
 	t.Verdict = &vd

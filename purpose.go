@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"golang.org/x/text/language"
+
+	"github.com/linkguard/linkguard/internal/clip"
 )
 
 // Purpose says what a link is for; the mail, the landing page's wording
@@ -45,18 +47,18 @@ func ParsePurpose(s string) (Purpose, error) {
 	for i, p := range Purposes {
 		names[i] = string(p)
 	}
-	return "", Errorf(KindInvalid, CodeInvalidRequest, "purpose %q is not one of %s", clip(s, 40), strings.Join(names, ", "))
+	return "", Errorf(KindInvalid, CodeInvalidRequest, "purpose %q is not one of %s", clip.String(s, 40), strings.Join(names, ", "))
 }
 
 // ParseLocale checks a BCP 47 language tag from outside ("de", "pt-BR")
 // and returns it in canonical form.
 func ParseLocale(s string) (string, error) {
 	if len(s) > 35 {
-		return "", Errorf(KindInvalid, CodeInvalidRequest, "locale %q is too long for a BCP 47 language tag", clip(s, 40))
+		return "", Errorf(KindInvalid, CodeInvalidRequest, "locale %q is too long for a BCP 47 language tag", clip.String(s, 40))
 	}
 	t, err := language.Parse(s)
 	if err != nil || t == language.Und {
-		return "", Errorf(KindInvalid, CodeInvalidRequest, "locale %q is not a BCP 47 language tag (expected something like de or pt-BR)", clip(s, 40))
+		return "", Errorf(KindInvalid, CodeInvalidRequest, "locale %q is not a BCP 47 language tag (expected something like de or pt-BR)", clip.String(s, 40))
 	}
 	return t.String(), nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/internal/clip"
 )
 
 // CodeLen is the number of digits of a link's code.
@@ -34,7 +35,7 @@ func validCode(s string) bool {
 // too_many_attempts; 400 invalid_code (Extra["attempts_left"]).
 func (s *Service) Redeem(ctx context.Context, id, code string, c *Client) (*Handoff, error) {
 	if !ValidID(id) {
-		return nil, Errorf(KindNotFound, CodeNotFound, "no link has id %q", clip(id, 40))
+		return nil, Errorf(KindNotFound, CodeNotFound, "no link has id %q", clip.String(id, 40))
 	}
 	l, err := s.Store.LinkByID(ctx, id)
 	if errors.Is(err, ErrNotFound) {

@@ -16,13 +16,8 @@ import (
 	"time"
 
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/internal/clip"
 )
-
-// Locator fills in what is known of an address's network (country, city,
-// ASN). A nil Locator leaves those fields empty: the geo signals are off.
-type Locator interface {
-	Locate(ip netip.Addr, n *fingerprint.Network)
-}
 
 // Policy holds the lifecycle's limits. DefaultPolicy fills every field.
 type Policy struct {
@@ -66,7 +61,10 @@ type Service struct {
 	Store   Store
 	Keys    *Keys
 	Decider fingerprint.Decider
-	Locator Locator
+	// Locator fills in what is known of an address's network (country,
+	// city, ASN). A nil Locator leaves those fields empty: the geo signals
+	// are off.
+	Locator fingerprint.Locator
 	Policy  Policy
 	Log     *slog.Logger
 	// Now and Rand are injectable so that tests are exact.
@@ -225,8 +223,8 @@ func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error)
 		State: Pending, CreatedAt: now, ExpiresAt: now.Add(ttl),
 		Requester: fingerprint.Requester{
 			Network:        s.network(req.Requester.IP),
-			UserAgent:      clip(req.Requester.Visitor.UserAgent, 512),
-			AcceptLanguage: clip(req.Requester.Visitor.AcceptLanguage, 256),
+			UserAgent:      clip.String(req.Requester.Visitor.UserAgent, 512),
+			AcceptLanguage: clip.String(req.Requester.Visitor.AcceptLanguage, 256),
 			At:             now,
 		},
 	}
@@ -269,7 +267,7 @@ func (s *Service) locale(req *IssueRequest) (string, error) {
 		return ParseLocale(req.Locale)
 	}
 	if al := req.Requester.Visitor.AcceptLanguage; al != "" && s.MatchLocale != nil {
-		if l := s.MatchLocale(clip(al, 256)); l != "" {
+		if l := s.MatchLocale(clip.String(al, 256)); l != "" {
 			return l, nil
 		}
 	}
@@ -291,7 +289,7 @@ func checkEmail(raw string) (string, error) {
 	}
 	a, err := mail.ParseAddress(e)
 	if err != nil || a.Address != e || len(e) > 254 || !strings.Contains(e, "@") {
-		return "", Errorf(KindInvalid, CodeInvalidEmail, "email %q is not a valid address (expected something like alice@example.com)", clip(raw, 80))
+		return "", Errorf(KindInvalid, CodeInvalidEmail, "email %q is not a valid address (expected something like alice@example.com)", clip.String(raw, 80))
 	}
 	return e, nil
 }
@@ -301,13 +299,13 @@ func checkEmail(raw string) (string, error) {
 func (s *Service) CheckRedirect(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-		return "", Errorf(KindInvalid, CodeRedirectNotAllowed, "redirect_url %q must be an absolute http or https URL without credentials", clip(raw, 200))
+		return "", Errorf(KindInvalid, CodeRedirectNotAllowed, "redirect_url %q must be an absolute http or https URL without credentials", clip.String(raw, 200))
 	}
 	origin := Origin(u)
 	for _, o := range s.Policy.RedirectOrigins {
 		if o == origin {
 			if !pathAllowed(u, origin, s.redirectPaths(origin)) {
-				return "", Errorf(KindInvalid, CodeRedirectNotAllowed, "redirect_url path %q is not under an allowed path of %s", clip(u.EscapedPath(), 200), origin)
+				return "", Errorf(KindInvalid, CodeRedirectNotAllowed, "redirect_url path %q is not under an allowed path of %s", clip.String(u.EscapedPath(), 200), origin)
 			}
 			return origin, nil
 		}
@@ -354,7 +352,7 @@ type LinkInfo struct {
 // Get returns a link and its visits.
 func (s *Service) Get(ctx context.Context, id string) (*LinkInfo, error) {
 	if !ValidID(id) {
-		return nil, Errorf(KindNotFound, CodeNotFound, "no link has id %q", clip(id, 40))
+		return nil, Errorf(KindNotFound, CodeNotFound, "no link has id %q", clip.String(id, 40))
 	}
 	l, err := s.Store.LinkByID(ctx, id)
 	if errors.Is(err, ErrNotFound) {
@@ -375,7 +373,7 @@ func (s *Service) Get(ctx context.Context, id string) (*LinkInfo, error) {
 // be revoked (conflict).
 func (s *Service) Revoke(ctx context.Context, id string) error {
 	if !ValidID(id) {
-		return Errorf(KindNotFound, CodeNotFound, "no link has id %q", clip(id, 40))
+		return Errorf(KindNotFound, CodeNotFound, "no link has id %q", clip.String(id, 40))
 	}
 	l, err := s.Store.RevokeLink(ctx, id, s.now())
 	switch {
@@ -410,13 +408,6 @@ func (s *Service) Exchange(ctx context.Context, code string) (*Handoff, error) {
 	}
 	s.log().Info("handoff exchanged", "link_id", h.LinkID)
 	return h, nil
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // Decisions calls fn for every recorded decision (a verify, confirm or code

@@ -188,7 +188,7 @@ func xvfbPerson(click bool) *Input {
 				Worker: &Worker{UserAgent: ua, Platform: "Linux x86_64", Languages: []string{"en-US"}, HardwareConcurrency: 2}},
 			Locale: Locale{TimeZone: "UTC", Language: "en-US", Languages: []string{"en-US"}},
 			Timing: Timing{VerifyMS: 600}},
-		History: []PastVisit{{At: at.Add(3 * time.Second), Kind: "view", Network: loop, UserAgent: ua}},
+		History: []PastVisit{{At: at.Add(3 * time.Second), Kind: VisitView, Network: loop, UserAgent: ua}},
 		Now:     at.Add(4 * time.Second),
 	}
 	if click {
@@ -292,8 +292,8 @@ func BenchmarkDecide(b *testing.B) {
 	d := &in.Report.Device
 	d.Worker = &Worker{UserAgent: d.UserAgent, Platform: d.Platform, Languages: []string{"en-GB", "en"}}
 	in.History = []PastVisit{
-		{At: t0.Add(3 * time.Second), Kind: "view", Network: Network{Prefix: "p9", ASN: 8075}, UserAgent: uaOldChrome},
-		{At: t0.Add(60 * time.Second), Kind: "view", Network: in.Visitor.Network, UserAgent: uaChromeWin},
+		{At: t0.Add(3 * time.Second), Kind: VisitView, Network: Network{Prefix: "p9", ASN: 8075}, UserAgent: uaOldChrome},
+		{At: t0.Add(60 * time.Second), Kind: VisitView, Network: in.Visitor.Network, UserAgent: uaChromeWin},
 	}
 	b.ReportAllocs()
 	start := benchcpu.Start()

@@ -128,16 +128,16 @@ func TestSignalTiming(t *testing.T) {
 			in.Visitor.Network.Prefix = in.Requester.Network.Prefix
 		}, 0, false, "from the requester's network"},
 		{"timing/first view counts, not the report", func(in *Input) {
-			in.History = []PastVisit{{At: t0.Add(2 * time.Second), Kind: "view", Network: in.Visitor.Network}}
+			in.History = []PastVisit{{At: t0.Add(2 * time.Second), Kind: VisitView, Network: in.Visitor.Network}}
 		}, -1, false, "opened the link 2 s after issue"},
 		{"timing/a minute", at(time.Minute), 0, false, "60 s after issue"},
 		{"timing/hours", at(5 * time.Hour), 0, false, "5 h after issue"},
 		{"timing/burst", func(in *Input) {
-			in.History = []PastVisit{{At: in.Now.Add(-300 * time.Millisecond), Kind: "verify", Network: in.Visitor.Network}}
+			in.History = []PastVisit{{At: in.Now.Add(-300 * time.Millisecond), Kind: VisitVerify, Network: in.Visitor.Network}}
 		}, -1, false, "two verify requests"},
 		{"timing/head then get", func(in *Input) {
-			in.History = []PastVisit{{At: t0.Add(50 * time.Second), Kind: "view", Network: in.Visitor.Network},
-				{At: t0.Add(50*time.Second + 200*time.Millisecond), Kind: "view", Network: in.Visitor.Network}}
+			in.History = []PastVisit{{At: t0.Add(50 * time.Second), Kind: VisitView, Network: in.Visitor.Network},
+				{At: t0.Add(50*time.Second + 200*time.Millisecond), Kind: VisitView, Network: in.Visitor.Network}}
 		}, -1, false, "loaded the page twice"},
 	})
 }
@@ -296,6 +296,15 @@ func TestSignalHeaders(t *testing.T) {
 			in.Report.Device.UserAgent = in.Visitor.UserAgent
 			in.Report.Device.UAData = nil
 		}, -1, false, "client hints from a browser that says it is Firefox"},
+		// navigator.userAgentData against the User-Agent: tools that
+		// override only the UA string (a common scanner disguise) leave
+		// Chromium's userAgentData behind.
+		{"headers/userAgentData platform", func(in *Input) { in.Report.Device.UAData.Platform = "Linux" }, -1, false, "userAgentData platform"},
+		{"headers/userAgentData mobile", func(in *Input) { in.Report.Device.UAData.Mobile = true }, -1, false, "userAgentData.mobile"},
+		{"headers/userAgentData brands under a Firefox User-Agent", func(in *Input) {
+			in.Visitor.UserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:147.0) Gecko/20100101 Firefox/147.0"
+			in.Report.Device.UserAgent, in.Visitor.SecCHUA, in.Visitor.SecCHUAPlatform, in.Visitor.SecCHUAMobile = in.Visitor.UserAgent, "", "", ""
+		}, -1, false, "userAgentData brands from a browser that says it is Firefox"},
 		{"headers/cross-site report", func(in *Input) { in.Visitor.SecFetchSite = "cross-site" }, -1, false, "another site"},
 		{"headers/replay without Sec-Fetch-Site", func(in *Input) { in.Visitor.SecFetchSite = "" }, -1, true, "without Sec-Fetch-Site"},
 		{"headers/prefetch", func(in *Input) { in.Visitor.Purpose = "prefetch" }, -1, true, "prefetch"},
@@ -329,19 +338,19 @@ func TestSignalHistory(t *testing.T) {
 		{"history/first", func(in *Input) {}, 0, false, "first visit"},
 		{"history/scanner earlier, visitor from requester", func(in *Input) {
 			in.Visitor.Network.Prefix = in.Requester.Network.Prefix
-			in.History = []PastVisit{{At: t0.Add(2 * time.Second), Kind: "view", Network: other}}
+			in.History = []PastVisit{{At: t0.Add(2 * time.Second), Kind: VisitView, Network: other}}
 		}, 0, false, "likely the mail scanner"},
 		{"history/two networks within a second", func(in *Input) {
-			in.History = []PastVisit{{At: in.Now.Add(-1500 * time.Millisecond), Kind: "view", Network: in.Visitor.Network},
-				{At: in.Now.Add(-1366 * time.Millisecond), Kind: "view", Network: other}}
+			in.History = []PastVisit{{At: in.Now.Add(-1500 * time.Millisecond), Kind: VisitView, Network: in.Visitor.Network},
+				{At: in.Now.Add(-1366 * time.Millisecond), Kind: VisitView, Network: other}}
 		}, -1, false, "less than 1 s apart"},
 		{"history/two networks within a second, one the requester's", func(in *Input) {
 			in.Visitor.Network.Prefix = in.Requester.Network.Prefix
-			in.History = []PastVisit{{At: in.Now.Add(-500 * time.Millisecond), Kind: "view", Network: other}}
+			in.History = []PastVisit{{At: in.Now.Add(-500 * time.Millisecond), Kind: VisitView, Network: other}}
 		}, 0, false, "from the requester's"},
 		{"history/fan out", func(in *Input) {
-			in.History = []PastVisit{{At: t0.Add(2 * time.Second), Kind: "view", Network: other},
-				{At: t0.Add(9 * time.Second), Kind: "view", Network: Network{Prefix: "x2", ASN: 24940}}}
+			in.History = []PastVisit{{At: t0.Add(2 * time.Second), Kind: VisitView, Network: other},
+				{At: t0.Add(9 * time.Second), Kind: VisitView, Network: Network{Prefix: "x2", ASN: 24940}}}
 		}, 0, false, "2 other networks"},
 	})
 }

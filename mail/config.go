@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/linkguard/linkguard/internal/clip"
 )
 
 // Default ports and timeout, used when the URL does not say otherwise.
@@ -122,7 +124,7 @@ func ParseURL(s string) (Config, error) {
 		c.ImplicitTLS = true
 		c.Port = DefaultImplicitTLSPort
 	default:
-		return c, fmt.Errorf("%s: scheme must be smtp or smtps, got %q", envName, truncate(scheme, 20))
+		return c, fmt.Errorf("%s: scheme must be smtp or smtps, got %q", envName, clip.Ellipsis(scheme, 20))
 	}
 	// url.Parse errors echo the input, password included, so they are
 	// replaced by our own message.
@@ -142,19 +144,19 @@ func ParseURL(s string) (Config, error) {
 		return Config{}, fmt.Errorf("%s: missing host", envName)
 	}
 	if !validHost(c.Host, strings.HasPrefix(u.Host, "[")) {
-		return Config{}, fmt.Errorf("%s: invalid host %q (want a DNS name, an IPv4 address or a bracketed IPv6 address)", envName, truncate(c.Host, 64))
+		return Config{}, fmt.Errorf("%s: invalid host %q (want a DNS name, an IPv4 address or a bracketed IPv6 address)", envName, clip.Ellipsis(c.Host, 64))
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			return Config{}, fmt.Errorf("%s: port must be 1..65535, got %q", envName, truncate(p, 20))
+			return Config{}, fmt.Errorf("%s: port must be 1..65535, got %q", envName, clip.Ellipsis(p, 20))
 		}
 		c.Port = n
 	} else if strings.HasSuffix(u.Host, ":") {
 		return Config{}, fmt.Errorf("%s: empty port", envName)
 	}
 	if u.Path != "" && u.Path != "/" {
-		return Config{}, fmt.Errorf("%s: unexpected path %q (an SMTP URL has none)", envName, truncate(u.Path, 64))
+		return Config{}, fmt.Errorf("%s: unexpected path %q (an SMTP URL has none)", envName, clip.Ellipsis(u.Path, 64))
 	}
 	if u.Fragment != "" {
 		return Config{}, fmt.Errorf("%s: unexpected fragment", envName)
@@ -169,22 +171,22 @@ func ParseURL(s string) (Config, error) {
 		case "timeout":
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
-				return Config{}, fmt.Errorf("%s: timeout must be a positive duration such as 10s, got %q", envName, truncate(v, 20))
+				return Config{}, fmt.Errorf("%s: timeout must be a positive duration such as 10s, got %q", envName, clip.Ellipsis(v, 20))
 			}
 			c.Timeout = d
 		case "helo":
 			if v == "" || strings.ContainsAny(v, " \t\r\n") {
-				return Config{}, fmt.Errorf("%s: helo must be a host name, got %q", envName, truncate(v, 64))
+				return Config{}, fmt.Errorf("%s: helo must be a host name, got %q", envName, clip.Ellipsis(v, 64))
 			}
 			c.HELO = v
 		case "insecure_skip_verify":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return Config{}, fmt.Errorf("%s: insecure_skip_verify must be 1 or 0, got %q", envName, truncate(v, 20))
+				return Config{}, fmt.Errorf("%s: insecure_skip_verify must be 1 or 0, got %q", envName, clip.Ellipsis(v, 20))
 			}
 			c.InsecureSkipVerify = b
 		default:
-			return Config{}, fmt.Errorf("%s: unknown option %q (known: timeout, helo, insecure_skip_verify)", envName, truncate(key, 32))
+			return Config{}, fmt.Errorf("%s: unknown option %q (known: timeout, helo, insecure_skip_verify)", envName, clip.Ellipsis(key, 32))
 		}
 	}
 	return c, nil
@@ -208,12 +210,4 @@ func validHost(h string, bracketed bool) bool {
 		}
 	}
 	return true
-}
-
-// truncate keeps error messages short when the input is hostile.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

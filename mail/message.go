@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/linkguard/linkguard/internal/clip"
 )
 
 // Purpose says what a link does; it picks the subject line and wording.
@@ -87,7 +89,7 @@ func (m Message) Validate() error {
 	switch m.Purpose {
 	case "", PurposeSignIn, PurposeConfirmEmail, PurposeResetPassword, PurposeInvite, PurposeApprove:
 	default:
-		problems = append(problems, fmt.Sprintf("purpose: unknown %q", truncate(string(m.Purpose), 32)))
+		problems = append(problems, fmt.Sprintf("purpose: unknown %q", clip.Ellipsis(string(m.Purpose), 32)))
 	}
 	// The URL itself is a secret: say what is wrong, not what it is.
 	if u, err := url.Parse(m.LinkURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -131,7 +133,7 @@ func parseAddress(s string) (*mail.Address, error) {
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil {
-		return nil, fmt.Errorf("not an email address: %q", truncate(s, 64))
+		return nil, fmt.Errorf("not an email address: %q", clip.Ellipsis(s, 64))
 	}
 	return a, nil
 }

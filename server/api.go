@@ -11,6 +11,7 @@ import (
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/internal/clip"
 )
 
 type createLinkRequest struct {
@@ -57,7 +58,7 @@ func (s *Server) createLink(c *fiber.Ctx) error {
 		if r.IP != "" {
 			ip, err := netip.ParseAddr(r.IP)
 			if err != nil {
-				return linkguard.Errorf(linkguard.KindInvalid, linkguard.CodeInvalidRequest, "requester.ip %q is not an IP address", clipStr(r.IP, 60))
+				return linkguard.Errorf(linkguard.KindInvalid, linkguard.CodeInvalidRequest, "requester.ip %q is not an IP address", clip.String(r.IP, 60))
 			}
 			ir.Requester.IP = ip
 		}
@@ -182,11 +183,4 @@ func exchangeBody(h *linkguard.Handoff) exchangeResponse {
 	}
 	return exchangeResponse{LinkID: h.LinkID, Email: h.Email, Metadata: md,
 		Purpose: h.Purpose.OrDefault(), Locale: h.Locale, ConsumedAt: h.ConsumedAt, Verdict: h.Verdict}
-}
-
-func clipStr(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

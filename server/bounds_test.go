@@ -12,6 +12,7 @@ import (
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint/report"
+	"github.com/linkguard/linkguard/internal/clip"
 	"github.com/linkguard/linkguard/store/storetest"
 )
 
@@ -44,12 +45,12 @@ func TestReportBoundedAtTheEdge(t *testing.T) {
 		nonce := h.nonce(l.Token)
 		r := h.do("POST", "/l/"+l.Token+"/verify", `{"nonce":"`+nonce+`","signals":`+tc.signals+`}`)
 		if r.status != tc.status {
-			t.Fatalf("%s: %d %s, want %d", tc.name, r.status, clipStr(r.body, 300), tc.status)
+			t.Fatalf("%s: %d %s, want %d", tc.name, r.status, clip.String(r.body, 300), tc.status)
 		}
 		if tc.status == 400 {
 			m, _ := r.json(t)["error"].(map[string]any)
 			if m["code"] != "invalid_request" || !strings.Contains(fmt.Sprint(m["message"]), tc.field+" ") {
-				t.Fatalf("%s: %s, want invalid_request naming %s", tc.name, clipStr(r.body, 300), tc.field)
+				t.Fatalf("%s: %s, want invalid_request naming %s", tc.name, clip.String(r.body, 300), tc.field)
 			}
 			continue
 		}
@@ -117,7 +118,7 @@ func TestMaximalVerifiesKeepALinkBounded(t *testing.T) {
 	body, hdr := maximalVerify(nonce)
 	for i := 0; i < n; i++ {
 		if r := h.do("POST", "/l/"+l.Token+"/verify", body, hdr...); r.status != 200 {
-			t.Fatalf("maximal verify %d: %d %s", i, r.status, clipStr(r.body, 300))
+			t.Fatalf("maximal verify %d: %d %s", i, r.status, clip.String(r.body, 300))
 		}
 	}
 	h.waitVisits(l.ID, 1+linkguard.KeptDecisions)
@@ -165,7 +166,7 @@ func TestMaximalVerifiesKeepALinkBounded(t *testing.T) {
 		runtime.ReadMemStats(&m0)
 		t0 := time.Now()
 		if r := h.do("POST", "/l/"+token+"/verify", body, hdr...); r.status != 200 {
-			t.Fatalf("verify: %d %s", r.status, clipStr(r.body, 300))
+			t.Fatalf("verify: %d %s", r.status, clip.String(r.body, 300))
 		}
 		*ns = append(*ns, int64(time.Since(t0)))
 		runtime.ReadMemStats(&m1)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint/replay"
+	"github.com/linkguard/linkguard/internal/clip"
 )
 
 // events answers GET /v1/events?since=168h (or an RFC 3339 time): the
@@ -51,5 +52,5 @@ func parseSince(v string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, nil
 	}
-	return time.Time{}, linkguard.Errorf(linkguard.KindInvalid, linkguard.CodeInvalidRequest, "since %q: want a duration back from now (168h, 7d) or an RFC 3339 time", clipStr(v, 40))
+	return time.Time{}, linkguard.Errorf(linkguard.KindInvalid, linkguard.CodeInvalidRequest, "since %q: want a duration back from now (168h, 7d) or an RFC 3339 time", clip.String(v, 40))
 }

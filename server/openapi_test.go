@@ -21,6 +21,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/internal/clip"
 )
 
 // The contract check: every /v1 response of the server tests (through
@@ -103,7 +104,7 @@ func checkContract(t testing.TB, method, target string, status int, header http.
 	}
 	in.SetBodyBytes(body)
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-		t.Errorf("%s %s: the response does not match the OpenAPI document: %v\nstatus %d body %s", method, target, err, status, clipStr(string(body), 2000))
+		t.Errorf("%s %s: the response does not match the OpenAPI document: %v\nstatus %d body %s", method, target, err, status, clip.String(string(body), 2000))
 		return
 	}
 	contract.mu.Lock()

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"strconv"
 	"syscall/js"
 
 	"github.com/linkguard/linkguard/fingerprint/report"
@@ -73,7 +74,7 @@ func main() {
 func makeReport(stage string) (out string) {
 	defer func() {
 		if recover() != nil {
-			out = `{"v":` + itoa(report.SchemaVersion) + `,"errors":["report"]}`
+			out = `{"v":` + string(strconv.AppendInt(nil, report.SchemaVersion, 10)) + `,"errors":["report"]}`
 		}
 	}()
 	probe("timing", probeTiming)
@@ -455,17 +456,4 @@ func length(v js.Value) int {
 		return 0
 	}
 	return num(v.Get("length"))
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for ; n > 0; n /= 10 {
-		i--
-		b[i] = byte('0' + n%10)
-	}
-	return string(b[i:])
 }

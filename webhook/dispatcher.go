@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/internal/clip"
 )
 
 // Queue is what the Dispatcher needs of the Store.
@@ -280,7 +281,7 @@ func (d *Dispatcher) run(ctx context.Context, j *linkguard.WebhookJob) {
 		j.State, j.DoneAt, j.LastError = linkguard.WebhookDelivered, now, ""
 	} else {
 		j.Attempt++
-		j.LastError = clip(err.Error(), 300)
+		j.LastError = clip.String(err.Error(), 300)
 		if j.Attempt > len(d.opts.Backoff) {
 			j.State, j.DoneAt = linkguard.WebhookFailed, now
 			d.log.Warn("webhook given up", "id", j.MsgID, "type", j.Type, "endpoint", j.Endpoint, "attempts", j.Attempt, "err", j.LastError)
@@ -340,11 +341,4 @@ func (d *Dispatcher) timer(ctx context.Context, j *linkguard.WebhookJob) {
 	if err := d.opts.Store.UpdateWebhook(bg, j, time.Minute); err != nil {
 		d.log.Error("webhook timer update", "link_id", j.LinkID, "err", err)
 	}
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

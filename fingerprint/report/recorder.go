@@ -1,5 +1,7 @@
 package report
 
+import "github.com/linkguard/linkguard/internal/clip"
+
 // EventKind names the input events the collector counts.
 type EventKind int
 
@@ -218,13 +220,4 @@ func (r *Recorder) Report(stage string, now float64) *Report {
 }
 
 // Clip cuts s to at most MaxString bytes, at a UTF-8 boundary.
-func Clip(s string) string {
-	if len(s) <= MaxString {
-		return s
-	}
-	i := MaxString
-	for i > 0 && s[i]&0xC0 == 0x80 {
-		i--
-	}
-	return s[:i]
-}
+func Clip(s string) string { return clip.String(s, MaxString) }

@@ -178,7 +178,7 @@ func TestReportUAMarks(t *testing.T) {
 	}
 }
 
-func TestReportDeviceChecks(t *testing.T) {
+func TestReportSoftwareRenderer(t *testing.T) {
 	sw := Device{WebGL: &WebGL{Vendor: "Google Inc. (Google)", Renderer: "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero) (0x0000C0DE)), SwiftShader driver)"}}
 	if !sw.SoftwareRenderer() {
 		t.Error("SwiftShader not recognised")
@@ -186,24 +186,6 @@ func TestReportDeviceChecks(t *testing.T) {
 	gpu := Device{WebGL: &WebGL{Renderer: "ANGLE (NVIDIA, NVIDIA GeForce RTX 3060 Direct3D11 vs_5_0 ps_5_0, D3D11)"}}
 	if gpu.SoftwareRenderer() || (&Device{}).SoftwareRenderer() {
 		t.Error("hardware or missing WebGL called software")
-	}
-	chrome := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
-	cases := []struct {
-		name     string
-		d        Device
-		mismatch bool
-	}{
-		{"no ua data", Device{UserAgent: "Firefox"}, false},
-		{"consistent", Device{UserAgent: chrome, UAData: &UAData{Brands: []Brand{{"Chromium", "126"}}, Platform: "Windows"}}, false},
-		{"headless brand", Device{UserAgent: chrome, UAData: &UAData{Brands: []Brand{{"HeadlessChrome", "126"}}, Platform: "Windows"}}, true},
-		{"platform", Device{UserAgent: chrome, UAData: &UAData{Platform: "Linux"}}, true},
-		{"mobile", Device{UserAgent: chrome, UAData: &UAData{Mobile: true, Platform: "Windows"}}, true},
-		{"ua overridden to firefox", Device{UserAgent: "Mozilla/5.0 (Windows NT 10.0; rv:126.0) Gecko/20100101 Firefox/126.0", UAData: &UAData{Brands: []Brand{{"Chromium", "126"}}, Platform: "Windows"}}, true},
-	}
-	for _, c := range cases {
-		if got := c.d.UADataMismatch(); (got != "") != c.mismatch {
-			t.Errorf("%s: UADataMismatch() = %q", c.name, got)
-		}
 	}
 }
 

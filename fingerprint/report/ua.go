@@ -86,49 +86,6 @@ func containsFold(s, lower string) bool {
 	return false
 }
 
-// UADataMismatch compares navigator.userAgentData with the user agent
-// string and returns why they disagree, or "" when they agree or there is
-// no userAgentData. Real Chromium keeps the two in step; tools that
-// override only the UA string (a common scanner disguise) do not.
-func (d *Device) UADataMismatch() string {
-	u := d.UAData
-	if u == nil {
-		return ""
-	}
-	ua := lower(d.UserAgent)
-	for _, b := range u.Brands {
-		if contains(lower(b.Brand), "headless") {
-			return "a userAgentData brand names a headless browser"
-		}
-	}
-	if len(u.Brands) > 0 && !contains(ua, "chrom") && !contains(ua, "edg") && !contains(ua, "opr") {
-		return "userAgentData brands are present but the user agent is not a Chromium browser"
-	}
-	if u.Mobile != contains(ua, "mobile") {
-		if u.Mobile {
-			return "userAgentData says mobile, the user agent does not"
-		}
-		return "the user agent says mobile, userAgentData does not"
-	}
-	var want string
-	switch lower(u.Platform) {
-	case "windows":
-		want = "windows"
-	case "macos":
-		want = "mac os x"
-	case "linux":
-		want = "linux"
-	case "android":
-		want = "android"
-	case "chrome os", "chromeos":
-		want = "cros"
-	}
-	if want != "" && !contains(ua, want) {
-		return "userAgentData platform " + u.Platform + " does not match the user agent"
-	}
-	return ""
-}
-
 // lower and contains are ASCII-only stand-ins for the strings functions:
 // every pattern here is ASCII, and package strings with its Unicode
 // tables costs the collector about 40 KB.

@@ -171,7 +171,7 @@ func maximalVisit(linkID string, at time.Time) *linkguard.Visit {
 		Visitor: fingerprint.Visitor{Network: n, UserAgent: long, SecCHUA: long, AcceptLanguage: long},
 		Report:  &fingerprint.Report{Device: fingerprint.Device{UserAgent: long, Platform: long}}}
 	for i := 0; i < linkguard.HistoryLen; i++ {
-		in.History = append(in.History, fingerprint.PastVisit{At: at, Kind: "view", UserAgent: long + long, Scanner: long})
+		in.History = append(in.History, fingerprint.PastVisit{At: at, Kind: fingerprint.VisitView, UserAgent: long + long, Scanner: long})
 	}
 	v := fingerprint.Verdict{Decision: fingerprint.Code, Score: 0.1, Rule: "score below thresholds.confirm"}
 	return &linkguard.Visit{LinkID: linkID, At: at, Kind: linkguard.VisitVerify, Outcome: linkguard.VisitOutcomeCode,
