@@ -89,6 +89,9 @@ func StartCluster(primaries, replicas int, extra ...string) (*Cluster, error) {
 		s.args = append([]string{"--port", strconv.Itoa(ports[0]), "--bind", "127.0.0.1",
 			"--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(ports[1]),
 			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1500",
+			// Replicas: sync at once, and may take over however long ago
+			// they heard from their primary (a test kills and restarts).
+			"--repl-diskless-sync-delay", "0", "--cluster-replica-validity-factor", "0",
 			"--save", "", "--appendonly", "no", "--dir", nd, "--logfile", filepath.Join(nd, "redis.log")}, extra...)
 		if err := s.start(); err != nil {
 			return fail(err)
@@ -110,7 +113,7 @@ func StartCluster(primaries, replicas int, extra ...string) (*Cluster, error) {
 }
 
 // WaitOK waits until every running node says cluster_state:ok with all
-// slots assigned.
+// slots assigned, and every running replica has synced with its primary.
 func (c *Cluster) WaitOK(within time.Duration) error {
 	deadline := time.Now().Add(within)
 	var last string
@@ -122,7 +125,11 @@ func (c *Cluster) WaitOK(within time.Duration) error {
 		for {
 			info, err := rdb.ClusterInfo(context.Background()).Result()
 			if err == nil && strings.Contains(info, "cluster_state:ok") && strings.Contains(info, "cluster_slots_assigned:16384") {
-				break
+				repl, err := rdb.Info(context.Background(), "replication").Result()
+				if err == nil && (strings.Contains(repl, "role:master") || strings.Contains(repl, "master_link_status:up")) {
+					break
+				}
+				info += repl
 			}
 			last = fmt.Sprint(info, err)
 			if time.Now().After(deadline) {

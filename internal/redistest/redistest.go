@@ -1,5 +1,6 @@
 // Package redistest runs a real redis-server for tests: on a free port of
-// 127.0.0.1, in a temporary folder, without persistence unless asked.
+// 127.0.0.1, in a temporary folder, without persistence unless asked; or
+// a real Redis Cluster of such servers (StartCluster).
 package redistest
 
 import (
@@ -127,3 +128,6 @@ func (s *Server) Stop() {
 	s.Kill()
 	os.RemoveAll(s.dir)
 }
+
+// Dir is the server's folder (its log is redis.log there).
+func (s *Server) Dir() string { return s.dir }

@@ -3,6 +3,8 @@ package redis
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -276,4 +278,165 @@ func TestClusterURL(t *testing.T) {
 			t.Errorf("clusterPrefix(%q) = %q, want %q", p, got, want)
 		}
 	}
+}
+
+// After SCRIPT FLUSH on every node, the scripts and the pipelined visit
+// writer load them again on the primary of the deployment's slot.
+func TestClusterScriptCacheFlushed(t *testing.T) {
+	ctx := context.Background()
+	s := openClusterStore(t, "")
+	rc := clusterClient(t)
+	now := time.Now().UTC()
+	if err := rc.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	l := storetest.NewLink(t, now, "fam")
+	if err := s.CreateLink(ctx, l, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		s.AddVisit(ctx, &linkguard.Visit{LinkID: l.ID, At: now.Add(time.Duration(i) * time.Millisecond), Kind: linkguard.VisitView})
+	}
+	if v := waitVisits(t, s, l.ID, 3); len(v) != 3 {
+		t.Fatalf("visits after SCRIPT FLUSH = %d, want 3", len(v))
+	}
+}
+
+// A cluster with a replica per primary: a store opens while a node that
+// does not serve its slot is down, and keeps its state through a
+// failover of the primary that does (what reached the replica before it
+// died: the test waits for replication, which Redis does not promise).
+func TestClusterFailover(t *testing.T) {
+	c := redistest.ClusterForTest(t, 3, 1)
+	ctx := context.Background()
+	prefix := freshPrefix()
+	open := func() *Store {
+		t.Helper()
+		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		s, err := Open(octx, c.URL, Options{KeyPrefix: prefix, Log: quietLog})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a := open()
+	home, err := c.Primary(a.prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A node of another shard down: Open still works.
+	var other *redistest.Server
+	for _, n := range c.Nodes {
+		if n != home && !servesSlotOf(t, n, a.prefix) {
+			other = n
+			break
+		}
+	}
+	other.Kill()
+	open()
+	if err := other.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitOK(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	now := time.Now().UTC()
+	pending, consumed := storetest.NewLink(t, now, "a"), storetest.NewLink(t, now, "b")
+	for _, l := range []*linkguard.Link{pending, consumed} {
+		if err := a.CreateLink(ctx, l, []byte("sealed")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := &linkguard.Handoff{CodeHash: []byte("fo"), LinkID: consumed.ID, ExpiresAt: now.Add(time.Minute)}
+	if _, err := a.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // replication on loopback: well within
+
+	home.Kill()
+	if err := c.WaitOK(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	// The client learns the new primary on the errors of the first calls
+	// (docs/redis.md: requests fail meanwhile).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := a.LinkByID(ctx, pending.ID)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, n := range c.Nodes {
+				if n != home {
+					rc := goredis.NewClient(&goredis.Options{Addr: n.Addr, DisableIdentity: true})
+					out, _ := rc.ClusterNodes(ctx).Result()
+					rc.Close()
+					t.Logf("CLUSTER NODES on %s:\n%s", n.Addr, out)
+					break
+				}
+			}
+			for _, n := range c.Nodes {
+				b, _ := os.ReadFile(filepath.Join(n.Dir(), "redis.log"))
+				t.Logf("log of %s:\n%s", n.Addr, b[max(0, len(b)-1500):])
+			}
+			t.Fatalf("no answer 10 s after the failover: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("the store answered %s after the kill of its primary", time.Since(t0).Round(time.Millisecond))
+	if l, err := a.LinkByTokenHash(ctx, pending.TokenHash); err != nil || l.State != linkguard.Pending {
+		t.Fatalf("pending link after failover: %v %+v", err, l)
+	}
+	if _, err := a.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("x"), ExpiresAt: now.Add(time.Minute)}); !errors.Is(err, linkguard.ErrNotPending) {
+		t.Fatalf("consume after failover: %v, want ErrNotPending", err)
+	}
+	if _, err := a.TakeHandoff(ctx, []byte("fo"), now); err != nil {
+		t.Fatalf("handoff after failover: %v", err)
+	}
+	// The new primary has no scripts loaded: calls and the visit writer
+	// load them there.
+	newer := storetest.NewLink(t, now.Add(time.Second), "a")
+	if err := a.CreateLink(ctx, newer, nil); err != nil {
+		t.Fatalf("issue after failover: %v", err)
+	}
+	if l, _ := a.LinkByID(ctx, pending.ID); l.State != linkguard.Revoked {
+		t.Fatalf("older link after a newer one, after failover: %s", l.State)
+	}
+	a.AddVisit(ctx, &linkguard.Visit{LinkID: newer.ID, At: now, Kind: linkguard.VisitView})
+	if v := waitVisits(t, a, newer.ID, 1); len(v) != 1 {
+		t.Fatalf("visits after failover = %d, want 1", len(v))
+	}
+}
+
+// servesSlotOf reports whether node n is the primary or a replica of the
+// slot of key.
+func servesSlotOf(t *testing.T, n *redistest.Server, key string) bool {
+	t.Helper()
+	rc := goredis.NewClient(&goredis.Options{Addr: n.Addr, DisableIdentity: true})
+	defer rc.Close()
+	slot, err := rc.ClusterKeySlot(context.Background(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots, err := rc.ClusterSlots(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range slots {
+		if int64(r.Start) <= slot && slot <= int64(r.End) {
+			for _, nd := range r.Nodes {
+				if nd.Addr == n.Addr {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -176,6 +176,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if c, ok := opts.Client.(*goredis.ClusterClient); ok {
 		s.cluster = c
 		s.prefix = clusterPrefix(opts.KeyPrefix)
+		c.AddHook(reloadOnNodeError{c})
 	}
 	if err := s.check(ctx); err != nil {
 		opts.Client.Close()
@@ -185,10 +186,14 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// check pings the server (every node of a cluster), loads the scripts,
-// and warns about settings that weaken the store's guarantees.
+// check pings the server, checks its settings (on a cluster, every
+// node's), and loads the scripts.
 func (s *Store) check(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return err
+	}
+	home, err := s.scriptNode(ctx)
+	if err != nil {
 		return err
 	}
 	nodes, err := s.nodes(ctx, true)
@@ -196,17 +201,66 @@ func (s *Store) check(ctx context.Context) error {
 		return err
 	}
 	for _, n := range nodes {
-		if err := s.checkNode(ctx, n); err != nil {
-			return err
+		err := s.checkNode(ctx, n)
+		if err == nil {
+			continue
 		}
+		// Of a cluster, only the primary of the deployment's slot must
+		// answer: a replica or another primary that is down is a
+		// warning, or one instance could not start while it is.
+		if c, ok := n.(*goredis.Client); ok && s.cluster != nil && c.Options().Addr != home.(*goredis.Client).Options().Addr {
+			s.log.Warn("redis: a cluster node does not pass the checks", "node", c.Options().Addr, "err", err)
+			continue
+		}
+		return err
 	}
 	for _, sc := range allScripts {
-		// On a cluster, ScriptLoad loads it on every node.
-		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+		if err := sc.Load(ctx, home).Err(); err != nil {
 			return fmt.Errorf("load scripts: %w", err)
 		}
 	}
 	return nil
+}
+
+// reloadOnNodeError asks a cluster client to reload the cluster's shape
+// when a node does not answer or says the cluster is down. NB: go-redis
+// reloads it on MOVED and every 10 s, and on a dead primary it gets no
+// MOVED: without this, calls would keep going to the dead primary for
+// up to 10 s after a replica took over. The reload is asynchronous, at
+// most one at a time.
+type reloadOnNodeError struct{ c *goredis.ClusterClient }
+
+func (h reloadOnNodeError) check(ctx context.Context, err error) {
+	if err != nil && (isNetErr(err) || goredis.HasErrorPrefix(err, "CLUSTERDOWN")) {
+		h.c.ReloadState(ctx)
+	}
+}
+
+func (h reloadOnNodeError) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h reloadOnNodeError) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		err := next(ctx, cmd)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+func (h reloadOnNodeError) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		err := next(ctx, cmds)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+// scriptNode is where the scripts run: the one server, or the primary
+// that serves the deployment's slot now (after a failover, another).
+func (s *Store) scriptNode(ctx context.Context) (goredis.Scripter, error) {
+	if s.cluster == nil {
+		return s.rdb, nil
+	}
+	return s.cluster.MasterForKey(ctx, s.prefix)
 }
 
 // nodes is the one server, or the nodes of the cluster: its primaries,

@@ -81,7 +81,11 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 			return fmt.Errorf("%d of %d visits not written: %w", len(errs), len(calls), errs[0])
 		}
 		if len(again) > 0 {
-			if err := visitScript.Load(ctx, s.rdb).Err(); err != nil {
+			home, err := s.scriptNode(ctx)
+			if err != nil {
+				return fmt.Errorf("load visit script: %w", err)
+			}
+			if err := visitScript.Load(ctx, home).Err(); err != nil {
 				return fmt.Errorf("load visit script: %w", err)
 			}
 		}
