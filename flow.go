@@ -158,6 +158,17 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 		v.Signals = append(v.Signals, fingerprint.Contribution{Signal: "policy", Weight: 1,
 			Reason: "no report from the page's collector: only the device cookie or the code may consume"})
 	}
+	if v.Decision != fingerprint.Consume {
+		// NB: the link was read before its history. A report that consumed
+		// it in between (the other of a double click) left a visit that
+		// reads as a burst here; this one is answered as the link now is,
+		// used, not with the code.
+		if cur, err := s.Store.LinkByTokenHash(ctx, th); err == nil {
+			if res := finalResult(cur, now); res != nil {
+				return res, nil
+			}
+		}
+	}
 	vis := &Visit{LinkID: l.ID, At: now, Kind: kind, Network: in.Visitor.Network,
 		UserAgent: in.Visitor.UserAgent, Scanner: s.scanner(&in.Visitor.Network, in.Visitor.UserAgent),
 		Input: in, Verdict: &v}
