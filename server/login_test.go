@@ -193,7 +193,12 @@ func TestLoginCooldownSaysNothing(t *testing.T) {
 // limit hold whichever instance a request reaches.
 func TestLoginLimitsTwoInstances(t *testing.T) {
 	rs := redistest.ForTest(t)
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	// NB: the limits' windows are aligned (now.Truncate(window)) and a
+	// window's count expires in Redis by the real clock at its end, while
+	// this clock stands still. On a whole minute every window here has a
+	// minute or more to run: at hh:mm:58 the per-IP window's count would
+	// vanish after 3 real seconds, and a slow run would see no limit.
+	clk := &clock{t: time.Now().UTC().Truncate(time.Minute)}
 	open := func() *redisstore.Store {
 		st, err := redisstore.Open(context.Background(), rs.URL, redisstore.Options{KeyPrefix: "two:"})
 		if err != nil {
