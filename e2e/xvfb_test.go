@@ -104,7 +104,10 @@ func headful(t *testing.T, x *xserver) context.Context {
 		chromedp.ExecPath(chrome),
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
+		// NB: no UserDataDir(t.TempDir()): chromedp removes a profile it
+		// made itself only after killing Chromium's leftover children
+		// (crashpad goes on writing in it), and retries; the test's own
+		// TempDir cleanup failed now and then with "directory not empty".
 		chromedp.Env("DISPLAY=" + x.display),
 		// The debugging connection is the test's eyes (navigate, read the
 		// page), not part of the person. Chromium 156 sets
