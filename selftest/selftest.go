@@ -646,7 +646,7 @@ func (t *tester) address(ctx context.Context) {
 	got = got.Unmap()
 	if got == own {
 		via := "directly"
-		if c.Forwarded {
+		if c.Forwarded && c.Peer != got.String() {
 			via = "through a trusted proxy (" + c.Peer + ")"
 		}
 		t.add(StepAddress, Pass, "the server sees %s, %s, %s", got, what, via)
