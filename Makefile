@@ -58,16 +58,17 @@ test: wasm $(AXE)
 	$(GO) vet ./...
 	LINKGUARD_AXE=$(CURDIR)/$(AXE) $(GO) test -race -count=1 ./...
 
-# The audit alone: every page state, light and dark, 360 px and desktop,
-# no serious or critical axe-core violation.
+# The audit alone: every page state and every console page, light and
+# dark, 360 px and desktop, no serious or critical axe-core violation.
+AUDITS := '^(TestAccessibilityAudit|TestConsoleInChromium)$$'
 axe: wasm $(AXE)
-	LINKGUARD_AXE=$(CURDIR)/$(AXE) $(GO) test -count=1 -run '^TestAccessibilityAudit$$' -v ./e2e/
+	LINKGUARD_AXE=$(CURDIR)/$(AXE) $(GO) test -count=1 -run $(AUDITS) -v ./e2e/
 
 # Every page state × width × theme as PNGs in docs/screenshots/ (git-
 # ignored), from real Chromium, audited on the way.
 SHOTS ?= docs/screenshots
 screenshots: wasm $(AXE)
-	LINKGUARD_AXE=$(CURDIR)/$(AXE) LINKGUARD_SCREENSHOTS=$(CURDIR)/$(SHOTS) $(GO) test -count=1 -run '^TestAccessibilityAudit$$' ./e2e/
+	LINKGUARD_AXE=$(CURDIR)/$(AXE) LINKGUARD_SCREENSHOTS=$(CURDIR)/$(SHOTS) $(GO) test -count=1 -run $(AUDITS) ./e2e/
 	@ls $(SHOTS) | wc -l | xargs echo "screenshots in $(SHOTS):"
 
 bench: wasm

@@ -42,10 +42,16 @@ func TestConsoleInChromium(t *testing.T) {
 		o.SMTPURL = fmt.Sprintf("smtps://%s:%s@%s?insecure_skip_verify=1", smtptest.User, url.QueryEscape(smtptest.Password), relay.Addr)
 	})
 	src, _ := os.ReadFile(axePath()) // nil: pages not audited (TestAccessibilityAudit says why)
+	shots := os.Getenv("LINKGUARD_SCREENSHOTS")
+	if shots != "" {
+		if err := os.MkdirAll(shots, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	audited := 0
 	auditHere := func(ctx context.Context, page string) {
 		audited++
-		if n := audit(t, ctx, "console-"+page, src, os.Getenv("LINKGUARD_SCREENSHOTS")); n > 0 {
+		if n := audit(t, ctx, "console-"+page, src, shots); n > 0 {
 			t.Errorf("console %s: %d serious or critical violations", page, n)
 		}
 		// audit leaves the last width and theme on: back to desktop.
