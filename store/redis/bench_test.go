@@ -40,3 +40,12 @@ func BenchmarkConsumeLinkFsync(b *testing.B) {
 
 // BenchmarkLinkByTokenHash is the read behind every landing page.
 func BenchmarkLinkByTokenHash(b *testing.B) { storetest.BenchLinkByTokenHash(b, openStore(b, "")) }
+
+// BenchmarkClusterCreateLink and BenchmarkClusterConsumeLink are the same
+// on the test cluster (three primaries, no persistence): every call goes
+// to the primary of the deployment's slot, as it would to one server.
+func BenchmarkClusterCreateLink(b *testing.B) { storetest.BenchCreateLink(b, openClusterStore(b, "")) }
+
+func BenchmarkClusterConsumeLink(b *testing.B) {
+	storetest.BenchConsumeLink(b, openClusterStore(b, ""))
+}
