@@ -3,11 +3,17 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,6 +27,7 @@ import (
 	"github.com/linkguard/linkguard/fingerprint/replay"
 	"github.com/linkguard/linkguard/internal/smtptest"
 	"github.com/linkguard/linkguard/kit"
+	"github.com/linkguard/linkguard/webhook"
 )
 
 // The operator's console in real Chromium: an admin signs in with a link
@@ -28,17 +35,42 @@ import (
 // count a mail filter's visit and a headless scanner turned away, finds
 // the scanned link, reads its timeline with both axes, revokes it, runs a
 // what-if that flips the scanner's decision (checked against the offline
-// replay of the console's own export), and a forged form is refused.
+// replay of the console's own export) and saves it, and a forged form is
+// refused. The host's webhook receiver hears of the scanner, signed.
 // Every console page passes axe at 360 px and desktop, light and dark.
 
-const consoleAdmin = "ops@example.com"
+const (
+	consoleAdmin      = "ops@example.com"
+	consoleHookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+)
 
 var mailLinkRe = regexp.MustCompile(`http://127\.0\.0\.1:\d+/l/[A-Za-z0-9_-]+`)
 
 func TestConsoleInChromium(t *testing.T) {
 	relay := smtptest.Start(t, smtptest.Options{ImplicitTLS: true})
+	hooks := make(chan string, 16)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		// The host's check, written without the webhook package.
+		key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(consoleHookSecret, "whsec_"))
+		m := hmac.New(sha256.New, key)
+		fmt.Fprintf(m, "%s.%s.%s", r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), body)
+		if r.Header.Get("webhook-signature") != "v1,"+base64.StdEncoding.EncodeToString(m.Sum(nil)) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		hooks <- string(body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(receiver.Close)
+	cfgFile := filepath.Join(t.TempDir(), "linkguard.yaml")
+	if err := os.WriteFile(cfgFile, []byte("# the operator's file\nlisten: 127.0.0.1:8080\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	e := newKitEnv(t, nil, func(o *kit.Options) {
 		o.Admin.Emails = []string{consoleAdmin}
+		o.Admin.ConfigFile = cfgFile
+		o.Webhooks = []webhook.Endpoint{{URL: receiver.URL, Secret: consoleHookSecret, Events: []string{"link.scanner_blocked"}}}
 		o.SMTPURL = fmt.Sprintf("smtps://%s:%s@%s?insecure_skip_verify=1", smtptest.User, url.QueryEscape(smtptest.Password), relay.Addr)
 	})
 	src, _ := os.ReadFile(axePath()) // nil: pages not audited (TestAccessibilityAudit says why)
@@ -77,6 +109,16 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	if st, err := waitState(scanner, "code", "confirm", "error"); err != nil || st != "code" {
 		t.Fatalf("the headless scanner got state %q (%v), want code", st, err)
+	}
+
+	// The host hears of it, signed.
+	select {
+	case b := <-hooks:
+		if !strings.Contains(b, `"type":"link.scanner_blocked"`) || !strings.Contains(b, scanned.id) || strings.Contains(b, scanned.code) {
+			t.Fatalf("webhook body: %s", b)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no link.scanner_blocked webhook")
 	}
 
 	// Sign in: /admin sends to the form; the link comes by SMTP.
@@ -245,8 +287,24 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	auditHere(ctx, "tuning")
 
+	// Save: validated, written over the file (the rest of it kept), applied.
+	before := e.k.Engine.Hash()
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("#lg-admin-save")),
+		chromedp.WaitVisible(chromedp.CSS("#lg-admin-saved")),
+	); err != nil {
+		t.Fatalf("save: %v", err)
+	}
+	saved, _ := os.ReadFile(cfgFile)
+	if after := e.k.Engine.Hash(); after == before || !strings.Contains(string(saved), "threshold: 100") || !strings.Contains(string(saved), "# the operator's file") {
+		t.Fatalf("after saving: config %s (was %s), file:\n%s", after, before, saved)
+	}
+
 	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/admin/webhooks"), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
 		t.Fatal(err)
+	}
+	if got := text(t, ctx, `(document.getElementById("lg-admin-webhooks")||{}).innerText||""`); !strings.Contains(got, "link.scanner_blocked") || !strings.Contains(got, "delivered") {
+		t.Errorf("the webhooks page: %q", got)
 	}
 	auditHere(ctx, "webhooks")
 	t.Logf("%d console pages audited (axe loaded: %v)", audited, src != nil)
