@@ -277,16 +277,32 @@ func (c *Console) login(fc *fiber.Ctx) error {
 		d.Error = "Please enter a valid email address."
 		return c.render(fc, http.StatusBadRequest, "login.html", d)
 	}
+	cl := c.opts.Client(fc)
+	ok, err := c.allow(fc, "admin-ip:"+c.svc.Keys.Family(cl.IP.String(), "limit/admin-ip"), time.Minute, signInsPerIP)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		d.Error = "Too many sign-in requests from here. Wait a minute and try again."
+		return c.render(fc, http.StatusTooManyRequests, "login.html", d)
+	}
 	d.Sent = true
 	key := strings.ToLower(d.Email)
 	if !c.emails[key] {
 		c.log.Info("console sign-in refused: not an admin address")
 		return c.render(fc, http.StatusOK, "login.html", d)
 	}
-	cl := c.opts.Client(fc)
+	// Over the address's limit the page is the same and no mail goes: the
+	// answer says nothing of who is an admin, and nobody can flood one.
+	if ok, err = c.allow(fc, "admin-mail:"+c.svc.Keys.Family(key, "limit/admin-mail"), 15*time.Minute, linksPerAdmin); err != nil {
+		return err
+	} else if !ok {
+		c.log.Warn("console sign-in held back: over the links per address limit")
+		return c.render(fc, http.StatusOK, "login.html", d)
+	}
 	cl.Binding = dev
 	meta := fmt.Sprintf(`{"lg_admin":%q}`, c.mac("link", key))
-	_, err := c.svc.Issue(fc.UserContext(), &linkguard.IssueRequest{
+	_, err = c.svc.Issue(fc.UserContext(), &linkguard.IssueRequest{
 		Email: d.Email, RedirectURL: strings.TrimRight(c.svc.Policy.PublicURL, "/") + "/admin/callback",
 		TTL: 15 * time.Minute, SendEmail: true, Requester: *cl, Metadata: []byte(meta),
 	})
@@ -294,6 +310,23 @@ func (c *Console) login(fc *fiber.Ctx) error {
 		return err
 	}
 	return c.render(fc, http.StatusOK, "login.html", d)
+}
+
+// The console's sign-in limits, shared by the instances on one store.
+const (
+	signInsPerIP  = 10 // requests a minute per client address
+	linksPerAdmin = 5  // links per admin address per 15 minutes
+)
+
+// allow counts one hit for key when the store keeps limits (every shipped
+// store does), and reports whether it is within max per window.
+func (c *Console) allow(fc *fiber.Ctx, key string, window time.Duration, max int) (bool, error) {
+	l, ok := c.svc.Store.(linkguard.Limiter)
+	if !ok {
+		return true, nil
+	}
+	ok, _, err := l.Hit(fc.UserContext(), key, window, max, c.opts.Now())
+	return ok, err
 }
 
 // callback turns the handoff of a console link into a session. The link

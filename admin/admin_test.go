@@ -407,3 +407,31 @@ func TestHostCookie(t *testing.T) {
 		t.Fatalf("a __Host- cookie names no domain: %s", sc)
 	}
 }
+
+// TestSignInLimits: an admin address gets at most 5 links per 15 minutes
+// (the page stays the same past it), and one client address at most 10
+// requests a minute (429).
+func TestSignInLimits(t *testing.T) {
+	h := newHarness(t, true)
+	_, _, page := h.do("GET", "/admin/login", nil)
+	csrf := csrfOf(t, page)
+	sent := 0
+	for i := range 12 {
+		h.mail.mu.Lock()
+		delete(h.mail.sent, adminEmail)
+		h.mail.mu.Unlock()
+		st, _, page := h.do("POST", "/admin/login", url.Values{"csrf": {csrf}, "email": {adminEmail}})
+		if u, _ := h.mail.get(adminEmail); u != "" {
+			sent++
+		}
+		switch {
+		case i < 10 && (st != http.StatusOK || !strings.Contains(page, `data-lg-state="sent"`)):
+			t.Fatalf("request %d: %d\n%s", i+1, st, page)
+		case i >= 10 && st != http.StatusTooManyRequests:
+			t.Fatalf("request %d: %d, want 429", i+1, st)
+		}
+	}
+	if sent != 5 {
+		t.Fatalf("%d links mailed to the admin, want 5", sent)
+	}
+}
