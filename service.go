@@ -45,15 +45,26 @@ type Policy struct {
 	DefaultLocale string
 }
 
-// DefaultPolicy returns the limits that docs/api.md documents.
+// DefaultPolicy returns the limits that docs/api.md documents. It names
+// no public URL and no redirect origin: those are the deployment's.
 func DefaultPolicy() Policy {
 	return Policy{
 		DefaultTTL: 15 * time.Minute, MinTTL: time.Minute, MaxTTL: 24 * time.Hour,
 		NonceMaxAge: 2 * time.Hour, HandoffTTL: 60 * time.Second,
 		MaxCodeAttempts: 5, MaxMetadata: 4096,
-		PublicURL: "http://127.0.0.1:8080", DefaultLocale: "en",
+		DefaultLocale: "en",
 	}
 }
+
+// DefaultRetention is how long a finished link and its visits are kept
+// after expiry, so that the API can still say "expired" or "consumed".
+const DefaultRetention = 7 * 24 * time.Hour
+
+// VisitTTL is how long a store keeps a visit (and a link's visit summary)
+// for a link retention: a day longer than the link itself, so that a
+// visit recorded just before the link's expiry outlives no link and every
+// link keeps its visits to the end (every store uses this one rule).
+func VisitTTL(retention time.Duration) time.Duration { return retention + 24*time.Hour }
 
 // Service runs the lifecycle of links over a Store. Its fields are set
 // once, before use; it is then safe for concurrent use.

@@ -341,7 +341,7 @@ func storeEvent(st linkguard.Store, id string) (replay.Event, error) {
 	case err != nil:
 		return ev, err
 	}
-	return ev, fmt.Errorf("%w: %q in the store (visits are kept 8 days)", replay.ErrNoEvents, id)
+	return ev, fmt.Errorf("%w: %q in the store (visits are kept the retention plus a day, 8 days by default)", replay.ErrNoEvents, id)
 }
 
 // operatorConfig layers the configuration as serve does (defaults, the

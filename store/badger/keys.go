@@ -6,7 +6,7 @@ package badger
 //	l/<link id>            → Link (codec.go; JSON before it). TTL: link expiry + retention.
 //	t/<token hash>         → link id. TTL as the link.
 //	f/<family>             → id of the family's newest link (revoke-older index).
-//	v/<link id>/<slot>     → Visit (JSON, linkguard.EncodeVisit), buffered writes. TTL: 8 days.
+//	v/<link id>/<slot>     → Visit (JSON, linkguard.EncodeVisit), buffered writes. TTL: linkguard.VisitTTL(retention), 8 days by default.
 //	                         slot is v00..v31 for views, d00..d63 for decisions: a
 //	                         ring per link, so the newest KeptViews views and
 //	                         KeptDecisions decisions are kept and nothing else.

@@ -36,7 +36,8 @@ type Options struct {
 	// Dir is the data folder; empty means in memory (tests).
 	Dir string
 	// Retention is how long a link and its visits are kept after expiry,
-	// so that the API can still say "expired" or "consumed". Default 7 days.
+	// so that the API can still say "expired" or "consumed". Default
+	// linkguard.DefaultRetention. Visits are kept linkguard.VisitTTL of it.
 	Retention time.Duration
 	// GCInterval is how often value-log garbage collection runs. Default 10 min.
 	GCInterval time.Duration
@@ -67,7 +68,7 @@ type Store struct {
 // another process gives an error wrapping linkguard.ErrLocked.
 func Open(opts Options) (*Store, error) {
 	if opts.Retention == 0 {
-		opts.Retention = 7 * 24 * time.Hour
+		opts.Retention = linkguard.DefaultRetention
 	}
 	if opts.GCInterval == 0 {
 		opts.GCInterval = 10 * time.Minute

@@ -14,9 +14,6 @@ import (
 	"github.com/linkguard/linkguard/fingerprint"
 )
 
-// visitTTL is how long visits and summaries are kept.
-const visitTTL = 8 * 24 * time.Hour
-
 // summary is a link's s/ key: how many views and decisions were written
 // (the next ring slot of each), and the history summary.
 type summary struct {
@@ -54,6 +51,7 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 	}
 	var slots []slotted
 	taken := map[string]int{} // slot key → index in slots
+	visitTTL := linkguard.VisitTTL(s.opts.Retention)
 	for _, v := range batch {
 		sm := sums[v.LinkID]
 		if sm == nil {

@@ -60,7 +60,8 @@ type Options struct {
 	// (see keys.go): "lg:" becomes "{lg}:".
 	KeyPrefix string
 	// Retention is how long a link and its visits are kept after expiry,
-	// so that the API can still say "expired" or "consumed". Default 7 days.
+	// so that the API can still say "expired" or "consumed". Default
+	// linkguard.DefaultRetention. Visits are kept linkguard.VisitTTL of it.
 	Retention time.Duration
 	// VisitBuffer is how many visits may wait for the writer. Default 4096.
 	VisitBuffer int
@@ -164,7 +165,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		opts.KeyPrefix = "lg:"
 	}
 	if opts.Retention == 0 {
-		opts.Retention = 7 * 24 * time.Hour
+		opts.Retention = linkguard.DefaultRetention
 	}
 	if opts.VisitBuffer == 0 {
 		opts.VisitBuffer = 4096

@@ -56,7 +56,7 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 		calls = append(calls, call{
 			keys: []string{ring, s.historyKey(v.LinkID), s.linkKey(v.LinkID)},
 			args: []any{v.At.UnixMilli(), b, max,
-				v.At.Add(s.opts.Retention + 24*time.Hour).UnixMilli(), past, linkguard.HistoryLen},
+				v.At.Add(linkguard.VisitTTL(s.opts.Retention)).UnixMilli(), past, linkguard.HistoryLen},
 		})
 	}
 	for try := 0; try < 2 && len(calls) > 0; try++ {
