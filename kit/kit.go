@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -30,34 +31,49 @@ import (
 	"github.com/linkguard/linkguard/admin"
 	"github.com/linkguard/linkguard/fingerprint"
 	"github.com/linkguard/linkguard/fingerprint/geoip"
+	"github.com/linkguard/linkguard/internal/keyfile"
 	"github.com/linkguard/linkguard/mail"
 	lgoidc "github.com/linkguard/linkguard/oidc"
 	"github.com/linkguard/linkguard/server"
-	badgerstore "github.com/linkguard/linkguard/store/badger"
 	"github.com/linkguard/linkguard/web"
 	"github.com/linkguard/linkguard/web/i18n"
 	"github.com/linkguard/linkguard/webhook"
 )
 
 // Options are the kit's settings, already parsed. Zero values take the
-// documented defaults; PublicURL is required.
+// defaults that withDefaults fills in (the one place they are written);
+// PublicURL, or Listen to derive it from, is required.
 type Options struct {
 	// PublicURL is the address links start with, including the path the
-	// kit is mounted under ("https://example.com/auth").
+	// kit is mounted under ("https://example.com/auth"). Default: http://
+	// and Listen.
 	PublicURL string
-	// DataDir is the Badger folder; empty keeps everything in memory
-	// (tests and demos only: nothing survives a restart).
+	// Listen is the address of the kit's own listener when it has one
+	// (linkguard serve); "" when the kit is mounted in another app.
+	Listen string
+	// DataDir is the folder of the key files and, with a Badger store, of
+	// the store. The kit creates it (0700) when it needs it. Empty keeps
+	// everything in memory (tests and demos only: nothing survives a
+	// restart). Default: the folder of a badger:///path Store.
 	DataDir string
-	// Store, when set, is used instead of Badger (for instance a shared
-	// Redis store, for several instances). The kit closes it on Close.
-	Store linkguard.Store
+	// Store names the store, opened by the kit and closed by Close:
+	//   ""  or "badger"   Badger in DataDir (in memory when DataDir is "")
+	//   badger:///path    Badger in /path
+	//   memory            Badger in memory
+	//   redis://[:password@]host:port/db, rediss://…, redis+cluster://
+	//                     host:port,host:port: a Redis (Cluster) shared by
+	//                     several instances; key_prefix=… in the query
+	//                     sets the prefix of its keys (default lg:)
+	Store string
 	// SecretKey is the server key (32 bytes or more). Empty: read from, or
-	// created in, DataDir/server.key.
+	// created in, DataDir/server.key (random, in memory, without DataDir).
 	SecretKey []byte
-	// APIKeys are the bearer keys of the /v1 API.
+	// APIKeys are the bearer keys of the /v1 API. Empty in dev mode: one
+	// key kept in DataDir/dev-api-key (Options() shows it).
 	APIKeys []string
-	// RedirectOrigins are the allowed redirect origins; empty allows the
-	// public URL's own origin.
+	// RedirectOrigins are the allowed redirect origins. Default: the
+	// public URL's own origin, which is also always allowed in dev mode
+	// (the demo site) and with OIDC clients (sign-ins come back to it).
 	RedirectOrigins []string
 	// RedirectPaths narrows the origins it names to path prefixes
 	// ("https://app.example.com/auth/"); see linkguard.Policy.
@@ -69,7 +85,9 @@ type Options struct {
 	Dev bool
 	// Policy holds the lifecycle limits; zero fields take DefaultPolicy's.
 	Policy linkguard.Policy
-	// Retention is how long finished links are kept (default 7 days).
+	// Retention is how long finished links are kept (default
+	// linkguard.DefaultRetention, 7 days); visits are kept a day longer
+	// (linkguard.VisitTTL), in every store.
 	Retention time.Duration
 	// Heuristics configures the decision engine; nil: the defaults.
 	Heuristics *fingerprint.Config
@@ -78,10 +96,13 @@ type Options struct {
 	Decider fingerprint.Decider
 	// GeoIPCity and GeoIPASN are MaxMind database paths (optional).
 	GeoIPCity, GeoIPASN string
-	// SMTPURL and MailFrom configure mail delivery (optional).
+	// SMTPURL and MailFrom configure mail delivery (optional). MailFrom
+	// defaults to linkguard@ and the public URL's host.
 	SMTPURL, MailFrom string
-	Brand             web.Brand
-	TemplatesDir      string
+	// Brand is the look of pages and mails; empty fields take package
+	// brand's defaults.
+	Brand        web.Brand
+	TemplatesDir string
 	// MailTemplatesDir overrides the embedded email templates.
 	MailTemplatesDir string
 	// MessagesDir holds message files (<lang>.yaml) that add languages
@@ -101,12 +122,101 @@ type Options struct {
 	Log      *slog.Logger
 }
 
+// Defaults are the options a kit runs with when none is set: what
+// withDefaults fills in. linkguard serve's configuration starts from them.
+func Defaults() Options { return Options{}.withDefaults() }
+
+// withDefaults fills every zero field that has a default: the one place
+// the kit's defaults are written. It reads and writes nothing.
+func (o Options) withDefaults() Options {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.PublicURL == "" && o.Listen != "" {
+		o.PublicURL = "http://" + o.Listen
+	}
+	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
+	if kind, dir := StoreKind(o.Store); kind == "badger" && o.DataDir == "" {
+		o.DataDir = dir
+	}
+	if o.Retention == 0 {
+		o.Retention = linkguard.DefaultRetention
+	}
+	o.Policy = fillPolicy(o.Policy)
+	if o.Heuristics == nil {
+		h := fingerprint.DefaultConfig()
+		o.Heuristics = &h
+	}
+	o.Brand = o.Brand.WithDefaults()
+	if pu, err := url.Parse(o.PublicURL); err == nil && pu.Host != "" {
+		if len(o.RedirectOrigins) == 0 {
+			o.RedirectOrigins = []string{linkguard.Origin(pu)}
+		}
+		if o.MailFrom == "" {
+			o.MailFrom = "linkguard@" + pu.Hostname()
+		}
+	}
+	return o
+}
+
+// Resolve returns the options with every default filled in, or an error
+// naming each setting that cannot work. It creates nothing: New does
+// that, when it opens the store and the key files.
+func (o Options) Resolve() (Options, error) {
+	o = o.withDefaults()
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	pu, err := url.Parse(o.PublicURL)
+	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.RawQuery != "" || pu.Fragment != "" {
+		bad("public_url %q: want an absolute http or https URL like https://kit.example.com", o.PublicURL)
+	}
+	origins := make([]string, 0, len(o.RedirectOrigins))
+	for _, s := range o.RedirectOrigins {
+		ou, err := url.Parse(s)
+		if err != nil || (ou.Scheme != "http" && ou.Scheme != "https") || ou.Host == "" || strings.Trim(ou.Path, "/") != "" || ou.RawQuery != "" || ou.User != nil {
+			bad("redirect origin %q is not an origin: want scheme://host[:port], like https://app.example.com", s)
+			continue
+		}
+		origins = append(origins, linkguard.Origin(ou))
+	}
+	o.RedirectOrigins = origins
+	for _, p := range o.RedirectPaths {
+		pu, err := url.Parse(p)
+		if err != nil || pu.Host == "" || !slices.Contains(o.RedirectOrigins, linkguard.Origin(pu)) || pu.RawQuery != "" || pu.Fragment != "" {
+			bad("redirect path %q: want an allowed origin with a path prefix, like https://app.example.com/auth/", p)
+		}
+	}
+	if o.DefaultRedirect != "" {
+		if du, err := url.Parse(o.DefaultRedirect); err != nil || du.Host == "" {
+			bad("default_redirect %q: want an absolute URL", o.DefaultRedirect)
+		}
+	}
+	switch kind, _ := StoreKind(o.Store); kind {
+	case "":
+		bad("store %q: want badger, badger:///path, memory, a redis:// URL, or a redis+cluster:// URL", redactURL(o.Store))
+	case "badger":
+		if o.Store == "badger" && o.DataDir == "" {
+			bad("data_dir: required with the badger store")
+		}
+	}
+	if o.DataDir != "" {
+		if err := checkDir(o.DataDir); err != nil {
+			bad("data_dir %q: %v", o.DataDir, err)
+		}
+	}
+	if len(errs) > 0 {
+		return o, errors.Join(errs...)
+	}
+	return o, nil
+}
+
 // Kit is a running linkguard.
 type Kit struct {
 	Service *linkguard.Service
 	Server  *server.Server
 	Engine  *fingerprint.Engine
 	Outbox  *mail.Outbox // dev mode only
+	opts    Options
 	store   linkguard.Store
 	geo     *geoip.Reader
 	deliver *mail.Deliverer
@@ -121,126 +231,175 @@ type Kit struct {
 	mailHooks mailHooks
 }
 
-// New builds a kit. Call Start to run its background work, and Close to
-// release it.
-func New(opts Options) (*Kit, error) {
-	log := opts.Log
-	if log == nil {
-		log = slog.Default()
+// New builds a kit: it opens the store and the key files (creating the
+// data folder and missing keys), then assembles the service, the pages,
+// mail and the HTTP server. Call Start to run its background work, and
+// Close to release it.
+func New(opts Options) (_ *Kit, err error) {
+	o, err := opts.Resolve()
+	if err != nil {
+		return nil, err
 	}
-	pu, err := url.Parse(opts.PublicURL)
-	if err != nil || pu.Host == "" || (pu.Scheme != "http" && pu.Scheme != "https") {
-		return nil, fmt.Errorf("public URL %q: want an absolute http or https URL", opts.PublicURL)
-	}
-	base := strings.TrimRight(pu.Path, "/")
-	publicURL := strings.TrimRight(opts.PublicURL, "/")
-
-	secret := opts.SecretKey
-	if secret == nil {
-		if opts.DataDir == "" {
-			secret = make([]byte, 32)
-			rand.Read(secret)
-		} else if secret, err = loadOrCreateSecret(filepath.Join(opts.DataDir, "server.key"), log); err != nil {
-			return nil, err
+	k := &Kit{opts: o, log: o.Log}
+	defer func() {
+		if err != nil && k.store != nil {
+			k.store.Close() // the one cleanup path of a failed New
 		}
-	}
-	keys, err := linkguard.NewKeys(secret)
-	if err != nil {
+	}()
+	if err := k.open(); err != nil {
 		return nil, err
 	}
-
-	hcfg := fingerprint.DefaultConfig()
-	if opts.Heuristics != nil {
-		hcfg = *opts.Heuristics
-	}
-	engine, err := fingerprint.NewEngine(hcfg)
-	if err != nil {
-		return nil, fmt.Errorf("heuristics: %w", err)
-	}
-	var geo *geoip.Reader
-	if opts.GeoIPCity != "" || opts.GeoIPASN != "" {
-		if geo, err = geoip.OpenWithLogger(opts.GeoIPCity, opts.GeoIPASN, log); err != nil {
-			return nil, fmt.Errorf("geoip: %w", err)
-		}
-	}
-
-	st := opts.Store
-	if st == nil {
-		if st, err = badgerstore.Open(badgerstore.Options{Dir: opts.DataDir, Retention: opts.Retention, Log: log}); err != nil {
-			return nil, err
-		}
-	}
-	k := &Kit{Engine: engine, store: st, geo: geo, log: log}
-
-	pol := fillPolicy(opts.Policy)
-	pol.PublicURL, pol.DefaultRedirect = publicURL, opts.DefaultRedirect
-	pol.RedirectOrigins = opts.RedirectOrigins
-	pol.RedirectPaths = opts.RedirectPaths
-	if len(pol.RedirectOrigins) == 0 || len(opts.OIDC.Clients) > 0 && !slices.Contains(pol.RedirectOrigins, linkguard.Origin(pu)) {
-		// The OpenID Provider's sign-ins come back to the kit itself.
-		pol.RedirectOrigins = append(slices.Clip(pol.RedirectOrigins), linkguard.Origin(pu))
-	}
-	var decider fingerprint.Decider = engine
-	if opts.Decider != nil {
-		decider = opts.Decider
-	}
-	cat, err := i18n.New(opts.MessagesDir, pol.DefaultLocale)
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("messages: %w", err)
-	}
-	k.catalog = cat
-	svc := &linkguard.Service{Store: st, Keys: keys, Decider: decider, Policy: pol, Log: log,
-		Locator: locators{geo: geo, engine: engine}, MatchLocale: cat.Match}
-	k.Service = svc
-
-	site, err := web.New(web.Options{Brand: opts.Brand, TemplatesDir: opts.TemplatesDir, BasePath: base, Catalog: cat})
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	if !site.HasCollector() {
-		log.Warn("this binary has no WebAssembly collector (built without make): landing pages report no signals, so visitors without the device cookie are asked for the code")
-	}
-
-	mailOn, err := k.setupMail(opts, keys)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-
-	var jwks []byte
-	if opts.HandoffAssertion {
-		signer, err := k.setupAssertion(opts, publicURL)
-		if err != nil {
-			st.Close()
-			return nil, err
-		}
-		jwks = signer.JWKS()
-	}
-
-	provider, err := k.setupOIDC(opts, publicURL, secret)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-
-	srv, err := server.New(server.Options{
-		Service: svc, Site: site, APIKeys: opts.APIKeys, TrustedProxies: opts.TrustedProxies,
-		Dev: opts.Dev, Demo: opts.Dev, MailConfigured: mailOn, Outbox: k.Outbox, JWKS: jwks, Log: log,
-		OIDC: provider,
-	})
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	k.Server = srv
-	if err := k.setupEvents(opts, publicURL); err != nil {
-		st.Close()
+	if err := k.assemble(); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
+
+// open reads or creates what lives on disk or across the network: the
+// data folder, the server key, the dev API key, the store, GeoIP.
+func (k *Kit) open() error {
+	o := &k.opts
+	if o.DataDir != "" {
+		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+			return fmt.Errorf("data_dir %q: cannot create it: %w", o.DataDir, err)
+		}
+	}
+	if o.SecretKey == nil {
+		var err error
+		if o.SecretKey, err = k.keyFile("server.key", "server key", randomBytes(32)); err != nil {
+			return err
+		}
+		if len(o.SecretKey) < 32 {
+			path := filepath.Join(o.DataDir, "server.key")
+			return fmt.Errorf("server key %s is %d bytes; it must hold at least 32 random bytes (head -c 32 /dev/urandom > %s)", path, len(o.SecretKey), path)
+		}
+	}
+	if o.Dev && len(o.APIKeys) == 0 {
+		// Kept in the data folder, so that the printed curl line keeps
+		// working across restarts.
+		b, err := k.keyFile("dev-api-key", "dev API key", func() ([]byte, error) {
+			raw, err := randomBytes(18)()
+			return []byte("dev_" + base64.RawURLEncoding.EncodeToString(raw) + "\n"), err
+		})
+		if err != nil {
+			return err
+		}
+		key := strings.TrimSpace(string(b))
+		if len(key) < 16 {
+			return fmt.Errorf("dev API key %s: shorter than 16 characters; remove the file to get a new one", filepath.Join(o.DataDir, "dev-api-key"))
+		}
+		o.APIKeys = []string{key}
+	}
+	if o.GeoIPCity != "" || o.GeoIPASN != "" {
+		var err error
+		if k.geo, err = geoip.OpenWithLogger(o.GeoIPCity, o.GeoIPASN, k.log); err != nil {
+			return fmt.Errorf("geoip: %w", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	st, err := OpenStore(ctx, *o)
+	if err != nil {
+		return err
+	}
+	k.store = st
+	return nil
+}
+
+// keyFile is the data folder's file name, created by gen at first start;
+// without a data folder, gen's bytes in memory.
+func (k *Kit) keyFile(name, what string, gen func() ([]byte, error)) ([]byte, error) {
+	if k.opts.DataDir == "" {
+		return gen()
+	}
+	path := filepath.Join(k.opts.DataDir, name)
+	b, created, err := keyfile.LoadOrCreate(path, gen)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if created {
+		k.log.Info("created a new "+what, "path", path)
+	}
+	return b, nil
+}
+
+// randomBytes makes n random bytes.
+func randomBytes(n int) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		b := make([]byte, n)
+		_, err := rand.Read(b)
+		return b, err
+	}
+}
+
+// assemble builds the service, pages, mail, assertions, OIDC and server
+// over what open opened.
+func (k *Kit) assemble() error {
+	o := &k.opts
+	keys, err := linkguard.NewKeys(o.SecretKey)
+	if err != nil {
+		return err
+	}
+	if k.Engine, err = fingerprint.NewEngine(*o.Heuristics); err != nil {
+		return fmt.Errorf("heuristics: %w", err)
+	}
+	pu, _ := url.Parse(o.PublicURL) // Resolve checked it
+	pol := o.Policy
+	pol.PublicURL, pol.DefaultRedirect, pol.RedirectPaths = o.PublicURL, o.DefaultRedirect, o.RedirectPaths
+	pol.RedirectOrigins = o.RedirectOrigins
+	if (o.Dev || len(o.OIDC.Clients) > 0) && !slices.Contains(pol.RedirectOrigins, linkguard.Origin(pu)) {
+		// The demo site and the OpenID Provider's sign-ins come back to
+		// the kit itself.
+		pol.RedirectOrigins = append(slices.Clip(pol.RedirectOrigins), linkguard.Origin(pu))
+	}
+	var decider fingerprint.Decider = k.Engine
+	if o.Decider != nil {
+		decider = o.Decider
+	}
+	if k.catalog, err = i18n.New(o.MessagesDir, pol.DefaultLocale); err != nil {
+		return fmt.Errorf("messages: %w", err)
+	}
+	k.Service = &linkguard.Service{Store: k.store, Keys: keys, Decider: decider, Policy: pol, Log: k.log,
+		Locator: locators{geo: k.geo, engine: k.Engine}, MatchLocale: k.catalog.Match}
+
+	site, err := web.New(web.Options{Brand: o.Brand, TemplatesDir: o.TemplatesDir, BasePath: strings.TrimRight(pu.Path, "/"), Catalog: k.catalog})
+	if err != nil {
+		return err
+	}
+	if !site.HasCollector() {
+		k.log.Warn("this binary has no WebAssembly collector (built without make): landing pages report no signals, so visitors without the device cookie are asked for the code")
+	}
+	mailOn, err := k.setupMail(*o, keys)
+	if err != nil {
+		return err
+	}
+	var jwks []byte
+	if o.HandoffAssertion {
+		signer, err := k.setupAssertion(*o, o.PublicURL)
+		if err != nil {
+			return err
+		}
+		jwks = signer.JWKS()
+	}
+	provider, err := k.setupOIDC(*o, o.PublicURL, o.SecretKey)
+	if err != nil {
+		return err
+	}
+	k.Server, err = server.New(server.Options{
+		Service: k.Service, Site: site, APIKeys: o.APIKeys, TrustedProxies: o.TrustedProxies,
+		Dev: o.Dev, Demo: o.Dev, MailConfigured: mailOn, Outbox: k.Outbox, JWKS: jwks, Log: k.log,
+		OIDC: provider,
+	})
+	if err != nil {
+		return err
+	}
+	return k.setupEvents(*o, o.PublicURL)
+}
+
+// Options are the options the kit runs with: every default filled in,
+// and the keys it read or created (the dev API key among them).
+// NB: they hold the secrets; never log them whole.
+func (k *Kit) Options() Options { return k.opts }
 
 // fillPolicy gives every zero field of p its DefaultPolicy value.
 func fillPolicy(p linkguard.Policy) linkguard.Policy {
@@ -360,30 +519,4 @@ func (k *Kit) Close() error {
 		err = k.store.Close()
 	})
 	return err
-}
-
-// loadOrCreateSecret reads the server key, creating it (0600) at first start.
-func loadOrCreateSecret(path string, log *slog.Logger) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("create data folder: %w", err)
-		}
-		b = make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			return nil, fmt.Errorf("create server key: %w", err)
-		}
-		log.Info("created a new server key", "path", path)
-		return b, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read server key: %w", err)
-	}
-	if len(b) < 32 {
-		return nil, fmt.Errorf("server key %s is %d bytes; it must hold at least 32 random bytes (head -c 32 /dev/urandom > %s)", path, len(b), path)
-	}
-	return b, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"time"
 
 	"github.com/mssola/useragent"
@@ -27,10 +26,6 @@ func (k *Kit) setupMail(opts Options, keys *linkguard.Keys) (bool, error) {
 		return false, fmt.Errorf("mail templates: %w", err)
 	}
 	from := opts.MailFrom
-	if from == "" {
-		u, _ := url.Parse(opts.PublicURL)
-		from = "linkguard@" + u.Hostname()
-	}
 	var t mail.Transport
 	if opts.SMTPURL != "" {
 		cfg, err := mail.ParseURL(opts.SMTPURL)
@@ -55,9 +50,6 @@ func (k *Kit) setupMail(opts Options, keys *linkguard.Keys) (bool, error) {
 	k.deliver = d
 
 	product := opts.Brand.Name
-	if product == "" {
-		product = "linkguard"
-	}
 	k.Service.Mail = func(l *linkguard.Link, req *linkguard.IssueRequest, link, code string) ([]byte, error) {
 		m := mail.Message{
 			To: l.Email, Purpose: mail.Purpose(l.Purpose.OrDefault()), Locale: l.Locale, ProductName: product, LinkURL: link, Code: code,

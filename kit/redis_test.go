@@ -2,7 +2,6 @@ package kit
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http/httptest"
@@ -12,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/linkguard/linkguard/internal/redistest"
-	redisstore "github.com/linkguard/linkguard/store/redis"
 )
 
 // TestTwoInstancesShareRedis: a link issued by one instance is opened,
@@ -22,11 +20,7 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 	secret := bytes.Repeat([]byte{42}, 32)
 	const key = "shared-api-key-0123456789"
 	newKit := func() *Kit {
-		st, err := redisstore.Open(context.Background(), rurl, redisstore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, err := New(Options{PublicURL: "https://kit.example.com", Store: st, SecretKey: secret,
+		k, err := New(Options{PublicURL: "https://kit.example.com", Store: rurl, SecretKey: secret,
 			APIKeys: []string{key}, RedirectOrigins: []string{"https://app.example.com"}})
 		if err != nil {
 			t.Fatal(err)

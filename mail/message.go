@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/linkguard/linkguard/internal/clip"
+	"github.com/linkguard/linkguard/web/brand"
 )
 
 // Purpose says what a link does; it picks the subject line and wording.
@@ -104,7 +104,7 @@ func (m Message) Validate() error {
 	if strings.ContainsAny(m.ProductName+m.Origin+m.Browser+m.OS+m.City+m.Country, "\r\n") {
 		problems = append(problems, "product_name and origin must be one line")
 	}
-	if m.Accent != "" && !accentRE.MatchString(m.Accent) {
+	if m.Accent != "" && !brand.ValidAccent(m.Accent) {
 		problems = append(problems, "accent: want a CSS colour such as #2456d6")
 	}
 	if m.SupportAddress != "" {
@@ -117,10 +117,6 @@ func (m Message) Validate() error {
 	}
 	return nil
 }
-
-// accentRE is what Accent may be: a hex colour, a colour name, or an
-// rgb()/hsl() form, and nothing that could end a CSS declaration.
-var accentRE = regexp.MustCompile(`^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}|(rgb|hsl)a?\([0-9a-z., %/+-]{1,60}\))$`)
 
 // parseAddress accepts one address, with or without a display name, and
 // refuses header injection.

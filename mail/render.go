@@ -13,6 +13,7 @@ import (
 	texttemplate "text/template"
 	"time"
 
+	"github.com/linkguard/linkguard/web/brand"
 	"github.com/linkguard/linkguard/web/i18n"
 )
 
@@ -177,10 +178,10 @@ func (r *Renderer) Render(m Message, now time.Time) (Rendered, error) {
 		Title:         c.T(lang, "purpose."+string(purpose)+".title"),
 	}
 	if d.Product == "" {
-		d.Product = "linkguard"
+		d.Product = brand.DefaultName
 	}
-	d.AccentColor = "#1d4ed8"
-	if accentRE.MatchString(m.Accent) {
+	d.AccentColor = brand.DefaultAccent
+	if brand.ValidAccent(m.Accent) {
 		d.AccentColor = m.Accent
 	}
 	if !m.RequestedAt.IsZero() {

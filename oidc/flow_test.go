@@ -21,7 +21,6 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/internal/smtptest"
 	"github.com/linkguard/linkguard/kit"
 	lgoidc "github.com/linkguard/linkguard/oidc"
@@ -64,10 +63,10 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// startKit starts the kit; st nil is Badger in memory. extra clients are
+// startKit starts the kit on the store URL st ("": Badger in memory). extra clients are
 // added to the two of every test ("web", confidential, EdDSA; "spa",
 // public, RS256).
-func startKit(t *testing.T, st linkguard.Store, cfg lgoidc.Config, extra ...lgoidc.ClientConfig) *env {
+func startKit(t *testing.T, st string, cfg lgoidc.Config, extra ...lgoidc.ClientConfig) *env {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

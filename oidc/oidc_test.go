@@ -25,7 +25,7 @@ import (
 // holds the Ed25519 key (its kid the assertion key's thumbprint) and an
 // RSA key.
 func TestDiscoveryAndKeys(t *testing.T) {
-	e := startKit(t, nil, lgoidc.Config{})
+	e := startKit(t, "", lgoidc.Config{})
 	b := e.browser()
 	res, body := do(t, b, "GET", e.base+"/.well-known/openid-configuration", nil)
 	if res.StatusCode != 200 {
@@ -109,7 +109,7 @@ func TestDiscoveryAndKeys(t *testing.T) {
 // (go-oidc and x/oauth2) on Badger: a confidential client with EdDSA ID
 // tokens, a public one with PKCE and RS256, userinfo, and a replayed code.
 func TestCodeFlow(t *testing.T) {
-	e := startKit(t, nil, lgoidc.Config{})
+	e := startKit(t, "", lgoidc.Config{})
 	codeFlow(t, e)
 }
 
@@ -163,7 +163,7 @@ func codeFlow(t *testing.T, e *env) {
 
 // TestRefused: what the provider refuses, each from a fresh sign-in.
 func TestRefused(t *testing.T) {
-	refused(t, startKit(t, nil, lgoidc.Config{CodeTTL: time.Second}))
+	refused(t, startKit(t, "", lgoidc.Config{CodeTTL: time.Second}))
 }
 
 // refused runs the refusals on e, whose codes live one second.
@@ -312,7 +312,7 @@ func TestRefreshAndEndSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	const offRedirect = "https://offline.example/cb"
-	e := startKit(t, nil, lgoidc.Config{}, lgoidc.ClientConfig{
+	e := startKit(t, "", lgoidc.Config{}, lgoidc.ClientConfig{
 		ID: "offline", Secret: offHash, RedirectURIs: []string{offRedirect}, RefreshTokens: true,
 		PostLogoutRedirectURIs: []string{"https://offline.example/bye"},
 	})
@@ -375,7 +375,7 @@ func TestRefreshAndEndSession(t *testing.T) {
 // TestAuthorizeBounded: every authorization request is stored until it
 // expires, so one client address gets 30 a minute; then 429.
 func TestAuthorizeBounded(t *testing.T) {
-	e := startKit(t, nil, lgoidc.Config{})
+	e := startKit(t, "", lgoidc.Config{})
 	r := e.rp("web", e.webSecret, webRedirect, "EdDSA")
 	b := e.browser()
 	for i := 1; i <= 31; i++ {
@@ -393,7 +393,7 @@ func TestAuthorizeBounded(t *testing.T) {
 // TestCORSWithoutCredentials: an app in a browser may call the token
 // endpoint from its own origin, but no response invites cookies along.
 func TestCORSWithoutCredentials(t *testing.T) {
-	e := startKit(t, nil, lgoidc.Config{})
+	e := startKit(t, "", lgoidc.Config{})
 	b := e.browser()
 	for _, path := range []string{lgoidc.PathToken, lgoidc.PathUserinfo, lgoidc.PathKeys, "/.well-known/openid-configuration"} {
 		res, _ := do(t, b, "OPTIONS", e.base+path, nil, "Origin", "https://app.example.com", "Access-Control-Request-Method", "POST")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,7 +19,6 @@ import (
 	"github.com/linkguard/linkguard/internal/smtptest"
 	"github.com/linkguard/linkguard/kit"
 	lgoidc "github.com/linkguard/linkguard/oidc"
-	redisstore "github.com/linkguard/linkguard/store/redis"
 )
 
 // TestCodeFlowRedis is TestCodeFlow on a real redis-server: auth
@@ -34,18 +32,22 @@ func TestRefusedRedis(t *testing.T) {
 	refused(t, startKit(t, openRedis(t), lgoidc.Config{CodeTTL: time.Second}))
 }
 
-// openRedis starts a redis-server for the test and opens a store on it.
-func openRedis(t *testing.T) *redisstore.Store {
-	srv := redistest.ForTest(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := redisstore.Open(ctx, srv.URL, redisstore.Options{
-		KeyPrefix: fmt.Sprintf("oidc%d:", os.Getpid()), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+// openRedis starts a redis-server for the test and returns the kit's store
+// URL for it.
+func openRedis(t *testing.T) string {
+	return withPrefix(t, redistest.ForTest(t).URL, fmt.Sprintf("oidc%d:", os.Getpid()))
+}
+
+// withPrefix is the store URL of the Redis at raw with the key prefix.
+func withPrefix(t *testing.T, raw, prefix string) string {
+	u, err := url.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st
+	q := u.Query()
+	q.Set("key_prefix", prefix)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // TestTwoInstancesOneRedis: two kits share one Redis, one data folder's
@@ -74,14 +76,8 @@ func TestTwoInstancesOneRedis(t *testing.T) {
 	var backends []*url.URL
 	var hits [2]atomic.Int64
 	for i := 0; i < 2; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		st, err := redisstore.Open(ctx, srv.URL, redisstore.Options{KeyPrefix: prefix, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
 		k, err := kit.New(kit.Options{
-			PublicURL: e.base, Dev: true, Store: st, DataDir: dir, SecretKey: serverKey, MailFrom: "signin@example.com",
+			PublicURL: e.base, Dev: true, Store: withPrefix(t, srv.URL, prefix), DataDir: dir, SecretKey: serverKey, MailFrom: "signin@example.com",
 			SMTPURL: fmt.Sprintf("smtps://%s:%s@%s?insecure_skip_verify=1&timeout=1s", smtptest.User, url.QueryEscape(smtptest.Password), e.relay.Addr),
 			OIDC:    cfg, Log: slog.New(slog.NewTextHandler(e.logs, nil)),
 		})

@@ -17,7 +17,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,19 +25,16 @@ import (
 	"github.com/andybalholm/brotli"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/web/brand"
 	"github.com/linkguard/linkguard/web/i18n"
 )
 
 //go:embed templates static
 var embedded embed.FS
 
-// Brand is what an operator may change of the pages' look.
-type Brand struct {
-	Name    string // product name shown in titles and headings
-	LogoURL string // optional logo image URL
-	Accent  string // CSS color for buttons and links, e.g. "#2456d6"
-	Support string // optional support address shown on error pages
-}
+// Brand is what an operator may change of the pages' look (package brand
+// holds its defaults, shared with the mails).
+type Brand = brand.Brand
 
 // Options configure a Site.
 type Options struct {
@@ -91,13 +87,8 @@ func New(opts Options) (*Site, error) {
 		s.catalog = c
 	}
 	s.landing.limit = maxVariants
-	if s.brand.Name == "" {
-		s.brand.Name = "linkguard"
-	}
-	if s.brand.Accent == "" {
-		s.brand.Accent = "#1d4ed8"
-	}
-	if !cssColor.MatchString(s.brand.Accent) {
+	s.brand = s.brand.WithDefaults()
+	if !brand.ValidAccent(s.brand.Accent) {
 		return nil, fmt.Errorf("brand accent %q: want a CSS color such as #2456d6, rgb(36 86 214) or teal", s.brand.Accent)
 	}
 	if err := s.loadAssets(); err != nil {
@@ -354,10 +345,6 @@ func precompressed(p string, raw []byte) (gz, br []byte) {
 	}
 	return gz, br
 }
-
-// cssColor is what Brand.Accent may be: a hex color, a color name, or an
-// rgb()/hsl() form, and nothing that could end the CSS declaration.
-var cssColor = regexp.MustCompile(`^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,30}|(rgb|hsl)a?\([0-9a-z., %/+-]{1,60}\))$`)
 
 // addAsset adds a generated asset under its logical name.
 func (s *Site) addAsset(logical string, raw []byte) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,7 +14,6 @@ import (
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/kit"
-	redisstore "github.com/linkguard/linkguard/store/redis"
 )
 
 const (
@@ -43,16 +43,22 @@ func (h *harness) product(dir, redisURL string, n int) ([]*instance, error) {
 			APIKeys: []string{apiKey}, RedirectOrigins: []string{"https://app.perf.test"}, Log: quiet,
 		}
 		if redisURL != "" {
-			st, err := redisstore.Open(context.Background(), redisURL, redisstore.Options{KeyPrefix: fmt.Sprintf("lgperf%d:", h.run), Log: quiet})
+			u, err := url.Parse(redisURL)
 			if err != nil {
 				ln.Close()
-				return nil, fmt.Errorf("open redis store %d: %w", i, err)
+				return nil, fmt.Errorf("redis URL: %w", err)
 			}
-			opts.Store, opts.DataDir = st, ""
+			q := u.Query()
+			q.Set("key_prefix", fmt.Sprintf("lgperf%d:", h.run))
+			u.RawQuery = q.Encode()
+			opts.Store, opts.DataDir = u.String(), ""
 		}
 		k, err := kit.New(opts)
 		if err != nil {
 			ln.Close()
+			if redisURL != "" {
+				return nil, fmt.Errorf("open redis store %d: %w", i, err)
+			}
 			return nil, err
 		}
 		ctx, cancel := context.WithCancel(context.Background())

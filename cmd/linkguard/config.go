@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +18,9 @@ import (
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/kit"
 	lgoidc "github.com/linkguard/linkguard/oidc"
+	"github.com/linkguard/linkguard/web"
 	"github.com/linkguard/linkguard/webhook"
 )
 
@@ -111,22 +112,25 @@ type BrandConfig struct {
 	Support string `yaml:"support"`
 }
 
-// Default returns the configuration with every default filled in: the one
-// place defaults live.
+// Default returns the configuration with every default filled in: the
+// kit's (kit.Defaults), and those of the command alone (where to listen,
+// the data folder, logging, the shutdown grace).
 func Default() Config {
-	p := linkguard.DefaultPolicy()
+	d := kit.Defaults()
+	p := d.Policy
 	return Config{
 		Listen:  "127.0.0.1:8080",
 		DataDir: "./data",
 		Store:   "badger",
 		Links: LinksConfig{
 			DefaultTTL: p.DefaultTTL, NonceMaxAge: p.NonceMaxAge, HandoffTTL: p.HandoffTTL,
-			MaxCodeAttempts: p.MaxCodeAttempts, Retention: 7 * 24 * time.Hour,
+			MaxCodeAttempts: p.MaxCodeAttempts, Retention: d.Retention,
 		},
-		Brand:           BrandConfig{Name: "linkguard", Accent: "#1d4ed8"},
+		DefaultLocale:   p.DefaultLocale,
+		Brand:           BrandConfig(d.Brand),
 		Log:             LogConfig{Format: "text", Level: "info"},
 		ShutdownTimeout: 10 * time.Second,
-		Heuristics:      fingerprint.DefaultConfig(),
+		Heuristics:      *d.Heuristics,
 		OIDC:            lgoidc.DefaultConfig(),
 	}
 }
@@ -234,20 +238,50 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 	return nil
 }
 
-// resolved is a validated Config turned into the values the wiring needs.
-type resolved struct {
-	PublicURL       string
-	PublicOrigin    string
-	RedirectOrigins []string
-	TrustedProxies  []netip.Prefix
+// options turns the configuration into the kit's options, without
+// reading or creating anything: the server key file is serve's to read.
+// The dev mode example client (examples/oidc-rp signs in against `make
+// run` with no setup) is added here.
+func (c *Config) options(log *slog.Logger) (kit.Options, error) {
+	var errs []error
+	var proxies []netip.Prefix
+	for _, p := range c.TrustedProxies {
+		pre, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				errs = append(errs, fmt.Errorf("trusted proxy %q: want a CIDR like 10.0.0.0/8 or an address", p))
+				continue
+			}
+			pre = netip.PrefixFrom(a, a.BitLen())
+		}
+		proxies = append(proxies, pre.Masked())
+	}
+	oidc := c.OIDC
+	if c.Dev && len(oidc.Clients) == 0 {
+		oidc.Clients = []lgoidc.ClientConfig{lgoidc.ExampleClient()}
+	}
+	h := c.Heuristics
+	return kit.Options{
+		PublicURL: c.PublicURL, Listen: c.Listen, DataDir: c.DataDir, Store: c.Store, APIKeys: c.APIKeys,
+		RedirectOrigins: c.RedirectOrigins, RedirectPaths: c.RedirectPaths, DefaultRedirect: c.DefaultRedirect,
+		TrustedProxies: proxies, Dev: c.Dev, Retention: c.Links.Retention, Heuristics: &h,
+		Policy: linkguard.Policy{DefaultTTL: c.Links.DefaultTTL, NonceMaxAge: c.Links.NonceMaxAge,
+			HandoffTTL: c.Links.HandoffTTL, MaxCodeAttempts: c.Links.MaxCodeAttempts, DefaultLocale: c.DefaultLocale},
+		GeoIPCity: c.GeoIP.City, GeoIPASN: c.GeoIP.ASN, SMTPURL: c.Mail.SMTPURL, MailFrom: c.Mail.From,
+		Brand: web.Brand(c.Brand), TemplatesDir: c.TemplatesDir, MailTemplatesDir: c.Mail.TemplatesDir,
+		MessagesDir: c.MessagesDir, HandoffAssertion: c.Handoff.Assertion, OIDC: oidc, Log: log,
+		Admin: kit.AdminOptions{Emails: c.Admin.Emails, ConfigFile: c.file}, Webhooks: c.Webhooks,
+	}, errors.Join(errs...)
 }
 
-// validate checks c and fills derived defaults. Every message names the
-// setting and says what would be right.
-func (c *Config) validate() (*resolved, error) {
+// validate checks c and returns the kit's options with their defaults
+// filled in (kit.Options.Resolve checks the URLs, the store and the data
+// folder). Every message names the setting and says what would be right.
+// It creates nothing.
+func (c *Config) validate() (kit.Options, error) {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	r := &resolved{}
 
 	host, port, err := net.SplitHostPort(c.Listen)
 	if err != nil {
@@ -257,77 +291,20 @@ func (c *Config) validate() (*resolved, error) {
 	} else if host != "" && net.ParseIP(host) == nil && host != "localhost" {
 		bad("listen %q: host must be an IP address or localhost", c.Listen)
 	}
-
-	if c.PublicURL == "" {
-		c.PublicURL = "http://" + c.Listen
+	opts, err := c.options(nil)
+	if err != nil {
+		errs = append(errs, err)
 	}
-	u, err := url.Parse(c.PublicURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		bad("public_url %q: want an absolute http or https URL like https://kit.example.com", c.PublicURL)
-	} else {
-		r.PublicURL = strings.TrimRight(c.PublicURL, "/")
-		r.PublicOrigin = linkguard.Origin(u)
-		if u.Scheme == "http" && !c.Dev {
-			bad("public_url %q: outside dev mode links must use https (the device cookie is Secure); set LINKGUARD_DEV=1 for local use", c.PublicURL)
-		}
+	opts, err = opts.Resolve()
+	if err != nil {
+		errs = append(errs, err)
 	}
-
-	origins := c.RedirectOrigins
-	if len(origins) == 0 && r.PublicOrigin != "" {
-		origins = []string{r.PublicOrigin}
+	if u, err := url.Parse(opts.PublicURL); err == nil && u.Scheme == "http" && !c.Dev {
+		bad("public_url %q: outside dev mode links must use https (the device cookie is Secure); set LINKGUARD_DEV=1 for local use", opts.PublicURL)
 	}
-	for _, o := range origins {
-		ou, err := url.Parse(o)
-		if err != nil || (ou.Scheme != "http" && ou.Scheme != "https") || ou.Host == "" || strings.Trim(ou.Path, "/") != "" || ou.RawQuery != "" || ou.User != nil {
-			bad("redirect origin %q is not an origin: want scheme://host[:port], like https://app.example.com", o)
-			continue
-		}
-		r.RedirectOrigins = append(r.RedirectOrigins, linkguard.Origin(ou))
-	}
-	for _, p := range c.RedirectPaths {
-		pu, err := url.Parse(p)
-		if err != nil || pu.Host == "" || !slices.Contains(r.RedirectOrigins, linkguard.Origin(pu)) || pu.RawQuery != "" || pu.Fragment != "" {
-			bad("redirect path %q: want an allowed origin with a path prefix, like https://app.example.com/auth/", p)
-		}
-	}
-	if c.DefaultRedirect != "" {
-		if du, err := url.Parse(c.DefaultRedirect); err != nil || du.Host == "" {
-			bad("default_redirect %q: want an absolute URL", c.DefaultRedirect)
-		}
-	}
-
-	for _, p := range c.TrustedProxies {
-		pre, err := netip.ParsePrefix(p)
-		if err != nil {
-			a, aerr := netip.ParseAddr(p)
-			if aerr != nil {
-				bad("trusted proxy %q: want a CIDR like 10.0.0.0/8 or an address", p)
-				continue
-			}
-			pre = netip.PrefixFrom(a, a.BitLen())
-		}
-		r.TrustedProxies = append(r.TrustedProxies, pre.Masked())
-	}
-
-	switch {
-	case c.Store == "badger":
-		if c.DataDir == "" {
-			bad("data_dir: required with the badger store")
-		} else if err := checkDataDir(c.DataDir); err != nil {
-			bad("data_dir %q: %v", c.DataDir, err)
-		}
-	case isRedis(c.Store):
+	if isRedis(c.Store) && c.SecretKeyFile == "" {
 		// Instances sharing a Redis must hash and sign alike.
-		if c.SecretKeyFile == "" {
-			bad("store %s: several instances share one Redis, so they must share the server key: set secret_key_file (LINKGUARD_SECRET_KEY_FILE) to the same 32-byte file on every instance", redactURL(c.Store))
-		}
-		if c.DataDir != "" {
-			if err := checkDataDir(c.DataDir); err != nil {
-				bad("data_dir %q: %v", c.DataDir, err)
-			}
-		}
-	default:
-		bad("store %q: want badger, a redis:// URL, or a redis+cluster:// URL", redactURL(c.Store))
+		bad("store %s: several instances share one Redis, so they must share the server key: set secret_key_file (LINKGUARD_SECRET_KEY_FILE) to the same 32-byte file on every instance", redactURL(c.Store))
 	}
 
 	if len(c.APIKeys) == 0 && !c.Dev {
@@ -394,24 +371,7 @@ func (c *Config) validate() (*resolved, error) {
 	if err := webhook.CheckEndpoints(c.Webhooks); err != nil {
 		bad("%v", err)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return r, nil
-}
-
-// checkDataDir makes the folder if needed and proves it writable.
-func checkDataDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("cannot create it: %w", err)
-	}
-	f, err := os.CreateTemp(dir, ".probe-*")
-	if err != nil {
-		return fmt.Errorf("not writable: %w", err)
-	}
-	name := f.Name()
-	f.Close()
-	return os.Remove(filepath.Clean(name))
+	return opts, errors.Join(errs...)
 }
 
 // redactURL hides a password in a URL for messages.
@@ -426,10 +386,6 @@ func redactURL(s string) string {
 // isRedis reports whether a store setting names a Redis server or a
 // Redis Cluster (redis+cluster://, rediss+cluster://).
 func isRedis(store string) bool {
-	for _, scheme := range []string{"redis://", "rediss://", "redis+cluster://", "rediss+cluster://"} {
-		if strings.HasPrefix(store, scheme) {
-			return true
-		}
-	}
-	return false
+	kind, _ := kit.StoreKind(store)
+	return kind == "redis"
 }

@@ -30,8 +30,7 @@ import (
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
 	"github.com/linkguard/linkguard/fingerprint/replay"
-	badgerstore "github.com/linkguard/linkguard/store/badger"
-	redisstore "github.com/linkguard/linkguard/store/redis"
+	"github.com/linkguard/linkguard/kit"
 )
 
 const eventsUsage = `usage: linkguard events export [--config FILE] [--since 168h|7d|RFC3339] [--out FILE]
@@ -378,33 +377,37 @@ func configName(file string) string {
 	return file
 }
 
-// openStoreForTools opens the configured store for an offline tool. It
-// refuses a missing folder or one without a store, rather than let
-// Badger create an empty store there, and explains a locked one.
+// openStoreForTools opens the configured store for an offline tool, as
+// serve does (kit.OpenStore). It refuses a missing folder or one without a
+// store, rather than let Badger create an empty store there, and explains
+// a locked one.
 func openStoreForTools(cfg *Config, stderr io.Writer) (linkguard.Store, error) {
-	switch {
-	case isRedis(cfg.Store):
+	opts := kit.Options{Store: cfg.Store, DataDir: cfg.DataDir, Retention: cfg.Links.Retention}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	switch kind, dir := kit.StoreKind(cfg.Store); {
+	case kind == "redis":
 		// Redis takes no lock: the tools can read while the servers run.
-		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return redisstore.Open(ctx, cfg.Store, redisstore.Options{Retention: cfg.Links.Retention, Log: log})
-	case cfg.Store != "badger":
+		opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		return kit.OpenStore(ctx, opts)
+	case kind != "badger":
 		return nil, fmt.Errorf("store %q: want badger, a redis:// URL, or a redis+cluster:// URL", redactURL(cfg.Store))
+	case dir != "":
+		opts.DataDir = dir
 	case cfg.DataDir == "":
 		return nil, errors.New("data_dir: required with the badger store (set it in the config file or LINKGUARD_DATA_DIR)")
 	}
-	if st, err := os.Stat(cfg.DataDir); err != nil || !st.IsDir() {
-		return nil, fmt.Errorf("data folder %s does not exist or is not a folder: point --config or LINKGUARD_DATA_DIR at the server's data_dir", cfg.DataDir)
+	if st, err := os.Stat(opts.DataDir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("data folder %s does not exist or is not a folder: point --config or LINKGUARD_DATA_DIR at the server's data_dir", opts.DataDir)
 	}
 	// MANIFEST is the file Badger writes first in a folder it owns.
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, "MANIFEST")); err != nil {
-		return nil, fmt.Errorf("data folder %s holds no linkguard store (no Badger MANIFEST): point --config or LINKGUARD_DATA_DIR at the server's data_dir", cfg.DataDir)
+	if _, err := os.Stat(filepath.Join(opts.DataDir, "MANIFEST")); err != nil {
+		return nil, fmt.Errorf("data folder %s holds no linkguard store (no Badger MANIFEST): point --config or LINKGUARD_DATA_DIR at the server's data_dir", opts.DataDir)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	st, err := badgerstore.Open(badgerstore.Options{Dir: cfg.DataDir, Retention: cfg.Links.Retention, Log: log})
+	opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st, err := kit.OpenStore(ctx, opts)
 	if errors.Is(err, linkguard.ErrLocked) {
-		return nil, fmt.Errorf("data folder %s is in use by another process, most likely the running linkguard server (%w): Badger lets one process open it at a time, so stop the server (e.g. systemctl stop linkguard), run this command, and start the server again", cfg.DataDir, linkguard.ErrLocked)
+		return nil, fmt.Errorf("data folder %s is in use by another process, most likely the running linkguard server (%w): Badger lets one process open it at a time, so stop the server (e.g. systemctl stop linkguard), run this command, and start the server again", opts.DataDir, linkguard.ErrLocked)
 	}
 	if err != nil {
 		return nil, err

@@ -10,8 +10,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,23 +17,19 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/kit"
 	"github.com/linkguard/linkguard/metrics"
 	lgoidc "github.com/linkguard/linkguard/oidc"
 	"github.com/linkguard/linkguard/server"
-	redisstore "github.com/linkguard/linkguard/store/redis"
 
-	"github.com/linkguard/linkguard/web"
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/linkguard/linkguard/internal/keyfile"
 )
 
 // version is set by the Makefile (-ldflags -X main.version=...).
@@ -92,29 +86,29 @@ commands:
 `)
 }
 
-// loadConfig builds the configuration: defaults, then the file, then the
-// environment, then flags.
-func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*Config, *resolved, error) {
+// loadConfig builds the configuration (defaults, then the file, then the
+// environment, then flags) and the kit's options from it, defaults filled.
+func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*Config, kit.Options, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("config", getenv("LINKGUARD_CONFIG"), "YAML config `file`")
 	listen := fs.String("listen", "", "address to listen on (overrides LINKGUARD_LISTEN)")
 	dev := fs.Bool("dev", false, "dev mode: outbox, dev API key, plain-http cookies")
 	if err := fs.Parse(args); err != nil {
-		return nil, nil, err
+		return nil, kit.Options{}, err
 	}
 	if fs.NArg() > 0 {
-		return nil, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return nil, kit.Options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	cfg := Default()
 	if *file != "" {
 		if err := cfg.loadFile(*file); err != nil {
-			return nil, nil, err
+			return nil, kit.Options{}, err
 		}
 	}
 	cfg.file = *file
 	if err := cfg.loadEnv(getenv); err != nil {
-		return nil, nil, err
+		return nil, kit.Options{}, err
 	}
 	if *listen != "" {
 		cfg.Listen = *listen
@@ -122,15 +116,15 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*C
 	if *dev {
 		cfg.Dev = true
 	}
-	r, err := cfg.validate()
+	opts, err := cfg.validate()
 	if err != nil {
-		return nil, nil, fmt.Errorf("invalid configuration:\n%w", err)
+		return nil, kit.Options{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	return &cfg, r, nil
+	return &cfg, opts, nil
 }
 
 func serve(args []string, stdout, stderr io.Writer) error {
-	cfg, r, err := loadConfig(args, os.Getenv, stderr)
+	cfg, opts, err := loadConfig(args, os.Getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -139,6 +133,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	slog.SetDefault(log)
+	opts.Log = log
 	if !hasCollector() && os.Getenv("LINKGUARD_ALLOW_NO_COLLECTOR") != "1" {
 		return errNoCollector
 	}
@@ -146,55 +141,15 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	var secret []byte
 	if cfg.SecretKeyFile != "" {
-		if secret, err = os.ReadFile(cfg.SecretKeyFile); err != nil {
+		if opts.SecretKey, err = keyfile.Read(cfg.SecretKeyFile); err != nil {
 			return fmt.Errorf("secret_key_file: %w", err)
 		}
 	}
-	if err := checkWeak(cfg, r.TrustedProxies, secret, log); err != nil {
+	if err := checkWeak(cfg, opts.TrustedProxies, opts.SecretKey, log); err != nil {
 		return err
 	}
-	if cfg.Dev && len(cfg.APIKeys) == 0 {
-		k, err := devAPIKey(cfg.DataDir)
-		if err != nil {
-			return err
-		}
-		cfg.APIKeys = []string{k}
-	}
-	var store linkguard.Store // nil: Badger in the data folder
-	if isRedis(cfg.Store) {
-		goredis.SetLogger(redisLog{log})
-		octx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		store, err = redisstore.Open(octx, cfg.Store, redisstore.Options{Retention: cfg.Links.Retention, Log: log})
-		cancel()
-		if err != nil {
-			return err
-		}
-	}
-	origins := r.RedirectOrigins
-	if cfg.Dev && !slices.Contains(origins, r.PublicOrigin) {
-		origins = append(origins, r.PublicOrigin) // the demo site redirects to the kit itself
-	}
-	if cfg.Dev && len(cfg.OIDC.Clients) == 0 {
-		// examples/oidc-rp signs in against `make run` with no setup.
-		cfg.OIDC.Clients = []lgoidc.ClientConfig{lgoidc.ExampleClient()}
-	}
-	k, err := kit.New(kit.Options{
-		PublicURL: r.PublicURL, DataDir: cfg.DataDir, Store: store, SecretKey: secret, APIKeys: cfg.APIKeys,
-		RedirectOrigins: origins, RedirectPaths: cfg.RedirectPaths, DefaultRedirect: cfg.DefaultRedirect, TrustedProxies: r.TrustedProxies,
-		Dev: cfg.Dev, Retention: cfg.Links.Retention, Heuristics: &cfg.Heuristics,
-		Policy: linkguard.Policy{DefaultTTL: cfg.Links.DefaultTTL, NonceMaxAge: cfg.Links.NonceMaxAge,
-			HandoffTTL: cfg.Links.HandoffTTL, MaxCodeAttempts: cfg.Links.MaxCodeAttempts, DefaultLocale: cfg.DefaultLocale},
-		GeoIPCity: cfg.GeoIP.City, GeoIPASN: cfg.GeoIP.ASN,
-		SMTPURL: cfg.Mail.SMTPURL, MailFrom: cfg.Mail.From,
-		Brand: web.Brand(cfg.Brand), TemplatesDir: cfg.TemplatesDir, Log: log,
-		HandoffAssertion: cfg.Handoff.Assertion, MailTemplatesDir: cfg.Mail.TemplatesDir,
-		OIDC:        cfg.OIDC,
-		MessagesDir: cfg.MessagesDir,
-		Admin:       kit.AdminOptions{Emails: cfg.Admin.Emails, ConfigFile: cfg.file},
-		Webhooks:    cfg.Webhooks,
-	})
+	k, err := kit.New(opts)
 	if err != nil {
 		return err
 	}
@@ -221,9 +176,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- k.App().Listener(ln) }()
-	log.Info("linkguard listening", "addr", ln.Addr().String(), "public_url", r.PublicURL, "dev", cfg.Dev, "version", version)
+	log.Info("linkguard listening", "addr", ln.Addr().String(), "public_url", k.Options().PublicURL, "dev", cfg.Dev, "version", version)
 	if cfg.Dev {
-		printDevHelp(stdout, cfg, r)
+		printDevHelp(stdout, k.Options())
 	}
 	select {
 	case err := <-errc:
@@ -264,25 +219,11 @@ func reloadOnHUP(ctx context.Context, k *kit.Kit, args []string, log *slog.Logge
 	}
 }
 
-// devAPIKey is a key kept in the data folder, so that the printed curl
-// line keeps working across restarts. Dev mode only.
-func devAPIKey(dir string) (string, error) {
-	path := filepath.Join(dir, "dev-api-key")
-	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 16 {
-		return strings.TrimSpace(string(b)), nil
+func printDevHelp(w io.Writer, o kit.Options) {
+	origin := o.PublicURL
+	if u, err := url.Parse(o.PublicURL); err == nil {
+		origin = linkguard.Origin(u)
 	}
-	raw := make([]byte, 18)
-	if _, err := rand.Read(raw); err != nil {
-		return "", err
-	}
-	k := "dev_" + base64.RawURLEncoding.EncodeToString(raw)
-	if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write dev API key: %w", err)
-	}
-	return k, nil
-}
-
-func printDevHelp(w io.Writer, cfg *Config, r *resolved) {
 	fmt.Fprintf(w, `
 linkguard is running in dev mode at %[1]s
 
@@ -303,33 +244,25 @@ and you land on the redirect with ?lg_code=...; exchange it, once:
     -d '{"code":"<lg_code>"}'
 
 %[4]s%[5]sStop with Ctrl-C.
-`, r.PublicURL, cfg.APIKeys[0], r.PublicOrigin, oidcHelp(cfg, r), adminHelp(cfg, r))
+`, o.PublicURL, o.APIKeys[0], origin, oidcHelp(o), adminHelp(o))
 }
 
 // adminHelp is the dev banner's console paragraph.
-func adminHelp(cfg *Config, r *resolved) string {
-	if len(cfg.Admin.Emails) == 0 {
+func adminHelp(o kit.Options) string {
+	if len(o.Admin.Emails) == 0 {
 		return "Console: set LINKGUARD_ADMIN_EMAILS=you@example.com to turn on /admin (make run does).\n\n"
 	}
-	return fmt.Sprintf("Console: %s/admin  sign in as %s (the link lands in /dev/outbox)\n\n", r.PublicURL, cfg.Admin.Emails[0])
+	return fmt.Sprintf("Console: %s/admin  sign in as %s (the link lands in /dev/outbox)\n\n", o.PublicURL, o.Admin.Emails[0])
 }
 
 // oidcHelp is the dev banner's OpenID Connect paragraph.
-func oidcHelp(cfg *Config, r *resolved) string {
-	for _, c := range cfg.OIDC.Clients {
+func oidcHelp(o kit.Options) string {
+	for _, c := range o.OIDC.Clients {
 		if c.ID == lgoidc.ExampleClient().ID {
-			return fmt.Sprintf("OpenID Connect: issuer %s, client %q (public, PKCE):\n  go run ./examples/oidc-rp    then open http://127.0.0.1:9090 (docs/oidc.md)\n\n", r.PublicURL, c.ID)
+			return fmt.Sprintf("OpenID Connect: issuer %s, client %q (public, PKCE):\n  go run ./examples/oidc-rp    then open http://127.0.0.1:9090 (docs/oidc.md)\n\n", o.PublicURL, c.ID)
 		}
 	}
 	return ""
-}
-
-// redisLog sends the Redis client's own messages (dial failures, pool
-// trouble) to the structured log instead of bare stderr lines.
-type redisLog struct{ log *slog.Logger }
-
-func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
-	r.log.Warn("redis client", "msg", fmt.Sprintf(format, v...))
 }
 
 // checkWeak refuses or warns about weak settings (kit.CheckWeak) before

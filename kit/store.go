@@ -1,0 +1,140 @@
+package kit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/linkguard/linkguard"
+	badgerstore "github.com/linkguard/linkguard/store/badger"
+	redisstore "github.com/linkguard/linkguard/store/redis"
+)
+
+// StoreKind reads a Store setting (see Options.Store): "badger" (with its
+// folder, "" for DataDir or memory), "memory", "redis", or "" for a
+// setting that names no store.
+func StoreKind(s string) (kind, dir string) {
+	switch s {
+	case "", "badger":
+		return "badger", ""
+	case "memory":
+		return "memory", ""
+	}
+	for _, scheme := range []string{"redis://", "rediss://", "redis+cluster://", "rediss+cluster://"} {
+		// NB: before url.Parse, which refuses a cluster's host list.
+		if strings.HasPrefix(s, scheme) {
+			return "redis", ""
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", ""
+	}
+	switch u.Scheme {
+	case "badger":
+		dir = u.Opaque
+		if dir == "" {
+			dir = u.Host + u.Path
+		}
+		if dir == "" {
+			return "", ""
+		}
+		return "badger", dir
+	}
+	return "", ""
+}
+
+// OpenStore opens the store that o.Store names, as New does: Badger in
+// o.DataDir (or memory), or Redis, with o.Retention and o.Log. The
+// operator tools use it to read the store a server wrote.
+func OpenStore(ctx context.Context, o Options) (linkguard.Store, error) {
+	o = o.withDefaults()
+	switch kind, _ := StoreKind(o.Store); kind {
+	case "badger", "memory":
+		dir := o.DataDir
+		if kind == "memory" {
+			dir = ""
+		}
+		return badgerstore.Open(badgerstore.Options{Dir: dir, Retention: o.Retention, Log: o.Log})
+	case "redis":
+		// The Redis client's own messages (dial failures, pool trouble) go
+		// to the structured log instead of bare stderr lines.
+		goredis.SetLogger(redisLog{o.Log})
+		raw, prefix := o.Store, ""
+		// NB: not url.Parse, which refuses a cluster's host list.
+		if base, query, ok := strings.Cut(raw, "?"); ok {
+			if q, err := url.ParseQuery(query); err == nil && q.Has("key_prefix") {
+				prefix = q.Get("key_prefix")
+				q.Del("key_prefix")
+				raw = base
+				if len(q) > 0 {
+					raw += "?" + q.Encode()
+				}
+			}
+		}
+		return redisstore.Open(ctx, raw, redisstore.Options{KeyPrefix: prefix, Retention: o.Retention, Log: o.Log})
+	}
+	return nil, fmt.Errorf("store %q: want badger, badger:///path, memory, a redis:// URL, or a redis+cluster:// URL", redactURL(o.Store))
+}
+
+// redisLog is the Redis client's logger.
+type redisLog struct{ log *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.log.Warn("redis client", "msg", fmt.Sprintf(format, v...))
+}
+
+// redactURL hides a password in a URL for messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "<unparseable URL>"
+	}
+	return u.Redacted()
+}
+
+// checkDir reports whether dir can be the data folder, creating nothing:
+// an existing folder must take a new file; a missing one, its nearest
+// existing parent (where New will create it).
+func checkDir(dir string) error {
+	d := filepath.Clean(dir)
+	for {
+		st, err := os.Stat(d)
+		if err == nil {
+			if !st.IsDir() {
+				if d == filepath.Clean(dir) {
+					return errors.New("not a folder")
+				}
+				return fmt.Errorf("cannot create it: %s is not a folder", d)
+			}
+			break
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return fmt.Errorf("cannot create it: no parent folder")
+		}
+		d = parent
+	}
+	// A probe file, removed at once: permission bits say nothing of
+	// read-only mounts, special file systems or root's rights.
+	f, err := os.CreateTemp(d, ".probe-*")
+	if err != nil {
+		if d != filepath.Clean(dir) {
+			return fmt.Errorf("cannot create it: %w", err)
+		}
+		return fmt.Errorf("not writable: %w", err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
