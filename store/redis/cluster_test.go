@@ -440,3 +440,15 @@ func servesSlotOf(t *testing.T, n *redistest.Server, key string) bool {
 	}
 	return false
 }
+
+// New takes one server or a cluster; a Ring (keys spread by the client,
+// scripts split) and no client are refused with the reason.
+func TestNewRefusesRingAndNil(t *testing.T) {
+	ring := goredis.NewRing(&goredis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})
+	if _, err := New(context.Background(), Options{Client: ring}); err == nil || !strings.Contains(err.Error(), "Ring") {
+		t.Fatalf("New with a Ring: %v", err)
+	}
+	if _, err := New(context.Background(), Options{}); err == nil || !strings.Contains(err.Error(), "Client is nil") {
+		t.Fatalf("New without a client: %v", err)
+	}
+}

@@ -161,6 +161,12 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Client == nil {
 		return nil, errors.New("redis store: Options.Client is nil")
 	}
+	if _, ok := opts.Client.(*goredis.Ring); ok {
+		// A Ring spreads keys over servers with no slot rules: the
+		// scripts' keys would be split. One server or a cluster.
+		opts.Client.Close()
+		return nil, errors.New("redis store: a goredis.Ring is not supported (it splits a script's keys over servers); use a Client or a ClusterClient")
+	}
 	if opts.KeyPrefix == "" {
 		opts.KeyPrefix = "lg:"
 	}
