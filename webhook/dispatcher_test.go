@@ -467,3 +467,51 @@ func TestQueueBound(t *testing.T) {
 		t.Fatalf("%d queued, want 2", len(due))
 	}
 }
+
+// TestQueueBoundFollowsDeliveries: the bound counts pending jobs only: a
+// delivered one frees its place, a retried one keeps it, and a reopened
+// store counts again from its data.
+func TestQueueBoundFollowsDeliveries(t *testing.T) {
+	dir := t.TempDir()
+	st, err := badgerstore.Open(badgerstore.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const max = 2
+	enqueue := func(st linkguard.WebhookQueue, id string) error {
+		now := time.Now().UTC()
+		return st.EnqueueWebhooks(ctx, []linkguard.WebhookJob{{ID: id + ".x", MsgID: id, Endpoint: "x",
+			Type: linkguard.EventLinkConsumed, CreatedAt: now, NextAt: now}}, max)
+	}
+	for _, id := range []string{"msg_1", "msg_2"} {
+		if err := enqueue(st, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := enqueue(st, "msg_3"); !errors.Is(err, linkguard.ErrQueueFull) {
+		t.Fatalf("third job: %v, want ErrQueueFull", err)
+	}
+	due, err := st.DueWebhooks(ctx, time.Now().UTC(), time.Minute, 10)
+	if err != nil || len(due) != 2 {
+		t.Fatalf("due %d, %v", len(due), err)
+	}
+	retry, done := due[0], due[1]
+	retry.Attempt, retry.NextAt = 1, time.Now().Add(time.Minute)
+	done.State, done.DoneAt = linkguard.WebhookDelivered, time.Now()
+	for _, j := range []*linkguard.WebhookJob{&retry, &done} {
+		if err := st.UpdateWebhook(ctx, j, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := enqueue(st, "msg_3"); err != nil {
+		t.Fatalf("after one delivery: %v", err)
+	}
+	if err := enqueue(st, "msg_4"); !errors.Is(err, linkguard.ErrQueueFull) {
+		t.Fatalf("fourth job: %v, want ErrQueueFull", err)
+	}
+	st.Close()
+	st2 := openStore(t, dir)
+	if err := enqueue(st2, "msg_5"); !errors.Is(err, linkguard.ErrQueueFull) {
+		t.Fatalf("after reopening, 2 pending: %v, want ErrQueueFull", err)
+	}
+}

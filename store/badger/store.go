@@ -62,6 +62,8 @@ type Store struct {
 	// writes: each is one WAL sync), for the tests that hold a
 	// consumption to one.
 	commits atomic.Uint64
+	// pending counts the webhook queue's pending jobs (webhook.go).
+	pending webhookCount
 }
 
 // Open opens (creating if needed) the store in opts.Dir. A folder held by
