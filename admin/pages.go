@@ -346,7 +346,8 @@ func (c *Console) tuningPost(fc *fiber.Ctx) error {
 			p.More = true
 			return errStop
 		}
-		events = append(events, replay.Event{ID: v.ID, LinkID: v.LinkID, At: v.At, Kind: v.Kind, Input: *v.Input, Verdict: *v.Verdict})
+		ev, _ := replay.FromVisit(v) // Decisions gives only visits with one
+		events = append(events, ev)
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStop) {
@@ -398,11 +399,10 @@ func (c *Console) exportPage(fc *fiber.Ctx) error {
 // export streams the recorded decisions as JSONL, the format of
 // `linkguard events export` and GET /v1/events.
 func (c *Console) export(fc *fiber.Ctx) error {
-	d, err := time.ParseDuration(fc.Query("since", "168h"))
-	if err != nil || d <= 0 {
-		return c.fail(fc, http.StatusBadRequest, "since: want a duration such as 24h or 720h.")
+	since, err := replay.ParseSince(fc.Query("since", "168h"), c.opts.Now())
+	if err != nil {
+		return c.fail(fc, http.StatusBadRequest, "since "+err.Error()+".")
 	}
-	since := c.opts.Now().Add(-d)
 	ctx := context.WithoutCancel(fc.UserContext())
 	fc.Set(fiber.HeaderContentType, "application/x-ndjson")
 	fc.Set(fiber.HeaderCacheControl, "no-store")
@@ -411,7 +411,8 @@ func (c *Console) export(fc *fiber.Ctx) error {
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
 		err := c.svc.Decisions(ctx, since, func(v *linkguard.Visit) error {
-			return enc.Encode(replay.Event{ID: v.ID, LinkID: v.LinkID, At: v.At, Kind: v.Kind, Input: *v.Input, Verdict: *v.Verdict})
+			ev, _ := replay.FromVisit(v) // Decisions gives only visits with one
+			return enc.Encode(ev)
 		})
 		if err != nil {
 			c.log.Error("console export", "err", err)

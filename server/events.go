@@ -4,23 +4,21 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint/replay"
-	"github.com/linkguard/linkguard/internal/clip"
 )
 
 // events answers GET /v1/events?since=168h (or an RFC 3339 time): the
 // recorded decisions as JSONL, the input of `linkguard replay`, streamed
 // from the running server.
 func (s *Server) events(c *fiber.Ctx) error {
-	since, err := parseSince(c.Query("since", "168h"), time.Now())
+	since, err := replay.ParseSince(c.Query("since", "168h"), time.Now())
 	if err != nil {
-		return err
+		return linkguard.Errorf(linkguard.KindInvalid, linkguard.CodeInvalidRequest, "since %v", err)
 	}
 	ctx := context.WithoutCancel(c.UserContext())
 	c.Set(fiber.HeaderContentType, "application/x-ndjson")
@@ -29,8 +27,8 @@ func (s *Server) events(c *fiber.Ctx) error {
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
 		err := s.svc.Decisions(ctx, since, func(v *linkguard.Visit) error {
-			return enc.Encode(replay.Event{ID: v.ID, LinkID: v.LinkID, At: v.At, Kind: v.Kind,
-				Input: *v.Input, Verdict: *v.Verdict})
+			ev, _ := replay.FromVisit(v) // Decisions gives only visits with one
+			return enc.Encode(ev)
 		})
 		if err != nil {
 			s.log.Error("stream events", "err", err)
@@ -38,19 +36,4 @@ func (s *Server) events(c *fiber.Ctx) error {
 		w.Flush()
 	})
 	return nil
-}
-
-func parseSince(v string, now time.Time) (time.Time, error) {
-	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	if days, ok := strings.CutSuffix(v, "d"); ok {
-		if d, err := time.ParseDuration(days + "h"); err == nil && d >= 0 {
-			return now.Add(-24 * d), nil
-		}
-	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
-	}
-	return time.Time{}, linkguard.Errorf(linkguard.KindInvalid, linkguard.CodeInvalidRequest, "since %q: want a duration back from now (168h, 7d) or an RFC 3339 time", clip.String(v, 40))
 }

@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -91,9 +90,9 @@ func exportEvents(args []string, stdout, stderr io.Writer, getenv func(string) s
 	if len(pos) > 0 {
 		return fmt.Errorf("events export: unexpected argument %q (write to a file with --out FILE)", pos[0])
 	}
-	since, err := parseSince(*sinceFlag, now())
+	since, err := replay.ParseSince(*sinceFlag, now())
 	if err != nil {
-		return fmt.Errorf("events export: %w", err)
+		return fmt.Errorf("events export: --since %w", err)
 	}
 	cfg, err := operatorConfig(*file, getenv)
 	if err != nil {
@@ -113,7 +112,7 @@ func exportEvents(args []string, stdout, stderr io.Writer, getenv func(string) s
 	counts := map[linkguard.VisitKind]int{}
 	n := 0
 	err = st.ScanVisits(context.Background(), since, func(v *linkguard.Visit) error {
-		ev, ok := eventOf(v)
+		ev, ok := replay.FromVisit(v)
 		if !ok {
 			return nil
 		}
@@ -135,36 +134,6 @@ func exportEvents(args []string, stdout, stderr io.Writer, getenv func(string) s
 		n, counts[linkguard.VisitVerify], counts[linkguard.VisitConfirm], counts[linkguard.VisitCode],
 		since.UTC().Format(time.RFC3339), dest)
 	return nil
-}
-
-// eventOf turns a recorded visit into an event; visits without a decision
-// (page views) have none.
-func eventOf(v *linkguard.Visit) (replay.Event, bool) {
-	if v.Input == nil || v.Verdict == nil {
-		return replay.Event{}, false
-	}
-	return replay.Event{ID: v.ID, LinkID: v.LinkID, At: v.At, Kind: v.Kind, Input: *v.Input, Verdict: *v.Verdict}, true
-}
-
-// parseSince reads --since: a duration back from now (Go syntax, or whole
-// days as "7d") or an RFC 3339 time.
-func parseSince(s string, now time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n > 0 {
-			return now.Add(-time.Duration(n) * 24 * time.Hour), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		if d <= 0 {
-			return time.Time{}, fmt.Errorf("--since %q: want a positive duration back from now, like 168h", s)
-		}
-		return now.Add(-d), nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, fmt.Errorf("--since %q: want a duration like 168h or 7d, or an RFC 3339 time like 2026-03-02T00:00:00Z", s)
 }
 
 // createOutput returns where to write and a function that finishes the
@@ -226,31 +195,24 @@ func replayCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	eng, err := fingerprint.NewEngine(h)
-	if err != nil {
-		return fmt.Errorf("replay: %s: %w", configName(*file), err)
-	}
-	evs, err := readEvents(pos[0], stdin)
+	r, closeFn, err := openEvents(pos[0], stdin)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
-	if *labels {
-		kept := evs[:0]
-		for _, ev := range evs {
-			if ev.Label != "" {
-				kept = append(kept, ev)
-			}
-		}
-		if len(kept) == 0 {
-			return fmt.Errorf("replay: --labels: no event in %s carries a label (add \"label\": \"scanner\" or \"human\" to the lines you have checked)", pos[0])
-		}
-		evs = kept
-	}
-	if len(evs) == 0 {
+	defer closeFn()
+	err = replay.Run(stdout, h, r, replay.RunOptions{Labelled: *labels, Source: configName(*file)})
+	var ce *replay.ConfigError
+	switch {
+	case errors.As(err, &ce):
+		return fmt.Errorf("replay: %s: %w", configName(*file), ce.Err)
+	case errors.Is(err, replay.ErrNoLabels):
+		return fmt.Errorf("replay: --labels: no event in %s carries a label (add \"label\": \"scanner\" or \"human\" to the lines you have checked)", pos[0])
+	case errors.Is(err, replay.ErrEmpty):
 		return fmt.Errorf("replay: %s holds no events: nothing to replay", pos[0])
+	case err != nil:
+		return fmt.Errorf("replay: %s: %w", pos[0], err)
 	}
-	fmt.Fprintf(stdout, "heuristics from %s\n", configName(*file))
-	return replay.Print(stdout, replay.Replay(eng, evs))
+	return nil
 }
 
 // explainMain is `linkguard explain`.
@@ -328,7 +290,7 @@ func storeEvent(st linkguard.Store, id string) (replay.Event, error) {
 			return nil
 		}
 		var ok bool
-		ev, ok = eventOf(v)
+		ev, ok = replay.FromVisit(v)
 		visit = !ok
 		return errFound
 	})

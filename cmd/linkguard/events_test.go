@@ -571,28 +571,3 @@ func TestHelpIsNotAnError(t *testing.T) {
 		}
 	}
 }
-
-func TestParseSince(t *testing.T) {
-	now := time.Date(2026, 3, 9, 12, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		in   string
-		want time.Time
-		err  bool
-	}{
-		{"168h", now.Add(-168 * time.Hour), false},
-		{"7d", now.Add(-168 * time.Hour), false},
-		{"90m", now.Add(-90 * time.Minute), false},
-		{"2026-03-02T00:00:00Z", time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), false},
-		{"2026-03-02T01:00:00+01:00", time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), false},
-		{"0s", time.Time{}, true},
-		{"-1h", time.Time{}, true},
-		{"0d", time.Time{}, true},
-		{"2026-03-02", time.Time{}, true},
-		{"", time.Time{}, true},
-	} {
-		got, err := parseSince(tc.in, now)
-		if (err != nil) != tc.err || (!tc.err && !got.Equal(tc.want)) {
-			t.Errorf("parseSince(%q) = %v, %v", tc.in, got, err)
-		}
-	}
-}

@@ -261,18 +261,49 @@ func Replay(d fingerprint.Decider, events []Event) Result {
 	return res
 }
 
+// RunOptions are Run's choices.
+type RunOptions struct {
+	// Labelled replays only the events that carry a label.
+	Labelled bool
+	// Source, when set, says where cfg comes from: Run's first line is
+	// "heuristics from " and it.
+	Source string
+}
+
 // Run reads JSONL events, re-decides them with cfg and prints the
 // comparison: a table of old against new decisions, then every event whose
 // decision flips with its new reasons, then precision and recall when
-// events carry labels. It is `linkguard replay`.
-func Run(w io.Writer, cfg fingerprint.Config, events io.Reader) error {
+// events carry labels. It is `linkguard replay`. A refused cfg is a
+// *ConfigError; events that hold none to replay are ErrEmpty or
+// ErrNoLabels; Read's errors name the line.
+func Run(w io.Writer, cfg fingerprint.Config, events io.Reader, opts RunOptions) error {
 	eng, err := fingerprint.NewEngine(cfg)
 	if err != nil {
-		return err
+		return &ConfigError{err}
 	}
 	evs, err := Read(events)
 	if err != nil {
 		return err
+	}
+	if len(evs) == 0 {
+		return ErrEmpty
+	}
+	if opts.Labelled {
+		kept := evs[:0]
+		for _, ev := range evs {
+			if ev.Label != "" {
+				kept = append(kept, ev)
+			}
+		}
+		if len(kept) == 0 {
+			return ErrNoLabels
+		}
+		evs = kept
+	}
+	if opts.Source != "" {
+		if _, err := fmt.Fprintf(w, "heuristics from %s\n", opts.Source); err != nil {
+			return err
+		}
 	}
 	return Print(w, Replay(eng, evs))
 }

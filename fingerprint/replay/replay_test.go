@@ -27,7 +27,7 @@ func TestRunSameConfigChangesNothing(t *testing.T) {
 	if err := Write(&in, recorded(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := Run(&out, fingerprint.DefaultConfig(), &in); err != nil {
+	if err := Run(&out, fingerprint.DefaultConfig(), &in, RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	s := out.String()
@@ -52,7 +52,7 @@ func TestRunShowsFlipsAndWarnsOnScannerPasses(t *testing.T) {
 		cfg.Disable(name) // a worse one: no mark of a machine counts at all
 	}
 	cfg.Compatibility.Thresholds.Confirm = 0.3
-	if err := Run(&out, cfg, &in); err != nil {
+	if err := Run(&out, cfg, &in, RunOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	s := out.String()
