@@ -56,7 +56,7 @@ func TestIntegrationDocSnippets(t *testing.T) {
 			}
 		}
 	}
-	if goN != 3 || jsN != 3 {
-		t.Errorf("found %d Go programs and %d JS blocks, want 3 and 3", goN, jsN)
+	if goN != 3 || jsN != 4 { // the fourth JS block: the webhook handler
+		t.Errorf("found %d Go programs and %d JS blocks, want 3 and 4", goN, jsN)
 	}
 }
