@@ -37,6 +37,9 @@ func (k *Kit) setupEvents(opts Options, publicURL string) error {
 		return nil
 	}
 	svc := k.Service
+	if consoleOn && svc.Mail == nil {
+		return errors.New("admin.emails: operators sign in to the console by email, and this server sends none: set LINKGUARD_SMTP_URL (or use dev mode)")
+	}
 	var listeners []func(context.Context, *linkguard.Event)
 	if consoleOn {
 		k.counter = admin.NewCounter(k.store, k.log)

@@ -204,3 +204,13 @@ func TestAdminOnlyWhenConfigured(t *testing.T) {
 		t.Fatalf("the mail holds no link to %s/l/", on.base)
 	}
 }
+
+// TestAdminNeedsMail: a console whose sign-in links cannot be mailed is
+// refused at start, with the setting to fix.
+func TestAdminNeedsMail(t *testing.T) {
+	_, err := kit.New(kit.Options{PublicURL: "https://kit.example.com", APIKeys: []string{apiKey}, Store: "memory",
+		Admin: kit.AdminOptions{Emails: []string{"ops@example.com"}}})
+	if err == nil || !strings.Contains(err.Error(), "LINKGUARD_SMTP_URL") {
+		t.Fatalf("err %v, want one naming LINKGUARD_SMTP_URL", err)
+	}
+}
