@@ -22,6 +22,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/linkguard/linkguard/assertion"
+	"github.com/linkguard/linkguard/internal/keyfile"
 )
 
 // Key files in the data folder. The Ed25519 key is the one signed
@@ -129,31 +130,24 @@ func loadOrCreateRSA(path string, log *slog.Logger) (*rsa.PrivateKey, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return k, err
 	}
-	nk, err := rsa.GenerateKey(rand.Reader, rsaBits)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(nk)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("RS256 key file %s: %w", path, err)
-	}
-	// O_EXCL: never replace a key another process wrote meanwhile.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		_, err = f.Write(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+	// keyfile links a complete file into place: never half a key, never
+	// another process's key replaced, and every starter reads the winner's.
+	_, created, err := keyfile.LoadOrCreate(path, func() ([]byte, error) {
+		nk, err := rsa.GenerateKey(rand.Reader, rsaBits)
 		if err != nil {
-			os.Remove(path)
-			return nil, fmt.Errorf("RS256 key file %s: %w", path, err)
+			return nil, err
 		}
-		log.Info("created a new RS256 key for ID tokens", "path", path)
-	} else if !errors.Is(err, fs.ErrExist) {
+		der, err := x509.MarshalPKCS8PrivateKey(nk)
+		if err != nil {
+			return nil, err
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("RS256 key file %s: %w", path, err)
+	}
+	if created {
+		log.Info("created a new RS256 key for ID tokens", "path", path)
 	}
 	return loadRSA(path, log)
 }

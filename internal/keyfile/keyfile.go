@@ -98,12 +98,36 @@ func createOnce(path string, data []byte) (bool, error) {
 	if err := os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
 		return false, nil
 	} else if err != nil {
-		return false, err
+		// No hard links here (some network or FUSE file systems): an
+		// exclusive create is the next best thing.
+		return writeExclusive(path, data)
 	}
 	// The new name must survive a crash too.
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()
 		d.Close()
+	}
+	return true, nil
+}
+
+// writeExclusive creates path with data unless it exists.
+func writeExclusive(path string, data []byte) (bool, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return false, err
 	}
 	return true, nil
 }
