@@ -49,15 +49,18 @@ func ParseEventType(s string) (EventType, error) {
 // ConsumedVia says what spent a link.
 type ConsumedVia string
 
-// The ways a link is consumed, as the metrics label them.
+// The ways a link is consumed, as events and the metrics name them.
 const (
 	// ViaCookie: the browser that asked held the device cookie.
-	ViaCookie ConsumedVia = ConsumedByCookie
+	ViaCookie ConsumedVia = "cookie"
 	// ViaClick: the page's report (a click on Continue, or zero-click).
-	ViaClick ConsumedVia = ConsumedByClick
+	ViaClick ConsumedVia = "click"
 	// ViaCode: the code from the email was typed.
-	ViaCode ConsumedVia = ConsumedByCode
+	ViaCode ConsumedVia = "code"
 )
+
+// ConsumedVias lists every ConsumedVia.
+var ConsumedVias = []ConsumedVia{ViaCookie, ViaClick, ViaCode}
 
 // Event is something that happened to a link. It carries ids and verdict
 // summaries, never a token, a code, a cookie or an address: it is what a

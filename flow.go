@@ -179,9 +179,9 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 		if err != nil || res.Outcome != OutcomeConsumed {
 			vis.Outcome = VisitOutcomeRejected
 		} else if in.Binding {
-			s.observer().LinkConsumed(ConsumedByCookie)
+			s.observer().LinkConsumed(ViaCookie)
 		} else {
-			s.observer().LinkConsumed(ConsumedByClick)
+			s.observer().LinkConsumed(ViaClick)
 		}
 		s.addVisit(ctx, vis)
 		if vis.Outcome == VisitOutcomeConsumed {
@@ -317,7 +317,7 @@ func (s *Service) SpendCode(ctx context.Context, l *Link, code string, v fingerp
 	stored, err := s.Store.ConsumeWithCode(ctx, l.ID, s.Keys.CodeHash(l.ID, code), s.Policy.MaxCodeAttempts, now, cv, h)
 	switch {
 	case errors.Is(err, ErrWrongCode):
-		s.observer().CodeAttempt(CodeWrong)
+		s.observer().CodeAttempt(CodeResultWrong)
 		left := s.Policy.MaxCodeAttempts - stored.CodeAttempts
 		if left <= 0 {
 			s.Emit(ctx, &Event{Type: EventLinkLocked, At: now, Email: l.Email, LinkID: l.ID,
@@ -325,7 +325,7 @@ func (s *Service) SpendCode(ctx context.Context, l *Link, code string, v fingerp
 		}
 		return &Spent{Link: stored}, left, err
 	case errors.Is(err, ErrTooManyAttempts):
-		s.observer().CodeAttempt(CodeLocked)
+		s.observer().CodeAttempt(CodeResultLocked)
 		return &Spent{Link: stored}, 0, err
 	case errors.Is(err, ErrNotPending):
 		return &Spent{Link: stored}, 0, err
@@ -335,8 +335,8 @@ func (s *Service) SpendCode(ctx context.Context, l *Link, code string, v fingerp
 		return nil, 0, fmt.Errorf("spend code: %w", err)
 	}
 	s.log().Info("link consumed", "link_id", l.ID, "decision", cv.Decision, "by_code", true)
-	s.observer().CodeAttempt(CodeRight)
-	s.observer().LinkConsumed(ConsumedByCode)
+	s.observer().CodeAttempt(CodeResultRight)
+	s.observer().LinkConsumed(ViaCode)
 	return &Spent{Link: stored, Handoff: h, Code: hcode}, 0, nil
 }
 

@@ -38,12 +38,12 @@ func (v *Visit) IsDecision() bool { return v.Kind != VisitView }
 // Past is v as an entry of its link's history summary, its strings cut so
 // that the entry stays under MaxPastVisitBytes.
 func (v *Visit) Past() fingerprint.PastVisit {
-	return clipPast(fingerprint.PastVisit{At: v.At, Kind: v.Kind, Outcome: string(v.Outcome),
+	return clipPast(fingerprint.PastVisit{At: v.At, Kind: v.Kind, Outcome: v.Outcome,
 		Network: v.Network, UserAgent: v.UserAgent, Scanner: v.Scanner})
 }
 
 func clipPast(p fingerprint.PastVisit) fingerprint.PastVisit {
-	p.Kind, p.Outcome, p.Network = fingerprint.VisitKind(clip.String(string(p.Kind), 16)), clip.String(p.Outcome, 16), clipNetwork(p.Network)
+	p.Kind, p.Outcome, p.Network = fingerprint.VisitKind(clip.String(string(p.Kind), 16)), fingerprint.VisitOutcome(clip.String(string(p.Outcome), 16)), clipNetwork(p.Network)
 	p.UserAgent, p.Scanner = clip.String(p.UserAgent, 256), clip.String(p.Scanner, 64)
 	return p
 }

@@ -10,30 +10,33 @@ import "github.com/linkguard/linkguard/fingerprint"
 type Observer interface {
 	// LinkIssued counts a link stored by Issue.
 	LinkIssued(p Purpose)
-	// Decided counts one decision of the decider, at stage "verify",
-	// "confirm" or "code" (a typed code).
-	Decided(stage string, d fingerprint.Decision)
-	// LinkConsumed counts a consumption, by ConsumedByCookie,
-	// ConsumedByClick or ConsumedByCode.
-	LinkConsumed(by string)
+	// Decided counts one decision of the decider, made for a visit of
+	// kind VisitVerify, VisitConfirm or VisitCode (a typed code).
+	Decided(kind VisitKind, d fingerprint.Decision)
+	// LinkConsumed counts a consumption, by one of ConsumedVias.
+	LinkConsumed(via ConsumedVia)
 	// ScannerVisit counts a visit attributed to a known mail scanner
 	// (vendor is its entry's name) or vetoed as a machine ("unknown").
 	ScannerVisit(vendor string)
-	// CodeAttempt counts one typed code: CodeRight, CodeWrong or
-	// CodeLocked (no tries were left).
-	CodeAttempt(result string)
+	// CodeAttempt counts one typed code, by one of CodeResults.
+	CodeAttempt(r CodeResult)
 }
 
-// How a link was consumed, and what a typed code met: Observer labels.
+// CodeResult is what a typed code met, as the metrics label it.
+type CodeResult string
+
+// The results of a typed code.
 const (
-	ConsumedByCookie = "cookie"
-	ConsumedByClick  = "click"
-	ConsumedByCode   = "code"
+	CodeResultRight CodeResult = "right"
+	CodeResultWrong CodeResult = "wrong"
+	// CodeResultLocked: no tries were left.
+	CodeResultLocked CodeResult = "locked"
+)
 
-	CodeRight  = "right"
-	CodeWrong  = "wrong"
-	CodeLocked = "locked"
+// CodeResults lists every CodeResult, for metrics that start each at zero.
+var CodeResults = []CodeResult{CodeResultRight, CodeResultWrong, CodeResultLocked}
 
+const (
 	// ScannerUnknown is the vendor of a visit vetoed as a machine that no
 	// scanner entry names.
 	ScannerUnknown = "unknown"
@@ -42,11 +45,11 @@ const (
 // nopObserver is the Observer of a Service without one.
 type nopObserver struct{}
 
-func (nopObserver) LinkIssued(Purpose)                   {}
-func (nopObserver) Decided(string, fingerprint.Decision) {}
-func (nopObserver) LinkConsumed(string)                  {}
-func (nopObserver) ScannerVisit(string)                  {}
-func (nopObserver) CodeAttempt(string)                   {}
+func (nopObserver) LinkIssued(Purpose)                      {}
+func (nopObserver) Decided(VisitKind, fingerprint.Decision) {}
+func (nopObserver) LinkConsumed(ConsumedVia)                {}
+func (nopObserver) ScannerVisit(string)                     {}
+func (nopObserver) CodeAttempt(CodeResult)                  {}
 
 func (s *Service) observer() Observer {
 	if s.Observer != nil {
@@ -60,8 +63,7 @@ func (s *Service) observer() Observer {
 func (s *Service) observeVisit(v *Visit) {
 	o := s.observer()
 	if v.Verdict != nil {
-		stage := string(v.Kind)
-		o.Decided(stage, v.Verdict.Decision)
+		o.Decided(v.Kind, v.Verdict.Decision)
 	}
 	if v.Outcome == VisitOutcomeConsumed {
 		return // a person, whatever the network says

@@ -117,7 +117,7 @@ func (s *Service) codeFor(ctx context.Context, l *Link, code string, c *Client) 
 		return nil, err
 	}
 	if s.Locked(l) {
-		s.observer().CodeAttempt(CodeLocked)
+		s.observer().CodeAttempt(CodeResultLocked)
 		return nil, tooMany()
 	}
 	if !validCode(code) {

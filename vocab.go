@@ -70,21 +70,17 @@ const (
 )
 
 // VisitOutcome is what a visit led to, as docs/api.md names it in a
-// link's visits.
-type VisitOutcome string
+// link's visits. Like VisitKind, it is the decision engine's type, which
+// keeps the outcomes of past visits in Input.History.
+type VisitOutcome = fingerprint.VisitOutcome
 
 // The visit outcomes.
 const (
-	// VisitOutcomeNone: a view, which decides nothing.
-	VisitOutcomeNone VisitOutcome = "none"
-	// VisitOutcomeConsumed: the visit spent the link.
-	VisitOutcomeConsumed VisitOutcome = "consumed"
-	// VisitOutcomeConfirm: a click on Continue was asked for.
-	VisitOutcomeConfirm VisitOutcome = "confirm"
-	// VisitOutcomeCode: the code was asked for.
-	VisitOutcomeCode VisitOutcome = "code"
-	// VisitOutcomeRejected: a wrong code, or a consume that lost.
-	VisitOutcomeRejected VisitOutcome = "rejected"
+	VisitOutcomeNone     = fingerprint.VisitOutcomeNone
+	VisitOutcomeConsumed = fingerprint.VisitOutcomeConsumed
+	VisitOutcomeConfirm  = fingerprint.VisitOutcomeConfirm
+	VisitOutcomeCode     = fingerprint.VisitOutcomeCode
+	VisitOutcomeRejected = fingerprint.VisitOutcomeRejected
 )
 
 // ErrorCode is the stable snake_case code of an *Error, the "code" of an

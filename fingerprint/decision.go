@@ -43,6 +43,24 @@ const (
 	VisitCode VisitKind = "code"
 )
 
+// VisitOutcome is what a visit led to, as docs/api.md names it in a
+// link's visits (linkguard.VisitOutcome is this type).
+type VisitOutcome string
+
+// The visit outcomes.
+const (
+	// VisitOutcomeNone: a view, which decides nothing.
+	VisitOutcomeNone VisitOutcome = "none"
+	// VisitOutcomeConsumed: the visit spent the link.
+	VisitOutcomeConsumed VisitOutcome = "consumed"
+	// VisitOutcomeConfirm: a click on Continue was asked for.
+	VisitOutcomeConfirm VisitOutcome = "confirm"
+	// VisitOutcomeCode: the code was asked for.
+	VisitOutcomeCode VisitOutcome = "code"
+	// VisitOutcomeRejected: a wrong code, or a consume that lost.
+	VisitOutcomeRejected VisitOutcome = "rejected"
+)
+
 // VisitKind is the kind a report at stage s is recorded as; an unset
 // stage is a verify.
 func (s Stage) VisitKind() VisitKind {
@@ -106,8 +124,8 @@ type PastVisit struct {
 	Kind      VisitKind `json:"kind"`
 	Network   Network   `json:"network"`
 	UserAgent string    `json:"user_agent,omitempty"`
-	// Outcome is what the visit was answered ("none" for a view).
-	Outcome string `json:"outcome,omitempty"`
+	// Outcome is what the visit was answered (VisitOutcomeNone for a view).
+	Outcome VisitOutcome `json:"outcome,omitempty"`
 	// Scanner names the scanner entry (Engine.Scanner) that the visit's
 	// network or user agent matched when it was seen; "" for none.
 	Scanner string `json:"scanner,omitempty"`

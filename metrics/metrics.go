@@ -101,11 +101,11 @@ func New() *Metrics {
 	for _, p := range linkguard.Purposes {
 		m.issued.get(string(p))
 	}
-	for _, by := range []string{linkguard.ConsumedByCookie, linkguard.ConsumedByClick, linkguard.ConsumedByCode} {
-		m.consumed.get(by)
+	for _, via := range linkguard.ConsumedVias {
+		m.consumed.get(string(via))
 	}
-	for _, r := range []string{linkguard.CodeRight, linkguard.CodeWrong, linkguard.CodeLocked} {
-		m.codes.get(r)
+	for _, r := range linkguard.CodeResults {
+		m.codes.get(string(r))
 	}
 	for _, r := range []string{MailSent, MailRetry, MailFailed} {
 		m.mail.get(r)
@@ -134,18 +134,18 @@ func (m *Metrics) Mux() http.Handler {
 func (m *Metrics) LinkIssued(p linkguard.Purpose) { m.issued.get(string(p)).Inc() }
 
 // Decided implements linkguard.Observer.
-func (m *Metrics) Decided(stage string, d fingerprint.Decision) {
-	m.decisions.get(stage, string(d)).Inc()
+func (m *Metrics) Decided(kind linkguard.VisitKind, d fingerprint.Decision) {
+	m.decisions.get(string(kind), string(d)).Inc()
 }
 
 // LinkConsumed implements linkguard.Observer.
-func (m *Metrics) LinkConsumed(by string) { m.consumed.get(by).Inc() }
+func (m *Metrics) LinkConsumed(via linkguard.ConsumedVia) { m.consumed.get(string(via)).Inc() }
 
 // ScannerVisit implements linkguard.Observer.
 func (m *Metrics) ScannerVisit(vendor string) { m.scanners.get(vendor).Inc() }
 
 // CodeAttempt implements linkguard.Observer.
-func (m *Metrics) CodeAttempt(result string) { m.codes.get(result).Inc() }
+func (m *Metrics) CodeAttempt(r linkguard.CodeResult) { m.codes.get(string(r)).Inc() }
 
 // MailDelivery counts one delivery attempt: MailSent, MailRetry or
 // MailFailed (the mail deliverer's hook).

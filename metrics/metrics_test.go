@@ -35,12 +35,12 @@ func TestExposition(t *testing.T) {
 	m.WatchMailQueue(func() float64 { return queue })
 	m.WatchDroppedVisits(func() uint64 { return dropped })
 	m.LinkIssued(linkguard.PurposeInvite)
-	m.Decided("verify", fingerprint.Consume)
-	m.Decided("confirm", fingerprint.Code)
-	m.LinkConsumed(linkguard.ConsumedByClick)
+	m.Decided(linkguard.VisitVerify, fingerprint.Consume)
+	m.Decided(linkguard.VisitConfirm, fingerprint.Code)
+	m.LinkConsumed(linkguard.ViaClick)
 	m.ScannerVisit("microsoft")
 	m.ScannerVisit("microsoft")
-	m.CodeAttempt(linkguard.CodeWrong)
+	m.CodeAttempt(linkguard.CodeResultWrong)
 	m.MailDelivery(MailSent)
 	m.Request("/l/:token", "GET", 200, 3*time.Millisecond)
 
@@ -94,12 +94,12 @@ func TestRecordingDoesNotAllocate(t *testing.T) {
 	route, method := "/l/:token", "GET"
 	m.Request(route, method, 200, time.Millisecond)
 	m.ScannerVisit("microsoft")
-	m.Decided("verify", fingerprint.Confirm)
+	m.Decided(linkguard.VisitVerify, fingerprint.Confirm)
 	n := testing.AllocsPerRun(1000, func() {
 		m.Request(route, method, 200, time.Millisecond)
 		m.ScannerVisit("microsoft")
-		m.Decided("verify", fingerprint.Confirm)
-		m.LinkConsumed(linkguard.ConsumedByCookie)
+		m.Decided(linkguard.VisitVerify, fingerprint.Confirm)
+		m.LinkConsumed(linkguard.ViaCookie)
 	})
 	if n != 0 {
 		t.Fatalf("recording allocates %v times per request", n)

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/linkguard/linkguard/internal/clip"
 )
 
 // Step names, as the table and the error name them.
@@ -586,7 +588,7 @@ func (t *tester) exchange(ctx context.Context) {
 		t.add(StepExchange, Fail, "POST /v1/exchange: link %s for %s, want %s for %s", out.LinkID, out.Email, t.link.ID, t.opts.Email)
 		return
 	case !bytes.Contains(out.Metadata, []byte(`"linkguard_selftest"`)):
-		t.add(StepExchange, Fail, "POST /v1/exchange: metadata %s lost the link's", clip(string(out.Metadata), 60))
+		t.add(StepExchange, Fail, "POST /v1/exchange: metadata %s lost the link's", clip.Ellipsis(string(out.Metadata), 60))
 		return
 	}
 	again, err := t.api(ctx, http.MethodPost, "/v1/exchange", map[string]string{"code": t.handoff}, nil)
@@ -632,7 +634,7 @@ func (t *tester) address(ctx context.Context) {
 	}
 	got, err := netip.ParseAddr(c.IP)
 	if err != nil {
-		t.add(StepAddress, Fail, "GET /v1/client: ip %q is not an address", clip(c.IP, 60))
+		t.add(StepAddress, Fail, "GET /v1/client: ip %q is not an address", clip.Ellipsis(c.IP, 60))
 		return
 	}
 	own, what := a.local, "this machine's address"
@@ -668,11 +670,4 @@ func (t *tester) address(ctx context.Context) {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
-}
-
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }

@@ -67,3 +67,31 @@ func TestPageScriptSpeaksTheDomainsNames(t *testing.T) {
 		}
 	}
 }
+
+// TestPersonScriptSpeaksTheDomainsNames checks lg-person.js the same way:
+// the states its status poll sets and stops at must be page states that
+// the domain defines and the stylesheet styles.
+func TestPersonScriptSpeaksTheDomainsNames(t *testing.T) {
+	js := "static/lg-person.js"
+	set := matches(t, js, regexp.MustCompile(`page_state: "([a-z]+)"`))
+	final := matches(t, js, regexp.MustCompile(`var final = \{([^}]*)\}`))
+	if len(set) < 1 || len(final) != 1 {
+		t.Fatalf("the patterns found too little (set %v, final %v): did lg-person.js change shape?", set, final)
+	}
+	finals := regexp.MustCompile(`([a-z]+): true`).FindAllStringSubmatch(final[0], -1)
+	if len(finals) < 2 {
+		t.Fatalf("final states %q: did lg-person.js change shape?", final[0])
+	}
+	for _, m := range finals {
+		set = append(set, m[1])
+	}
+	cssStates := matches(t, "static/style.css", regexp.MustCompile(`data-lg-state="([a-z]+)"`))
+	for _, s := range set {
+		if !slices.Contains(linkguard.PageStates, linkguard.PageState(s)) {
+			t.Errorf("lg-person.js names page state %q, which linkguard does not define", s)
+		}
+		if !slices.Contains(cssStates, s) {
+			t.Errorf("lg-person.js names page state %q, which style.css does not style", s)
+		}
+	}
+}

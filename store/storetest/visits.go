@@ -119,7 +119,7 @@ func visitsBounded(t *testing.T, open Open) {
 			t.Fatalf("history[%d] = %+v, want the visit at %v with its scanner and UA", j, e, want)
 		}
 	}
-	if h[len(h)-1].Kind != linkguard.VisitCode || h[len(h)-1].Outcome != string(linkguard.VisitOutcomeConsumed) {
+	if h[len(h)-1].Kind != linkguard.VisitCode || h[len(h)-1].Outcome != linkguard.VisitOutcomeConsumed {
 		t.Fatalf("last history entry %+v, want the code visit", h[len(h)-1])
 	}
 	vs, err := s.Visits(ctx, l.ID)
