@@ -8,7 +8,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFILES  := $(shell find . -name '*.go' -not -path './node_modules/*' 2>/dev/null)
 WEBFILES := $(shell find web/templates web/static -type f -not -path '$(GEN)/*' 2>/dev/null)
 
-.PHONY: all build wasm run test bench perf geoip clean chaos cluster axe screenshots dist image
+.PHONY: all build wasm run test bench perf geoip clean chaos cluster axe screenshots dist image config-doc
 
 all: build
 
@@ -126,6 +126,11 @@ image: wasm
 	  $(GO) run ./deploy/image --binary dist/image/linkguard-$$arch --arch $$arch --version $(DIST_VERSION) \
 	    --tag $(IMAGE_TAG) --out dist/linkguard-image-$$arch.tar; \
 	done
+
+# docs/configuration.md, generated from the config struct and
+# cmd/linkguard/configref.go (TestConfigDocFresh fails when it is stale).
+config-doc:
+	$(GO) run ./cmd/linkguard config --markdown docs/configuration.md
 
 clean:
 	rm -rf bin dist $(GEN)

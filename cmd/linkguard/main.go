@@ -5,6 +5,7 @@
 //	linkguard replay [--config FILE] [--labels] EVENTS.jsonl
 //	linkguard explain [--config FILE] [--redecide] --event ID [EVENTS.jsonl]
 //	linkguard selftest --url URL --api-key KEY
+//	linkguard config --print-defaults
 //	linkguard version
 package main
 
@@ -36,7 +37,7 @@ import (
 var version = "dev"
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "linkguard:", err)
 		os.Exit(1)
 	}
@@ -60,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return oidcMain(args[1:], stdout, stderr)
 	case "selftest":
 		return selftestMain(args[1:], stdout, stderr)
+	case "config":
+		return configMain(args[1:], stdout, stderr)
 	case "version":
 		printVersion(stdout)
 		return nil
@@ -81,6 +84,7 @@ commands:
   explain   explain [--config FILE] [--redecide] --event ID [EVENTS.jsonl]: one decision's signals
   oidc      oidc add-client --id ID --redirect-uri URL [--public] [--scopes "email profile"] [--alg RS256]:
             a relying party for oidc.clients, its secret printed once
+  config    config --print-defaults: the full YAML with every default, each key commented
   selftest  selftest --url URL --api-key KEY: play scanners and a person against a running deployment
   version   print the version
 `)
