@@ -2,9 +2,7 @@ package linkguard
 
 import (
 	"context"
-	"encoding/base32"
 	"errors"
-	"fmt"
 	"io"
 	"time"
 
@@ -170,20 +168,7 @@ const CountsKeep = 400 * 24 * time.Hour
 
 // NewMsgID returns a new webhook message id: "msg_" and 26 base32
 // characters, ordered by time like link ids.
-func NewMsgID(r io.Reader, now time.Time) (string, error) {
-	var b [16]byte
-	ms := uint64(now.UnixMilli())
-	for i := 5; i >= 0; i-- {
-		b[i] = byte(ms)
-		ms >>= 8
-	}
-	if _, err := io.ReadFull(r, b[6:]); err != nil {
-		return "", fmt.Errorf("read random: %w", err)
-	}
-	return "msg_" + msgEncoding.EncodeToString(b[:]), nil
-}
-
-var msgEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+func NewMsgID(r io.Reader, now time.Time) (string, error) { return timeID("msg_", r, now) }
 
 // Emit tells s.Notify of e, stamping its time when unset. Errors are
 // Notify's to log: an event never fails the request that caused it.

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/linkguard/linkguard/fingerprint"
 )
 
 // Keys derives every secret the service uses from one server key, so that
@@ -142,16 +144,8 @@ func (k *Keys) Family(email, origin string) string {
 // It is fingerprint.PrefixHash with the pooled HMAC state: every request
 // that records a visit hashes its address.
 func (k *Keys) PrefixHash(ip netip.Addr) string {
-	ip = ip.Unmap()
-	if !ip.IsValid() {
-		return ""
-	}
-	bits := 48
-	if ip.Is4() {
-		bits = 24
-	}
-	p, err := ip.Prefix(bits)
-	if err != nil {
+	p, ok := fingerprint.NetworkPrefix(ip)
+	if !ok {
 		return ""
 	}
 	st := k.prefixMAC.get()
@@ -238,7 +232,11 @@ var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadd
 
 // NewID returns a link id: "lnk_" and 26 base32 characters (a 48-bit
 // millisecond time, so ids sort by creation, then 80 random bits).
-func NewID(r io.Reader, now time.Time) (string, error) {
+func NewID(r io.Reader, now time.Time) (string, error) { return timeID("lnk_", r, now) }
+
+// timeID returns prefix and 26 base32 characters: a 48-bit millisecond
+// time, so that ids sort by creation, then 80 random bits from r.
+func timeID(prefix string, r io.Reader, now time.Time) (string, error) {
 	var b [16]byte
 	ms := uint64(now.UnixMilli())
 	for i := 5; i >= 0; i-- {
@@ -248,7 +246,7 @@ func NewID(r io.Reader, now time.Time) (string, error) {
 	if _, err := io.ReadFull(r, b[6:]); err != nil {
 		return "", fmt.Errorf("read random: %w", err)
 	}
-	return "lnk_" + idEncoding.EncodeToString(b[:]), nil
+	return prefix + idEncoding.EncodeToString(b[:]), nil
 }
 
 // ValidID reports whether s has the shape of a link id.

@@ -15,21 +15,29 @@ type Locator interface {
 	Locate(ip netip.Addr, n *Network)
 }
 
-// PrefixHash returns a keyed hash of the /24 (IPv4) or /48 (IPv6) that
-// holds ip: enough to tell "same network" without keeping the address.
-// Use one server-wide secret key; an empty key still works but makes the
-// hash guessable.
-func PrefixHash(key []byte, ip netip.Addr) string {
+// NetworkPrefix returns the /24 (IPv4, or IPv4-mapped IPv6) or /48 (IPv6)
+// that holds ip, the network PrefixHash hashes; ok is false for an
+// invalid address.
+func NetworkPrefix(ip netip.Addr) (p netip.Prefix, ok bool) {
 	ip = ip.Unmap()
 	if !ip.IsValid() {
-		return ""
+		return netip.Prefix{}, false
 	}
 	bits := 48
 	if ip.Is4() {
 		bits = 24
 	}
 	p, err := ip.Prefix(bits)
-	if err != nil {
+	return p, err == nil
+}
+
+// PrefixHash returns a keyed hash of the /24 (IPv4) or /48 (IPv6) that
+// holds ip: enough to tell "same network" without keeping the address.
+// Use one server-wide secret key; an empty key still works but makes the
+// hash guessable.
+func PrefixHash(key []byte, ip netip.Addr) string {
+	p, ok := NetworkPrefix(ip)
+	if !ok {
 		return ""
 	}
 	m := hmac.New(sha256.New, key)
