@@ -11,8 +11,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime"
+
+	"github.com/linkguard/linkguard/internal/keyfile"
 )
 
 // KeyProblem says what is wrong with a key file.
@@ -72,7 +73,12 @@ func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return key, err
 	}
-	if err := createKey(path); err != nil && !errors.Is(err, fs.ErrExist) {
+	// keyfile writes a temporary file and links it into place, so path
+	// never holds a partial key and an existing file is never replaced.
+	if _, _, err := keyfile.LoadOrCreate(path, newKeyPEM); err != nil {
+		if key, lerr := loadKey(path); lerr == nil || !errors.Is(lerr, fs.ErrNotExist) {
+			return key, lerr // another process won the race, or the file is unusable
+		}
 		return nil, &KeyFileError{Path: path, Problem: KeyIO, Err: err}
 	}
 	// Read back what is on disk: another process may have won the race.
@@ -131,71 +137,15 @@ func parseKey(data []byte) (ed25519.PrivateKey, error) {
 	return key, nil
 }
 
-// createKey writes a new key to a temporary file and links it into place,
-// so that path never holds a partial key and an existing file is never
-// replaced.
-func createKey(path string) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
+// newKeyPEM makes a new Ed25519 key as one PEM PKCS #8 block.
+func newKeyPEM() ([]byte, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	tmp, err := os.CreateTemp(dir, ".assertion-key-*") // mode 0600
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
-		tmp.Close()
-		return err
-	}
-	if err := pem.Encode(tmp, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		// No hard links here (some network or FUSE file systems): an
-		// exclusive create is the next best thing.
-		return writeExclusive(path, der)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // make the new name durable; best effort
-		d.Close()
-	}
-	return nil
-}
-
-func writeExclusive(path string, der []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	return f.Close()
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
