@@ -8,8 +8,9 @@ import (
 
 // TestImportsOnlyStdlibAndJOSE keeps the package importable by a host
 // without the kit's server: `go list -deps` of it may name the standard
-// library, go-jose, golang.org/x/crypto, this package and internal/keyfile (standard
-// library only), nothing else (no Fiber, Badger, chromedp, redis, no other package of this module).
+// library, go-jose, golang.org/x/crypto, this package and internal/keyfile
+// (standard library only), nothing else (no Fiber, Badger, chromedp,
+// redis, no other package of this module).
 func TestImportsOnlyStdlibAndJOSE(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {

@@ -283,26 +283,7 @@ func TestClusterURL(t *testing.T) {
 // After SCRIPT FLUSH on every node, the scripts and the pipelined visit
 // writer load them again on the primary of the deployment's slot.
 func TestClusterScriptCacheFlushed(t *testing.T) {
-	ctx := context.Background()
-	s := openClusterStore(t, "")
-	rc := clusterClient(t)
-	now := time.Now().UTC()
-	if err := rc.ScriptFlush(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	l := storetest.NewLink(t, now, "fam")
-	if err := s.CreateLink(ctx, l, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := rc.ScriptFlush(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 3; i++ {
-		s.AddVisit(ctx, &linkguard.Visit{LinkID: l.ID, At: now.Add(time.Duration(i) * time.Millisecond), Kind: linkguard.VisitView})
-	}
-	if v := waitVisits(t, s, l.ID, 3); len(v) != 3 {
-		t.Fatalf("visits after SCRIPT FLUSH = %d, want 3", len(v))
-	}
+	checkScriptCacheFlushed(t, openClusterStore(t, ""), clusterClient(t))
 }
 
 // A cluster with a replica per primary: a store opens while a node that

@@ -15,6 +15,7 @@ import (
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
 	"github.com/linkguard/linkguard/store/storetest"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // quietLog drops the store's warnings about the test server's settings
@@ -375,9 +376,14 @@ func TestAddVisitNeverBlocks(t *testing.T) {
 // The scripts survive Redis losing its script cache (a restart, a
 // failover, SCRIPT FLUSH), the pipelined visit writer included.
 func TestScriptCacheFlushed(t *testing.T) {
+	checkScriptCacheFlushed(t, openStore(t, ""), rawClient(t))
+}
+
+// checkScriptCacheFlushed flushes rc's script cache around a link's
+// creation and its visits, and checks both went through.
+func checkScriptCacheFlushed(t *testing.T, s *Store, rc goredis.UniversalClient) {
+	t.Helper()
 	ctx := context.Background()
-	s := openStore(t, "")
-	rc := rawClient(t)
 	now := time.Now().UTC()
 	if err := rc.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
