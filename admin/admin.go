@@ -22,7 +22,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -406,13 +405,4 @@ func (c *Console) static(fc *fiber.Ctx) error {
 	fc.Set(fiber.HeaderContentType, "text/css; charset=utf-8")
 	fc.Set(fiber.HeaderCacheControl, "public, max-age=300")
 	return fc.Send(b)
-}
-
-// backTo is a same-console path to return to, or the overview.
-func (c *Console) backTo(p string) string {
-	u, err := url.Parse(p)
-	if err != nil || u.IsAbs() || u.Host != "" || !strings.HasPrefix(u.Path, c.opts.BasePath+"/admin/") {
-		return c.opts.BasePath + "/admin/"
-	}
-	return u.String()
 }
