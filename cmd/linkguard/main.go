@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/kit"
@@ -182,7 +183,17 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	go func() { errc <- k.App().Listener(ln) }()
 	log.Info("linkguard listening", "addr", ln.Addr().String(), "public_url", k.Options().PublicURL, "dev", cfg.Dev, "version", version)
 	if cfg.Dev {
-		printDevHelp(stdout, k.Options())
+		demo := ""
+		if len(k.Options().Admin.Emails) > 0 {
+			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			id, err := devDemo(dctx, k.Service, k.Options().PublicURL, ln.Addr().String(), k.Options().APIKeys[0])
+			cancel()
+			if err != nil {
+				log.Warn("dev demo: the console's demo visits were not played", "err", err)
+			}
+			demo = id
+		}
+		printDevHelp(stdout, k.Options(), demo)
 	}
 	select {
 	case err := <-errc:
@@ -223,7 +234,7 @@ func reloadOnHUP(ctx context.Context, k *kit.Kit, args []string, log *slog.Logge
 	}
 }
 
-func printDevHelp(w io.Writer, o kit.Options) {
+func printDevHelp(w io.Writer, o kit.Options, demo string) {
 	origin := o.PublicURL
 	if u, err := url.Parse(o.PublicURL); err == nil {
 		origin = linkguard.Origin(u)
@@ -248,15 +259,27 @@ and you land on the redirect with ?lg_code=...; exchange it, once:
     -d '{"code":"<lg_code>"}'
 
 %[4]s%[5]sStop with Ctrl-C.
-`, o.PublicURL, o.APIKeys[0], origin, oidcHelp(o), adminHelp(o))
+`, o.PublicURL, o.APIKeys[0], origin, oidcHelp(o), adminHelp(o, demo))
 }
 
-// adminHelp is the dev banner's console paragraph.
-func adminHelp(o kit.Options) string {
+// adminHelp is the dev banner's console paragraph; demo is the id of the
+// link the dev demo played against at this start, if it did.
+func adminHelp(o kit.Options, demo string) string {
 	if len(o.Admin.Emails) == 0 {
 		return "Console: set LINKGUARD_ADMIN_EMAILS=you@example.com to turn on /admin (make run does).\n\n"
 	}
-	return fmt.Sprintf("Console: %s/admin  sign in as %s (the link lands in /dev/outbox)\n\n", o.PublicURL, o.Admin.Emails[0])
+	s := fmt.Sprintf(`The operator's console:  %[1]s/admin
+  1. enter %[2]s there and press "Email me a sign-in link"
+  2. open %[1]s/dev/outbox in the same browser and click the newest mail's link
+`, o.PublicURL, o.Admin.Emails[0])
+	if demo != "" {
+		s += fmt.Sprintf(`  To give the console something to show, this start played demo visits
+  through the real routes: two mail filters (Microsoft Safe Links, which ran
+  the page and was turned away, and Barracuda) opened a link for
+  %s, then the person typed its code (link %s).
+`, demoEmail, demo)
+	}
+	return s + "\n"
 }
 
 // oidcHelp is the dev banner's OpenID Connect paragraph.
