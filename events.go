@@ -132,12 +132,45 @@ type WebhookJob struct {
 // ErrQueueFull means the webhook queue holds its maximum of pending jobs.
 var ErrQueueFull = errors.New("webhook queue is full")
 
+// Outbox is the webhook jobs of a state change, handed to the Store
+// method that makes the change, which writes them in the same transaction
+// (the transactional outbox): a change that commits has its events
+// queued, a crash right after the commit loses none of them, and a change
+// that is refused queues nothing. A nil *Outbox queues nothing.
+type Outbox struct {
+	// Jobs are queued when the change is made.
+	Jobs []WebhookJob
+	// Locked are queued instead of Jobs by ConsumeWithCode when a wrong
+	// code uses the link's last try (link.locked).
+	Locked []WebhookJob
+	// Max bounds the queue: when Max > 0 and Max jobs or more are pending
+	// already, the jobs are not queued (the change is still made, and the
+	// Store sets Dropped to how many were not).
+	Max     int
+	Dropped int
+}
+
+// Queued is what a change that was made queues: Locked when the change
+// locked the link, else Jobs; nothing for a nil Outbox. For Stores.
+func (o *Outbox) Queued(locked bool) []WebhookJob {
+	switch {
+	case o == nil:
+		return nil
+	case locked:
+		return o.Locked
+	}
+	return o.Jobs
+}
+
 // WebhookQueue is the durable queue of webhook deliveries, kept with the
 // links so that an event survives a crash and a receiver's outage.
 type WebhookQueue interface {
 	// EnqueueWebhooks stores jobs (pending, due at their NextAt) in one
-	// synced transaction. When max > 0 and max jobs or more are pending
-	// already, it stores none and returns ErrQueueFull.
+	// synced transaction. A job whose ID is stored already (pending or
+	// done) is left as it is, so that queueing an event a second time (a
+	// timer that runs again after a crash) sends it once. When max > 0
+	// and max jobs or more are pending already, it stores none and
+	// returns ErrQueueFull.
 	EnqueueWebhooks(ctx context.Context, jobs []WebhookJob, max int) error
 	// DueWebhooks claims up to max pending jobs due at now, oldest first,
 	// hiding each from other claimers until now+lease, in one atomic step.
@@ -169,6 +202,53 @@ const CountsKeep = 400 * 24 * time.Hour
 // NewMsgID returns a new webhook message id: "msg_" and 26 base32
 // characters, ordered by time like link ids.
 func NewMsgID(r io.Reader, now time.Time) (string, error) { return timeID("msg_", r, now) }
+
+// Webhooks makes the webhook jobs of events (webhook.Dispatcher).
+type Webhooks interface {
+	// Jobs returns the jobs of e, one per endpoint that takes its type
+	// (and a timer for link.issued), giving e a message id (e.ID) when it
+	// has none; none when nothing takes it.
+	Jobs(e *Event) []WebhookJob
+	// MaxPending bounds the queue (Outbox.Max); 0: no bound.
+	MaxPending() int
+}
+
+// Outbox returns the outbox of a change that reports e (and, for a code
+// attempt, locked when it locks the link), or nil when no webhook takes
+// either: what the Store writes with the change.
+func (s *Service) Outbox(e, locked *Event) *Outbox {
+	return s.outbox(e, locked)
+}
+
+func (s *Service) outbox(e, locked *Event) *Outbox {
+	if s.Webhooks == nil {
+		return nil
+	}
+	o := &Outbox{Max: s.Webhooks.MaxPending()}
+	if e != nil {
+		if e.At.IsZero() {
+			e.At = s.now()
+		}
+		o.Jobs = s.Webhooks.Jobs(e)
+	}
+	if locked != nil {
+		if locked.At.IsZero() {
+			locked.At = s.now()
+		}
+		o.Locked = s.Webhooks.Jobs(locked)
+	}
+	if len(o.Jobs) == 0 && len(o.Locked) == 0 {
+		return nil
+	}
+	return o
+}
+
+// dropped logs the jobs of e that a full queue did not take.
+func (s *Service) dropped(o *Outbox, e *Event) {
+	if o != nil && o.Dropped > 0 {
+		s.log().Warn("webhook queue full: event not queued", "type", e.Type, "link_id", e.LinkID, "jobs", o.Dropped)
+	}
+}
 
 // Emit tells s.Notify of e, stamping its time when unset. Errors are
 // Notify's to log: an event never fails the request that caused it.

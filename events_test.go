@@ -7,10 +7,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
 	badgerstore "github.com/linkguard/linkguard/store/badger"
+	"github.com/linkguard/linkguard/webhook"
 )
 
 // gateClosed decides as the engine does for a page run by a machine.
@@ -55,7 +57,16 @@ func TestEventsOfALifecycle(t *testing.T) {
 	pol := linkguard.DefaultPolicy()
 	pol.RedirectOrigins = []string{"https://app.example.com"}
 	rec := &recorder{}
-	svc := &linkguard.Service{Store: st, Keys: keys, Decider: gateClosed{}, Policy: pol,
+	var all []string
+	for _, t := range linkguard.EventTypes {
+		all = append(all, string(t))
+	}
+	hooks, err := webhook.New(webhook.Options{Store: st, Endpoints: []webhook.Endpoint{{URL: "http://127.0.0.1:1/",
+		Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", Events: all}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &linkguard.Service{Store: st, Keys: keys, Decider: gateClosed{}, Policy: pol, Webhooks: hooks,
 		Notify: rec.notify, Visited: func(*linkguard.Visit) { rec.mu.Lock(); rec.visits++; rec.mu.Unlock() }}
 	ctx := context.Background()
 	issue := func(email string) *linkguard.Issued {
@@ -118,5 +129,29 @@ func TestEventsOfALifecycle(t *testing.T) {
 	}
 	if rec.visits < 3 {
 		t.Fatalf("Visited saw %d visits", rec.visits)
+	}
+
+	// Each event was queued for the webhook by the store, with its change
+	// (link.scanner_blocked with its visit, which is written a moment
+	// later), under the event's message id.
+	jobs := map[string]linkguard.EventType{}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(jobs) < len(rec.events) && time.Now().Before(deadline) {
+		due, err := st.DueWebhooks(ctx, time.Now().Add(time.Minute), time.Hour, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range due {
+			jobs[j.MsgID] = j.Type
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(jobs) != len(rec.events) {
+		t.Fatalf("%d webhook jobs queued for %d events: %v", len(jobs), len(rec.events), jobs)
+	}
+	for _, e := range rec.events {
+		if e.ID == "" || jobs[e.ID] != e.Type {
+			t.Fatalf("event %s (id %q) has no queued job of its type: %v", e.Type, e.ID, jobs)
+		}
 	}
 }

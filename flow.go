@@ -174,31 +174,36 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 		Input: in, Verdict: &v}
 	switch v.Decision {
 	case fingerprint.Consume:
-		res, err := s.consume(ctx, l, v, now, false)
+		via := ViaClick
+		if in.Binding {
+			via = ViaCookie
+		}
+		ev := visitEvent(EventLinkConsumed, l, vis, via)
+		res, err := s.consume(ctx, l, v, now, false, ev)
 		vis.Outcome = VisitOutcomeConsumed
 		if err != nil || res.Outcome != OutcomeConsumed {
 			vis.Outcome = VisitOutcomeRejected
-		} else if in.Binding {
-			s.observer().LinkConsumed(ViaCookie)
 		} else {
-			s.observer().LinkConsumed(ViaClick)
+			s.observer().LinkConsumed(via)
 		}
 		s.addVisit(ctx, vis)
 		if vis.Outcome == VisitOutcomeConsumed {
-			via := ViaClick
-			if in.Binding {
-				via = ViaCookie
-			}
-			s.Emit(ctx, visitEvent(EventLinkConsumed, l, vis, via))
+			s.Emit(ctx, ev)
 		}
 		return res, err
 	case fingerprint.Code:
 		vis.Outcome = VisitOutcomeCode
-		s.addVisit(ctx, vis)
+		var ev *Event
 		if r.Report != nil && !in.Binding && v.Automation == 0 {
 			// The automation gate closed on a page that did report: a
-			// machine ran the page (a mail filter's sandbox).
-			s.Emit(ctx, visitEvent(EventScannerBlocked, l, vis, ""))
+			// machine ran the page (a mail filter's sandbox). The event is
+			// written with the visit that shows it.
+			ev = visitEvent(EventScannerBlocked, l, vis, "")
+			vis.Outbox = s.outbox(ev, nil)
+		}
+		s.addVisit(ctx, vis)
+		if ev != nil {
+			s.Emit(ctx, ev)
 		}
 		return &Result{Outcome: OutcomeCode}, nil
 	default:
@@ -252,7 +257,7 @@ func (s *Service) tryCode(ctx context.Context, l *Link, r *ReportRequest, in *fi
 	vis := &Visit{LinkID: l.ID, At: now, Kind: VisitCode, Network: in.Visitor.Network,
 		UserAgent: in.Visitor.UserAgent, Scanner: s.scanner(&in.Visitor.Network, in.Visitor.UserAgent),
 		Input: in, Verdict: &v}
-	sp, left, err := s.SpendCode(ctx, l, r.Code, v, now)
+	sp, left, err := s.spendCode(ctx, l, r.Code, v, now, vis)
 	vis.Outcome = VisitOutcomeRejected
 	switch {
 	case errors.Is(err, ErrTooManyAttempts):
@@ -277,7 +282,6 @@ func (s *Service) tryCode(ctx context.Context, l *Link, r *ReportRequest, in *fi
 	}
 	vis.Outcome, vis.Verdict = VisitOutcomeConsumed, &sp.Handoff.Verdict
 	s.addVisit(ctx, vis)
-	s.Emit(ctx, visitEvent(EventLinkConsumed, l, vis, ViaCode))
 	return s.spent(l, sp.Handoff.Verdict, sp.Code, true), nil
 }
 
@@ -304,6 +308,12 @@ type Spent struct {
 // ErrNotPending with sp.Link, the stored link (consumed, revoked or
 // expired); ErrNotFound; anything else is a store failure.
 func (s *Service) SpendCode(ctx context.Context, l *Link, code string, v fingerprint.Verdict, now time.Time) (sp *Spent, left int, err error) {
+	return s.spendCode(ctx, l, code, v, now, nil)
+}
+
+// spendCode is SpendCode; vis, when set, is the visit that carried the
+// code, whose network the events tell.
+func (s *Service) spendCode(ctx context.Context, l *Link, code string, v fingerprint.Verdict, now time.Time, vis *Visit) (sp *Spent, left int, err error) {
 	cv := fingerprint.Verdict{Decision: fingerprint.Consume, Score: v.Score, Config: v.Config, Rule: v.Rule,
 		Signals: append([]fingerprint.Contribution{{Signal: "code", Value: 1, Weight: 1,
 			Reason: "the code from the email was typed"}}, v.Signals...)}
@@ -314,14 +324,21 @@ func (s *Service) SpendCode(ctx context.Context, l *Link, code string, v fingerp
 	h := &Handoff{CodeHash: s.Keys.HandoffHash(hcode), LinkID: l.ID, Email: l.Email,
 		Metadata: l.Metadata, Purpose: l.Purpose.OrDefault(), Locale: l.Locale,
 		ConsumedAt: now, ExpiresAt: now.Add(s.Policy.HandoffTTL), Verdict: cv}
-	stored, err := s.Store.ConsumeWithCode(ctx, l.ID, s.Keys.CodeHash(l.ID, code), s.Policy.MaxCodeAttempts, now, cv, h)
+	consumed := visitEvent(EventLinkConsumed, l, &Visit{At: now, Verdict: &cv}, ViaCode)
+	if vis != nil {
+		consumed.Scanner, consumed.Country, consumed.ASN = vis.Scanner, vis.Network.Country, vis.Network.ASN
+	}
+	locked := &Event{Type: EventLinkLocked, At: now, Email: l.Email, LinkID: l.ID,
+		Purpose: l.Purpose, Attempts: s.Policy.MaxCodeAttempts}
+	out := s.outbox(consumed, locked)
+	stored, err := s.Store.ConsumeWithCode(ctx, l.ID, s.Keys.CodeHash(l.ID, code), s.Policy.MaxCodeAttempts, now, cv, h, out)
 	switch {
 	case errors.Is(err, ErrWrongCode):
 		s.observer().CodeAttempt(CodeResultWrong)
 		left := s.Policy.MaxCodeAttempts - stored.CodeAttempts
 		if left <= 0 {
-			s.Emit(ctx, &Event{Type: EventLinkLocked, At: now, Email: l.Email, LinkID: l.ID,
-				Purpose: l.Purpose, Attempts: stored.CodeAttempts})
+			s.dropped(out, locked)
+			s.Emit(ctx, locked)
 		}
 		return &Spent{Link: stored}, left, err
 	case errors.Is(err, ErrTooManyAttempts):
@@ -337,25 +354,31 @@ func (s *Service) SpendCode(ctx context.Context, l *Link, code string, v fingerp
 	s.log().Info("link consumed", "link_id", l.ID, "decision", cv.Decision, "by_code", true)
 	s.observer().CodeAttempt(CodeResultRight)
 	s.observer().LinkConsumed(ViaCode)
+	s.dropped(out, consumed)
+	s.Emit(ctx, consumed)
 	return &Spent{Link: stored, Handoff: h, Code: hcode}, 0, nil
 }
 
 // consume spends the link with one compare-and-set and creates its
 // handoff code in the same transaction.
-func (s *Service) consume(ctx context.Context, l *Link, v fingerprint.Verdict, now time.Time, byCode bool) (*Result, error) {
+// consume spends l; ev, the event of the consumption, is queued for
+// webhooks with it.
+func (s *Service) consume(ctx context.Context, l *Link, v fingerprint.Verdict, now time.Time, byCode bool, ev *Event) (*Result, error) {
 	code, err := NewToken(s.rand())
 	if err != nil {
 		return nil, err
 	}
 	h := &Handoff{CodeHash: s.Keys.HandoffHash(code), LinkID: l.ID, Email: l.Email,
 		Metadata: l.Metadata, Purpose: l.Purpose.OrDefault(), Locale: l.Locale, ConsumedAt: now, ExpiresAt: now.Add(s.Policy.HandoffTTL), Verdict: v}
-	_, err = s.Store.ConsumeLink(ctx, l.ID, now, v, h)
+	out := s.outbox(ev, nil)
+	_, err = s.Store.ConsumeLink(ctx, l.ID, now, v, h, out)
 	if errors.Is(err, ErrNotPending) {
 		return s.reload(ctx, l.ID, now)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("consume link: %w", err)
 	}
+	s.dropped(out, ev)
 	s.log().Info("link consumed", "link_id", l.ID, "decision", v.Decision, "score", v.Score)
 	return s.spent(l, v, code, byCode), nil
 }

@@ -100,6 +100,9 @@ type Visit struct {
 	// Trimmed is set when the record was over MaxVisitBytes and lost part
 	// of its input (see EncodeVisit).
 	Trimmed bool `json:"trimmed,omitempty"`
+	// Outbox, when set, is written with the visit (Store.AddVisit): the
+	// webhook jobs of link.scanner_blocked. Never stored as part of it.
+	Outbox *Outbox `json:"-"`
 }
 
 // Handoff is the result of a consumption, waiting for the host's backend

@@ -97,10 +97,14 @@ type Service struct {
 	Assert func(l *Link, v fingerprint.Verdict, byCode bool) (string, error)
 	// Observer, when set, is told what happens, for metrics (observe.go).
 	Observer Observer
+	// Webhooks, when set, makes the webhook jobs of each event, which the
+	// Store writes in the transaction of the change the event reports
+	// (Outbox): webhook.Dispatcher.
+	Webhooks Webhooks
 	// Notify, when set, is told of every Event (events.go) after the state
-	// change it reports is stored: webhooks and the console's counts.
-	// NB: it runs on the request path; it must be quick and must not fail
-	// the request (it logs its own errors).
+	// change it reports is stored: the console's counts, and a wake-up for
+	// the webhook deliveries. NB: it runs on the request path; it must be
+	// quick and must not fail the request (it logs its own errors).
 	Notify func(ctx context.Context, e *Event)
 	// Visited, when set, is told of every visit recorded (the console's
 	// counts). NB: it runs on the landing GET's path: keep it cheap.
@@ -259,15 +263,18 @@ func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error)
 			return nil, fmt.Errorf("prepare email: %w", err)
 		}
 	}
-	if err := s.Store.CreateLink(ctx, l, sealed); err != nil {
+	ev := &Event{Type: EventLinkIssued, At: now, Email: l.Email, LinkID: l.ID, Purpose: l.Purpose, ExpiresAt: l.ExpiresAt}
+	out := s.outbox(ev, nil)
+	if err := s.Store.CreateLink(ctx, l, sealed, out); err != nil {
 		return nil, fmt.Errorf("store link: %w", err)
 	}
+	s.dropped(out, ev)
 	if sealed != nil && s.MailQueued != nil {
 		s.MailQueued()
 	}
 	s.log().Info("link issued", "link_id", l.ID, "expires_at", l.ExpiresAt, "binding", l.Requester.HasBinding)
 	s.observer().LinkIssued(l.Purpose.OrDefault())
-	s.Emit(ctx, &Event{Type: EventLinkIssued, At: now, Email: l.Email, LinkID: l.ID, Purpose: l.Purpose, ExpiresAt: l.ExpiresAt})
+	s.Emit(ctx, ev)
 	return &Issued{Link: l, Token: token, Code: code, URL: s.LinkURL(token)}, nil
 }
 
@@ -386,7 +393,18 @@ func (s *Service) Revoke(ctx context.Context, id string) error {
 	if !ValidID(id) {
 		return Errorf(KindNotFound, CodeNotFound, "no link has id %q", clip.String(id, 40))
 	}
-	l, err := s.Store.RevokeLink(ctx, id, s.now())
+	now := s.now()
+	// The event's address and purpose are the link's: read it first (a
+	// revocation is rare), so that the event is queued with the change.
+	cur, err := s.Store.LinkByID(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Errorf(KindNotFound, CodeNotFound, "no link has id %s", id)
+	} else if err != nil {
+		return fmt.Errorf("revoke link: %w", err)
+	}
+	ev := &Event{Type: EventLinkRevoked, At: now, Email: cur.Email, LinkID: id, Purpose: cur.Purpose}
+	out := s.outbox(ev, nil)
+	l, err := s.Store.RevokeLink(ctx, id, now, out)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return Errorf(KindNotFound, CodeNotFound, "no link has id %s", id)
@@ -400,7 +418,8 @@ func (s *Service) Revoke(ctx context.Context, id string) error {
 		return fmt.Errorf("revoke link: %w", err)
 	}
 	s.log().Info("link revoked", "link_id", id)
-	s.Emit(ctx, &Event{Type: EventLinkRevoked, Email: l.Email, LinkID: id, Purpose: l.Purpose})
+	s.dropped(out, ev)
+	s.Emit(ctx, ev)
 	return nil
 }
 

@@ -17,8 +17,9 @@ type Store interface {
 	// CreateLink stores a new pending link and, in the same transaction,
 	// revokes the older pending link of the same Family, if any. When mail
 	// is not nil it is queued for delivery in the same transaction (sealed:
-	// it holds the link's token and code), due at once.
-	CreateLink(ctx context.Context, l *Link, mail []byte) error
+	// it holds the link's token and code), due at once. out's Jobs are
+	// queued in the same transaction (Outbox).
+	CreateLink(ctx context.Context, l *Link, mail []byte, out *Outbox) error
 	// LinkByID returns the link with the given id, or ErrNotFound.
 	LinkByID(ctx context.Context, id string) (*Link, error)
 	// LinkByTokenHash returns the link whose token hashes to h, or ErrNotFound.
@@ -27,10 +28,12 @@ type Store interface {
 	// as one compare-and-set, and stores the handoff in the same
 	// transaction. A link that is not pending, or has expired by at, is
 	// left alone: the error is ErrNotPending and the returned link is the
-	// stored one.
-	ConsumeLink(ctx context.Context, id string, at time.Time, v fingerprint.Verdict, h *Handoff) (*Link, error)
-	// RevokeLink moves a pending link to revoked; ErrNotPending otherwise.
-	RevokeLink(ctx context.Context, id string, at time.Time) (*Link, error)
+	// stored one. out's Jobs are queued with the consumption, and only
+	// with it.
+	ConsumeLink(ctx context.Context, id string, at time.Time, v fingerprint.Verdict, h *Handoff, out *Outbox) (*Link, error)
+	// RevokeLink moves a pending link to revoked, queueing out's Jobs in
+	// the same transaction; ErrNotPending otherwise.
+	RevokeLink(ctx context.Context, id string, at time.Time, out *Outbox) (*Link, error)
 	// ConsumeWithCode is a typed code, checked and spent as one
 	// compare-and-set (one synced write): on a link pending at time at
 	// with fewer than max code attempts used, it counts one attempt,
@@ -39,15 +42,19 @@ type Store interface {
 	// link is the stored one, its CodeAttempts counting this try. Errors:
 	// ErrWrongCode (the attempt is counted and durable), ErrTooManyAttempts
 	// (max were used before: even the right code is refused, and nothing
-	// is counted), ErrNotPending, ErrNotFound.
-	ConsumeWithCode(ctx context.Context, id string, codeHash []byte, max int, at time.Time, v fingerprint.Verdict, h *Handoff) (*Link, error)
+	// is counted), ErrNotPending, ErrNotFound. In the same transaction it
+	// queues out's Jobs when it consumes, and out's Locked when a wrong
+	// code uses the last of max tries.
+	ConsumeWithCode(ctx context.Context, id string, codeHash []byte, max int, at time.Time, v fingerprint.Verdict, h *Handoff, out *Outbox) (*Link, error)
 	// TakeHandoff returns and deletes the handoff whose code hashes to h,
 	// if it has not expired by now; ErrNotFound otherwise.
 	TakeHandoff(ctx context.Context, h []byte, now time.Time) (*Handoff, error)
 	// AddVisit records a visit and adds it to its link's history summary.
 	// It may return before the visit is durable. A link keeps its newest
 	// KeptViews views and KeptDecisions decision records, each stored as
-	// EncodeVisit writes it, so what a link costs is bounded.
+	// EncodeVisit writes it, so what a link costs is bounded. v.Outbox's
+	// Jobs are written with the visit, in the same write: a visit and its
+	// event (link.scanner_blocked) are kept or lost together.
 	AddVisit(ctx context.Context, v *Visit) error
 	// Visits returns a link's kept visits, oldest first: at most
 	// KeptViews + KeptDecisions.
@@ -84,6 +91,7 @@ type MailQueue interface {
 	// MarkMailSent records delivery (synced) and drops the payload.
 	MarkMailSent(ctx context.Context, linkID string, at time.Time) error
 	// MarkMailFailed records a failed attempt; the job is due again at
-	// next, or never when permanent (and then its payload is dropped).
-	MarkMailFailed(ctx context.Context, linkID string, attempt int, next time.Time, lastErr string, permanent bool) error
+	// next, or never when permanent (and then its payload is dropped, and
+	// out's Jobs are queued in the same transaction: mail.failed).
+	MarkMailFailed(ctx context.Context, linkID string, attempt int, next time.Time, lastErr string, permanent bool, out *Outbox) error
 }

@@ -53,6 +53,7 @@ func (k *Kit) setupEvents(opts Options, publicURL string) error {
 	}
 	if d.Active() {
 		k.webhooks = d
+		svc.Webhooks = d
 		listeners = append(listeners, d.Notify)
 	}
 	svc.Notify = func(ctx context.Context, e *linkguard.Event) {
@@ -65,10 +66,7 @@ func (k *Kit) setupEvents(opts Options, publicURL string) error {
 			k.counter.MailSent(at)
 		}
 	}
-	k.mailHooks.failed = func(ctx context.Context, id string, attempts int, reason string) {
-		svc.Emit(ctx, &linkguard.Event{Type: linkguard.EventMailFailed, LinkID: id, Attempts: attempts,
-			Error: redactAddresses(reason)})
-	}
+	k.mailHooks.svc = svc
 	if !consoleOn {
 		return nil
 	}
@@ -122,8 +120,9 @@ func (k *Kit) startEvents(ctx context.Context) {
 
 // mailHooks tell the console and the webhooks what the mail deliverer did.
 type mailHooks struct {
-	sent   func(at time.Time)
-	failed func(ctx context.Context, linkID string, attempts int, reason string)
+	sent func(at time.Time)
+	// svc, when set, queues and tells mail.failed.
+	svc *linkguard.Service
 }
 
 var addressRe = regexp.MustCompile(`[^\s<>()"',;:]+@[^\s<>()"',;:]+`)

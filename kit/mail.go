@@ -142,9 +142,17 @@ func (q queue) MarkSent(ctx context.Context, id string, at time.Time) error {
 }
 
 func (q queue) MarkFailed(ctx context.Context, id string, attempt int, next time.Time, lastErr string, permanent bool) error {
-	err := q.st.MarkMailFailed(ctx, id, attempt, next, lastErr, permanent)
-	if err == nil && permanent && q.hooks.failed != nil {
-		q.hooks.failed(ctx, id, attempt, lastErr) // mail.failed: given up
+	// Given up: mail.failed, queued for webhooks with the job's end.
+	var ev *linkguard.Event
+	var out *linkguard.Outbox
+	if svc := q.hooks.svc; permanent && svc != nil {
+		ev = &linkguard.Event{Type: linkguard.EventMailFailed, LinkID: id, Attempts: attempt,
+			Error: redactAddresses(lastErr)}
+		out = svc.Outbox(ev, nil)
+	}
+	err := q.st.MarkMailFailed(ctx, id, attempt, next, lastErr, permanent, out)
+	if err == nil && ev != nil {
+		q.hooks.svc.Emit(ctx, ev)
 	}
 	return err
 }

@@ -31,8 +31,9 @@ type Options struct {
 	// link.expired when the link expires unused. On when an endpoint
 	// subscribes to link.expired; the console turns it on to count expiries.
 	Timers bool
-	// Emit receives the events the Dispatcher finds itself (link.expired):
-	// the Service's Emit, so that they reach every listener.
+	// Emit receives the events the Dispatcher finds itself (link.expired),
+	// after queueing their jobs: the Service's Emit, so that they reach
+	// every listener (the console's counts).
 	Emit func(ctx context.Context, e *linkguard.Event)
 	// Backoff is the wait before each retry: the first retry comes
 	// Backoff[0] after the first failure, and so on; past its end the
@@ -40,7 +41,7 @@ type Options struct {
 	// 12h, 12h, 12h (about two days in all).
 	Backoff []time.Duration
 	// MaxPending bounds the queue: past it new events are dropped (and
-	// logged). Default 100000.
+	// logged) while their changes are still made. Default 100000.
 	MaxPending int
 	// Keep is how long finished deliveries stay listed (default 7 days).
 	Keep time.Duration
@@ -136,51 +137,77 @@ type body struct {
 	Data      *linkguard.Event    `json:"data"`
 }
 
-// Notify queues e for every endpoint that subscribes to its type (and, for
-// link.issued, the expiry timer), durably, before it returns. It is the
-// Service's Notify. A full queue or a store failure drops the event and
-// logs it: an event never fails the request that caused it.
-func (d *Dispatcher) Notify(ctx context.Context, e *linkguard.Event) {
+// Jobs implements linkguard.Webhooks: the jobs of e, one per endpoint
+// that subscribes to its type and, for link.issued, the expiry timer. It
+// gives e a message id when it has none. The Service hands them to the
+// Store, which writes them in the transaction of the change that e
+// reports (linkguard.Outbox), so an event is queued exactly when its
+// change commits.
+func (d *Dispatcher) Jobs(e *linkguard.Event) []linkguard.WebhookJob {
 	now := d.opts.Now().UTC()
-	id := e.ID
-	if id == "" {
-		var err error
-		if id, err = linkguard.NewMsgID(d.opts.Rand, now); err != nil {
-			d.log.Error("webhook id", "err", err)
-			return
+	timer := e.Type == linkguard.EventLinkIssued && d.opts.Timers && !e.ExpiresAt.IsZero()
+	var eps []*endpoint
+	for _, ep := range d.eps {
+		if ep.events[e.Type] {
+			eps = append(eps, ep)
 		}
+	}
+	if !timer && len(eps) == 0 {
+		return nil
+	}
+	if e.ID == "" {
+		id, err := linkguard.NewMsgID(d.opts.Rand, now)
+		if err != nil {
+			d.log.Error("webhook id", "err", err)
+			return nil
+		}
+		e.ID = id
 	}
 	var jobs []linkguard.WebhookJob
-	if e.Type == linkguard.EventLinkIssued && d.opts.Timers && !e.ExpiresAt.IsZero() {
-		jobs = append(jobs, linkguard.WebhookJob{ID: id + ".expiry", MsgID: id, Type: linkguard.EventLinkExpired,
+	if timer {
+		jobs = append(jobs, linkguard.WebhookJob{ID: e.ID + ".expiry", MsgID: e.ID, Type: linkguard.EventLinkExpired,
 			LinkID: e.LinkID, CreatedAt: now, NextAt: e.ExpiresAt})
 	}
-	var b []byte
-	for _, ep := range d.eps {
-		if !ep.events[e.Type] {
-			continue
-		}
-		if b == nil {
-			var err error
-			if b, err = json.Marshal(body{Type: e.Type, Timestamp: e.At.UTC(), Data: e}); err != nil {
-				d.log.Error("webhook body", "type", e.Type, "err", err)
-				return
-			}
-		}
-		jobs = append(jobs, linkguard.WebhookJob{ID: id + "." + ep.name, MsgID: id, Endpoint: ep.name,
+	if len(eps) == 0 {
+		return jobs
+	}
+	if e.At.IsZero() {
+		e.At = now
+	}
+	b, err := json.Marshal(body{Type: e.Type, Timestamp: e.At.UTC(), Data: e})
+	if err != nil {
+		d.log.Error("webhook body", "type", e.Type, "err", err)
+		return jobs
+	}
+	for _, ep := range eps {
+		jobs = append(jobs, linkguard.WebhookJob{ID: e.ID + "." + ep.name, MsgID: e.ID, Endpoint: ep.name,
 			Type: e.Type, LinkID: e.LinkID, Body: b, CreatedAt: now, NextAt: now})
 	}
+	return jobs
+}
+
+// MaxPending implements linkguard.Webhooks: the bound of the queue.
+func (d *Dispatcher) MaxPending() int { return d.opts.MaxPending }
+
+// Notify is told of every event after its change is stored (the
+// Service's Notify): the event's jobs are queued already, so it only
+// wakes Run to deliver them now.
+func (d *Dispatcher) Notify(ctx context.Context, e *linkguard.Event) { d.Wake() }
+
+// Enqueue queues the jobs of an event that no Store change carries
+// (tests and tools); the Service's events come through Jobs.
+func (d *Dispatcher) Enqueue(ctx context.Context, e *linkguard.Event) error {
+	jobs := d.Jobs(e)
 	if len(jobs) == 0 {
-		return
+		return nil
 	}
 	// The request's context may end right after this call: the write must
 	// not be cut short by it.
-	err := d.opts.Store.EnqueueWebhooks(context.WithoutCancel(ctx), jobs, d.opts.MaxPending)
-	if err != nil {
-		d.log.Error("webhook event dropped", "type", e.Type, "link_id", e.LinkID, "err", err)
-		return
+	if err := d.opts.Store.EnqueueWebhooks(context.WithoutCancel(ctx), jobs, d.opts.MaxPending); err != nil {
+		return err
 	}
 	d.Wake()
+	return nil
 }
 
 // Wake makes Run look at the queue now.
@@ -321,9 +348,10 @@ func (d *Dispatcher) post(ctx context.Context, ep *endpoint, j *linkguard.Webhoo
 	return nil
 }
 
-// timer looks at a link whose expiry is due: unused, it emits
-// link.expired under the timer's message id (the same id if this runs
-// again after a crash).
+// timer looks at a link whose expiry is due: unused, it queues
+// link.expired under the timer's message id and then marks the timer
+// done. A crash in between runs the timer again, which queues the same
+// job ids, which the queue keeps once (EnqueueWebhooks): sent once.
 func (d *Dispatcher) timer(ctx context.Context, j *linkguard.WebhookJob) {
 	bg := context.WithoutCancel(ctx)
 	l, err := d.opts.Store.LinkByID(bg, j.LinkID)
@@ -333,9 +361,19 @@ func (d *Dispatcher) timer(ctx context.Context, j *linkguard.WebhookJob) {
 	case err != nil:
 		d.log.Error("webhook timer", "link_id", j.LinkID, "err", err)
 		return // the lease lapses; tried again
-	case l.State == linkguard.Pending && l.StateAt(now) == linkguard.Expired && d.opts.Emit != nil:
-		d.opts.Emit(bg, &linkguard.Event{ID: j.MsgID, Type: linkguard.EventLinkExpired, At: l.ExpiresAt,
-			Email: l.Email, LinkID: l.ID, Purpose: l.Purpose, ExpiresAt: l.ExpiresAt})
+	case l.State == linkguard.Pending && l.StateAt(now) == linkguard.Expired:
+		e := &linkguard.Event{ID: j.MsgID, Type: linkguard.EventLinkExpired, At: l.ExpiresAt,
+			Email: l.Email, LinkID: l.ID, Purpose: l.Purpose, ExpiresAt: l.ExpiresAt}
+		if jobs := d.Jobs(e); len(jobs) > 0 {
+			if err := d.opts.Store.EnqueueWebhooks(bg, jobs, 0); err != nil {
+				d.log.Error("webhook timer", "link_id", j.LinkID, "err", err)
+				return // the lease lapses; tried again
+			}
+			d.Wake()
+		}
+		if d.opts.Emit != nil {
+			d.opts.Emit(bg, e) // the console's count
+		}
 	}
 	j.State, j.DoneAt = linkguard.WebhookDelivered, now
 	if err := d.opts.Store.UpdateWebhook(bg, j, time.Minute); err != nil {

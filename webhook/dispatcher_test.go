@@ -205,6 +205,14 @@ func waitDelivered(t *testing.T, st linkguard.WebhookQueue, n int) {
 	}
 }
 
+// enqueue queues e's jobs as a Store change would.
+func enqueue(t *testing.T, d *Dispatcher, e *linkguard.Event) {
+	t.Helper()
+	if err := d.Enqueue(ctx, e); err != nil && !errors.Is(err, linkguard.ErrQueueFull) {
+		t.Fatal(err)
+	}
+}
+
 func consumed(id string) *linkguard.Event {
 	return &linkguard.Event{Type: linkguard.EventLinkConsumed, At: time.Now(), Email: "alice@example.com",
 		LinkID: id, Via: linkguard.ViaClick, Verdict: &linkguard.VerdictSummary{Decision: "consume", Score: 0.9}}
@@ -222,7 +230,7 @@ func TestRetriesAfter500(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"lnk_a", "lnk_b", "lnk_c"} {
-		d.Notify(ctx, consumed(id))
+		enqueue(t, d, consumed(id))
 	}
 	d.Notify(ctx, &linkguard.Event{Type: linkguard.EventLinkIssued, LinkID: "lnk_d"}) // not subscribed
 	stop := run(t, d)
@@ -296,7 +304,7 @@ func TestRestartMidRetry(t *testing.T) {
 	opts := fast(st, srv.URL)
 	opts.Backoff = []time.Duration{200 * time.Millisecond, time.Hour}
 	d, _ := New(opts)
-	d.Notify(ctx, consumed("lnk_r"))
+	enqueue(t, d, consumed("lnk_r"))
 	stop := run(t, d)
 	first := waitJob(t, st, func(j linkguard.WebhookJob) bool { return j.Attempt == 1 })
 	stop()
@@ -338,7 +346,7 @@ func TestStopMidPost(t *testing.T) {
 	opts := fast(st, srv.URL)
 	opts.Timeout = 5 * time.Second // lease 25 s: far past this test's wait
 	d, _ := New(opts)
-	d.Notify(ctx, consumed("lnk_s"))
+	enqueue(t, d, consumed("lnk_s"))
 	stop := run(t, d)
 	select {
 	case <-rc.hold:
@@ -401,7 +409,7 @@ func TestQueuedBeforeCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, _ := New(fast(st, srv.URL))
-	d.Notify(ctx, consumed("lnk_q"))
+	enqueue(t, d, consumed("lnk_q"))
 	st.Close()
 	st2 := openStore(t, dir)
 	d2, _ := New(fast(st2, srv.URL))
@@ -428,12 +436,16 @@ func TestExpiryTimer(t *testing.T) {
 	used := storetest.NewLink(t, now, "fam-2")
 	for _, l := range []*linkguard.Link{unused, used} {
 		l.ExpiresAt = now.Add(300 * time.Millisecond)
-		if err := st.CreateLink(ctx, l, nil); err != nil {
+		// The timer is queued with the link, as the Service does it.
+		out := &linkguard.Outbox{Jobs: d.Jobs(&linkguard.Event{Type: linkguard.EventLinkIssued, LinkID: l.ID, ExpiresAt: l.ExpiresAt})}
+		if len(out.Jobs) != 1 || out.Jobs[0].Endpoint != "" {
+			t.Fatalf("jobs of link.issued: %+v, want the expiry timer alone", out.Jobs)
+		}
+		if err := st.CreateLink(ctx, l, nil, out); err != nil {
 			t.Fatal(err)
 		}
-		d.Notify(ctx, &linkguard.Event{Type: linkguard.EventLinkIssued, LinkID: l.ID, ExpiresAt: l.ExpiresAt})
 	}
-	if _, err := st.RevokeLink(ctx, used.ID, now); err != nil {
+	if _, err := st.RevokeLink(ctx, used.ID, now, nil); err != nil {
 		t.Fatal(err)
 	}
 	stop := run(t, d)
@@ -457,7 +469,7 @@ func TestQueueBound(t *testing.T) {
 	opts.MaxPending = 2
 	d, _ := New(opts)
 	for _, id := range []string{"lnk_1", "lnk_2", "lnk_3"} {
-		d.Notify(ctx, consumed(id))
+		enqueue(t, d, consumed(id))
 	}
 	due, err := st.DueWebhooks(ctx, time.Now().Add(time.Minute), time.Minute, 10)
 	if err != nil {

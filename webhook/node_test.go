@@ -27,7 +27,7 @@ func TestNodeVerifiesDeliveries(t *testing.T) {
 	d, _ := New(fast(st, srv.URL))
 	var hdr map[string]string
 	rc.onRequest = func(h map[string]string) { hdr = h }
-	d.Notify(ctx, consumed("lnk_node"))
+	enqueue(t, d, consumed("lnk_node"))
 	stop := run(t, d)
 	ids := rc.wait(t, 1)
 	stop()

@@ -4,11 +4,13 @@
 // webhook-timestamp and webhook-signature ("v1," and the base64
 // HMAC-SHA256 of "id.timestamp.body" under the endpoint's whsec_ secret).
 //
-// Delivery is durable and at least once: an event is queued in the Store
-// (linkguard.WebhookQueue) before the request that caused it answers,
-// and a Dispatcher claims due jobs, posts them and retries failures with
-// backoff under the same webhook-id, across restarts. A receiver
-// deduplicates by webhook-id.
+// Delivery is durable and at least once: an event's jobs (Dispatcher.Jobs)
+// are written by the Store in the same transaction as the change the
+// event reports (linkguard.Outbox), so a change that commits has its
+// event queued even if the process dies the next instant; a Dispatcher
+// claims due jobs, posts them and retries failures with backoff under
+// the same webhook-id, across restarts. A receiver deduplicates by
+// webhook-id.
 package webhook
 
 import (

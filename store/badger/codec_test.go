@@ -195,7 +195,7 @@ func TestLinksStoredAsJSONStillRead(t *testing.T) {
 	if err != nil || got.ID != l.ID || string(got.Metadata) != `{"plan":"pro"}` || !got.ExpiresAt.Equal(l.ExpiresAt) {
 		t.Fatalf("JSON link: %v %+v", err, got)
 	}
-	if _, err := s.RevokeLink(ctx, l.ID, now); err != nil {
+	if _, err := s.RevokeLink(ctx, l.ID, now, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.db.View(func(txn *badger.Txn) error {

@@ -83,10 +83,13 @@ func (s *Store) DueMail(ctx context.Context, now time.Time, lease time.Duration,
 }
 
 // finishJob loads a job and its link, lets fn change both, and writes them.
-func (s *Store) finishJob(id string, fn func(j *mailJob, d *linkguard.Delivery) (keep bool)) error {
+// When fn gives the job up (keep false) with a failure, ob's jobs are
+// queued in the same transaction (mail.failed).
+func (s *Store) finishJob(id string, ob *outbox, fn func(j *mailJob, d *linkguard.Delivery) (keep bool)) error {
 	defer s.lock(prefixLink + id)()
 	defer s.links.invalidate(id)
-	return s.update(func(txn *badger.Txn) error {
+	err := s.update(func(txn *badger.Txn) error {
+		ob.reset()
 		var j mailJob
 		if err := getJSON(txn, mailKey(id), &j); err != nil {
 			return fmt.Errorf("mail job %s: %w", id, err)
@@ -111,15 +114,20 @@ func (s *Store) finishJob(id string, fn func(j *mailJob, d *linkguard.Delivery) 
 			}
 		}
 		if !keep {
+			if err := ob.write(s, txn, false); err != nil {
+				return err
+			}
 			return txn.Delete(mailKey(id))
 		}
 		return s.putJob(txn, id, &j)
 	})
+	ob.done(s, err)
+	return err
 }
 
 // MarkMailSent implements linkguard.MailQueue.
 func (s *Store) MarkMailSent(ctx context.Context, id string, at time.Time) error {
-	return s.finishJob(id, func(j *mailJob, d *linkguard.Delivery) bool {
+	return s.finishJob(id, &outbox{}, func(j *mailJob, d *linkguard.Delivery) bool {
 		d.State, d.SentAt, d.NextAt, d.LastError = "sent", at, time.Time{}, ""
 		d.Attempts = j.Attempt + 1
 		return false
@@ -127,8 +135,15 @@ func (s *Store) MarkMailSent(ctx context.Context, id string, at time.Time) error
 }
 
 // MarkMailFailed implements linkguard.MailQueue.
-func (s *Store) MarkMailFailed(ctx context.Context, id string, attempt int, next time.Time, lastErr string, permanent bool) error {
-	return s.finishJob(id, func(j *mailJob, d *linkguard.Delivery) bool {
+func (s *Store) MarkMailFailed(ctx context.Context, id string, attempt int, next time.Time, lastErr string, permanent bool, out *linkguard.Outbox) error {
+	if !permanent {
+		out = nil
+	}
+	ob, err := s.outbox(out)
+	if err != nil {
+		return err
+	}
+	return s.finishJob(id, ob, func(j *mailJob, d *linkguard.Delivery) bool {
 		j.Attempt, j.NextAt = attempt, next
 		d.Attempts, d.LastError = attempt, lastErr
 		if permanent {

@@ -195,7 +195,11 @@ func (s *Store) putLink(txn *badger.Txn, l *linkguard.Link) error {
 }
 
 // CreateLink implements linkguard.Store.
-func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte) error {
+func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte, out *linkguard.Outbox) error {
+	ob, err := s.outbox(out)
+	if err != nil {
+		return err
+	}
 	defer s.lock(prefixFamily + l.Family)()
 	var revoked string // the family's older link, when this revokes it
 	defer func() {
@@ -204,7 +208,11 @@ func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte) 
 		}
 	}()
 	defer s.links.invalidate(l.ID)
-	return s.update(func(txn *badger.Txn) error {
+	err = s.update(func(txn *badger.Txn) error {
+		ob.reset()
+		if err := ob.write(s, txn, false); err != nil {
+			return err
+		}
 		if mail != nil {
 			if err := s.putJob(txn, l.ID, &mailJob{NextAt: l.CreatedAt, Payload: mail, Expires: l.ExpiresAt}); err != nil {
 				return err
@@ -238,6 +246,8 @@ func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte) 
 		}
 		return txn.SetEntry(badger.NewEntry(familyKey(l.Family), []byte(l.ID)).WithTTL(ttl))
 	})
+	ob.done(s, err)
+	return err
 }
 
 // LinkByID implements linkguard.Store.
@@ -347,12 +357,13 @@ func (c *tokenCache) put(h []byte, id string) {
 //
 // fn's answer ErrWrongCode is the one refusal that is still written: the
 // attempt it counted must stay counted.
-func (s *Store) change(id string, fn func(txn *badger.Txn, l *linkguard.Link) error) (*linkguard.Link, error) {
+func (s *Store) change(id string, ob *outbox, fn func(txn *badger.Txn, l *linkguard.Link) error) (*linkguard.Link, error) {
 	defer s.lock(prefixLink + id)()
 	defer s.links.invalidate(id)
 	var out *linkguard.Link
 	var answer error
 	err := s.update(func(txn *badger.Txn) error {
+		ob.reset()
 		var l linkguard.Link
 		if err := getLink(txn, linkKey(id), &l); err != nil {
 			return err
@@ -363,6 +374,7 @@ func (s *Store) change(id string, fn func(txn *badger.Txn, l *linkguard.Link) er
 		}
 		return s.putLink(txn, &l)
 	})
+	ob.done(s, err)
 	if err == nil {
 		err = answer
 	}
@@ -374,13 +386,20 @@ func (s *Store) change(id string, fn func(txn *badger.Txn, l *linkguard.Link) er
 }
 
 // ConsumeLink implements linkguard.Store.
-func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff) (*linkguard.Link, error) {
+func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff, out *linkguard.Outbox) (*linkguard.Link, error) {
 	hb := encodeHandoff(nil, h)
-	return s.change(id, func(txn *badger.Txn, l *linkguard.Link) error {
+	ob, err := s.outbox(out)
+	if err != nil {
+		return nil, err
+	}
+	return s.change(id, ob, func(txn *badger.Txn, l *linkguard.Link) error {
 		if l.StateAt(at) != linkguard.Pending {
 			return linkguard.ErrNotPending
 		}
-		return consume(txn, l, at, v, h, hb)
+		if err := consume(txn, l, at, v, h, hb); err != nil {
+			return err
+		}
+		return ob.write(s, txn, false)
 	})
 }
 
@@ -396,9 +415,13 @@ func consume(txn *badger.Txn, l *linkguard.Link, at time.Time, v fingerprint.Ver
 
 // ConsumeWithCode implements linkguard.Store: one transaction, one synced
 // commit, whether the code is right or wrong.
-func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte, max int, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff) (*linkguard.Link, error) {
+func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte, max int, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff, out *linkguard.Outbox) (*linkguard.Link, error) {
 	hb := encodeHandoff(nil, h)
-	return s.change(id, func(txn *badger.Txn, l *linkguard.Link) error {
+	ob, err := s.outbox(out)
+	if err != nil {
+		return nil, err
+	}
+	return s.change(id, ob, func(txn *badger.Txn, l *linkguard.Link) error {
 		if l.StateAt(at) != linkguard.Pending {
 			return linkguard.ErrNotPending
 		}
@@ -412,20 +435,32 @@ func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte,
 		// run one after the other, and no more than max are ever compared.
 		l.CodeAttempts++
 		if subtle.ConstantTimeCompare(codeHash, l.CodeHash) != 1 {
+			if l.CodeAttempts >= max {
+				if err := ob.write(s, txn, true); err != nil {
+					return err
+				}
+			}
 			return linkguard.ErrWrongCode
 		}
-		return consume(txn, l, at, v, h, hb)
+		if err := consume(txn, l, at, v, h, hb); err != nil {
+			return err
+		}
+		return ob.write(s, txn, false)
 	})
 }
 
 // RevokeLink implements linkguard.Store.
-func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) (*linkguard.Link, error) {
-	return s.change(id, func(txn *badger.Txn, l *linkguard.Link) error {
+func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time, out *linkguard.Outbox) (*linkguard.Link, error) {
+	ob, err := s.outbox(out)
+	if err != nil {
+		return nil, err
+	}
+	return s.change(id, ob, func(txn *badger.Txn, l *linkguard.Link) error {
 		if l.StateAt(at) != linkguard.Pending {
 			return linkguard.ErrNotPending
 		}
 		l.State, l.RevokedAt = linkguard.Revoked, at
-		return nil
+		return ob.write(s, txn, false)
 	})
 }
 

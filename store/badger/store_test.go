@@ -57,12 +57,12 @@ func TestStateSurvivesReopen(t *testing.T) {
 	pending := storetest.NewLink(t, now, "a")
 	consumed := storetest.NewLink(t, now, "b")
 	for _, l := range []*linkguard.Link{pending, consumed} {
-		if err := s.CreateLink(ctx, l, nil); err != nil {
+		if err := s.CreateLink(ctx, l, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	h := &linkguard.Handoff{CodeHash: []byte("hand"), LinkID: consumed.ID, ExpiresAt: now.Add(time.Minute)}
-	if _, err := s.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h); err != nil {
+	if _, err := s.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.AddVisit(ctx, &linkguard.Visit{LinkID: pending.ID, At: now, Kind: linkguard.VisitView})
@@ -81,7 +81,7 @@ func TestStateSurvivesReopen(t *testing.T) {
 	if l, err := s.LinkByID(ctx, consumed.ID); err != nil || l.State != linkguard.Consumed {
 		t.Fatalf("consumed after reopen: %v %v", err, l)
 	}
-	if _, err := s.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("x"), ExpiresAt: now.Add(time.Minute)}); !errors.Is(err, linkguard.ErrNotPending) {
+	if _, err := s.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("x"), ExpiresAt: now.Add(time.Minute)}, nil); !errors.Is(err, linkguard.ErrNotPending) {
 		t.Fatalf("consume after reopen: %v", err)
 	}
 	if v, _ := s.Visits(ctx, pending.ID); len(v) != 1 {

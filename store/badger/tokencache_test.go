@@ -27,7 +27,7 @@ func TestTokenCacheKeepsStateFresh(t *testing.T) {
 	defer s.Close()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	l := storetest.NewLink(t, now, "f")
-	if err := s.CreateLink(ctx, l, nil); err != nil {
+	if err := s.CreateLink(ctx, l, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 { // the second read comes from the cache
@@ -40,7 +40,7 @@ func TestTokenCacheKeepsStateFresh(t *testing.T) {
 		t.Fatalf("the token was not cached: %q %v", id, ok)
 	}
 	h := &linkguard.Handoff{CodeHash: []byte("hand"), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}
-	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h); err != nil {
+	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.LinkByTokenHash(ctx, l.TokenHash); err != nil || got.State != linkguard.Consumed {
@@ -69,7 +69,7 @@ func TestLinkCacheIsExact(t *testing.T) {
 	defer s.Close()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	l := storetest.NewLink(t, now, "f")
-	if err := s.CreateLink(ctx, l, nil); err != nil {
+	if err := s.CreateLink(ctx, l, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	const attempts = 200
@@ -104,7 +104,7 @@ func TestLinkCacheIsExact(t *testing.T) {
 		})
 	}
 	for i := 1; i <= attempts; i++ {
-		_, err := s.ConsumeWithCode(ctx, l.ID, []byte("wrong"), attempts+1, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("h"), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)})
+		_, err := s.ConsumeWithCode(ctx, l.ID, []byte("wrong"), attempts+1, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("h"), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}, nil)
 		if !errors.Is(err, linkguard.ErrWrongCode) {
 			t.Fatal(err)
 		}
@@ -120,7 +120,7 @@ func TestLinkCacheIsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	newer := storetest.NewLink(t, now.Add(time.Second), "f")
-	if err := s.CreateLink(ctx, newer, nil); err != nil {
+	if err := s.CreateLink(ctx, newer, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.LinkByTokenHash(ctx, l.TokenHash); err != nil || got.State != linkguard.Revoked {
@@ -129,7 +129,7 @@ func TestLinkCacheIsExact(t *testing.T) {
 	// A delivery's change of the link (the mail queue's write) shows too.
 	mailed := storetest.NewLink(t, now, "g")
 	mailed.Delivery = &linkguard.Delivery{State: "queued"}
-	if err := s.CreateLink(ctx, mailed, []byte("mail")); err != nil {
+	if err := s.CreateLink(ctx, mailed, []byte("mail"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.LinkByID(ctx, mailed.ID); err != nil || got.Delivery == nil || got.Delivery.State != "queued" {

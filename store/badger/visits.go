@@ -52,7 +52,9 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 	var slots []slotted
 	taken := map[string]int{} // slot key → index in slots
 	visitTTL := linkguard.VisitTTL(s.opts.Retention)
+	var jobs []linkguard.WebhookJob // the visits' events, written in the same batch
 	for _, v := range batch {
+		jobs = append(jobs, v.Outbox.Queued(false)...)
 		sm := sums[v.LinkID]
 		if sm == nil {
 			sm = &summary{}
@@ -96,7 +98,34 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 			return err
 		}
 	}
-	return wb.Flush()
+	ob := &outbox{out: &linkguard.Outbox{Jobs: jobs, Max: maxOf(batch)}}
+	if len(jobs) > 0 {
+		full, err := s.queueFull(ob.out.Max)
+		if err != nil {
+			return err
+		}
+		ob.full = full
+		if err := ob.write(s, wb, false); err != nil {
+			return err
+		}
+		if ob.out.Dropped > 0 {
+			s.log.Warn("webhook queue full: visit events not queued", "jobs", ob.out.Dropped)
+		}
+	}
+	err := wb.Flush()
+	ob.done(s, err)
+	return err
+}
+
+// maxOf is the queue bound the batch's outboxes name.
+func maxOf(batch []*linkguard.Visit) int {
+	m := 0
+	for _, v := range batch {
+		if v.Outbox != nil {
+			m = max(m, v.Outbox.Max)
+		}
+	}
+	return m
 }
 
 // History implements linkguard.Store.

@@ -36,7 +36,12 @@ func countsKey(hour time.Time) []byte {
 	return []byte(fmt.Sprintf("%s%012d", prefixCounts, hour.Unix()))
 }
 
-func (s *Store) putWebhook(txn *badger.Txn, j *linkguard.WebhookJob, keep time.Duration) error {
+// setter is a transaction or a write batch.
+type setter interface {
+	SetEntry(e *badger.Entry) error
+}
+
+func (s *Store) putWebhook(txn setter, j *linkguard.WebhookJob, keep time.Duration) error {
 	b, err := json.Marshal(j)
 	if err != nil {
 		return err
@@ -48,7 +53,7 @@ func (s *Store) putWebhook(txn *badger.Txn, j *linkguard.WebhookJob, keep time.D
 	if err := txn.SetEntry(e); err != nil {
 		return err
 	}
-	return txn.Set(webhookDueKey(j.NextAt, j.ID), nil)
+	return txn.SetEntry(badger.NewEntry(webhookDueKey(j.NextAt, j.ID), nil))
 }
 
 // pendingWebhooks counts the pending jobs, stopping at limit.
@@ -70,29 +75,94 @@ func (s *Store) EnqueueWebhooks(ctx context.Context, jobs []linkguard.WebhookJob
 	if len(jobs) == 0 {
 		return nil
 	}
-	if max > 0 {
-		n, err := s.pending.get(s.db)
-		if err != nil {
-			return err
-		}
-		if n >= int64(max) {
-			return linkguard.ErrQueueFull
-		}
+	full, err := s.queueFull(max)
+	if err != nil {
+		return err
 	}
-	err := s.update(func(txn *badger.Txn) error {
+	if full {
+		return linkguard.ErrQueueFull
+	}
+	var n int
+	err = s.update(func(txn *badger.Txn) error {
+		n = 0
 		for i := range jobs {
 			j := jobs[i]
+			if _, err := txn.Get(webhookKey(j.ID)); err == nil {
+				continue // queued already: sent once
+			} else if !errors.Is(err, badger.ErrKeyNotFound) {
+				return err
+			}
 			j.State = linkguard.WebhookPending
 			if err := s.putWebhook(txn, &j, 0); err != nil {
 				return err
 			}
+			n++
 		}
 		return nil
 	})
 	if err == nil {
-		s.pending.add(int64(len(jobs)))
+		s.pending.add(int64(n))
 	}
 	return err
+}
+
+// queueFull reports whether max > 0 jobs are pending.
+func (s *Store) queueFull(max int) (bool, error) {
+	if max <= 0 {
+		return false, nil
+	}
+	n, err := s.pending.get(s.db)
+	return n >= int64(max), err
+}
+
+// outbox is the webhook jobs of one change, written in the change's own
+// transaction (linkguard.Outbox). Make it before the transaction; call
+// write inside it (every time it runs: a conflict runs it again), and
+// done after a commit.
+type outbox struct {
+	out    *linkguard.Outbox
+	full   bool
+	queued int
+}
+
+func (s *Store) outbox(out *linkguard.Outbox) (*outbox, error) {
+	o := &outbox{out: out}
+	if out == nil || len(out.Jobs)+len(out.Locked) == 0 {
+		return o, nil
+	}
+	var err error
+	o.full, err = s.queueFull(out.Max)
+	return o, err
+}
+
+// write queues the jobs of a change that happened: out.Locked when it
+// locked the link, else out.Jobs.
+func (o *outbox) write(s *Store, txn setter, locked bool) error {
+	jobs := o.out.Queued(locked)
+	o.queued = 0
+	if o.full {
+		o.out.Dropped = len(jobs)
+		return nil
+	}
+	for i := range jobs {
+		j := jobs[i]
+		j.State = linkguard.WebhookPending
+		if err := s.putWebhook(txn, &j, 0); err != nil {
+			return err
+		}
+	}
+	o.queued = len(jobs)
+	return nil
+}
+
+// reset forgets a run of the transaction that did not happen.
+func (o *outbox) reset() { o.queued = 0 }
+
+// done counts the queued jobs once the transaction committed.
+func (o *outbox) done(s *Store, err error) {
+	if err == nil {
+		s.pending.add(int64(o.queued))
+	}
 }
 
 // webhookCount is how many pending jobs the due index holds: counted once,

@@ -130,12 +130,12 @@ func TestClusterKeysShareOneSlot(t *testing.T) {
 	older := storetest.NewLink(t, now, "fam")
 	l := storetest.NewLink(t, now, "fam")
 	for _, x := range []*linkguard.Link{older, l} {
-		if err := s.CreateLink(ctx, x, []byte("sealed")); err != nil {
+		if err := s.CreateLink(ctx, x, []byte("sealed"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	h := &linkguard.Handoff{CodeHash: []byte("slot-handoff"), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}
-	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h); err != nil {
+	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.AddVisit(ctx, &linkguard.Visit{LinkID: l.ID, At: now, Kind: linkguard.VisitView})
@@ -217,10 +217,10 @@ func TestClusterTwoInstances(t *testing.T) {
 		now := time.Now().UTC()
 		older := storetest.NewLink(t, now, "fam")
 		newer := storetest.NewLink(t, now.Add(time.Second), "fam")
-		if err := a.CreateLink(ctx, older, nil); err != nil {
+		if err := a.CreateLink(ctx, older, nil, nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := b.CreateLink(ctx, newer, nil); err != nil {
+		if err := b.CreateLink(ctx, newer, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		if l, err := a.LinkByTokenHash(ctx, older.TokenHash); err != nil || l.State != linkguard.Revoked {
@@ -330,12 +330,12 @@ func TestClusterFailover(t *testing.T) {
 	now := time.Now().UTC()
 	pending, consumed := storetest.NewLink(t, now, "a"), storetest.NewLink(t, now, "b")
 	for _, l := range []*linkguard.Link{pending, consumed} {
-		if err := a.CreateLink(ctx, l, []byte("sealed")); err != nil {
+		if err := a.CreateLink(ctx, l, []byte("sealed"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	h := &linkguard.Handoff{CodeHash: []byte("fo"), LinkID: consumed.ID, ExpiresAt: now.Add(time.Minute)}
-	if _, err := a.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h); err != nil {
+	if _, err := a.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h, nil); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond) // replication on loopback: well within
@@ -375,7 +375,7 @@ func TestClusterFailover(t *testing.T) {
 	if l, err := a.LinkByTokenHash(ctx, pending.TokenHash); err != nil || l.State != linkguard.Pending {
 		t.Fatalf("pending link after failover: %v %+v", err, l)
 	}
-	if _, err := a.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("x"), ExpiresAt: now.Add(time.Minute)}); !errors.Is(err, linkguard.ErrNotPending) {
+	if _, err := a.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("x"), ExpiresAt: now.Add(time.Minute)}, nil); !errors.Is(err, linkguard.ErrNotPending) {
 		t.Fatalf("consume after failover: %v, want ErrNotPending", err)
 	}
 	if _, err := a.TakeHandoff(ctx, []byte("fo"), now); err != nil {
@@ -384,7 +384,7 @@ func TestClusterFailover(t *testing.T) {
 	// The new primary has no scripts loaded: calls and the visit writer
 	// load them there.
 	newer := storetest.NewLink(t, now.Add(time.Second), "a")
-	if err := a.CreateLink(ctx, newer, nil); err != nil {
+	if err := a.CreateLink(ctx, newer, nil, nil); err != nil {
 		t.Fatalf("issue after failover: %v", err)
 	}
 	if l, _ := a.LinkByID(ctx, pending.ID); l.State != linkguard.Revoked {

@@ -36,15 +36,22 @@ func (s *Store) DueMail(ctx context.Context, now time.Time, lease time.Duration,
 }
 
 // finishJob runs finishMailScript: the job and its link's Delivery change
-// together.
-func (s *Store) finishJob(ctx context.Context, id, mode, before, after string, attempt int, next time.Time) error {
-	n, err := finishMailScript.Run(ctx, s.rdb, []string{s.mailKey(id), s.queueKey(), s.linkKey(id)},
-		id, mode, before, after, attempt, next.UnixMilli()).Int()
+// together, and out is queued when the mail is given up (mode failed).
+func (s *Store) finishJob(ctx context.Context, id, mode, before, after string, attempt int, next time.Time, out *linkguard.Outbox) error {
+	keys, args, err := s.outboxArgs([]string{s.mailKey(id), s.queueKey(), s.linkKey(id)},
+		[]any{id, mode, before, after, attempt, next.UnixMilli()}, out)
+	if err != nil {
+		return err
+	}
+	reply, err := finishMailScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
 	if err != nil {
 		return fmt.Errorf("mail job %s: %w", id, err)
 	}
-	if n == 0 {
+	if len(reply) == 0 || reply[0] == 0 {
 		return fmt.Errorf("mail job %s: %w", id, linkguard.ErrNotFound)
+	}
+	if len(reply) > 1 {
+		dropped(out, reply[1])
 	}
 	return nil
 }
@@ -55,11 +62,11 @@ func (s *Store) MarkMailSent(ctx context.Context, id string, at time.Time) error
 	if err != nil {
 		return err
 	}
-	return s.finishJob(ctx, id, "sent", before, after, 0, time.Time{})
+	return s.finishJob(ctx, id, "sent", before, after, 0, time.Time{}, nil)
 }
 
 // MarkMailFailed implements linkguard.MailQueue.
-func (s *Store) MarkMailFailed(ctx context.Context, id string, attempt int, next time.Time, lastErr string, permanent bool) error {
+func (s *Store) MarkMailFailed(ctx context.Context, id string, attempt int, next time.Time, lastErr string, permanent bool, out *linkguard.Outbox) error {
 	d := linkguard.Delivery{State: "retrying", Attempts: attempt, LastError: lastErr, NextAt: next}
 	mode := "retry"
 	if permanent {
@@ -69,5 +76,8 @@ func (s *Store) MarkMailFailed(ctx context.Context, id string, attempt int, next
 	if err != nil {
 		return err
 	}
-	return s.finishJob(ctx, id, mode, b, "", attempt, next)
+	if !permanent {
+		out = nil
+	}
+	return s.finishJob(ctx, id, mode, b, "", attempt, next, out)
 }

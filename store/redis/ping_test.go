@@ -18,7 +18,7 @@ func TestPingAndQueueDepth(t *testing.T) {
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	l := storetest.NewLink(t, now, "fam-depth")
-	if err := s.CreateLink(ctx, l, []byte("sealed mail")); err != nil {
+	if err := s.CreateLink(ctx, l, []byte("sealed mail"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.MailQueueDepth(ctx); err != nil || n != 1 {

@@ -38,15 +38,46 @@ local function build(k)
 end
 `
 
+// luaQueue is shared by the scripts that queue webhook jobs: the jobs of
+// a change are written by the script that makes the change (the outbox;
+// Store.outboxArgs lays out its KEYS and ARGV).
+//
+// queue(kq, kl, i, g) reads, from ARGV[i]: the job key prefix, the most
+// jobs pending (0: no bound), the length of the recent list, then two
+// groups of jobs, each a count and, per job, id, json, due (ms), created
+// (ms), listed (1 or 0). It queues group g (1 or 2) and returns how many
+// jobs it dropped because the queue was full. A job whose key exists is
+// left as it is (SET NX): queued twice, sent once.
+const luaQueue = `
+local function queue(kq, kl, i, g)
+  local prefix, max, keep = ARGV[i], tonumber(ARGV[i+1]), tonumber(ARGV[i+2])
+  local j = i + 3
+  if g == 2 then j = j + 1 + 5 * tonumber(ARGV[j]) end
+  local n = tonumber(ARGV[j])
+  if n == 0 then return 0 end
+  if max > 0 and redis.call('ZCARD', kq) >= max then return n end
+  for k = j + 1, j + 5 * n, 5 do
+    if redis.call('SET', prefix .. ARGV[k], ARGV[k+1], 'NX') then
+      redis.call('ZADD', kq, ARGV[k+2], ARGV[k])
+      if ARGV[k+4] == '1' then redis.call('ZADD', kl, ARGV[k+3], ARGV[k]) end
+    end
+  end
+  local over = redis.call('ZCARD', kl) - keep
+  if over > 0 then redis.call('ZREMRANGEBYRANK', kl, 0, over - 1) end
+  return 0
+end
+`
+
 // createScript stores a new link, its token and family index, revokes the
 // family's older pending link and queues the mail, all at once.
 //
-// KEYS: link, token, family, mail job, queue.
+// KEYS: link, token, family, mail job, queue, webhook queue, recent list.
 // ARGV: id, json, hl, mid, state, exp, pxat, consumed_at, revoked_at,
 // attempts, verdict, delivery, created (ns), revoked_at fragment for the
 // older link, link key prefix, has mail ("1"), payload, due (ms), code
-// hash (base64, as the json holds it).
-var createScript = goredis.NewScript(luaLib + `
+// hash (base64, as the json holds it), then the outbox from ARGV[20].
+// Result: the jobs dropped by a full webhook queue.
+var createScript = goredis.NewScript(luaLib + luaQueue + `
 local old = redis.call('GET', KEYS[3])
 if old and old ~= ARGV[1] then
   local ok = ARGV[15] .. old
@@ -68,14 +99,15 @@ if ARGV[16] == '1' then
   redis.call('PEXPIREAT', KEYS[4], ARGV[7])
   redis.call('ZADD', KEYS[5], ARGV[18], ARGV[1])
 end
-return 1
+return queue(KEYS[6], KEYS[7], 20, 1)
 `)
 
 // consumeScript moves a pending link to consumed and stores the handoff.
 //
-// KEYS: link, handoff. ARGV: at (ns), consumed_at, verdict, handoff json,
-// handoff exp (ns), handoff pxat (ms).
-var consumeScript = goredis.NewScript(luaLib + `
+// KEYS: link, handoff, webhook queue, recent list. ARGV: at (ns),
+// consumed_at, verdict, handoff json, handoff exp (ns), handoff pxat (ms),
+// then the outbox from ARGV[7]. Result: {status, link json, jobs dropped}.
+var consumeScript = goredis.NewScript(luaLib + luaQueue + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 if not pending(KEYS[1], ARGV[1]) then return {1, redis.call('HGET', KEYS[1], 'json')} end
 redis.call('HSET', KEYS[1], 'state', 'consumed', 'consumed_at', ARGV[2], 'verdict', ARGV[3])
@@ -83,17 +115,19 @@ local s = build(KEYS[1])
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'json', ARGV[4], 'exp', ARGV[5])
 redis.call('PEXPIREAT', KEYS[2], ARGV[6])
-return {2, s}
+return {2, s, queue(KEYS[3], KEYS[4], 7, 1)}
 `)
 
 // revokeScript moves a pending link to revoked.
 //
-// KEYS: link. ARGV: at (ns), revoked_at.
-var revokeScript = goredis.NewScript(luaLib + `
+// KEYS: link, webhook queue, recent list. ARGV: at (ns), revoked_at, then
+// the outbox from ARGV[3].
+var revokeScript = goredis.NewScript(luaLib + luaQueue + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 if not pending(KEYS[1], ARGV[1]) then return {1, redis.call('HGET', KEYS[1], 'json')} end
 redis.call('HSET', KEYS[1], 'state', 'revoked', 'revoked_at', ARGV[2])
-return {2, build(KEYS[1])}
+local s = build(KEYS[1])
+return {2, s, queue(KEYS[2], KEYS[3], 3, 1)}
 `)
 
 // codeScript is a typed code, checked and spent in one step: count the
@@ -106,10 +140,13 @@ return {2, build(KEYS[1])}
 // compute), and Lua 5.1 interns strings, so it is a pointer compare.
 // Links stored before the code field existed are read from their json.
 //
-// KEYS: link, handoff. ARGV: at (ns), max, code hash (base64),
-// consumed_at, verdict, handoff json, handoff exp (ns), handoff pxat (ms).
-// Result: {status, link json}; status 4 is a wrong code.
-var codeScript = goredis.NewScript(luaLib + `
+// KEYS: link, handoff, webhook queue, recent list. ARGV: at (ns), max,
+// code hash (base64), consumed_at, verdict, handoff json, handoff exp
+// (ns), handoff pxat (ms), then the outbox from ARGV[9]: its first group
+// is queued with a consumption, its second when a wrong code uses the
+// last try. Result: {status, link json, jobs dropped}; status 4 is a
+// wrong code.
+var codeScript = goredis.NewScript(luaLib + luaQueue + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 if not pending(KEYS[1], ARGV[1]) then return {1, redis.call('HGET', KEYS[1], 'json')} end
 local n = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
@@ -117,13 +154,17 @@ if n >= tonumber(ARGV[2]) then return {3, redis.call('HGET', KEYS[1], 'json')} e
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 local code = redis.call('HGET', KEYS[1], 'code')
 if not code then code = cjson.decode(redis.call('HGET', KEYS[1], 'json')).code_hash end
-if code ~= ARGV[3] then return {4, build(KEYS[1])} end
+if code ~= ARGV[3] then
+  local d = 0
+  if n + 1 >= tonumber(ARGV[2]) then d = queue(KEYS[3], KEYS[4], 9, 2) end
+  return {4, build(KEYS[1]), d}
+end
 redis.call('HSET', KEYS[1], 'state', 'consumed', 'consumed_at', ARGV[4], 'verdict', ARGV[5])
 local s = build(KEYS[1])
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'json', ARGV[6], 'exp', ARGV[7])
 redis.call('PEXPIREAT', KEYS[2], ARGV[8])
-return {2, s}
+return {2, s, queue(KEYS[3], KEYS[4], 9, 1)}
 `)
 
 // takeHandoffScript returns and deletes a handoff that has not expired.
@@ -171,12 +212,14 @@ return out
 // finishMailScript records a sent email, a retry or a permanent failure on
 // the job and on its link's Delivery.
 //
-// KEYS: mail job, queue, link. ARGV: id, mode (sent, retry, failed),
-// delivery (for sent: the part before the attempts number), the part after
-// it (sent only), attempt, next due (ms). Result: 0 when there is no job.
-var finishMailScript = goredis.NewScript(luaLib + `
+// KEYS: mail job, queue, link, webhook queue, recent list. ARGV: id, mode
+// (sent, retry, failed), delivery (for sent: the part before the attempts
+// number), the part after it (sent only), attempt, next due (ms), then the
+// outbox from ARGV[7], queued when the mail is given up (failed).
+// Result: {0} when there is no job, else {1, jobs dropped}.
+var finishMailScript = goredis.NewScript(luaLib + luaQueue + `
 local a = redis.call('HGET', KEYS[1], 'attempt')
-if not a then return 0 end
+if not a then return {0} end
 redis.call('ZREM', KEYS[2], ARGV[1])
 local d = ARGV[3]
 if ARGV[2] == 'sent' then d = ARGV[3] .. tostring(tonumber(a) + 1) .. ARGV[4] end
@@ -184,13 +227,15 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('HSET', KEYS[3], 'delivery', d)
   build(KEYS[3])
 end
+local d = 0
 if ARGV[2] == 'retry' then
   redis.call('HSET', KEYS[1], 'attempt', ARGV[5])
   redis.call('ZADD', KEYS[2], ARGV[6], ARGV[1])
 else
   redis.call('DEL', KEYS[1])
+  if ARGV[2] == 'failed' then d = queue(KEYS[4], KEYS[5], 7, 1) end
 end
-return 1
+return {1, d}
 `)
 
 // visitScript records one visit in its link's ring of views or of
@@ -198,9 +243,11 @@ return 1
 // history summary (the newest hmax are kept), and lets both expire with
 // the link.
 //
-// KEYS: ring (views or decisions), history, link. ARGV: score (ms), visit
-// json, max, fallback pxat (ms), history entry json, hmax.
-var visitScript = goredis.NewScript(`
+// KEYS: ring (views or decisions), history, link, webhook queue, recent
+// list. ARGV: score (ms), visit json, max, fallback pxat (ms), history
+// entry json, hmax, then the outbox from ARGV[7] (the visit's event).
+// Result: the jobs dropped by a full webhook queue.
+var visitScript = goredis.NewScript(luaQueue + `
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 local n = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
 if n > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1) end
@@ -214,7 +261,7 @@ else
   redis.call('PEXPIREAT', KEYS[1], ARGV[4])
   redis.call('PEXPIREAT', KEYS[2], ARGV[4])
 end
-return 1
+return queue(KEYS[4], KEYS[5], 7, 1)
 `)
 
 // allScripts are loaded at Open, so that pipelined EVALSHA (the visit

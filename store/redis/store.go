@@ -374,7 +374,7 @@ func (s *Store) pxat(t time.Time) int64 {
 }
 
 // CreateLink implements linkguard.Store.
-func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte) error {
+func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte, out *linkguard.Outbox) error {
 	p, err := encodeLink(l)
 	if err != nil {
 		return err
@@ -387,15 +387,20 @@ func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte) 
 	if mail != nil {
 		hasMail = "1"
 	}
-	keys := []string{s.linkKey(l.ID), s.tokenKey(l.TokenHash), s.familyKey(l.Family), s.mailKey(l.ID), s.queueKey()}
-	err = createScript.Run(ctx, s.rdb, keys,
-		l.ID, p.json, p.hl, p.mid, p.state, nanos(l.ExpiresAt), s.pxat(l.ExpiresAt),
-		p.consumedAt, p.revokedAt, p.attempts, p.verdict, p.delivery,
-		nanos(l.CreatedAt), revokedAt, s.prefix+prefixLink, hasMail, mail, l.CreatedAt.UnixMilli(),
-		base64.StdEncoding.EncodeToString(l.CodeHash)).Err()
+	keys, args, err := s.outboxArgs(
+		[]string{s.linkKey(l.ID), s.tokenKey(l.TokenHash), s.familyKey(l.Family), s.mailKey(l.ID), s.queueKey()},
+		[]any{l.ID, p.json, p.hl, p.mid, p.state, nanos(l.ExpiresAt), s.pxat(l.ExpiresAt),
+			p.consumedAt, p.revokedAt, p.attempts, p.verdict, p.delivery,
+			nanos(l.CreatedAt), revokedAt, s.prefix + prefixLink, hasMail, mail, l.CreatedAt.UnixMilli(),
+			base64.StdEncoding.EncodeToString(l.CodeHash)}, out)
+	if err != nil {
+		return err
+	}
+	n, err := createScript.Run(ctx, s.rdb, keys, args...).Int64()
 	if err != nil {
 		return fmt.Errorf("create link %s: %w", l.ID, err)
 	}
+	dropped(out, n)
 	return nil
 }
 
@@ -440,11 +445,16 @@ const (
 	resWrongCode  = 4
 )
 
-// linkResult turns a {status, json} reply into the Store's answer: the
-// link as stored, and ErrNotPending when the change was refused.
-func linkResult(reply []any, err error) (*linkguard.Link, error) {
+// linkResult turns a {status, json, dropped} reply into the Store's
+// answer: the link as stored, and ErrNotPending when the change was
+// refused. The jobs a full webhook queue dropped are recorded on out.
+func linkResult(reply []any, err error, out *linkguard.Outbox) (*linkguard.Link, error) {
 	if err != nil {
 		return nil, err
+	}
+	if len(reply) > 2 {
+		n, _ := reply[2].(int64)
+		dropped(out, n)
 	}
 	if len(reply) == 0 {
 		return nil, fmt.Errorf("unexpected script reply %v", reply)
@@ -473,7 +483,7 @@ func linkResult(reply []any, err error) (*linkguard.Link, error) {
 }
 
 // ConsumeLink implements linkguard.Store.
-func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff) (*linkguard.Link, error) {
+func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff, out *linkguard.Outbox) (*linkguard.Link, error) {
 	hb, err := json.Marshal(h)
 	if err != nil {
 		return nil, err
@@ -490,9 +500,13 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 	if min := time.Now().Add(time.Second); hpx.Before(min) {
 		hpx = min
 	}
-	reply, err := consumeScript.Run(ctx, s.rdb, []string{s.linkKey(id), s.handoffKey(h.CodeHash)},
-		nanos(at), consumedAt, verdict, hb, nanos(h.ExpiresAt), hpx.UnixMilli()).Slice()
-	l, err := linkResult(reply, err)
+	keys, args, err := s.outboxArgs([]string{s.linkKey(id), s.handoffKey(h.CodeHash)},
+		[]any{nanos(at), consumedAt, verdict, hb, nanos(h.ExpiresAt), hpx.UnixMilli()}, out)
+	if err != nil {
+		return nil, err
+	}
+	reply, err := consumeScript.Run(ctx, s.rdb, keys, args...).Slice()
+	l, err := linkResult(reply, err, out)
 	if err != nil && !isStoreAnswer(err) {
 		return nil, fmt.Errorf("consume link %s: %w", id, err)
 	}
@@ -500,13 +514,17 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 }
 
 // RevokeLink implements linkguard.Store.
-func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) (*linkguard.Link, error) {
+func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time, out *linkguard.Outbox) (*linkguard.Link, error) {
 	revokedAt, err := fragment(at)
 	if err != nil {
 		return nil, err
 	}
-	reply, err := revokeScript.Run(ctx, s.rdb, []string{s.linkKey(id)}, nanos(at), revokedAt).Slice()
-	l, err := linkResult(reply, err)
+	keys, args, err := s.outboxArgs([]string{s.linkKey(id)}, []any{nanos(at), revokedAt}, out)
+	if err != nil {
+		return nil, err
+	}
+	reply, err := revokeScript.Run(ctx, s.rdb, keys, args...).Slice()
+	l, err := linkResult(reply, err, out)
 	if err != nil && !isStoreAnswer(err) {
 		return nil, fmt.Errorf("revoke link %s: %w", id, err)
 	}
@@ -516,7 +534,7 @@ func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time) (*linkg
 // ConsumeWithCode implements linkguard.Store: one script, so one step
 // (and, with appendfsync always, one fsync) whether the code is right or
 // wrong.
-func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte, max int, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff) (*linkguard.Link, error) {
+func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte, max int, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff, out *linkguard.Outbox) (*linkguard.Link, error) {
 	hb, err := json.Marshal(h)
 	if err != nil {
 		return nil, err
@@ -533,10 +551,14 @@ func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte,
 	if min := time.Now().Add(time.Second); hpx.Before(min) {
 		hpx = min
 	}
-	reply, err := codeScript.Run(ctx, s.rdb, []string{s.linkKey(id), s.handoffKey(h.CodeHash)},
-		nanos(at), max, base64.StdEncoding.EncodeToString(codeHash), consumedAt, verdict, hb,
-		nanos(h.ExpiresAt), hpx.UnixMilli()).Slice()
-	l, err := linkResult(reply, err)
+	keys, args, err := s.outboxArgs([]string{s.linkKey(id), s.handoffKey(h.CodeHash)},
+		[]any{nanos(at), max, base64.StdEncoding.EncodeToString(codeHash), consumedAt, verdict, hb,
+			nanos(h.ExpiresAt), hpx.UnixMilli()}, out)
+	if err != nil {
+		return nil, err
+	}
+	reply, err := codeScript.Run(ctx, s.rdb, keys, args...).Slice()
+	l, err := linkResult(reply, err, out)
 	if err != nil && !isStoreAnswer(err) {
 		return nil, fmt.Errorf("code on link %s: %w", id, err)
 	}

@@ -37,7 +37,7 @@ func twoInstancesConsumeOnce(t *testing.T, open opener) {
 	a, b := open(t, prefix), open(t, prefix)
 	now := time.Now().UTC()
 	l := storetest.NewLink(t, now, "fam")
-	if err := a.CreateLink(ctx, l, nil); err != nil {
+	if err := a.CreateLink(ctx, l, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	var won, lost atomic.Int32
@@ -54,7 +54,7 @@ func twoInstancesConsumeOnce(t *testing.T, open opener) {
 			defer wg.Done()
 			<-start
 			h := &linkguard.Handoff{CodeHash: []byte(fmt.Sprint("c", i)), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}
-			got, err := st.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h)
+			got, err := st.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h, nil)
 			switch {
 			case err == nil:
 				won.Add(1)
@@ -96,15 +96,15 @@ func TestStateSurvivesReopen(t *testing.T) {
 	pending := storetest.NewLink(t, now, "a")
 	consumed := storetest.NewLink(t, now, "b")
 	for _, l := range []*linkguard.Link{pending, consumed} {
-		if err := s.CreateLink(ctx, l, []byte("sealed")); err != nil {
+		if err := s.CreateLink(ctx, l, []byte("sealed"), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	h := &linkguard.Handoff{CodeHash: []byte("hand"), LinkID: consumed.ID, ExpiresAt: now.Add(time.Minute)}
-	if _, err := s.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h); err != nil {
+	if _, err := s.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ConsumeWithCode(ctx, pending.ID, []byte("wrong"), 5, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("w"), ExpiresAt: now.Add(time.Minute)}); !errors.Is(err, linkguard.ErrWrongCode) {
+	if _, err := s.ConsumeWithCode(ctx, pending.ID, []byte("wrong"), 5, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("w"), ExpiresAt: now.Add(time.Minute)}, nil); !errors.Is(err, linkguard.ErrWrongCode) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 30; i++ {
@@ -121,7 +121,7 @@ func TestStateSurvivesReopen(t *testing.T) {
 	if l, err := s.LinkByID(ctx, consumed.ID); err != nil || l.State != linkguard.Consumed {
 		t.Fatalf("consumed after reopen: %v %v", err, l)
 	}
-	if _, err := s.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("x"), ExpiresAt: now.Add(time.Minute)}); !errors.Is(err, linkguard.ErrNotPending) {
+	if _, err := s.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("x"), ExpiresAt: now.Add(time.Minute)}, nil); !errors.Is(err, linkguard.ErrNotPending) {
 		t.Fatalf("consume after reopen: %v", err)
 	}
 	if v, _ := s.Visits(ctx, pending.ID); len(v) != 30 {
@@ -194,10 +194,10 @@ func TestKeyPrefixIsolation(t *testing.T) {
 	la := storetest.NewLink(t, now, "shared-family")
 	lb := storetest.NewLink(t, now, "shared-family")
 	lb.TokenHash = la.TokenHash
-	if err := a.CreateLink(ctx, la, []byte("mail-a")); err != nil {
+	if err := a.CreateLink(ctx, la, []byte("mail-a"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.CreateLink(ctx, lb, nil); err != nil {
+	if err := b.CreateLink(ctx, lb, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if l, _ := a.LinkByID(ctx, la.ID); l.State != linkguard.Pending {
@@ -248,18 +248,18 @@ func TestLinkJSONIsEncodingJSON(t *testing.T) {
 	l.Metadata = json.RawMessage(`{"state":"consumed","x":"</script>\u2028","tags":[],"o":{},"n":1.5e3,"s":"a/b"}`)
 	l.BindingHash = []byte{1, 2, 3}
 	l.Requester = fingerprint.Requester{UserAgent: `Mozilla "quoted" ,"state":"x"`}
-	if err := s.CreateLink(ctx, l, []byte("mail")); err != nil {
+	if err := s.CreateLink(ctx, l, []byte("mail"), nil); err != nil {
 		t.Fatal(err)
 	}
 	check("created", l.ID)
-	if _, err := s.ConsumeWithCode(ctx, l.ID, []byte("wrong"), 5, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("w"), ExpiresAt: now.Add(time.Minute)}); !errors.Is(err, linkguard.ErrWrongCode) {
+	if _, err := s.ConsumeWithCode(ctx, l.ID, []byte("wrong"), 5, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("w"), ExpiresAt: now.Add(time.Minute)}, nil); !errors.Is(err, linkguard.ErrWrongCode) {
 		t.Fatal(err)
 	}
 	check("code attempt", l.ID)
 	if _, err := s.DueMail(ctx, now.Add(time.Second), time.Minute, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkMailFailed(ctx, l.ID, 1, now.Add(time.Minute), `dial "smtp": refused`, false); err != nil {
+	if err := s.MarkMailFailed(ctx, l.ID, 1, now.Add(time.Minute), `dial "smtp": refused`, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	check("mail retrying", l.ID)
@@ -271,7 +271,7 @@ func TestLinkJSONIsEncodingJSON(t *testing.T) {
 		t.Fatalf("delivery after a retry and a send: %+v", got.Delivery)
 	}
 	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.1 + 0.2}
-	if _, err := s.ConsumeLink(ctx, l.ID, now, v, &linkguard.Handoff{CodeHash: []byte("j"), ExpiresAt: now.Add(time.Minute)}); err != nil {
+	if _, err := s.ConsumeLink(ctx, l.ID, now, v, &linkguard.Handoff{CodeHash: []byte("j"), ExpiresAt: now.Add(time.Minute)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	check("consumed", l.ID)
@@ -281,12 +281,12 @@ func TestLinkJSONIsEncodingJSON(t *testing.T) {
 
 	older := storetest.NewLink(t, now, "fam2")
 	newer := storetest.NewLink(t, now.Add(time.Second), "fam2")
-	s.CreateLink(ctx, older, nil)
-	s.CreateLink(ctx, newer, nil)
+	s.CreateLink(ctx, older, nil, nil)
+	s.CreateLink(ctx, newer, nil, nil)
 	check("revoked by a newer link", older.ID)
 	r := storetest.NewLink(t, now, "fam3")
-	s.CreateLink(ctx, r, nil)
-	s.RevokeLink(ctx, r.ID, now)
+	s.CreateLink(ctx, r, nil, nil)
+	s.RevokeLink(ctx, r.ID, now, nil)
 	check("revoked", r.ID)
 }
 
@@ -298,10 +298,10 @@ func TestKeysExpire(t *testing.T) {
 	rc := rawClient(t)
 	now := time.Now().UTC()
 	l := storetest.NewLink(t, now, "fam")
-	if err := s.CreateLink(ctx, l, []byte("m")); err != nil {
+	if err := s.CreateLink(ctx, l, []byte("m"), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("hx"), ExpiresAt: now.Add(time.Minute)}); err != nil {
+	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("hx"), ExpiresAt: now.Add(time.Minute)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.AddVisit(ctx, &linkguard.Visit{LinkID: l.ID, At: now, Kind: linkguard.VisitView})
@@ -389,7 +389,7 @@ func checkScriptCacheFlushed(t *testing.T, s *Store, rc goredis.UniversalClient)
 		t.Fatal(err)
 	}
 	l := storetest.NewLink(t, now, "fam")
-	if err := s.CreateLink(ctx, l, nil); err != nil {
+	if err := s.CreateLink(ctx, l, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := rc.ScriptFlush(ctx).Err(); err != nil {
@@ -446,17 +446,17 @@ func TestConsumptionSurvivesRedisCrash(t *testing.T) {
 	defer s.Close()
 	now := time.Now().UTC()
 	l := storetest.NewLink(t, now, "fam")
-	if err := s.CreateLink(ctx, l, nil); err != nil {
+	if err := s.CreateLink(ctx, l, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	h := &linkguard.Handoff{CodeHash: []byte("crash"), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}
-	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h); err != nil {
+	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Crash(); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("again"), ExpiresAt: now.Add(time.Minute)})
+	got, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("again"), ExpiresAt: now.Add(time.Minute)}, nil)
 	if !errors.Is(err, linkguard.ErrNotPending) || got.State != linkguard.Consumed {
 		t.Fatalf("consume after a Redis crash: %v %+v; want ErrNotPending, consumed", err, got)
 	}

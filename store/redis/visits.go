@@ -53,11 +53,13 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 		if v.IsDecision() {
 			ring, max = s.decidedKey(v.LinkID), linkguard.KeptDecisions
 		}
-		calls = append(calls, call{
-			keys: []string{ring, s.historyKey(v.LinkID), s.linkKey(v.LinkID)},
-			args: []any{v.At.UnixMilli(), b, max,
-				v.At.Add(linkguard.VisitTTL(s.opts.Retention)).UnixMilli(), past, linkguard.HistoryLen},
-		})
+		keys, args, err := s.outboxArgs([]string{ring, s.historyKey(v.LinkID), s.linkKey(v.LinkID)},
+			[]any{v.At.UnixMilli(), b, max,
+				v.At.Add(linkguard.VisitTTL(s.opts.Retention)).UnixMilli(), past, linkguard.HistoryLen}, v.Outbox)
+		if err != nil {
+			return err
+		}
+		calls = append(calls, call{keys: keys, args: args})
 	}
 	for try := 0; try < 2 && len(calls) > 0; try++ {
 		pipe := s.rdb.Pipeline()
@@ -71,6 +73,9 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 		for i, cmd := range cmds {
 			switch err := cmd.Err(); {
 			case err == nil:
+				if n, _ := cmd.Int64(); n > 0 {
+					s.log.Warn("webhook queue full: visit events not queued", "jobs", n)
+				}
 			case goredis.HasErrorPrefix(err, "NOSCRIPT"):
 				again = append(again, calls[i])
 			default:

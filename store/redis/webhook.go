@@ -38,20 +38,48 @@ func (s *Store) countsKey(h time.Time) string {
 
 // enqueueWebhookScript stores jobs unless the queue is full.
 //
-// KEYS: wq, wl. ARGV: max, job key prefix, recent length, then per job:
-// id, json, due (ms), created (ms), listed (1 or 0). Result: 0 when full.
-var enqueueWebhookScript = goredis.NewScript(`
-local max = tonumber(ARGV[1])
-if max > 0 and redis.call('ZCARD', KEYS[1]) >= max then return 0 end
-for i = 4, #ARGV, 5 do
-  redis.call('SET', ARGV[2] .. ARGV[i], ARGV[i+1])
-  redis.call('ZADD', KEYS[1], ARGV[i+2], ARGV[i])
-  if ARGV[i+4] == '1' then redis.call('ZADD', KEYS[2], ARGV[i+3], ARGV[i]) end
-end
-local n = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
-if n > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, n - 1) end
-return 1
+// KEYS: wq, wl. ARGV: an outbox (Store.outboxArgs) whose first group is
+// the jobs. Result: the jobs dropped (all of them) when full, else 0.
+var enqueueWebhookScript = goredis.NewScript(luaQueue + `
+return queue(KEYS[1], KEYS[2], 1, 1)
 `)
+
+// outboxArgs appends an outbox to a script's KEYS (the webhook queue and
+// the recent list) and ARGV (as luaQueue reads them): out's Jobs, then
+// its Locked.
+func (s *Store) outboxArgs(keys []string, args []any, out *linkguard.Outbox) ([]string, []any, error) {
+	keys = append(keys, s.prefix+keyWebhookDue, s.prefix+keyWebhookList)
+	max := 0
+	if out != nil {
+		max = out.Max
+	}
+	args = append(args, s.prefix+prefixWebhook, max, recentWebhookLen)
+	for _, locked := range []bool{false, true} {
+		jobs := out.Queued(locked)
+		args = append(args, len(jobs))
+		for i := range jobs {
+			j := jobs[i]
+			j.State = linkguard.WebhookPending
+			b, err := json.Marshal(&j)
+			if err != nil {
+				return nil, nil, err
+			}
+			listed := "0"
+			if j.Endpoint != "" {
+				listed = "1"
+			}
+			args = append(args, j.ID, b, j.NextAt.UnixMilli(), j.CreatedAt.UnixMilli(), listed)
+		}
+	}
+	return keys, args, nil
+}
+
+// dropped records, on out, the jobs a script's reply says it dropped.
+func dropped(out *linkguard.Outbox, n int64) {
+	if out != nil {
+		out.Dropped = int(n)
+	}
+}
 
 // dueWebhookScript claims up to max due jobs by moving each one's score
 // to the end of its lease.
@@ -94,26 +122,15 @@ func (s *Store) EnqueueWebhooks(ctx context.Context, jobs []linkguard.WebhookJob
 	if len(jobs) == 0 {
 		return nil
 	}
-	args := []any{max, s.prefix + prefixWebhook, recentWebhookLen}
-	for i := range jobs {
-		j := jobs[i]
-		j.State = linkguard.WebhookPending
-		b, err := json.Marshal(&j)
-		if err != nil {
-			return err
-		}
-		listed := "0"
-		if j.Endpoint != "" {
-			listed = "1"
-		}
-		args = append(args, j.ID, b, j.NextAt.UnixMilli(), j.CreatedAt.UnixMilli(), listed)
+	keys, args, err := s.outboxArgs(nil, nil, &linkguard.Outbox{Jobs: jobs, Max: max})
+	if err != nil {
+		return err
 	}
-	n, err := enqueueWebhookScript.Run(ctx, s.rdb,
-		[]string{s.prefix + keyWebhookDue, s.prefix + keyWebhookList}, args...).Int()
+	n, err := enqueueWebhookScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {
 		return fmt.Errorf("enqueue webhooks: %w", err)
 	}
-	if n == 0 {
+	if n > 0 {
 		return linkguard.ErrQueueFull
 	}
 	return nil

@@ -23,7 +23,7 @@ func BenchCreateLink(b *testing.B, s linkguard.Store) {
 		for pb.Next() {
 			l := NewLink(b, now, "")
 			l.Family = l.ID
-			if err := s.CreateLink(context.Background(), l, nil); err != nil {
+			if err := s.CreateLink(context.Background(), l, nil, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -38,7 +38,7 @@ func BenchConsumeLink(b *testing.B, s linkguard.Store) {
 	for i := 0; i < b.N; i++ {
 		l := NewLink(b, now, "")
 		l.Family = l.ID
-		if err := s.CreateLink(context.Background(), l, nil); err != nil {
+		if err := s.CreateLink(context.Background(), l, nil, nil); err != nil {
 			b.Fatal(err)
 		}
 		ids <- l.ID
@@ -51,7 +51,7 @@ func BenchConsumeLink(b *testing.B, s linkguard.Store) {
 		for pb.Next() {
 			id := <-ids
 			h := &linkguard.Handoff{CodeHash: []byte(id), LinkID: id, ExpiresAt: now.Add(time.Minute)}
-			if _, err := s.ConsumeLink(context.Background(), id, now, fingerprint.Verdict{}, h); err != nil {
+			if _, err := s.ConsumeLink(context.Background(), id, now, fingerprint.Verdict{}, h, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -61,7 +61,7 @@ func BenchConsumeLink(b *testing.B, s linkguard.Store) {
 // BenchLinkByTokenHash is the read behind every landing page.
 func BenchLinkByTokenHash(b *testing.B, s linkguard.Store) {
 	l := NewLink(b, time.Now(), "f")
-	if err := s.CreateLink(context.Background(), l, nil); err != nil {
+	if err := s.CreateLink(context.Background(), l, nil, nil); err != nil {
 		b.Fatal(err)
 	}
 	b.SetParallelism(32)

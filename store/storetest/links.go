@@ -19,7 +19,7 @@ func createAndFind(t *testing.T, open Open) {
 	s := open(t)
 	l := NewLink(t, now, "fam1")
 	l.Metadata = []byte(`{"plan":"pro"}`)
-	if err := s.CreateLink(ctx, l, nil); err != nil {
+	if err := s.CreateLink(ctx, l, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	byID, err := s.LinkByID(ctx, l.ID)
@@ -52,7 +52,7 @@ func newLinkRevokesOlder(t *testing.T, open Open) {
 	b := NewLink(t, now.Add(time.Second), "famA")
 	other := NewLink(t, now, "famB")
 	for _, l := range []*linkguard.Link{a, other, b} {
-		if err := s.CreateLink(ctx, l, nil); err != nil {
+		if err := s.CreateLink(ctx, l, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -72,15 +72,15 @@ func consumeOnceWithHandoff(t *testing.T, open Open) {
 	now := start()
 	s := open(t)
 	l := NewLink(t, now, "fam")
-	if err := s.CreateLink(ctx, l, nil); err != nil {
+	if err := s.CreateLink(ctx, l, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	h := &linkguard.Handoff{CodeHash: []byte("h1"), LinkID: l.ID, Email: l.Email, ConsumedAt: now, ExpiresAt: now.Add(time.Minute)}
 	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.9}
-	if _, err := s.ConsumeLink(ctx, l.ID, now, v, h); err != nil {
+	if _, err := s.ConsumeLink(ctx, l.ID, now, v, h, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.ConsumeLink(ctx, l.ID, now, v, &linkguard.Handoff{CodeHash: []byte("h2"), ExpiresAt: now.Add(time.Minute)})
+	got, err := s.ConsumeLink(ctx, l.ID, now, v, &linkguard.Handoff{CodeHash: []byte("h2"), ExpiresAt: now.Add(time.Minute)}, nil)
 	if !errors.Is(err, linkguard.ErrNotPending) || got == nil || got.State != linkguard.Consumed {
 		t.Fatalf("second consume: err = %v, link = %+v; want ErrNotPending and the consumed link", err, got)
 	}
@@ -101,14 +101,14 @@ func expiredLinkAndHandoff(t *testing.T, open Open) {
 	now := start()
 	s := open(t)
 	l := NewLink(t, now, "fam")
-	if err := s.CreateLink(ctx, l, nil); err != nil {
+	if err := s.CreateLink(ctx, l, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	h := &linkguard.Handoff{CodeHash: []byte("x"), ExpiresAt: now.Add(time.Minute)}
-	if _, err := s.ConsumeLink(ctx, l.ID, l.ExpiresAt, fingerprint.Verdict{}, h); !errors.Is(err, linkguard.ErrNotPending) {
+	if _, err := s.ConsumeLink(ctx, l.ID, l.ExpiresAt, fingerprint.Verdict{}, h, nil); !errors.Is(err, linkguard.ErrNotPending) {
 		t.Fatalf("consume at expiry: err = %v, want ErrNotPending", err)
 	}
-	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, h); err != nil {
+	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, h, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.TakeHandoff(ctx, []byte("x"), now.Add(time.Minute)); !errors.Is(err, linkguard.ErrNotFound) {
@@ -121,17 +121,17 @@ func revoke(t *testing.T, open Open) {
 	now := start()
 	s := open(t)
 	l := NewLink(t, now, "fam")
-	s.CreateLink(ctx, l, nil)
-	if _, err := s.RevokeLink(ctx, l.ID, now); err != nil {
+	s.CreateLink(ctx, l, nil, nil)
+	if _, err := s.RevokeLink(ctx, l.ID, now, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RevokeLink(ctx, l.ID, now); !errors.Is(err, linkguard.ErrNotPending) {
+	if _, err := s.RevokeLink(ctx, l.ID, now, nil); !errors.Is(err, linkguard.ErrNotPending) {
 		t.Fatalf("second revoke: %v", err)
 	}
-	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("r"), ExpiresAt: now.Add(time.Minute)}); !errors.Is(err, linkguard.ErrNotPending) {
+	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("r"), ExpiresAt: now.Add(time.Minute)}, nil); !errors.Is(err, linkguard.ErrNotPending) {
 		t.Fatalf("consume revoked: %v", err)
 	}
-	if _, err := s.RevokeLink(ctx, "lnk_00000000000000000000000000", now); !errors.Is(err, linkguard.ErrNotFound) {
+	if _, err := s.RevokeLink(ctx, "lnk_00000000000000000000000000", now, nil); !errors.Is(err, linkguard.ErrNotFound) {
 		t.Fatalf("revoke unknown: %v", err)
 	}
 }
@@ -142,7 +142,7 @@ func codeAttemptsBounded(t *testing.T, open Open) {
 	now := start()
 	s := open(t)
 	l := NewLink(t, now, "fam")
-	s.CreateLink(ctx, l, nil)
+	s.CreateLink(ctx, l, nil, nil)
 	var wrong, refused atomic.Int32
 	var wg sync.WaitGroup
 	begin := make(chan struct{})
@@ -152,7 +152,7 @@ func codeAttemptsBounded(t *testing.T, open Open) {
 			defer wg.Done()
 			<-begin
 			h := &linkguard.Handoff{CodeHash: []byte(fmt.Sprint("w", i)), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}
-			got, err := s.ConsumeWithCode(ctx, l.ID, []byte("not the code"), 5, now, fingerprint.Verdict{}, h)
+			got, err := s.ConsumeWithCode(ctx, l.ID, []byte("not the code"), 5, now, fingerprint.Verdict{}, h, nil)
 			switch {
 			case errors.Is(err, linkguard.ErrWrongCode):
 				if got == nil || got.CodeAttempts < 1 || got.CodeAttempts > 5 {
@@ -172,7 +172,7 @@ func codeAttemptsBounded(t *testing.T, open Open) {
 		t.Fatalf("wrong codes compared = %d, refused = %d; want 5 and 195", wrong.Load(), refused.Load())
 	}
 	h := &linkguard.Handoff{CodeHash: []byte("right"), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}
-	if _, err := s.ConsumeWithCode(ctx, l.ID, l.CodeHash, 5, now, fingerprint.Verdict{}, h); !errors.Is(err, linkguard.ErrTooManyAttempts) {
+	if _, err := s.ConsumeWithCode(ctx, l.ID, l.CodeHash, 5, now, fingerprint.Verdict{}, h, nil); !errors.Is(err, linkguard.ErrTooManyAttempts) {
 		t.Fatalf("right code after the limit: err = %v, want ErrTooManyAttempts", err)
 	}
 	if got, _ := s.LinkByID(ctx, l.ID); got.State != linkguard.Pending || got.CodeAttempts != 5 {
@@ -190,11 +190,11 @@ func codeConsumesOnce(t *testing.T, open Open) {
 	now := start()
 	s := open(t)
 	l := NewLink(t, now, "fam")
-	s.CreateLink(ctx, l, nil)
+	s.CreateLink(ctx, l, nil, nil)
 	hand := func(c string) *linkguard.Handoff {
 		return &linkguard.Handoff{CodeHash: []byte(c), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}
 	}
-	got, err := s.ConsumeWithCode(ctx, l.ID, []byte("wrong"), 5, now, fingerprint.Verdict{}, hand("h0"))
+	got, err := s.ConsumeWithCode(ctx, l.ID, []byte("wrong"), 5, now, fingerprint.Verdict{}, hand("h0"), nil)
 	if !errors.Is(err, linkguard.ErrWrongCode) || got.CodeAttempts != 1 || got.State != linkguard.Pending {
 		t.Fatalf("wrong code: err = %v, link = %+v; want ErrWrongCode, 1 attempt, pending", err, got)
 	}
@@ -205,23 +205,23 @@ func codeConsumesOnce(t *testing.T, open Open) {
 		t.Fatalf("a wrong code left a handoff: %v", err)
 	}
 	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.7}
-	got, err = s.ConsumeWithCode(ctx, l.ID, l.CodeHash, 5, now, v, hand("h1"))
+	got, err = s.ConsumeWithCode(ctx, l.ID, l.CodeHash, 5, now, v, hand("h1"), nil)
 	if err != nil || got.State != linkguard.Consumed || got.CodeAttempts != 2 || got.Verdict == nil || got.Verdict.Score != 0.7 {
 		t.Fatalf("right code: err = %v, link = %+v; want consumed with 2 attempts and the verdict", err, got)
 	}
 	if hh, err := s.TakeHandoff(ctx, []byte("h1"), now); err != nil || hh.LinkID != l.ID {
 		t.Fatalf("right code's handoff: %v %+v", err, hh)
 	}
-	got, err = s.ConsumeWithCode(ctx, l.ID, l.CodeHash, 5, now, v, hand("h2"))
+	got, err = s.ConsumeWithCode(ctx, l.ID, l.CodeHash, 5, now, v, hand("h2"), nil)
 	if !errors.Is(err, linkguard.ErrNotPending) || got == nil || got.State != linkguard.Consumed || got.CodeAttempts != 2 {
 		t.Fatalf("code on a consumed link: err = %v, link = %+v; want ErrNotPending, not counted", err, got)
 	}
-	if _, err := s.ConsumeWithCode(ctx, "lnk_00000000000000000000000000", l.CodeHash, 5, now, v, hand("h3")); !errors.Is(err, linkguard.ErrNotFound) {
+	if _, err := s.ConsumeWithCode(ctx, "lnk_00000000000000000000000000", l.CodeHash, 5, now, v, hand("h3"), nil); !errors.Is(err, linkguard.ErrNotFound) {
 		t.Fatalf("code on an unknown link: %v", err)
 	}
 	exp := NewLink(t, now, "fam2")
-	s.CreateLink(ctx, exp, nil)
-	if _, err := s.ConsumeWithCode(ctx, exp.ID, exp.CodeHash, 5, exp.ExpiresAt, v, hand("h4")); !errors.Is(err, linkguard.ErrNotPending) {
+	s.CreateLink(ctx, exp, nil, nil)
+	if _, err := s.ConsumeWithCode(ctx, exp.ID, exp.CodeHash, 5, exp.ExpiresAt, v, hand("h4"), nil); !errors.Is(err, linkguard.ErrNotPending) {
 		t.Fatalf("right code at expiry: %v, want ErrNotPending", err)
 	}
 }
@@ -233,7 +233,7 @@ func parallelCodeAndClick(t *testing.T, open Open) {
 	s := open(t)
 	for round := 0; round < 20; round++ {
 		l := NewLink(t, now, fmt.Sprint("fam", round))
-		s.CreateLink(ctx, l, nil)
+		s.CreateLink(ctx, l, nil, nil)
 		var won atomic.Int32
 		var wg sync.WaitGroup
 		for i := 0; i < 8; i++ {
@@ -243,9 +243,9 @@ func parallelCodeAndClick(t *testing.T, open Open) {
 				h := &linkguard.Handoff{CodeHash: []byte(fmt.Sprint(l.ID, i)), LinkID: l.ID, ExpiresAt: now.Add(time.Minute)}
 				var err error
 				if i%2 == 0 {
-					_, err = s.ConsumeWithCode(ctx, l.ID, l.CodeHash, 5, now, fingerprint.Verdict{}, h)
+					_, err = s.ConsumeWithCode(ctx, l.ID, l.CodeHash, 5, now, fingerprint.Verdict{}, h, nil)
 				} else {
-					_, err = s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, h)
+					_, err = s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, h, nil)
 				}
 				switch {
 				case err == nil:
@@ -268,7 +268,7 @@ func concurrentConsumesOneWins(t *testing.T, open Open) {
 	now := start()
 	s := open(t)
 	l := NewLink(t, now, "fam")
-	s.CreateLink(ctx, l, nil)
+	s.CreateLink(ctx, l, nil, nil)
 	var won, lost atomic.Int32
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -278,7 +278,7 @@ func concurrentConsumesOneWins(t *testing.T, open Open) {
 			defer wg.Done()
 			<-start
 			h := &linkguard.Handoff{CodeHash: []byte(fmt.Sprint("c", i)), ExpiresAt: now.Add(time.Minute)}
-			_, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, h)
+			_, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, h, nil)
 			switch {
 			case err == nil:
 				won.Add(1)
@@ -324,7 +324,7 @@ func familyStorm(t *testing.T, open Open) {
 				}
 				for _, j := range jobs {
 					if j.Attempt == 0 {
-						err = s.MarkMailFailed(ctx, j.LinkID, 1, now, "421 try later", false)
+						err = s.MarkMailFailed(ctx, j.LinkID, 1, now, "421 try later", false, nil)
 					} else {
 						err = s.MarkMailSent(ctx, j.LinkID, now)
 					}
@@ -342,7 +342,7 @@ func familyStorm(t *testing.T, open Open) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
 				l := NewLink(t, now, "storm")
-				if err := s.CreateLink(ctx, l, []byte("sealed")); err != nil {
+				if err := s.CreateLink(ctx, l, []byte("sealed"), nil); err != nil {
 					t.Errorf("issue under contention: %v", err)
 					return
 				}

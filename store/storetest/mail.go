@@ -13,8 +13,8 @@ func mailQueueLifecycle(t *testing.T, open Open) {
 	s := open(t)
 	a := NewLink(t, now, "fa")
 	b := NewLink(t, now.Add(time.Millisecond), "fb")
-	s.CreateLink(ctx, a, []byte("sealed-a"))
-	s.CreateLink(ctx, b, []byte("sealed-b"))
+	s.CreateLink(ctx, a, []byte("sealed-a"), nil)
+	s.CreateLink(ctx, b, []byte("sealed-b"), nil)
 	got, err := s.DueMail(ctx, now.Add(time.Second), time.Minute, 10)
 	if err != nil || len(got) != 2 || got[0].LinkID != a.ID || string(got[0].Payload) != "sealed-a" {
 		t.Fatalf("first claim: %v %+v", err, got)
@@ -25,7 +25,7 @@ func mailQueueLifecycle(t *testing.T, open Open) {
 	if err := s.MarkMailSent(ctx, a.ID, now.Add(3*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkMailFailed(ctx, b.ID, 1, now.Add(10*time.Second), "connection refused", false); err != nil {
+	if err := s.MarkMailFailed(ctx, b.ID, 1, now.Add(10*time.Second), "connection refused", false, nil); err != nil {
 		t.Fatal(err)
 	}
 	if l, _ := s.LinkByID(ctx, a.ID); l.Delivery == nil || l.Delivery.State != "sent" {
@@ -41,7 +41,7 @@ func mailQueueLifecycle(t *testing.T, open Open) {
 	if len(late) != 1 || late[0].LinkID != b.ID || late[0].Attempt != 1 {
 		t.Fatalf("retry: %+v, want b with attempt 1", late)
 	}
-	if err := s.MarkMailFailed(ctx, b.ID, 2, time.Time{}, "550 no such user", true); err != nil {
+	if err := s.MarkMailFailed(ctx, b.ID, 2, time.Time{}, "550 no such user", true, nil); err != nil {
 		t.Fatal(err)
 	}
 	if l, _ := s.LinkByID(ctx, b.ID); l.Delivery.State != "failed" {
@@ -57,7 +57,7 @@ func mailQueueConcurrentClaimers(t *testing.T, open Open) {
 	now := start()
 	s := open(t)
 	for i := 0; i < 20; i++ {
-		s.CreateLink(ctx, NewLink(t, now, fmt.Sprint("f", i)), []byte("p"))
+		s.CreateLink(ctx, NewLink(t, now, fmt.Sprint("f", i)), []byte("p"), nil)
 	}
 	var mu sync.Mutex
 	seen := map[string]int{}

@@ -56,6 +56,8 @@ var Cases = []Case{
 	{"mail queue: concurrent claimers get each job once", mailQueueConcurrentClaimers},
 	{"webhook queue: claim, lease, retry, delivered, failed, bound", webhookQueueLifecycle},
 	{"webhook queue: concurrent claimers get each job once", webhookQueueConcurrentClaimers},
+	{"webhook jobs are queued by the change that commits them, and only then", outboxWithChanges},
+	{"a full webhook queue drops a change's jobs, not the change; one id is kept once", outboxBound},
 	{"per-hour counts and the scan of links", countsAndLinks},
 }
 

@@ -17,7 +17,7 @@ func visitsInOrder(t *testing.T, open Open) {
 	now := start()
 	s := open(t)
 	l := NewLink(t, now, "fam")
-	s.CreateLink(ctx, l, nil)
+	s.CreateLink(ctx, l, nil, nil)
 	for i := 0; i < 5; i++ {
 		v := &linkguard.Visit{LinkID: l.ID, At: now.Add(time.Duration(i) * time.Second), Kind: linkguard.VisitView, Outcome: linkguard.VisitOutcomeNone}
 		if err := s.AddVisit(ctx, v); err != nil {
@@ -88,7 +88,7 @@ func visitsBounded(t *testing.T, open Open) {
 	now := start()
 	s := open(t)
 	l := NewLink(t, now, "fam")
-	s.CreateLink(ctx, l, nil)
+	s.CreateLink(ctx, l, nil, nil)
 	var at time.Time
 	add := func(i int, kind linkguard.VisitKind, outcome linkguard.VisitOutcome) {
 		at = now.Add(time.Duration(i) * time.Millisecond)
@@ -187,7 +187,7 @@ func visitSizeBounded(t *testing.T, open Open) {
 	now := start()
 	s := open(t)
 	l := NewLink(t, now, "fam")
-	s.CreateLink(ctx, l, nil)
+	s.CreateLink(ctx, l, nil, nil)
 	var at time.Time
 	for i := 0; i < 200; i++ {
 		at = now.Add(time.Duration(i) * time.Millisecond)

@@ -167,7 +167,7 @@ func countsAndLinks(t *testing.T, open Open) {
 	want := map[string]bool{}
 	for i := range 5 {
 		l := NewLink(t, start(), fmt.Sprint("fam-scan-", i))
-		if err := s.CreateLink(ctx, l, nil); err != nil {
+		if err := s.CreateLink(ctx, l, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		want[l.ID] = true
