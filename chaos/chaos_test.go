@@ -3,16 +3,22 @@ package chaos
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	crand "crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -281,9 +287,126 @@ type hooks struct {
 	between func(round int)
 }
 
-// run is the test: rounds of load, SIGKILL mid-load, restart, check.
+// receiver is the host's webhook endpoint in the test: it checks every
+// signature with its own HMAC (not linkguard's code) and records the
+// distinct webhook-ids of link.consumed for each link. It always answers
+// 204: deliveries cut short by a SIGKILL are the sender's to repeat.
+type receiver struct {
+	srv    *httptest.Server
+	secret string
+	mu     sync.Mutex
+	byLink map[string]map[string]bool // link id → webhook-ids
+	posts  int
+	bad    []string
+}
+
+func newReceiver(t *testing.T) *receiver {
+	key := make([]byte, 32)
+	crand.Read(key)
+	r := &receiver{secret: "whsec_" + base64.StdEncoding.EncodeToString(key), byLink: map[string]map[string]bool{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+		id, ts := req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp")
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(id + "." + ts + "." + string(body)))
+		want := "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+		var b struct {
+			Type string `json:"type"`
+			Data struct {
+				LinkID string `json:"link_id"`
+			} `json:"data"`
+		}
+		err := json.Unmarshal(body, &b)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.posts++
+		switch {
+		case req.Header.Get("webhook-signature") != want:
+			r.bad = append(r.bad, "bad signature on "+id)
+		case err != nil || b.Type != "link.consumed" || b.Data.LinkID == "":
+			r.bad = append(r.bad, "unexpected body "+string(body))
+		default:
+			if r.byLink[b.Data.LinkID] == nil {
+				r.byLink[b.Data.LinkID] = map[string]bool{}
+			}
+			r.byLink[b.Data.LinkID][id] = true
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// config writes the server's config file: one webhook, link.consumed.
+func (r *receiver) config(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "linkguard.yaml")
+	y := fmt.Sprintf("webhooks:\n  - url: %s/hooks\n    secret: %s\n    events: [link.consumed]\n", r.srv.URL, r.secret)
+	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// await waits, on a running server, until the receiver has been told of
+// every consumed link exactly once per webhook-id, and of nothing else:
+// a consumption that committed, acknowledged or cut off by the SIGKILL,
+// had its event queued with it (the outbox), whatever the kill hit.
+// Deliveries claimed by a killed server wait out their lease (40 s).
+func (r *receiver) await(t *testing.T, s *server, l *ledger) {
+	l.mu.Lock()
+	ids := append([]string(nil), l.ids...)
+	l.mu.Unlock()
+	consumed := map[string]bool{}
+	for _, id := range ids {
+		st, m, err := s.api("GET", "/v1/links/"+id, nil)
+		if err != nil || st != 200 {
+			t.Fatalf("link %s: %d %v %v", id, st, m, err)
+		}
+		if m["state"] == "consumed" {
+			consumed[id] = true
+		}
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		r.mu.Lock()
+		var missing, extra, twice []string
+		for id := range consumed {
+			if len(r.byLink[id]) == 0 {
+				missing = append(missing, id)
+			}
+		}
+		for id, msgs := range r.byLink {
+			if !consumed[id] {
+				extra = append(extra, id)
+			}
+			if len(msgs) > 1 {
+				twice = append(twice, id)
+			}
+		}
+		bad, posts := r.bad, r.posts
+		r.mu.Unlock()
+		if len(bad) > 0 || len(extra) > 0 || len(twice) > 0 {
+			t.Fatalf("webhooks: %d bad deliveries %v; link.consumed for links not consumed %v; under two ids %v",
+				len(bad), bad, extra, twice)
+		}
+		if len(missing) == 0 {
+			t.Logf("webhooks: %d consumed links, each told once (%d posts in all)", len(consumed), posts)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhooks: %d of %d consumed links never told: %s", len(missing), len(consumed),
+				strings.Join(missing[:min(5, len(missing))], " "))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// run is the test: rounds of load, SIGKILL mid-load, restart, check;
+// then every consumption must reach the webhook receiver.
 func run(t *testing.T, env []string, h hooks) {
 	l := &ledger{code: map[string]string{}, consumed: map[string]int{}}
+	hooks := newReceiver(t)
+	env = append(env, "LINKGUARD_CONFIG="+hooks.config(t))
 	n := rounds(t)
 	for round := 1; round <= n; round++ {
 		s := start(t, env)
@@ -305,6 +428,9 @@ func run(t *testing.T, env []string, h hooks) {
 		}
 		s = start(t, env)
 		check(t, s, l, round)
+		if round == n {
+			hooks.await(t, s, l)
+		}
 		s.kill()
 	}
 	l.mu.Lock()
