@@ -1,6 +1,7 @@
 # linkguard: `make run` to try it, `make test` to check it.
 GO       ?= go
 BIN      := bin/linkguard
+SELFTEST := bin/linkguard-selftest
 GEN      := web/static/gen
 WASM     := $(GEN)/collector.wasm
 WASMEXEC := $(GEN)/wasm_exec.js
@@ -30,7 +31,14 @@ $(BIN): $(GOFILES) $(WEBFILES) $(WASM) $(WASMEXEC)
 	@mkdir -p bin
 	$(GO) build -trimpath -ldflags='-s -w -X main.version=$(VERSION)' -o $@ ./cmd/linkguard
 
-build: $(BIN)
+# linkguard-selftest is `linkguard selftest` with the headless-browser
+# step (chromedp), kept out of the server binary; linkguard runs it when it
+# lies beside it (docs/operations.md).
+$(SELFTEST): $(GOFILES)
+	@mkdir -p bin
+	$(GO) build -trimpath -ldflags='-s -w' -o $@ ./cmd/linkguard-selftest
+
+build: $(BIN) $(SELFTEST)
 
 # GeoIP databases, when `make geoip` has fetched them.
 GEOIP_DIR  := data/geoip
@@ -99,8 +107,9 @@ chaos: wasm
 cluster: wasm
 	LINKGUARD_CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(GO) test -count=1 -timeout 30m -run 'Cluster' -v ./store/redis/ ./chaos/
 
-# Release archives: static binaries with the collector embedded, one
-# archive per platform and dist/SHA256SUMS (docs/operations.md).
+# Release archives: static binaries with the collector embedded (and
+# linkguard-selftest beside linkguard), one archive per platform and
+# dist/SHA256SUMS (docs/operations.md).
 COMMIT         ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 DIST_VERSION   := $(VERSION)
 DIST_LDFLAGS   := -s -w -X main.version=$(DIST_VERSION) -X main.commit=$(COMMIT)
@@ -112,13 +121,15 @@ dist: wasm
 	  d=dist/linkguard_$(DIST_VERSION)_$${os}_$${arch}; mkdir -p $$d; \
 	  echo "build $$os/$$arch"; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags='$(DIST_LDFLAGS)' -o $$d/linkguard$$ext ./cmd/linkguard; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags='-s -w' -o $$d/linkguard-selftest$$ext ./cmd/linkguard-selftest; \
 	  cp README.md docs/operations.md deploy/linkguard.service $$d/; \
 	done
 	$(GO) run ./deploy/dist dist
 	cd dist && sha256sum -c SHA256SUMS
 
 # OCI image tarballs (no Docker daemon needed), linux/amd64 and arm64:
-# `docker load -i dist/linkguard-image-amd64.tar`.
+# `docker load -i dist/linkguard-image-amd64.tar`. The image has no
+# Chromium, hence no linkguard-selftest: its selftest skips the browser.
 IMAGE_TAG ?= linkguard:$(VERSION)
 image: wasm
 	mkdir -p dist/image

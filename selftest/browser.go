@@ -2,152 +2,49 @@ package selftest
 
 import (
 	"context"
-	"fmt"
-	"os"
+	"errors"
 	"os/exec"
-	"strings"
 	"time"
-
-	"github.com/chromedp/chromedp"
 )
 
-// chromiumNames are looked up on PATH when no browser is named.
-var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+// Helper is the binary that carries the headless-browser step (package
+// selftest/chromium, through chromedp): `linkguard selftest` runs it when
+// it is installed, so that the server binary need not carry a browser
+// driver.
+const Helper = "linkguard-selftest"
 
-func findChromium(named string) (string, error) {
-	if named != "" {
-		return exec.LookPath(named)
-	}
-	for _, n := range chromiumNames {
-		if p, err := exec.LookPath(n); err == nil {
-			return p, nil
-		}
-	}
-	return "", exec.ErrNotFound
-}
+// Browser opens link in a headless Chromium (named, empty: one looked up
+// on PATH) and plays there what automation does, within timeout; it
+// answers what it did. An error wrapping exec.ErrNotFound means no
+// Chromium is installed. chromium.Play is the one there is.
+//
+// NB: link's path is the token: it must not reach the answer or the error.
+type Browser func(ctx context.Context, link, named string, timeout time.Duration) (did string, err error)
 
-// browserRounds is how many times the browser clicks everything it sees:
-// each click or submit may show a new state with new buttons.
-const browserRounds = 3
+// noDriver says why a run without Options.Browser has no browser step.
+const noDriver = "linkguard carries no browser driver; put " + Helper + " beside it (make build, or the release archive)"
 
-// submitAll submits, by script and without validation, every form but
-// the new-link one, as a scanner's script does; it answers how many.
-const submitAll = `(() => { let n = 0;
-  for (const f of document.querySelectorAll("form")) {
-    if (f.querySelector("[name=new]")) continue;
-    n++; HTMLFormElement.prototype.submit.call(f); break;
-  } return n; })()`
-
-// browser opens the link in a headless Chromium without any cookie and
-// clicks every visible button (real input events, as automation does),
-// then submits a form by script, a few rounds.
+// browser runs the headless-browser step when a browser driver and a
+// Chromium are at hand; it is skipped, saying why, when not.
 func (t *tester) browser(ctx context.Context) {
-	if t.opts.Chromium == "off" {
+	switch {
+	case t.opts.Chromium == "off":
 		t.add(StepBrowser, Skip, "--chromium off")
 		return
-	}
-	path, err := findChromium(t.opts.Chromium)
-	if err != nil {
-		if t.opts.Chromium != "" {
-			t.add(StepBrowser, Fail, "--chromium %s: %v", t.opts.Chromium, err)
-		} else {
-			t.add(StepBrowser, Skip, "no Chromium installed (or name it with --chromium)")
-		}
+	case t.opts.Browser == nil && t.opts.Chromium != "":
+		t.add(StepBrowser, Fail, "--chromium %s: %s", t.opts.Chromium, noDriver)
+		return
+	case t.opts.Browser == nil:
+		t.add(StepBrowser, Skip, "%s", noDriver)
 		return
 	}
-	bctx, cancel := context.WithTimeout(ctx, 4*t.opts.Timeout)
-	defer cancel()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-component-update", true), chromedp.WindowSize(1280, 800),
+	did, err := t.opts.Browser(ctx, t.link.URL, t.opts.Chromium, 4*t.opts.Timeout)
+	switch {
+	case errors.Is(err, exec.ErrNotFound) && t.opts.Chromium == "":
+		t.add(StepBrowser, Skip, "no Chromium installed (or name it with --chromium)")
+	case err != nil:
+		t.add(StepBrowser, Fail, "%v", err)
+	default:
+		t.afterPlay(ctx, StepBrowser, did)
 	}
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox) // Chromium refuses root with its sandbox
-	}
-	alloc, acancel := chromedp.NewExecAllocator(bctx, opts...)
-	defer acancel()
-	bc, bcancel := chromedp.NewContext(alloc)
-	defer bcancel()
-	if _, err := chromedp.Run(bc, chromedp.Navigate(t.link.URL)); err != nil {
-		t.add(StepBrowser, Fail, "open the link in %s: %v", path, err)
-		return
-	}
-	states := []string{t.settle(bc)}
-	clicked, submitted := 0, 0
-	for range browserRounds {
-		clicked += t.clickAll(bc)
-		states = appendState(states, t.settle(bc))
-		if n, err := chromedp.Run(bc, chromedp.Evaluate[int](submitAll)); err == nil && n > 0 {
-			submitted += n
-			time.Sleep(500 * time.Millisecond) // the form's answer loads
-		}
-		states = appendState(states, t.settle(bc))
-	}
-	if bctx.Err() != nil {
-		t.add(StepBrowser, Fail, "the browser ran out of time (%s) after %d clicks", 4*t.opts.Timeout, clicked)
-		return
-	}
-	t.afterPlay(ctx, StepBrowser, fmt.Sprintf("page %s; clicked %d, submitted %d form(s)", strings.Join(states, "→"), clicked, submitted))
-}
-
-func appendState(states []string, s string) []string {
-	if s != "" && states[len(states)-1] != s {
-		return append(states, s)
-	}
-	return states
-}
-
-// settle waits, up to 10 s, for the page to leave state "checking" and
-// answers its data-lg-state.
-func (t *tester) settle(ctx context.Context) string {
-	var state string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? (document.body.dataset.lgState || "none") : ""`))
-		if err != nil {
-			if ctx.Err() != nil {
-				return state
-			}
-		} else if state = s; state != "" && state != "checking" {
-			return state
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return state
-}
-
-// visibleTargets answers the middle of every visible button, submit
-// input and role=button but the new-link one (it would mail the test
-// address), at most 16.
-const visibleTargets = `(() => { const out = [];
-  for (const e of document.querySelectorAll("button, input[type=submit], [role=button]")) {
-    if (e.id === "lg-new-link" || e.closest(".lg-new")) continue;
-    const r = e.getBoundingClientRect();
-    if (r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== "hidden" && out.length < 16) {
-      out.push([r.left + r.width / 2, r.top + r.height / 2]);
-    }
-  } return out; })()`
-
-// clickAll clicks every visible target with real mouse events, as
-// automation does.
-func (t *tester) clickAll(ctx context.Context) int {
-	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	targets, err := chromedp.Run(qctx, chromedp.Evaluate[[][]float64](visibleTargets))
-	cancel()
-	if err != nil {
-		return 0
-	}
-	n := 0
-	for _, xy := range targets {
-		if len(xy) != 2 {
-			continue
-		}
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		if _, err := chromedp.Run(cctx, chromedp.MouseClickXY(xy[0], xy[1])); err == nil {
-			n++
-		}
-		cancel()
-		time.Sleep(300 * time.Millisecond) // what the click starts
-	}
-	return n
 }

@@ -6,10 +6,12 @@
 // HTTP(S): it issues a test link (send_email false), sends HEAD and GET
 // with a stale Chrome user agent and with none, posts every form of the
 // landing page as a crawler does, posts the collector's reports without
-// running the page, and, when a Chromium is installed, lets a headless
-// browser click everything. The link must still be pending after all of
-// them; then the code consumes it, the exchange answers once, and the
-// address the server takes for this machine must be this machine's.
+// running the page, and, when a Chromium and a browser driver are at
+// hand (Options.Browser; the linkguard-selftest binary has one), lets a
+// headless browser click everything. The link must still be pending
+// after all of them; then the code consumes it, the exchange answers
+// once, and the address the server takes for this machine must be this
+// machine's.
 package selftest
 
 import (
@@ -74,6 +76,9 @@ type Options struct {
 	// Chromium is the browser for the headless step; empty: looked up
 	// (chromium, chromium-browser, google-chrome); "off": skipped.
 	Chromium string
+	// Browser drives Chromium for the headless step; nil skips the step
+	// (a binary without a browser driver: see Helper).
+	Browser Browser
 	// Timeout bounds each request (default 15 s); the browser step has
 	// its own bound of four times that.
 	Timeout time.Duration

@@ -24,6 +24,7 @@ import (
 
 	"github.com/linkguard/linkguard/kit"
 	"github.com/linkguard/linkguard/selftest"
+	"github.com/linkguard/linkguard/selftest/chromium"
 )
 
 const apiKey = "selftest-api-key-0123456789"
@@ -80,7 +81,7 @@ func behindProxy(t *testing.T, trusted []netip.Prefix) string {
 
 // chromium is the browser for the headless step, "off" without one
 // (CI has one: there its absence fails).
-func chromium(t *testing.T) string {
+func findChromium(t *testing.T) string {
 	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(n); err == nil {
 			return p
@@ -111,7 +112,7 @@ func TestPassesAgainstAKit(t *testing.T) {
 	ln := listen(t)
 	base := "http://" + ln.Addr().String()
 	startKit(t, ln, base, nil)
-	rep := run(t, selftest.Options{URL: base, Chromium: chromium(t)})
+	rep := run(t, selftest.Options{URL: base, Chromium: findChromium(t), Browser: chromium.Play})
 	if err := rep.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -151,15 +152,20 @@ func TestFailsBehindAnUntrustedProxy(t *testing.T) {
 }
 
 // TestPassesBehindATrustedProxy: the same proxy, trusted, passes: the
-// kit takes the self-test's own 127.0.0.2 from X-Forwarded-For.
+// kit takes the self-test's own 127.0.0.2 from X-Forwarded-For. Run as
+// the server binary runs it, without a browser driver: the browser step
+// is skipped and names the binary that has one.
 func TestPassesBehindATrustedProxy(t *testing.T) {
 	public := behindProxy(t, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")})
-	rep := run(t, selftest.Options{URL: public, Source: netip.MustParseAddr("127.0.0.2"), Chromium: "off"})
+	rep := run(t, selftest.Options{URL: public, Source: netip.MustParseAddr("127.0.0.2")})
 	if err := rep.Err(); err != nil {
 		t.Fatal(err)
 	}
 	if s, _ := rep.Step(selftest.StepAddress); !strings.Contains(s.Detail, "127.0.0.2") || !strings.Contains(s.Detail, "trusted proxy") {
 		t.Errorf("client-address: %q", s.Detail)
+	}
+	if s, _ := rep.Step(selftest.StepBrowser); s.Status != selftest.Skip || !strings.Contains(s.Detail, selftest.Helper) {
+		t.Errorf("headless-browser without a driver: %s %q, want skip naming %s", s.Status, s.Detail, selftest.Helper)
 	}
 }
 

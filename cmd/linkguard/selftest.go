@@ -2,62 +2,69 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
-	"time"
+	"path/filepath"
 
 	"github.com/linkguard/linkguard/selftest"
 )
 
-// selftestMain runs `linkguard selftest`: package selftest against a
-// running deployment; a failed step is a non-zero exit that names it.
+// selftestMain runs `linkguard selftest`. The headless-browser step needs
+// chromedp, which the server binary does not carry: when the helper
+// binary linkguard-selftest is installed (beside this one, else on PATH)
+// the whole self-test is its run; without it every other step runs here
+// and the browser step is skipped, saying why.
 func selftestMain(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("selftest", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var o selftest.Options
-	fs.StringVar(&o.URL, "url", os.Getenv("LINKGUARD_PUBLIC_URL"), "the deployment's public `URL` (default $LINKGUARD_PUBLIC_URL)")
-	fs.StringVar(&o.APIKey, "api-key", "", "one of the deployment's API keys (default $LINKGUARD_SELFTEST_API_KEY)")
-	fs.StringVar(&o.RedirectURL, "redirect-url", "", "the test link's redirect (default: the URL's origin + /)")
-	fs.StringVar(&o.Email, "email", "selftest@example.com", "the test link's address (no mail is sent)")
-	fs.StringVar(&o.Chromium, "chromium", "", `the browser for the headless step (default: chromium on PATH; "off" skips it)`)
-	fs.DurationVar(&o.Timeout, "timeout", 15*time.Second, "bound on each request")
-	source := fs.String("source", "", "local `address` the requests leave from")
-	expect := fs.String("expect-ip", "", "the `address` the server must see for this machine (its public address behind a NAT)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("selftest: unexpected argument %q", fs.Arg(0))
-	}
-	if o.APIKey == "" {
-		o.APIKey = os.Getenv("LINKGUARD_SELFTEST_API_KEY")
-	}
-	for _, a := range []struct {
-		flag string
-		in   string
-		out  *netip.Addr
-	}{{"--source", *source, &o.Source}, {"--expect-ip", *expect, &o.ExpectIP}} {
-		if a.in == "" {
-			continue
-		}
-		ip, err := netip.ParseAddr(a.in)
-		if err != nil {
-			return fmt.Errorf("selftest: %s %q is not an IP address", a.flag, a.in)
-		}
-		*a.out = ip
+	if helper := findSelftestHelper(); helper != "" {
+		return runSelftestHelper(helper, args, stdout, stderr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	rep, err := selftest.Run(ctx, o)
-	if err != nil {
-		return fmt.Errorf("selftest: %w", err)
-	}
-	if err := rep.Print(stdout); err != nil {
-		return err
-	}
-	return rep.Err()
+	return selftest.Command(ctx, args, os.Getenv, nil, stdout, stderr)
 }
+
+// findSelftestHelper is the path of linkguard-selftest beside this
+// executable, else on PATH; "" when there is none.
+func findSelftestHelper() string {
+	if exe, err := os.Executable(); err == nil {
+		if p, err := exec.LookPath(filepath.Join(filepath.Dir(exe), selftest.Helper)); err == nil {
+			return p
+		}
+	}
+	p, err := exec.LookPath(selftest.Helper)
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// runSelftestHelper runs helper with args on this process's terminal; its
+// failure is its exit status, as it has said why on stderr.
+func runSelftestHelper(helper string, args []string, stdout, stderr io.Writer) error {
+	cmd := exec.Command(helper, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
+	// NB: Ctrl-C reaches the helper too (same process group); this process
+	// waits for it to stop rather than leave it printing after the prompt.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	defer signal.Stop(sig)
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() > 0 {
+		return exitStatus(ee.ExitCode())
+	}
+	if err != nil {
+		return fmt.Errorf("selftest: run %s: %w", helper, err)
+	}
+	return nil
+}
+
+// exitStatus is a failure already reported on stderr: main exits with it
+// and prints nothing more.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
