@@ -24,6 +24,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	if errors.Is(err, badger.ErrDBClosed) {
 		return errors.New("the Badger database is closed")
 	}
+	if err == nil {
+		err = s.durable.wait()
+	}
 	if err != nil {
 		return fmt.Errorf("the Badger database refuses writes: %w", err)
 	}

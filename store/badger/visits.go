@@ -114,6 +114,9 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 	}
 	err := wb.Flush()
 	ob.done(s, err)
+	if err == nil {
+		err = s.durable.wait()
+	}
 	return err
 }
 

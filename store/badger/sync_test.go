@@ -1,0 +1,117 @@
+package badger
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/store/storetest"
+)
+
+// TestEveryWriteWaitsForASync: each way the store writes (a link, a
+// code attempt, a limit hit, a KV value, the ping, a visit batch)
+// returns only after a sync that began after its commit, and writes in
+// flight together share syncs.
+func TestEveryWriteWaitsForASync(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	l := storetest.NewLink(t, now, "fam-sync")
+	pol := linkguard.DefaultPolicy()
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"create a link", func() error { return s.CreateLink(ctx, l, nil, nil) }},
+		{"a wrong code", func() error {
+			_, err := s.ConsumeWithCode(ctx, l.ID, []byte("wrong"), pol.MaxCodeAttempts, now, consumer{}.Decide(nil), &linkguard.Handoff{}, nil)
+			if err == linkguard.ErrWrongCode {
+				return nil
+			}
+			return err
+		}},
+		{"a limit hit", func() error { _, _, err := s.Hit(ctx, "sync-test", time.Minute, 5, now); return err }},
+		{"a KV value", func() error { return s.PutKV(ctx, "test", "k", []byte("v"), time.Minute) }},
+		{"the ping", func() error { return s.Ping(ctx) }},
+		{"a visit batch", func() error {
+			return s.writeVisits([]*linkguard.Visit{{LinkID: l.ID, Kind: linkguard.VisitView, At: now}})
+		}},
+	}
+	for _, st := range steps {
+		before := s.durable.syncs.Load()
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if s.durable.syncs.Load() == before {
+			t.Errorf("%s returned without a sync", st.name)
+		}
+	}
+
+	const writers = 64
+	before := s.durable.syncs.Load()
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			if err := s.PutKV(ctx, "test", fmt.Sprint(i), make([]byte, 512), time.Minute); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	n := s.durable.syncs.Load() - before
+	if n == 0 || n > writers {
+		t.Fatalf("%d parallel writes took %d syncs", writers, n)
+	}
+	t.Logf("%d parallel writes shared %d syncs", writers, n)
+}
+
+// TestSyncFailureIsSticky: once a sync fails, no later write is said to
+// be durable.
+func TestSyncFailureIsSticky(t *testing.T) {
+	y := newSyncer(filepath.Join(t.TempDir(), "gone"))
+	for i := range 2 {
+		if err := y.wait(); err == nil {
+			t.Fatalf("wait %d: a sync of a missing folder succeeded", i)
+		}
+	}
+}
+
+// TestSyncCoversEveryMemtableLog: a sync writes back every memtable log
+// in the folder, the rotated ones too, not only the newest.
+func TestSyncCoversEveryMemtableLog(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for _, n := range []string{"00001.mem", "00002.mem"} {
+		p := filepath.Join(dir, n)
+		if err := os.WriteFile(p, make([]byte, 64<<10), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	for _, p := range paths {
+		d, ok := dirtyPages(t, p)
+		if !ok {
+			t.Skip("this kernel cannot tell a file's dirty pages (cachestat)")
+		}
+		if d == 0 {
+			t.Skipf("%s was written back before the sync: cannot tell", p)
+		}
+	}
+	if err := newSyncer(dir).wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		if d, _ := dirtyPages(t, p); d != 0 {
+			t.Errorf("%s has %d dirty pages after the sync", filepath.Base(p), d)
+		}
+	}
+}
