@@ -13,6 +13,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
@@ -24,6 +25,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -60,8 +62,12 @@ type Options struct {
 	Counter *Counter
 	// SessionTTL is how long a session lasts (default 1h).
 	SessionTTL time.Duration
-	Now        func() time.Time
-	Log        *slog.Logger
+	// SearchLimit bounds the stored links that one listing or search by
+	// address reads (default DefaultSearchLimit): the store has no index
+	// by address, and a page must not read every link.
+	SearchLimit int
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // Console serves /admin.
@@ -71,6 +77,8 @@ type Console struct {
 	emails map[string]bool
 	pages  map[string]*template.Template
 	log    *slog.Logger
+	// pending counts the sign-in links being issued after their answer.
+	pending sync.WaitGroup
 }
 
 // New checks opts and parses the templates.
@@ -83,6 +91,9 @@ func New(opts Options) (*Console, error) {
 	}
 	if opts.SessionTTL == 0 {
 		opts.SessionTTL = time.Hour
+	}
+	if opts.SearchLimit <= 0 {
+		opts.SearchLimit = DefaultSearchLimit
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -285,31 +296,52 @@ func (c *Console) login(fc *fiber.Ctx) error {
 		d.Error = "Too many sign-in requests from here. Wait a minute and try again."
 		return c.render(fc, http.StatusTooManyRequests, "login.html", d)
 	}
+	// From here on, the answer takes the same path and time for every
+	// address: the same limiter write in the store, the same page. The
+	// link itself, for an admin address within its limit, is issued after
+	// the answer, so that its cost (a store transaction, the mail queued)
+	// does not tell who is an admin.
 	d.Sent = true
 	key := strings.ToLower(d.Email)
-	if !c.emails[key] {
-		c.log.Info("console sign-in refused: not an admin address")
-		return c.render(fc, http.StatusOK, "login.html", d)
-	}
-	// Over the address's limit the page is the same and no mail goes: the
-	// answer says nothing of who is an admin, and nobody can flood one.
-	if ok, err = c.allow(fc, "admin-mail:"+c.svc.Keys.Family(key, "limit/admin-mail"), 15*time.Minute, linksPerAdmin); err != nil {
-		return err
-	} else if !ok {
-		c.log.Warn("console sign-in held back: over the links per address limit")
-		return c.render(fc, http.StatusOK, "login.html", d)
-	}
-	cl.Binding = dev
-	meta := fmt.Sprintf(`{"lg_admin":%q}`, c.mac("link", key))
-	_, err = c.svc.Issue(fc.UserContext(), &linkguard.IssueRequest{
-		Email: d.Email, RedirectURL: strings.TrimRight(c.svc.Policy.PublicURL, "/") + "/admin/callback",
-		TTL: 15 * time.Minute, SendEmail: true, Requester: *cl, Metadata: []byte(meta),
-	})
+	within, err := c.allow(fc, "admin-mail:"+c.svc.Keys.Family(key, "limit/admin-mail"), 15*time.Minute, linksPerAdmin)
 	if err != nil {
 		return err
 	}
+	switch {
+	case !c.emails[key]:
+		c.log.Info("console sign-in refused: not an admin address")
+	case !within:
+		// Over the address's limit the page is the same and no mail goes:
+		// nobody can flood an operator's inbox.
+		c.log.Warn("console sign-in held back: over the links per address limit")
+	default:
+		cl.Binding = dev
+		c.issueLater(fc.UserContext(), &linkguard.IssueRequest{
+			Email: d.Email, RedirectURL: strings.TrimRight(c.svc.Policy.PublicURL, "/") + "/admin/callback",
+			TTL: 15 * time.Minute, SendEmail: true, Requester: *cl,
+			Metadata: []byte(fmt.Sprintf(`{"lg_admin":%q}`, c.mac("link", key))),
+		})
+	}
 	return c.render(fc, http.StatusOK, "login.html", d)
 }
+
+// issueLater issues a console sign-in link after the answer. Its errors
+// are logged (the operator sees no mail and asks again).
+func (c *Console) issueLater(ctx context.Context, req *linkguard.IssueRequest) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	c.pending.Add(1)
+	go func() {
+		defer c.pending.Done()
+		defer cancel()
+		if _, err := c.svc.Issue(ctx, req); err != nil {
+			c.log.Error("console sign-in link not issued", "err", err)
+		}
+	}()
+}
+
+// Wait returns once the sign-in links asked for so far are issued (or
+// failed): for a graceful stop, and for tests.
+func (c *Console) Wait() { c.pending.Wait() }
 
 // The console's sign-in limits, shared by the instances on one store.
 const (

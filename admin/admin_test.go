@@ -54,7 +54,7 @@ type harness struct {
 	cfgPath string
 }
 
-func newHarness(t *testing.T, dev bool) *harness {
+func newHarness(t *testing.T, dev bool, opts ...func(*admin.Options)) *harness {
 	t.Helper()
 	st, err := badgerstore.Open(badgerstore.Options{})
 	if err != nil {
@@ -90,9 +90,13 @@ func newHarness(t *testing.T, dev bool) *harness {
 	}
 	h.cfgPath = filepath.Join(t.TempDir(), "linkguard.yaml")
 	os.WriteFile(h.cfgPath, []byte("listen: 127.0.0.1:8080\n# keep me\nheuristics:\n  zero_click: false\n"), 0o640)
-	h.console, err = admin.New(admin.Options{Service: h.svc, Engine: eng, Emails: []string{"OPS@example.com"}, Dev: dev,
+	o := admin.Options{Service: h.svc, Engine: eng, Emails: []string{"OPS@example.com"}, Dev: dev,
 		DeviceCookie: h.srv.DeviceCookie(), Client: h.srv.Client, CSP: h.srv.CSP(), Counter: counter, Log: log,
-		SaveHeuristics: admin.SaveToFile(h.cfgPath, eng.Swap)})
+		SaveHeuristics: admin.SaveToFile(h.cfgPath, eng.Swap)}
+	for _, f := range opts {
+		f(&o)
+	}
+	h.console, err = admin.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +157,7 @@ func (h *harness) signIn() {
 	t.Helper()
 	_, _, page := h.do("GET", "/admin/login", nil)
 	st, _, page := h.do("POST", "/admin/login", url.Values{"email": {adminEmail}, "csrf": {csrfOf(t, page)}})
+	h.console.Wait() // the link is issued after the answer
 	if st != 200 || !strings.Contains(page, `data-lg-state="sent"`) {
 		t.Fatalf("login: %d\n%s", st, page)
 	}
@@ -221,6 +226,7 @@ func TestNonAdminGetsTheSamePage(t *testing.T) {
 	h := newHarness(t, true)
 	_, _, page := h.do("GET", "/admin/login", nil)
 	st, hdr, other := h.do("POST", "/admin/login", url.Values{"email": {"mallory@example.com"}, "csrf": {csrfOf(t, page)}})
+	h.console.Wait()
 	if st != 200 || !strings.Contains(other, `data-lg-state="sent"`) {
 		t.Fatalf("non-admin: %d\n%s", st, other)
 	}
@@ -389,6 +395,7 @@ func TestHostCookie(t *testing.T) {
 	h := newHarness(t, false)
 	_, _, page := h.do("GET", "/admin/login", nil)
 	h.do("POST", "/admin/login", url.Values{"email": {adminEmail}, "csrf": {csrfOf(t, page)}})
+	h.console.Wait()
 	link, _ := h.mail.get(adminEmail)
 	res := h.consume(link[strings.LastIndex(link, "/")+1:], h.jar[h.srv.DeviceCookie()])
 	cb, _ := url.Parse(res.RedirectURL)
@@ -421,6 +428,7 @@ func TestSignInLimits(t *testing.T) {
 		delete(h.mail.sent, adminEmail)
 		h.mail.mu.Unlock()
 		st, _, page := h.do("POST", "/admin/login", url.Values{"csrf": {csrf}, "email": {adminEmail}})
+		h.console.Wait()
 		if u, _ := h.mail.get(adminEmail); u != "" {
 			sent++
 		}

@@ -112,9 +112,16 @@ type linksPage struct {
 	Rows    []linkRow
 	More    bool
 	Message string
+	// Cut: the listing or search stopped at its limit of links read.
+	Cut     bool
+	Scanned int
 }
 
 const maxLinkRows = 50
+
+// DefaultSearchLimit is how many stored links one listing or search by
+// address reads at most (Options.SearchLimit).
+const DefaultSearchLimit = 20000
 
 func (c *Console) links(fc *fiber.Ctx) error {
 	q := strings.TrimSpace(utils.CopyString(fc.Query("q")))
@@ -127,40 +134,53 @@ func (c *Console) links(fc *fiber.Ctx) error {
 		return linkRow{ID: l.ID, Email: l.Email, State: string(l.StateAt(now)), Purpose: string(l.Purpose.OrDefault()),
 			Created: l.CreatedAt, Expires: l.ExpiresAt}
 	}
-	switch {
-	case q == "":
-		// The newest links.
-		err := c.svc.Store.ScanLinks(fc.UserContext(), func(l *linkguard.Link) error {
-			p.Rows = append(p.Rows, row(l))
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	case linkguard.ValidID(q):
+	newestFirst := func() {
+		sort.Slice(p.Rows, func(i, j int) bool { return p.Rows[i].ID > p.Rows[j].ID })
+	}
+	if linkguard.ValidID(q) {
 		l, err := c.svc.Store.LinkByID(fc.UserContext(), q)
 		if err == nil {
 			p.Rows = append(p.Rows, row(l))
 		} else if !errors.Is(err, linkguard.ErrNotFound) {
 			return err
 		}
-	default:
+	} else {
+		// The newest links, or those whose address holds q: the store has
+		// no index by address, so this reads links, at most SearchLimit of
+		// them, and keeps only the newest matches.
 		needle := strings.ToLower(q)
+		matched := 0
 		err := c.svc.Store.ScanLinks(fc.UserContext(), func(l *linkguard.Link) error {
-			if strings.Contains(strings.ToLower(l.Email), needle) {
-				p.Rows = append(p.Rows, row(l))
+			if p.Scanned >= c.opts.SearchLimit {
+				p.Cut = true
+				return errStop
+			}
+			p.Scanned++
+			if needle != "" && !strings.Contains(strings.ToLower(l.Email), needle) {
+				return nil
+			}
+			matched++
+			p.Rows = append(p.Rows, row(l))
+			if len(p.Rows) >= 4*maxLinkRows {
+				newestFirst()
+				p.Rows = p.Rows[:maxLinkRows]
 			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && !errors.Is(err, errStop) {
 			return err
 		}
+		p.More = matched > maxLinkRows
 	}
-	sort.Slice(p.Rows, func(i, j int) bool { return p.Rows[i].ID > p.Rows[j].ID })
+	newestFirst()
 	if len(p.Rows) > maxLinkRows {
-		p.Rows, p.More = p.Rows[:maxLinkRows], true
+		p.Rows = p.Rows[:maxLinkRows]
 	}
-	if len(p.Rows) == 0 {
+	switch {
+	case p.Cut:
+		p.Message = fmt.Sprintf("The search stopped after reading %d links, its limit, and more are stored: "+
+			"links it did not read are missing here. A link id finds any link.", c.opts.SearchLimit)
+	case len(p.Rows) == 0:
 		p.Message = "No link matches."
 	}
 	return c.render(fc, http.StatusOK, "links.html", p)
