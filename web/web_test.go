@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/html"
 )
 
 func TestBrandAccent(t *testing.T) {
@@ -43,6 +45,67 @@ func TestLandingLinksTheAssets(t *testing.T) {
 	for _, bad := range []string{"<script>", "style=", "onclick", "http://", "https://"} {
 		if strings.Contains(page, bad) {
 			t.Errorf("landing page contains %q (CSP: no inline script or style, no outside resource)", bad)
+		}
+	}
+}
+
+// TestLandingIDs: every id of the landing page is unique in each tree a
+// browser builds from it: the document with scripting off (<noscript>
+// parsed), and each <template>'s contents. Between a template and the
+// document only the code form's fields share ids, as docs/api.md names
+// them in both (#lg-code, #lg-code-submit, and #lg-code-error that
+// #lg-code describes itself by); the forms' own ids differ.
+func TestLandingIDs(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := s.Render(&b, "landing.html", Landing{State: "code", Nonce: "n0nce", ConfirmURL: "/l/x/confirm", Scripts: true, NewLink: true}); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := html.ParseWithOptions(&b, html.ParseOptionEnableScripting(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ids collects the ids of n's tree into into; each template's
+	// contents go into a tree of their own, appended to templates.
+	var templates []map[string]int
+	var ids func(n *html.Node, into map[string]int)
+	ids = func(n *html.Node, into map[string]int) {
+		if n.Type == html.ElementNode {
+			for _, a := range n.Attr {
+				if a.Key == "id" {
+					into[a.Val]++
+				}
+			}
+			if n.Data == "template" {
+				inner := map[string]int{}
+				for c := n.FirstChild; c != nil; c = c.NextSibling {
+					ids(c, inner)
+				}
+				templates = append(templates, inner)
+				return
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			ids(c, into)
+		}
+	}
+	document := map[string]int{}
+	ids(doc, document)
+	if len(templates) == 0 || document["lg-code-form-nojs"] != 1 || templates[0]["lg-code-form"] != 1 {
+		t.Fatalf("want the code form in a <template> (#lg-code-form) and in <noscript> (#lg-code-form-nojs); document %v, templates %v", document, templates)
+	}
+	shared := map[string]bool{"lg-code": true, "lg-code-submit": true, "lg-code-error": true}
+	for i, tree := range append([]map[string]int{document}, templates...) {
+		for id, n := range tree {
+			if n > 1 {
+				t.Errorf("tree %d: id %q %d times", i, id, n)
+			}
+			if i > 0 && document[id] > 0 && !shared[id] {
+				t.Errorf("id %q both in a <template> and in the document", id)
+			}
 		}
 	}
 }
