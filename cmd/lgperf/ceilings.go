@@ -109,6 +109,76 @@ func (h *harness) redisTxn(url string) (string, error) {
 	return h.serve(app)
 }
 
+// ceilingScript writes its argument under its key and answers it: one
+// EVALSHA round trip that carries a link's size each way, which is what a
+// Redis store cannot do with less (every change of a link is one script
+// that returns the stored link).
+var ceilingScript = redis.NewScript(`redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1]`)
+
+// redisScript answers every POST with one ceilingScript call on the Redis
+// server the product uses: the fairest ceiling for a store whose every
+// change is a script.
+func (h *harness) redisScript(url string) (string, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return "", err
+	}
+	opt.PoolSize = 2 * h.conns
+	rdb := redis.NewClient(opt)
+	h.closers = append(h.closers, rdb.Close)
+	if err := ceilingScript.Load(context.Background(), rdb).Err(); err != nil {
+		return "", err
+	}
+	val := make([]byte, linkSize)
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Post("/txn", func(c *fiber.Ctx) error {
+		var key [16]byte
+		rand.Read(key[:])
+		if err := ceilingScript.EvalSha(context.Background(), rdb, []string{"ceiling:" + string(key[:])}, val).Err(); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusCreated)
+	})
+	return h.serve(app)
+}
+
+// readScript answers its key's value: one EVALSHA round trip that reads
+// what a landing GET reads.
+var readScript = redis.NewScript(`return redis.call('GET', KEYS[1])`)
+
+// fiberRedisRead is bareFiber with one readScript call before the page:
+// the fairest GET ceiling for a store that must ask Redis for the link on
+// every request (another instance may have changed it).
+func (h *harness) fiberRedisRead(url string, pageSize int) (string, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return "", err
+	}
+	opt.PoolSize = 2 * h.conns
+	rdb := redis.NewClient(opt)
+	h.closers = append(h.closers, rdb.Close)
+	ctx := context.Background()
+	if err := readScript.Load(ctx, rdb).Err(); err != nil {
+		return "", err
+	}
+	if err := rdb.Set(ctx, "ceiling:read", make([]byte, linkSize), 0).Err(); err != nil {
+		return "", err
+	}
+	page := make([]byte, pageSize)
+	for i := range page {
+		page[i] = 'x'
+	}
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Get("/l/:token", func(c *fiber.Ctx) error {
+		if err := readScript.EvalSha(ctx, rdb, []string{"ceiling:read"}).Err(); err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+		return c.Send(page)
+	})
+	return h.serve(app)
+}
+
 // serve listens on a free loopback port and returns the base URL.
 func (h *harness) serve(app *fiber.App) (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

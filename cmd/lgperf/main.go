@@ -41,9 +41,21 @@ type harness struct {
 	duration time.Duration
 	maxLinks int
 	run      int
+	stats    bool
+	redisURL string // the Redis server of the run, while Redis is measured
 	closers  []func() error
 	notes    []string // printed under the table
+	// serverCPU, when set, is the CPU time so far of the store's server
+	// (redis-server), counted with this process's in a run's CPU.
+	serverCPU func() time.Duration
+	// serverStats, when set, resets (true) or prints (false) the store
+	// server's per-command statistics around each run (-server-stats).
+	serverStats func(reset bool)
 }
+
+// ceiling is a server whose POST /txn is one store write: its URL, and
+// what it is for the report.
+type ceiling struct{ url, name string }
 
 // row is one line of the report: linkguard against its ceiling.
 type row struct {
@@ -61,7 +73,8 @@ func main() {
 	flag.IntVar(&h.maxLinks, "max-links", 200000, "most links issued ahead of a confirm run")
 	stores := flag.String("stores", "badger,redis", "stores to measure: badger, redis or both")
 	size := flag.Int("size", 0, "instead of the load runs, measure what `n` pending links and 1,000 views weigh (n ≥ 2000)")
-	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles of the Badger runs to `prefix`-get.prof, -issue.prof and -confirm.prof")
+	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles of the runs to `prefix`-get.prof, -issue.prof and -confirm.prof (Redis: prefix-redis-get.prof, …)")
+	flag.BoolVar(&h.stats, "server-stats", false, "print redis-server's per-command statistics (calls, µs per call) after each Redis run")
 	flag.Parse()
 	if *size > 0 {
 		if *size < 2000 {
@@ -114,7 +127,7 @@ func (h *harness) measure(stores []string, cpuprofile string) (rows []row, err e
 		case "badger":
 			rs, err = h.badger(cpuprofile)
 		case "redis":
-			rs, err = h.redis()
+			rs, err = h.redis(cpuprofile)
 		default:
 			return nil, fmt.Errorf("-stores: unknown store %q (want badger or redis)", st)
 		}
@@ -136,7 +149,7 @@ func (h *harness) badger(cpuprofile string) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := h.paths("badger", insts, txn, "one durable store write", cpuprofile)
+	rows, err := h.paths("badger", insts, []ceiling{{txn, "one durable store write"}}, cpuprofile)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +172,7 @@ func (h *harness) badger(cpuprofile string) ([]row, error) {
 
 // redis measures the three paths on two instances sharing one
 // redis-server that fsyncs every write.
-func (h *harness) redis() ([]row, error) {
+func (h *harness) redis(cpuprofile string) ([]row, error) {
 	if ok, why, _ := redistest.Available(); !ok {
 		return nil, errors.New(why)
 	}
@@ -172,15 +185,29 @@ func (h *harness) redis() ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	txn, err := h.redisTxn(srv.URL)
+	h.redisURL = srv.URL
+	h.serverCPU = func() time.Duration { return redisCPU(srv.URL) }
+	if h.stats {
+		h.serverStats = func(reset bool) { redisStats(srv.URL, reset) }
+	}
+	defer func() { h.serverCPU, h.serverStats, h.redisURL = nil, nil, "" }()
+	set, err := h.redisTxn(srv.URL)
 	if err != nil {
 		return nil, err
 	}
-	return h.paths("redis", insts, txn, "one Redis SET (fsync always)", "")
+	script, err := h.redisScript(srv.URL)
+	if err != nil {
+		return nil, err
+	}
+	if cpuprofile != "" {
+		cpuprofile += "-redis"
+	}
+	return h.paths("redis", insts, []ceiling{{set, "one Redis SET (fsync always)"},
+		{script, "one EVALSHA, 512 B each way (fsync always)"}}, cpuprofile)
 }
 
 // paths runs landing, issue and confirm on insts, each beside its ceiling.
-func (h *harness) paths(store string, insts []*instance, txnURL, txnName, cpuprofile string) ([]row, error) {
+func (h *harness) paths(store string, insts []*instance, txns []ceiling, cpuprofile string) ([]row, error) {
 	ctx := context.Background()
 	// The landing GET: one pending link per instance.
 	var gets []load
@@ -200,10 +227,20 @@ func (h *harness) paths(store string, insts []*instance, txnURL, txnName, cpupro
 	if err != nil {
 		return nil, err
 	}
-	fmt.Printf("%s: GET ceiling (bare Fiber, %d-byte page)…\n", store, pageSize)
-	ceilGet, err := h.wrk(load{url: bare + "/l/" + strings.Repeat("A", 43), args: []string{"get"}})
-	if err != nil {
-		return nil, err
+	getCeils := []ceiling{{bare, "bare Fiber handler"}}
+	if h.redisURL != "" {
+		u, err := h.fiberRedisRead(h.redisURL, pageSize)
+		if err != nil {
+			return nil, err
+		}
+		getCeils = append(getCeils, ceiling{u, "Fiber + one EVALSHA read of 512 B"})
+	}
+	ceilGets := make([]result, len(getCeils))
+	for i, c := range getCeils {
+		fmt.Printf("%s: GET ceiling (%s, %d-byte page)…\n", store, c.name, pageSize)
+		if ceilGets[i], err = h.wrk(load{url: c.url + "/l/" + strings.Repeat("A", 43), args: []string{"get"}}); err != nil {
+			return nil, err
+		}
 	}
 	fmt.Printf("%s: GET /l/{token}…\n", store)
 	lgGet, err := profiled(cpuprofile, "get", func() (result, error) { return h.wrk(gets...) })
@@ -211,10 +248,14 @@ func (h *harness) paths(store string, insts []*instance, txnURL, txnName, cpupro
 		return nil, err
 	}
 
-	fmt.Printf("%s: synced write ceiling (%s)…\n", store, txnName)
-	ceilTxn, err := h.wrk(load{url: txnURL + "/txn", args: []string{"issue", "-", "-"}})
-	if err != nil {
-		return nil, err
+	ceilTxns := make([]result, len(txns))
+	fastest := 0.0
+	for i, c := range txns {
+		fmt.Printf("%s: synced write ceiling (%s)…\n", store, c.name)
+		if ceilTxns[i], err = h.wrk(load{url: c.url + "/txn", args: []string{"issue", "-", "-"}}); err != nil {
+			return nil, err
+		}
+		fastest = max(fastest, ceilTxns[i].Rate())
 	}
 	fmt.Printf("%s: POST /v1/links…\n", store)
 	var issues []load
@@ -229,7 +270,7 @@ func (h *harness) paths(store string, insts []*instance, txnURL, txnName, cpupro
 	// Enough links that no confirm repeats one: the faster of issue and its
 	// ceiling for the run's length, and a fifth more (a consumption costs
 	// at least what an issue does: both are one synced write).
-	count := min(h.maxLinks, int(max(ceilTxn.Rate(), lgIssue.Rate())*h.duration.Seconds()*1.2)+1000)
+	count := min(h.maxLinks, int(max(fastest, lgIssue.Rate())*h.duration.Seconds()*1.2)+1000)
 	fmt.Printf("%s: issuing %d links for the confirm run…\n", store, count)
 	var confirms []load
 	for i, in := range insts {
@@ -247,11 +288,17 @@ func (h *harness) paths(store string, insts []*instance, txnURL, txnName, cpupro
 	if lgConfirm.Wrapped > 0 {
 		fmt.Printf("%s: NB: the confirm run ran out of links (%d wraps); raise -max-links\n", store, lgConfirm.Wrapped)
 	}
-	return []row{
-		{store, "GET /l/{token}", "bare Fiber handler", lgGet, ceilGet, 0.5, 0},
-		{store, "POST /v1/links", txnName, lgIssue, ceilTxn, 0.9, 20 * time.Millisecond},
-		{store, "POST /l/{token}/confirm + code", txnName, lgConfirm, ceilTxn, 0.8, 25 * time.Millisecond},
-	}, nil
+	var rows []row
+	for i, c := range getCeils {
+		rows = append(rows, row{store, "GET /l/{token}", c.name, lgGet, ceilGets[i], 0.5, 0})
+	}
+	for i, c := range txns {
+		rows = append(rows, row{store, "POST /v1/links", c.name, lgIssue, ceilTxns[i], 0.9, 20 * time.Millisecond})
+	}
+	for i, c := range txns {
+		rows = append(rows, row{store, "POST /l/{token}/confirm + code", c.name, lgConfirm, ceilTxns[i], 0.8, 25 * time.Millisecond})
+	}
+	return rows, nil
 }
 
 // profiled runs fn, with the CPU profile written to prefix-name.prof
@@ -288,8 +335,8 @@ func fetch(u string) (int, error) {
 
 func report(w io.Writer, rows []row) {
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| store | path | linkguard req/s | p50 | p99 | ceiling | ceiling req/s | ceiling p99 | ratio | goal | RSS |")
-	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(w, "| store | path | linkguard req/s | p50 | p99 | ceiling | ceiling req/s | ceiling p99 | ratio | goal | CPU/req, linkguard / ceiling | RSS |")
+	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range rows {
 		ratio := 0.0
 		if c := r.ceil.Rate(); c > 0 {
@@ -315,8 +362,9 @@ func report(w io.Writer, rows []row) {
 		if r.lg.Consumed > 0 {
 			extra += fmt.Sprintf(" (%d consumed)", r.lg.Consumed)
 		}
-		fmt.Fprintf(w, "| %s | `%s` | %.0f%s | %s | %s | %s | %.0f | %s | %.2f | %s %s | %d MiB |\n",
-			r.store, r.path, r.lg.Rate(), extra, ms(r.lg.P50US), ms(r.lg.P99US), r.ceiling, r.ceil.Rate(), ms(r.ceil.P99US), ratio, goal, mark, r.lg.RSS>>20)
+		fmt.Fprintf(w, "| %s | `%s` | %.0f%s | %s | %s | %s | %.0f | %s | %.2f | %s %s | %s / %s | %d MiB |\n",
+			r.store, r.path, r.lg.Rate(), extra, ms(r.lg.P50US), ms(r.lg.P99US), r.ceiling, r.ceil.Rate(), ms(r.ceil.P99US), ratio, goal, mark,
+			r.lg.cpuString(), r.ceil.cpuString(), r.lg.RSS>>20)
 	}
 }
 

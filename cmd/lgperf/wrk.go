@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/linkguard/linkguard/internal/benchcpu"
 )
 
 // The wrk scripts: plain.lua drives GETs and issues (no response parsing,
@@ -33,6 +38,31 @@ type result struct {
 	Consumed   int64 `json:"consumed"`
 	Wrapped    int64 `json:"wrapped"`
 	RSS        int64 `json:"-"` // bytes, of this process after the run
+	// CPU is what this process (servers and instances, not wrk) and the
+	// store's server spent during the run, user + system.
+	CPU time.Duration `json:"-"`
+	// ServerCPU is the store server's part of CPU.
+	ServerCPU time.Duration `json:"-"`
+}
+
+// CPUPerRequest is CPU in µs per completed request: unlike the rate, it
+// barely moves with the load of other work on the machine.
+func (r result) CPUPerRequest() float64 { return r.perRequest(r.CPU) }
+
+// perRequest is d in µs per completed request.
+func (r result) perRequest(d time.Duration) float64 {
+	if r.Requests == 0 {
+		return 0
+	}
+	return float64(d.Microseconds()) / float64(r.Requests)
+}
+
+// cpuString is CPUPerRequest, with the store server's part when there is one.
+func (r result) cpuString() string {
+	if r.ServerCPU == 0 {
+		return fmt.Sprintf("%.0f µs", r.CPUPerRequest())
+	}
+	return fmt.Sprintf("%.0f µs (server %.0f)", r.CPUPerRequest(), r.perRequest(r.ServerCPU))
 }
 
 // Rate is completed requests per second.
@@ -57,6 +87,11 @@ func (h *harness) wrk(loads ...load) (result, error) {
 		res result
 		err error
 	}
+	if h.serverStats != nil {
+		h.serverStats(true)
+		defer h.serverStats(false)
+	}
+	cpu0, server0 := h.cpu()
 	ch := make(chan out, len(loads))
 	conns := max(1, h.conns/len(loads))
 	threads := max(1, h.threads/len(loads))
@@ -111,7 +146,42 @@ func (h *harness) wrk(loads ...load) (result, error) {
 		sum.P99US = max(sum.P99US, r.P99US)
 	}
 	sum.RSS = rss()
+	cpu1, server1 := h.cpu()
+	sum.CPU, sum.ServerCPU = cpu1-cpu0, server1-server0
 	return sum, nil
+}
+
+// cpu is this process's CPU time so far plus the store server's, and the
+// store server's alone.
+func (h *harness) cpu() (all, server time.Duration) {
+	if h.serverCPU != nil {
+		server = h.serverCPU()
+	}
+	return benchcpu.Start() + server, server
+}
+
+// redisCPU is the CPU time so far of the redis-server at url (INFO cpu:
+// used_cpu_user + used_cpu_sys), or 0 when it does not answer.
+func redisCPU(url string) time.Duration {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return 0
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var sec float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if k == "used_cpu_user" || k == "used_cpu_sys" {
+			f, _ := strconv.ParseFloat(v, 64)
+			sec += f
+		}
+	}
+	return time.Duration(sec * float64(time.Second))
 }
 
 // writeScripts puts the embedded wrk scripts where wrk can read them.
@@ -135,4 +205,29 @@ func rss() int64 {
 		}
 	}
 	return 0
+}
+
+// redisStats resets (reset) or prints the command statistics of the
+// redis-server at url: what each command cost the server, per call.
+func redisStats(url string, reset bool) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	ctx := context.Background()
+	if reset {
+		rdb.ConfigResetStat(ctx)
+		return
+	}
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok && strings.HasPrefix(k, "cmdstat_") {
+			fmt.Printf("  redis-server %s %s\n", strings.TrimPrefix(k, "cmdstat_"), v)
+		}
+	}
 }
