@@ -122,7 +122,7 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 	if err := s.Keys.CheckNonce(r.Nonce, th, now, s.Policy.NonceMaxAge); err != nil {
 		return nil, Errorf(KindInvalid, CodeInvalidNonce, "this page is out of date or was not issued for this link (%v): reload the page and try again", err)
 	}
-	l, err := s.Store.LinkByTokenHash(ctx, th)
+	l, hist, err := s.linkAndHistory(ctx, th)
 	if errors.Is(err, ErrNotFound) {
 		return &Result{Outcome: OutcomeExpired}, nil
 	}
@@ -133,7 +133,7 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 		return res, nil
 	}
 
-	in, err := s.input(ctx, l, r, now)
+	in, err := s.input(ctx, l, hist, r, now)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +224,20 @@ func finalResult(l *Link, now time.Time) *Result {
 	return nil
 }
 
-func (s *Service) input(ctx context.Context, l *Link, r *ReportRequest, now time.Time) (*fingerprint.Input, error) {
+// linkAndHistory reads the link of a token hash and, when the Store can
+// read both in one step (LinkHistoryReader), its history summary with it;
+// else the history is nil, for input to read.
+func (s *Service) linkAndHistory(ctx context.Context, th []byte) (*Link, []fingerprint.PastVisit, error) {
+	if r, ok := s.Store.(LinkHistoryReader); ok {
+		return r.LinkAndHistoryByTokenHash(ctx, th)
+	}
+	l, err := s.Store.LinkByTokenHash(ctx, th)
+	return l, nil, err
+}
+
+// input is what the decider reads of a report on l. hist is l's history
+// summary when it was read with l, or nil to read it here.
+func (s *Service) input(ctx context.Context, l *Link, hist []fingerprint.PastVisit, r *ReportRequest, now time.Time) (*fingerprint.Input, error) {
 	in := &fingerprint.Input{
 		Stage: r.Stage, Requester: l.Requester, Visitor: clipVisitor(r.Client.Visitor),
 		Report: r.Report, Now: now,
@@ -234,11 +247,14 @@ func (s *Service) input(ctx context.Context, l *Link, r *ReportRequest, now time
 	in.Binding = s.bound(l, r.Client.Binding)
 	// The decision reads the link's bounded history summary (one read),
 	// never its visits: a link opened a thousand times costs the same.
-	h, err := s.Store.History(ctx, l.ID)
-	if err != nil {
-		return nil, fmt.Errorf("load history: %w", err)
+	if hist == nil {
+		h, err := s.Store.History(ctx, l.ID)
+		if err != nil {
+			return nil, fmt.Errorf("load history: %w", err)
+		}
+		hist = h
 	}
-	in.History = h
+	in.History = hist
 	return in, nil
 }
 

@@ -127,7 +127,7 @@ func (s *Service) codeFor(ctx context.Context, l *Link, code string, c *Client) 
 			Extra:   map[string]any{"attempts_left": left}}
 	}
 	rr := &ReportRequest{Stage: fingerprint.StageConfirm, Code: code, Client: *c}
-	in, err := s.input(ctx, l, rr, now)
+	in, err := s.input(ctx, l, nil, rr, now)
 	if err != nil {
 		return nil, err
 	}

@@ -74,6 +74,16 @@ type Store interface {
 	Close() error
 }
 
+// LinkHistoryReader is the optional part of a Store that reads a link by
+// its token hash together with the link's history summary, as
+// LinkByTokenHash and History would, in one step: one round trip on a
+// store across a network (store/redis), where a verify or confirm would
+// otherwise pay two. Service.Report uses it when the Store has it. The
+// history may be nil when the error is not nil.
+type LinkHistoryReader interface {
+	LinkAndHistoryByTokenHash(ctx context.Context, h []byte) (*Link, []fingerprint.PastVisit, error)
+}
+
 // QueuedMail is one email waiting for delivery. Its id is its link's id.
 type QueuedMail struct {
 	LinkID  string

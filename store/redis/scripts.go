@@ -186,6 +186,19 @@ if not id then return false end
 return redis.call('HGET', ARGV[1] .. id, 'json')
 `)
 
+// linkHistoryScript reads the token index, the link and the link's
+// history summary in one round trip (Store.LinkAndHistoryByTokenHash).
+//
+// KEYS: token. ARGV: link key prefix, history key prefix. Result: nil, or
+// {link json, {history entry, ...}}.
+var linkHistoryScript = goredis.NewScript(`
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+local l = redis.call('HGET', ARGV[1] .. id, 'json')
+if not l then return false end
+return {l, redis.call('LRANGE', ARGV[2] .. id, 0, -1)}
+`)
+
 // dueMailScript claims up to max due jobs, oldest first, by moving each
 // one's score to the end of its lease. Index entries whose job is gone
 // are dropped on the way.
@@ -267,4 +280,4 @@ return queue(KEYS[4], KEYS[5], 7, 1)
 // allScripts are loaded at Open, so that pipelined EVALSHA (the visit
 // writer) finds them.
 var allScripts = []*goredis.Script{createScript, consumeScript, revokeScript, codeScript,
-	takeHandoffScript, linkByTokenScript, dueMailScript, finishMailScript, visitScript}
+	takeHandoffScript, linkByTokenScript, linkHistoryScript, dueMailScript, finishMailScript, visitScript}

@@ -79,6 +79,7 @@ type Store struct {
 	opts      Options
 	log       *slog.Logger
 	visits    *visitq.Queue
+	decoded   *decoded
 	closeOnce sync.Once
 }
 
@@ -179,7 +180,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	s := &Store{rdb: opts.Client, prefix: opts.KeyPrefix, opts: opts, log: opts.Log}
+	s := &Store{rdb: opts.Client, prefix: opts.KeyPrefix, opts: opts, log: opts.Log, decoded: newDecoded()}
 	if c, ok := opts.Client.(*goredis.ClusterClient); ok {
 		s.cluster = c
 		s.prefix = clusterPrefix(opts.KeyPrefix)
@@ -406,14 +407,14 @@ func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte, 
 
 // LinkByID implements linkguard.Store.
 func (s *Store) LinkByID(ctx context.Context, id string) (*linkguard.Link, error) {
-	b, err := s.rdb.HGet(ctx, s.linkKey(id), "json").Bytes()
+	b, err := s.rdb.HGet(ctx, s.linkKey(id), "json").Result()
 	if errors.Is(err, goredis.Nil) {
 		return nil, linkguard.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read link %s: %w", id, err)
 	}
-	return decodeLink(b)
+	return s.decoded.link(b)
 }
 
 // LinkByTokenHash implements linkguard.Store.
@@ -425,15 +426,45 @@ func (s *Store) LinkByTokenHash(ctx context.Context, h []byte) (*linkguard.Link,
 	if err != nil {
 		return nil, fmt.Errorf("read link by token: %w", err)
 	}
-	return decodeLink([]byte(b))
+	return s.decoded.link(b)
 }
 
-func decodeLink(b []byte) (*linkguard.Link, error) {
-	var l linkguard.Link
-	if err := json.Unmarshal(b, &l); err != nil {
-		return nil, fmt.Errorf("decode link: %w", err)
+var _ linkguard.LinkHistoryReader = (*Store)(nil)
+
+// LinkAndHistoryByTokenHash implements linkguard.LinkHistoryReader: the
+// link and its history summary in one script, one round trip.
+func (s *Store) LinkAndHistoryByTokenHash(ctx context.Context, h []byte) (*linkguard.Link, []fingerprint.PastVisit, error) {
+	reply, err := linkHistoryScript.Run(ctx, s.rdb, []string{s.tokenKey(h)}, s.prefix+prefixLink, s.prefix+prefixHistory).Slice()
+	if errors.Is(err, goredis.Nil) {
+		return nil, nil, linkguard.ErrNotFound
 	}
-	return &l, nil
+	if err != nil {
+		return nil, nil, fmt.Errorf("read link and history by token: %w", err)
+	}
+	var js string
+	var entries []any
+	ok := len(reply) == 2
+	if ok {
+		js, ok = reply[0].(string)
+	}
+	if ok {
+		entries, ok = reply[1].([]any)
+	}
+	if !ok {
+		return nil, nil, fmt.Errorf("read link and history by token: unexpected reply %v", reply)
+	}
+	l, err := s.decoded.link(js)
+	if err != nil {
+		return nil, nil, err
+	}
+	hist := make([]fingerprint.PastVisit, len(entries))
+	for i, e := range entries {
+		b, _ := e.(string)
+		if err := json.Unmarshal([]byte(b), &hist[i]); err != nil {
+			return nil, nil, fmt.Errorf("decode history of %s: %w", l.ID, err)
+		}
+	}
+	return l, hist, nil
 }
 
 // Script results (the first element of a script's reply).
@@ -448,7 +479,7 @@ const (
 // linkResult turns a {status, json, dropped} reply into the Store's
 // answer: the link as stored, and ErrNotPending when the change was
 // refused. The jobs a full webhook queue dropped are recorded on out.
-func linkResult(reply []any, err error, out *linkguard.Outbox) (*linkguard.Link, error) {
+func (s *Store) linkResult(reply []any, err error, out *linkguard.Outbox) (*linkguard.Link, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -467,7 +498,7 @@ func linkResult(reply []any, err error, out *linkguard.Outbox) (*linkguard.Link,
 		return nil, fmt.Errorf("unexpected script reply %v", reply)
 	}
 	js, _ := reply[1].(string)
-	l, err := decodeLink([]byte(js))
+	l, err := s.decoded.link(js)
 	if err != nil {
 		return nil, err
 	}
@@ -506,7 +537,7 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 		return nil, err
 	}
 	reply, err := consumeScript.Run(ctx, s.rdb, keys, args...).Slice()
-	l, err := linkResult(reply, err, out)
+	l, err := s.linkResult(reply, err, out)
 	if err != nil && !isStoreAnswer(err) {
 		return nil, fmt.Errorf("consume link %s: %w", id, err)
 	}
@@ -524,7 +555,7 @@ func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time, out *li
 		return nil, err
 	}
 	reply, err := revokeScript.Run(ctx, s.rdb, keys, args...).Slice()
-	l, err := linkResult(reply, err, out)
+	l, err := s.linkResult(reply, err, out)
 	if err != nil && !isStoreAnswer(err) {
 		return nil, fmt.Errorf("revoke link %s: %w", id, err)
 	}
@@ -558,7 +589,7 @@ func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte,
 		return nil, err
 	}
 	reply, err := codeScript.Run(ctx, s.rdb, keys, args...).Slice()
-	l, err := linkResult(reply, err, out)
+	l, err := s.linkResult(reply, err, out)
 	if err != nil && !isStoreAnswer(err) {
 		return nil, fmt.Errorf("code on link %s: %w", id, err)
 	}

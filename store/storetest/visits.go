@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +123,24 @@ func visitsBounded(t *testing.T, open Open) {
 	}
 	if h[len(h)-1].Kind != linkguard.VisitCode || h[len(h)-1].Outcome != linkguard.VisitOutcomeConsumed {
 		t.Fatalf("last history entry %+v, want the code visit", h[len(h)-1])
+	}
+	if r, ok := s.(linkguard.LinkHistoryReader); ok {
+		// The one-step read answers what the two reads answer.
+		got, gh, err := r.LinkAndHistoryByTokenHash(ctx, l.TokenHash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ID != l.ID || !reflect.DeepEqual(gh, h) {
+			t.Fatalf("LinkAndHistoryByTokenHash = %s, %d entries; want %s and History's %d", got.ID, len(gh), l.ID, len(h))
+		}
+		if _, _, err := r.LinkAndHistoryByTokenHash(ctx, []byte("no such token hash")); !errors.Is(err, linkguard.ErrNotFound) {
+			t.Fatalf("LinkAndHistoryByTokenHash of an unknown token: %v, want ErrNotFound", err)
+		}
+		fresh := NewLink(t, now, "fam2")
+		s.CreateLink(ctx, fresh, nil, nil)
+		if _, fh, err := r.LinkAndHistoryByTokenHash(ctx, fresh.TokenHash); err != nil || fh == nil || len(fh) != 0 {
+			t.Fatalf("LinkAndHistoryByTokenHash of a link never visited: %v, %v; want an empty history", fh, err)
+		}
 	}
 	vs, err := s.Visits(ctx, l.ID)
 	if err != nil {
