@@ -199,8 +199,8 @@ func (c *client) allows(scope string) bool {
 
 // ExampleClient is the client dev mode adds when none is configured, so
 // that `make run` and `go run ./examples/oidc-rp` work together: public
-// (PKCE), redirecting to the example on 127.0.0.1:9090.
+// (PKCE), redirecting to the example on 127.0.0.1:8090.
 func ExampleClient() ClientConfig {
 	return ClientConfig{ID: "example", Public: true,
-		RedirectURIs: []string{"http://127.0.0.1:9090/callback", "http://localhost:9090/callback"}}
+		RedirectURIs: []string{"http://127.0.0.1:8090/callback", "http://localhost:8090/callback"}}
 }

@@ -291,7 +291,7 @@ func adminHelp(o kit.Options, demo string) string {
 func oidcHelp(o kit.Options) string {
 	for _, c := range o.OIDC.Clients {
 		if c.ID == lgoidc.ExampleClient().ID {
-			return fmt.Sprintf("OpenID Connect: issuer %s, client %q (public, PKCE):\n  go run ./examples/oidc-rp    then open http://127.0.0.1:9090 (docs/oidc.md)\n\n", o.PublicURL, c.ID)
+			return fmt.Sprintf("OpenID Connect: issuer %s, client %q (public, PKCE):\n  go run ./examples/oidc-rp    then open http://127.0.0.1:8090 (docs/oidc.md)\n\n", o.PublicURL, c.ID)
 		}
 	}
 	return ""

@@ -3,7 +3,7 @@
 // golang.org/x/oauth2: what any Go web app would do.
 //
 //	make run                     # linkguard in dev mode on 127.0.0.1:8080
-//	go run ./examples/oidc-rp    # this app on http://127.0.0.1:9090
+//	go run ./examples/oidc-rp    # this app on http://127.0.0.1:8090
 //
 // Dev mode configures the public client "example" for it. Against another
 // provider: -issuer, -client, -secret (confidential clients), -listen.
@@ -25,11 +25,17 @@ import (
 	"golang.org/x/oauth2"
 )
 
+// defaultListen is where the app listens unless -listen says otherwise:
+// dev mode's client "example" redirects there (oidc.ExampleClient). NB:
+// not 9090, where the README puts linkguard's metrics and Prometheus
+// listens by default.
+const defaultListen = "127.0.0.1:8090"
+
 func main() {
 	issuer := flag.String("issuer", "http://127.0.0.1:8080", "the provider's issuer (linkguard's public URL)")
 	clientID := flag.String("client", "example", "client_id")
 	secret := flag.String("secret", "", "client secret (empty for a public client)")
-	listen := flag.String("listen", "127.0.0.1:9090", "address of this app")
+	listen := flag.String("listen", defaultListen, "address of this app")
 	flag.Parse()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +121,13 @@ func TestExampleSignsIn(t *testing.T) {
 	_, body = get(html.UnescapeString(m[1])) // the example's callback → /
 	if !strings.Contains(body, `<strong id=rp-email>alice@example.com</strong>`) {
 		t.Fatalf("the example does not show the address:\n%s", body)
+	}
+}
+
+// TestDefaultListenIsTheExampleClients: with no flag, the app listens
+// where dev mode's client "example" redirects.
+func TestDefaultListenIsTheExampleClients(t *testing.T) {
+	if want := "http://" + defaultListen + "/callback"; !slices.Contains(lgoidc.ExampleClient().RedirectURIs, want) {
+		t.Errorf("ExampleClient redirects to %v, not to %s", lgoidc.ExampleClient().RedirectURIs, want)
 	}
 }
