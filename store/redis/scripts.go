@@ -10,6 +10,12 @@ import goredis "github.com/redis/go-redis/v9"
 // Results are arrays whose first element says what happened:
 // 0 = no such link (or job), 1 = refused (not pending), 2 = done,
 // 3 = refused (too many code attempts), 4 = wrong code (counted).
+//
+// A change that was made (2, 4) answers the link's json from before it,
+// not the new json: Go has just read those bytes (they decode from
+// Store.decoded without work) and knows the change, which it applies
+// (changed, in store.go), so that the verdict a consumption stores is
+// not decoded again from its JSON. The stored json is rebuilt as before.
 
 // luaLib is shared by the scripts that change a link.
 //
@@ -18,7 +24,8 @@ import goredis "github.com/redis/go-redis/v9"
 //
 // build rebuilds field json from the parts, in the order and form that
 // encoding/json writes a Link (linkParts.assemble is the same in Go, and
-// checks it against json.Marshal at every CreateLink).
+// checks it against json.Marshal at every CreateLink). It returns the new
+// json and the one it replaced.
 const luaLib = `
 local function pending(k, at)
   local f = redis.call('HMGET', k, 'state', 'exp')
@@ -34,7 +41,7 @@ local function build(k)
   if f[9] ~= '' then s = s .. ',"delivery":' .. f[9] end
   s = s .. '}'
   redis.call('HSET', k, 'json', s)
-  return s
+  return s, f[1]
 end
 `
 
@@ -106,16 +113,17 @@ return queue(KEYS[6], KEYS[7], 20, 1)
 //
 // KEYS: link, handoff, webhook queue, recent list. ARGV: at (ns),
 // consumed_at, verdict, handoff json, handoff exp (ns), handoff pxat (ms),
-// then the outbox from ARGV[7]. Result: {status, link json, jobs dropped}.
+// then the outbox from ARGV[7]. Result: {status, link json (from before
+// the change when done), jobs dropped}.
 var consumeScript = goredis.NewScript(luaLib + luaQueue + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 if not pending(KEYS[1], ARGV[1]) then return {1, redis.call('HGET', KEYS[1], 'json')} end
 redis.call('HSET', KEYS[1], 'state', 'consumed', 'consumed_at', ARGV[2], 'verdict', ARGV[3])
-local s = build(KEYS[1])
+local _, before = build(KEYS[1])
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'json', ARGV[4], 'exp', ARGV[5])
 redis.call('PEXPIREAT', KEYS[2], ARGV[6])
-return {2, s, queue(KEYS[3], KEYS[4], 7, 1)}
+return {2, before, queue(KEYS[3], KEYS[4], 7, 1)}
 `)
 
 // revokeScript moves a pending link to revoked.
@@ -126,8 +134,8 @@ var revokeScript = goredis.NewScript(luaLib + luaQueue + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 if not pending(KEYS[1], ARGV[1]) then return {1, redis.call('HGET', KEYS[1], 'json')} end
 redis.call('HSET', KEYS[1], 'state', 'revoked', 'revoked_at', ARGV[2])
-local s = build(KEYS[1])
-return {2, s, queue(KEYS[2], KEYS[3], 3, 1)}
+local _, before = build(KEYS[1])
+return {2, before, queue(KEYS[2], KEYS[3], 3, 1)}
 `)
 
 // codeScript is a typed code, checked and spent in one step: count the
@@ -144,8 +152,9 @@ return {2, s, queue(KEYS[2], KEYS[3], 3, 1)}
 // code hash (base64), consumed_at, verdict, handoff json, handoff exp
 // (ns), handoff pxat (ms), then the outbox from ARGV[9]: its first group
 // is queued with a consumption, its second when a wrong code uses the
-// last try. Result: {status, link json, jobs dropped}; status 4 is a
-// wrong code.
+// last try. Result: {status, link json, jobs dropped, attempts}; status
+// 4 is a wrong code; when the attempt was counted (2, 4), the json is from
+// before it and attempts is the count after it.
 var codeScript = goredis.NewScript(luaLib + luaQueue + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 if not pending(KEYS[1], ARGV[1]) then return {1, redis.call('HGET', KEYS[1], 'json')} end
@@ -157,14 +166,15 @@ if not code then code = cjson.decode(redis.call('HGET', KEYS[1], 'json')).code_h
 if code ~= ARGV[3] then
   local d = 0
   if n + 1 >= tonumber(ARGV[2]) then d = queue(KEYS[3], KEYS[4], 9, 2) end
-  return {4, build(KEYS[1]), d}
+  local _, before = build(KEYS[1])
+  return {4, before, d, n + 1}
 end
 redis.call('HSET', KEYS[1], 'state', 'consumed', 'consumed_at', ARGV[4], 'verdict', ARGV[5])
-local s = build(KEYS[1])
+local _, before = build(KEYS[1])
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'json', ARGV[6], 'exp', ARGV[7])
 redis.call('PEXPIREAT', KEYS[2], ARGV[8])
-return {2, s, queue(KEYS[3], KEYS[4], 9, 1)}
+return {2, before, queue(KEYS[3], KEYS[4], 9, 1), n + 1}
 `)
 
 // takeHandoffScript returns and deletes a handoff that has not expired.

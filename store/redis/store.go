@@ -476,10 +476,13 @@ const (
 	resWrongCode  = 4
 )
 
-// linkResult turns a {status, json, dropped} reply into the Store's
+// linkResult turns a {status, json, dropped, …} reply into the Store's
 // answer: the link as stored, and ErrNotPending when the change was
 // refused. The jobs a full webhook queue dropped are recorded on out.
-func (s *Store) linkResult(reply []any, err error, out *linkguard.Outbox) (*linkguard.Link, error) {
+// When the change was made (done, or a wrong code counted), the json is
+// the link's from before it, and change applies to it what the script
+// changed (see scripts.go).
+func (s *Store) linkResult(reply []any, err error, out *linkguard.Outbox, change func(l *linkguard.Link, reply []any) error) (*linkguard.Link, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -501,6 +504,11 @@ func (s *Store) linkResult(reply []any, err error, out *linkguard.Outbox) (*link
 	l, err := s.decoded.link(js)
 	if err != nil {
 		return nil, err
+	}
+	if status == resDone || status == resWrongCode {
+		if err := change(l, reply); err != nil {
+			return nil, err
+		}
 	}
 	switch status {
 	case resNotPending:
@@ -537,7 +545,9 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 		return nil, err
 	}
 	reply, err := consumeScript.Run(ctx, s.rdb, keys, args...).Slice()
-	l, err := s.linkResult(reply, err, out)
+	l, err := s.linkResult(reply, err, out, func(l *linkguard.Link, _ []any) error {
+		return consumed(l, consumedAt, &v)
+	})
 	if err != nil && !isStoreAnswer(err) {
 		return nil, fmt.Errorf("consume link %s: %w", id, err)
 	}
@@ -555,7 +565,10 @@ func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time, out *li
 		return nil, err
 	}
 	reply, err := revokeScript.Run(ctx, s.rdb, keys, args...).Slice()
-	l, err := s.linkResult(reply, err, out)
+	l, err := s.linkResult(reply, err, out, func(l *linkguard.Link, _ []any) error {
+		l.State = linkguard.Revoked
+		return json.Unmarshal([]byte(revokedAt), &l.RevokedAt)
+	})
 	if err != nil && !isStoreAnswer(err) {
 		return nil, fmt.Errorf("revoke link %s: %w", id, err)
 	}
@@ -589,11 +602,35 @@ func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte,
 		return nil, err
 	}
 	reply, err := codeScript.Run(ctx, s.rdb, keys, args...).Slice()
-	l, err := s.linkResult(reply, err, out)
+	l, err := s.linkResult(reply, err, out, func(l *linkguard.Link, reply []any) error {
+		n, ok := int64(0), false
+		if len(reply) > 3 {
+			n, ok = reply[3].(int64)
+		}
+		if !ok {
+			return fmt.Errorf("unexpected script reply %v", reply)
+		}
+		l.CodeAttempts = int(n)
+		if status, _ := reply[0].(int64); status == resDone {
+			return consumed(l, consumedAt, &v)
+		}
+		return nil
+	})
 	if err != nil && !isStoreAnswer(err) {
 		return nil, fmt.Errorf("code on link %s: %w", id, err)
 	}
 	return l, err
+}
+
+// consumed applies to l what a consumption script stored: the state,
+// consumed_at (decoded from the very fragment it stored) and the verdict
+// (v itself: encoding/json gives back an equal Verdict, so decoding the
+// stored one again would only cost time).
+func consumed(l *linkguard.Link, consumedAt string, v *fingerprint.Verdict) error {
+	l.State = linkguard.Consumed
+	vc := *v
+	l.Verdict = &vc
+	return json.Unmarshal([]byte(consumedAt), &l.ConsumedAt)
 }
 
 // TakeHandoff implements linkguard.Store.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -487,6 +488,76 @@ func TestVersionBelow(t *testing.T) {
 	}{{"6.0.16", true}, {"6.2.0", false}, {"7.0.15", false}, {"5.0.7", true}, {"10.0.1", false}, {"weird", false}} {
 		if got := versionBelow(tc.v, 6, 2); got != tc.want {
 			t.Errorf("versionBelow(%q, 6, 2) = %v", tc.v, got)
+		}
+	}
+}
+
+// TestChangeAnswersTheStoredLink: a change's scripts answer the link from
+// before the change and Go applies the change (scripts.go); what a change
+// returns must be, field for field, the link that a later read decodes
+// from the stored JSON, for every change and every verdict shape.
+func TestChangeAnswersTheStoredLink(t *testing.T) {
+	needServer(t)
+	ctx := context.Background()
+	s := openStore(t, "")
+	stored := func(id string) *linkguard.Link {
+		t.Helper()
+		b, err := s.rdb.HGet(ctx, s.linkKey(id), "json").Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l linkguard.Link
+		if err := json.Unmarshal(b, &l); err != nil {
+			t.Fatal(err)
+		}
+		return &l
+	}
+	same := func(name string, got *linkguard.Link, err error, want error) {
+		t.Helper()
+		if !errors.Is(err, want) && !(err == nil && want == nil) {
+			t.Fatalf("%s: %v, want %v", name, err, want)
+		}
+		if w := stored(got.ID); !reflect.DeepEqual(got, w) {
+			t.Fatalf("%s answered\n%+v\nbut stored\n%+v", name, got, w)
+		}
+	}
+	verdicts := []fingerprint.Verdict{
+		{Decision: fingerprint.Consume, Score: 0.8125, Automation: 1, Compatibility: 0.7, Config: "c0ffee", Rule: "a rule",
+			Signals: []fingerprint.Contribution{{Signal: "code", Value: 1, Weight: 1, Reason: "typed"},
+				{Signal: "ua", Axis: fingerprint.AxisAutomation, Value: -0.25, Weight: 0.3, Reason: "odd \"quoted\" <ua>", Veto: true}}},
+		{Decision: fingerprint.Consume},
+		{Decision: fingerprint.Consume, Signals: []fingerprint.Contribution{}},
+	}
+	zones := []*time.Location{time.UTC, time.FixedZone("", 3600), time.Local}
+	for i, v := range verdicts {
+		now := time.Now().In(zones[i]) // with a monotonic reading, as the service's clock
+		h := func(l *linkguard.Link) *linkguard.Handoff {
+			return &linkguard.Handoff{CodeHash: []byte(fmt.Sprint("handoff", i, l.ID)), LinkID: l.ID, ConsumedAt: now, ExpiresAt: now.Add(time.Minute), Verdict: v}
+		}
+
+		a := storetest.NewLink(t, now, fmt.Sprint("a", i))
+		s.CreateLink(ctx, a, nil, nil)
+		got, err := s.ConsumeLink(ctx, a.ID, now, v, h(a), nil)
+		same("ConsumeLink", got, err, nil)
+		got, err = s.ConsumeLink(ctx, a.ID, now, v, h(a), nil)
+		same("ConsumeLink again", got, err, linkguard.ErrNotPending)
+
+		b := storetest.NewLink(t, now, fmt.Sprint("b", i))
+		s.CreateLink(ctx, b, nil, nil)
+		got, err = s.RevokeLink(ctx, b.ID, now, nil)
+		same("RevokeLink", got, err, nil)
+
+		c := storetest.NewLink(t, now, fmt.Sprint("c", i))
+		s.CreateLink(ctx, c, nil, nil)
+		got, err = s.ConsumeWithCode(ctx, c.ID, []byte("wrong"), 5, now, v, h(c), nil)
+		same("ConsumeWithCode, wrong code", got, err, linkguard.ErrWrongCode)
+		if got.CodeAttempts != 1 {
+			t.Fatalf("attempts after a wrong code: %d", got.CodeAttempts)
+		}
+		got, err = s.ConsumeWithCode(ctx, c.ID, c.CodeHash, 5, now, v, h(c), nil)
+		same("ConsumeWithCode", got, err, nil)
+		if got.CodeAttempts != 2 || got.State != linkguard.Consumed {
+			t.Fatalf("after the right code: %d attempts, %s", got.CodeAttempts, got.State)
 		}
 	}
 }
