@@ -16,7 +16,8 @@ import (
 	"github.com/linkguard/linkguard/fingerprint"
 )
 
-// writeTimeout bounds one pipelined batch of visits.
+// writeTimeout bounds one pipelined batch of visits: the round trips to
+// Redis, not the encoding before them.
 const writeTimeout = 5 * time.Second
 
 // AddVisit implements linkguard.Store. It queues the visit for the
@@ -33,8 +34,6 @@ func (s *Store) DroppedVisits() uint64 { return s.visits.Dropped() }
 // its script cache (a restart, SCRIPT FLUSH) the script is loaded again
 // and the refused visits are sent once more.
 func (s *Store) writeVisits(batch []*linkguard.Visit) error {
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
 	type call struct {
 		keys []string
 		args []any
@@ -61,6 +60,12 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 		}
 		calls = append(calls, call{keys: keys, args: args})
 	}
+	// NB: the clock starts once the batch is encoded. Encoding a full
+	// batch of large decision records is CPU work that a busy machine
+	// stretches past writeTimeout; counted in, it left no time for Redis
+	// and the whole batch was lost.
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
 	for try := 0; try < 2 && len(calls) > 0; try++ {
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*goredis.Cmd, len(calls))
