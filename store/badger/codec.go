@@ -30,6 +30,7 @@ import (
 //
 // Handoffs (h/<hash>) are stored the same way (encodeHandoff), since a
 // consumption writes one beside the link in its synced transaction.
+// Both are stored packed (pack.go) when that makes them smaller.
 const (
 	linkFormatV1  = 0x01
 	linkFormat    = 0x02
@@ -108,6 +109,10 @@ func encodeHandoff(b []byte, h *linkguard.Handoff) []byte {
 
 // decodeHandoff reads a stored handoff, in either format, into h.
 func decodeHandoff(rec []byte, h *linkguard.Handoff) error {
+	rec, err := unpack(rec)
+	if err != nil {
+		return fmt.Errorf("stored handoff: %w", err)
+	}
 	if len(rec) > 0 && rec[0] == '{' {
 		return json.Unmarshal(rec, h)
 	}
@@ -187,6 +192,10 @@ func putJSON(b []byte, v any, present bool) ([]byte, error) {
 // decodeLink reads a stored link, in either format, into l. The record
 // may be Badger's own memory: nothing of it is kept.
 func decodeLink(rec []byte, l *linkguard.Link) error {
+	rec, err := unpack(rec)
+	if err != nil {
+		return fmt.Errorf("stored link: %w", err)
+	}
 	if len(rec) > 0 && rec[0] == '{' {
 		return json.Unmarshal(rec, l)
 	}

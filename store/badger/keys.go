@@ -3,16 +3,19 @@ package badger
 // Key layout. Every key the store writes is listed here, so that a reader
 // of a dump (or a migration) knows the whole schema.
 //
-//	l/<link id>            → Link (codec.go; JSON before it). TTL: link expiry + retention.
+//	l/<link id>            → Link (codec.go; JSON before it), packed (pack.go) when
+//	                         that is smaller. TTL: link expiry + retention.
 //	t/<token hash>         → link id. TTL as the link.
 //	f/<family>             → id of the family's newest link (revoke-older index).
-//	v/<link id>/<slot>     → Visit (JSON, linkguard.EncodeVisit), buffered writes. TTL: linkguard.VisitTTL(retention), 8 days by default.
+//	v/<link id>/<slot>     → Visit (JSON, linkguard.EncodeVisit, packed when that is
+//	                         smaller), buffered writes. TTL: linkguard.VisitTTL(retention), 8 days by default.
 //	                         slot is v00..v31 for views, d00..d63 for decisions: a
 //	                         ring per link, so the newest KeptViews views and
 //	                         KeptDecisions decisions are kept and nothing else.
 //	s/<link id>            → summary (JSON): the ring counters and the history
 //	                         (linkguard.HistoryLen entries). Written with the visits.
-//	h/<handoff code hash>  → Handoff (JSON). TTL: the handoff's expiry.
+//	h/<handoff code hash>  → Handoff (codec.go; JSON before it), packed when that is
+//	                         smaller. TTL: the handoff's expiry.
 //	m/<link id>            → queued email (JSON, payload sealed). Deleted once sent or given up.
 //	q/<due nanos>/<link id> → empty: the mail queue ordered by next attempt.
 //	o/<ns>/<key>           → a linkguard.KV value (oidc.go), TTL as given.

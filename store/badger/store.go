@@ -202,7 +202,7 @@ func getLink(txn *badger.Txn, key []byte, l *linkguard.Link) error {
 }
 
 func (s *Store) putLink(txn *badger.Txn, l *linkguard.Link) error {
-	b, err := encodeLink(nil, l)
+	b, err := packEncoded(func(b []byte) ([]byte, error) { return encodeLink(b, l) })
 	if err != nil {
 		return err
 	}
@@ -402,7 +402,7 @@ func (s *Store) change(id string, ob *outbox, fn func(txn *badger.Txn, l *linkgu
 
 // ConsumeLink implements linkguard.Store.
 func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff, out *linkguard.Outbox) (*linkguard.Link, error) {
-	hb := encodeHandoff(nil, h)
+	hb, _ := packEncoded(func(b []byte) ([]byte, error) { return encodeHandoff(b, h), nil })
 	ob, err := s.outbox(out)
 	if err != nil {
 		return nil, err
@@ -431,7 +431,7 @@ func consume(txn *badger.Txn, l *linkguard.Link, at time.Time, v fingerprint.Ver
 // ConsumeWithCode implements linkguard.Store: one transaction, one synced
 // commit, whether the code is right or wrong.
 func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte, max int, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff, out *linkguard.Outbox) (*linkguard.Link, error) {
-	hb := encodeHandoff(nil, h)
+	hb, _ := packEncoded(func(b []byte) ([]byte, error) { return encodeHandoff(b, h), nil })
 	ob, err := s.outbox(out)
 	if err != nil {
 		return nil, err

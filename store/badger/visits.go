@@ -85,7 +85,7 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 		if err != nil {
 			return err
 		}
-		if err := wb.SetEntry(badger.NewEntry(sl.key, b).WithTTL(visitTTL)); err != nil {
+		if err := wb.SetEntry(badger.NewEntry(sl.key, pack(b)).WithTTL(visitTTL)); err != nil {
 			return err
 		}
 	}
@@ -180,7 +180,13 @@ func scanPrefix(txn *badger.Txn, prefix []byte, fn func(*linkguard.Visit) error)
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
 		var v linkguard.Visit
-		if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &v) }); err != nil {
+		if err := it.Item().Value(func(b []byte) error {
+			b, err := unpack(b)
+			if err != nil {
+				return fmt.Errorf("stored visit: %w", err)
+			}
+			return json.Unmarshal(b, &v)
+		}); err != nil {
 			return err
 		}
 		if err := fn(&v); err != nil {

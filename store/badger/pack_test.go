@@ -1,0 +1,89 @@
+package badger
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/klauspost/compress/s2"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/store/storetest"
+)
+
+// TestPack: a record worth packing comes back as it went in and smaller;
+// a short or incompressible one is stored as it is; unpacked records of
+// earlier versions read as before; a damaged or oversized packed record
+// is an error, not a panic or a huge allocation.
+func TestPack(t *testing.T) {
+	rec := []byte(`{"verdict":"` + strings.Repeat("the code from the email was typed; ", 30) + `"}`)
+	p := pack(rec)
+	if p[0] != packedFormat || len(p) >= len(rec) {
+		t.Fatalf("a %d-byte repetitive record packed to %d bytes, format %#x", len(rec), len(p), p[0])
+	}
+	if got, err := unpack(p); err != nil || !bytes.Equal(got, rec) {
+		t.Fatalf("unpack: %v, equal %v", err, bytes.Equal(got, rec))
+	}
+	short := []byte{linkFormat, 1, 2, 3}
+	if got := pack(short); !bytes.Equal(got, short) {
+		t.Errorf("a short record was changed: %x", got)
+	}
+	random := make([]byte, 1000)
+	for i := range random {
+		random[i] = byte(i*7919 + i*i*31)
+	}
+	random[0] = '{'
+	if got := pack(random); len(got) > len(random) {
+		t.Errorf("an incompressible record grew to %d bytes", len(got))
+	}
+	for _, old := range [][]byte{[]byte(`{"id":"x"}`), {linkFormat, 0}, {linkFormatV1, 0}} {
+		if got, err := unpack(old); err != nil || !bytes.Equal(got, old) {
+			t.Errorf("an unpacked record %q read as %q, %v", old, got, err)
+		}
+	}
+	if _, err := unpack(p[:len(p)-3]); err == nil {
+		t.Error("a truncated packed record unpacked")
+	}
+	huge := append([]byte{packedFormat}, s2.Encode(nil, make([]byte, maxUnpacked+1))...)
+	if _, err := unpack(huge); err == nil {
+		t.Error("a packed record over maxUnpacked unpacked")
+	}
+}
+
+// TestLinksAreStoredPacked: a link whose record compresses is stored
+// packed and reads back whole, from Badger and not from the cache.
+func TestLinksAreStoredPacked(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l := storetest.NewLink(t, time.Now().UTC().Truncate(time.Millisecond), "fam-pack")
+	l.Metadata = json.RawMessage(`{"note":"` + strings.Repeat("abc", 200) + `"}`)
+	if err := s.CreateLink(ctx, l, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	var raw []byte
+	if err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(linkKey(l.ID))
+		if err != nil {
+			return err
+		}
+		raw, err = item.ValueCopy(nil)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if raw[0] != packedFormat {
+		t.Fatalf("stored link starts with %#x, want packed (%#x)", raw[0], packedFormat)
+	}
+	var got linkguard.Link
+	if err := decodeLink(raw, &got); err != nil || string(got.Metadata) != string(l.Metadata) {
+		t.Fatalf("decode: %v, metadata %d bytes, want %d", err, len(got.Metadata), len(l.Metadata))
+	}
+}
