@@ -95,6 +95,7 @@ func (k *Kit) setupEvents(opts Options, publicURL string) error {
 		return err
 	}
 	c.Register(k.Server.App())
+	k.console = c
 	return nil
 }
 

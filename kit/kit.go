@@ -227,6 +227,7 @@ type Kit struct {
 	closeMu sync.Once
 	// counter, webhooks and mailHooks are the event listeners (admin.go).
 	counter   *admin.Counter
+	console   *admin.Console // nil without admin addresses
 	webhooks  *webhook.Dispatcher
 	mailHooks mailHooks
 }
@@ -512,6 +513,11 @@ func (k *Kit) Reload(cfg *fingerprint.Config) error {
 func (k *Kit) Close() error {
 	var err error
 	k.closeMu.Do(func() {
+		if k.console != nil {
+			// Sign-in links asked for just before the stop are issued
+			// (and their mail queued) while the store is open.
+			k.console.Wait()
+		}
 		if k.stop != nil {
 			k.stop()
 		}

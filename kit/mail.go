@@ -157,11 +157,12 @@ func (q queue) MarkFailed(ctx context.Context, id string, attempt int, next time
 	return err
 }
 
-// devLog is the transport of dev mode without SMTP: the link goes to the
-// log (dev mode only; never the code), and the outbox keeps the mail.
+// devLog is the transport of dev mode without SMTP: the outbox keeps the
+// mail, and the log says where to read it. NB: not the link, whose token
+// is a secret in dev mode too (logs get copied into tickets and chats).
 type devLog struct{ log *slog.Logger }
 
 func (d devLog) Send(ctx context.Context, m mail.Message) error {
-	d.log.Info("dev mail (no SMTP configured; see /dev/outbox)", "to", m.To, "link", m.LinkURL)
+	d.log.Info("dev mail kept in the outbox (no SMTP configured): open /dev/outbox", "to", m.To)
 	return nil
 }
