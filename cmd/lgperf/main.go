@@ -257,8 +257,10 @@ func (h *harness) paths(store string, insts []*instance, txns []ceiling, cpuprof
 	}
 	fmt.Printf("%s: POST /v1/links…\n", store)
 	var issues []load
-	for _, in := range insts {
-		issues = append(issues, load{url: in.url + "/v1/links", args: []string{"issue", apiKey, redirect}})
+	for i, in := range insts {
+		// Each instance's wrk its own addresses: else the second instance
+		// to issue for an address would revoke the first one's link.
+		issues = append(issues, load{url: in.url + "/v1/links", args: []string{"issue", apiKey, redirect, fmt.Sprint(i)}})
 	}
 	lgIssue, err := profiled(cpuprofile, "issue", func() (result, error) { return h.wrk(issues...) })
 	if err != nil {

@@ -1,8 +1,10 @@
 -- lgperf's wrk script for GETs and issues. Arguments after "--":
 --   get                          the URL as given
---   issue <api key> <redirect>   POST to the URL's path (/v1/links), a new
+--   issue <api key> <redirect> [<tag>]
+--                                POST to the URL's path (/v1/links), a new
 --                                address each time (one address would
---                                revoke its own link)
+--                                revoke its own link); wrk processes run
+--                                side by side pass distinct tags
 local threads = {}
 local n = 0
 function setup(thread)
@@ -11,7 +13,7 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local mode, redirect, i = "get", "", 0
+local mode, redirect, tag, i = "get", "", "", 0
 function init(args)
   mode = args[1] or "get"
   if mode == "issue" then
@@ -19,6 +21,7 @@ function init(args)
     wrk.headers["Authorization"] = "Bearer " .. args[2]
     wrk.headers["Content-Type"] = "application/json"
     redirect = args[3]
+    tag = args[4] or ""
   end
 end
 
@@ -26,7 +29,7 @@ function request()
   if mode == "issue" then
     i = i + 1
     return wrk.format(nil, nil, nil,
-      string.format('{"email":"u%d-%d@perf.test","redirect_url":"%s","send_email":false}', tid, i, redirect))
+      string.format('{"email":"u%s-%d-%d@perf.test","redirect_url":"%s","send_email":false}', tag, tid, i, redirect))
   end
   return wrk.request()
 end
