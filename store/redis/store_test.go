@@ -2,10 +2,12 @@ package redis
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -559,5 +561,61 @@ func TestChangeAnswersTheStoredLink(t *testing.T) {
 		if got.CodeAttempts != 2 || got.State != linkguard.Consumed {
 			t.Fatalf("after the right code: %d attempts, %s", got.CodeAttempts, got.State)
 		}
+	}
+}
+
+// TestReadsTodaysRecords: a link hash exactly as CreateLink wrote it on 2
+// December 2026 (testdata/link-2026-12-02.json, HGETALL of a link with
+// metadata, a requester and a bound browser; never regenerate it: it is
+// the format later versions must still read and change) is read by id
+// and by token, counts a wrong code, and is consumed by the right one,
+// its json rebuilt as encoding/json writes it.
+func TestReadsTodaysRecords(t *testing.T) {
+	needServer(t)
+	ctx := context.Background()
+	s := openStore(t, "")
+	raw, err := os.ReadFile("testdata/link-2026-12-02.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]string
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		t.Fatal(err)
+	}
+	var want linkguard.Link
+	if err := json.Unmarshal([]byte(fields["json"]), &want); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.HSet(ctx, s.linkKey(want.ID), fields).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.rdb.Set(ctx, s.tokenKey(want.TokenHash), want.ID, 0)
+
+	got, err := s.LinkByID(ctx, want.ID)
+	if err != nil || !reflect.DeepEqual(got, &want) {
+		t.Fatalf("LinkByID: %+v, %v", got, err)
+	}
+	got, hist, err := s.LinkAndHistoryByTokenHash(ctx, want.TokenHash)
+	if err != nil || !reflect.DeepEqual(got, &want) || len(hist) != 0 {
+		t.Fatalf("LinkAndHistoryByTokenHash: %+v, %v, %v", got, hist, err)
+	}
+	at := want.CreatedAt.Add(time.Minute) // before the fixture's expiry
+	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 1, Signals: []fingerprint.Contribution{{Signal: "code", Value: 1, Weight: 1}}}
+	h := &linkguard.Handoff{CodeHash: []byte("fixture handoff"), LinkID: want.ID, ConsumedAt: at, ExpiresAt: at.Add(time.Minute), Verdict: v}
+	if l, err := s.ConsumeWithCode(ctx, want.ID, []byte("wrong"), 5, at, v, h, nil); !errors.Is(err, linkguard.ErrWrongCode) || l.CodeAttempts != 1 {
+		t.Fatalf("wrong code: %+v, %v", l, err)
+	}
+	code, err := base64.StdEncoding.DecodeString(fields["code"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.ConsumeWithCode(ctx, want.ID, code, 5, at, v, h, nil)
+	if err != nil || l.State != linkguard.Consumed || l.CodeAttempts != 2 || !l.ConsumedAt.Equal(at) {
+		t.Fatalf("right code: %+v, %v", l, err)
+	}
+	want.State, want.ConsumedAt, want.CodeAttempts, want.Verdict = linkguard.Consumed, at, 2, &v
+	wantJSON, _ := json.Marshal(&want)
+	if b, _ := s.rdb.HGet(ctx, s.linkKey(want.ID), "json").Result(); b != string(wantJSON) {
+		t.Fatalf("stored json after the consumption:\n%s\nwant\n%s", b, wantJSON)
 	}
 }
