@@ -150,6 +150,7 @@ func New(o Options) (*Provider, error) {
 	if o.KV == nil || o.Service == nil || o.Keys == nil {
 		return nil, errors.New("oidc: KV, Service and Keys are required")
 	}
+	dummyHash() // now, not on the first unknown client's request
 	if len(o.Secret) < 32 {
 		return nil, errors.New("oidc: a secret of at least 32 bytes is required")
 	}

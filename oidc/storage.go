@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -397,13 +398,18 @@ func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, 
 }
 
 // dummyHash is compared against when the client is unknown, so that the
-// answer takes as long as for a known client.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("linkguard"), bcrypt.DefaultCost)
+// answer takes as long as for a known client. Made once, by New (not at
+// package start: every process that links this package paid a bcrypt
+// hash at start, OIDC on or not).
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("linkguard"), bcrypt.DefaultCost)
+	return h
+})
 
 func (s *storage) AuthorizeClientIDSecret(_ context.Context, id, secret string) error {
 	c, ok := s.p.clients[id]
 	if !ok || c.cfg.Public || len(secret) > 128 {
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(secret))
+		bcrypt.CompareHashAndPassword(dummyHash(), []byte(secret))
 		return errors.New("unknown client or wrong secret")
 	}
 	if bcrypt.CompareHashAndPassword([]byte(c.cfg.Secret), []byte(secret)) != nil {
