@@ -33,12 +33,18 @@ func pack(rec []byte) []byte {
 	if len(rec) < packFrom || len(rec) > maxUnpacked || m < 0 {
 		return rec
 	}
-	buf := make([]byte, 1+m)
-	buf[0] = packedFormat
-	out := buf[:1+len(s2.Encode(buf[1:], rec))]
-	if len(out) >= len(rec) {
+	bp := encBufs.Get().(*[]byte)
+	defer putEncBuf(bp)
+	if cap(*bp) < m {
+		*bp = make([]byte, 0, m)
+	}
+	enc := s2.Encode((*bp)[:m], rec)
+	if 1+len(enc) >= len(rec) {
 		return rec
 	}
+	out := make([]byte, 1+len(enc))
+	out[0] = packedFormat
+	copy(out[1:], enc)
 	return out
 }
 
@@ -73,16 +79,21 @@ func packEncoded(enc func(b []byte) ([]byte, error)) ([]byte, error) {
 	bp := encBufs.Get().(*[]byte)
 	b, err := enc((*bp)[:0])
 	if err != nil {
-		encBufs.Put(bp)
+		putEncBuf(bp)
 		return nil, err
 	}
 	out := pack(b)
 	if len(out) > 0 && &out[0] == &b[0] {
 		out = append([]byte(nil), b...)
 	}
-	if cap(b) <= 64<<10 {
-		*bp = b
+	*bp = b
+	putEncBuf(bp)
+	return out, nil
+}
+
+// putEncBuf gives a buffer back to encBufs, unless it grew past 64 KiB.
+func putEncBuf(bp *[]byte) {
+	if cap(*bp) <= 64<<10 {
 		encBufs.Put(bp)
 	}
-	return out, nil
 }
