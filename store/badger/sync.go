@@ -33,7 +33,9 @@ import (
 // write the same page-cache pages. Values above Badger's value threshold
 // (1 MiB; none of the store's records comes near it) go to the value log
 // instead: when Badger counts a value-log write since the last sync, the
-// *.vlog files are synced as well.
+// *.vlog files are synced as well. (Badger's value-log GC rewrites such
+// values itself, outside any call of the store; with none in the value
+// log it has nothing to move.)
 //
 // A transaction's changes are visible to readers from its commit, a
 // sync (a few hundred µs) before its caller is answered. Writers of the
