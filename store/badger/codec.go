@@ -30,11 +30,16 @@ import (
 //
 // Handoffs (h/<hash>) are stored the same way (encodeHandoff), since a
 // consumption writes one beside the link in its synced transaction.
-// Both are stored packed (pack.go) when that makes them smaller.
+// Both are stored packed (pack.go) when that makes them smaller; a
+// handoff that shares its link's address, metadata, locale and verdict
+// is stored without them (encodeHandoffRef, Store.consume).
 const (
 	linkFormatV1  = 0x01
 	linkFormat    = 0x02
 	handoffFormat = 0x02
+	// handoffRefFormat is a handoff that takes its address, metadata,
+	// locale and verdict from its link when it is taken (Store.consume).
+	handoffRefFormat = 0x03
 )
 
 // encodeLink appends the stored form of l to b.
@@ -107,7 +112,42 @@ func encodeHandoff(b []byte, h *linkguard.Handoff) []byte {
 	return putVerdict(b, &h.Verdict)
 }
 
-// decodeHandoff reads a stored handoff, in either format, into h.
+// encodeHandoffRef appends the stored form of h without what it shares
+// with its link (handoffRefFormat).
+func encodeHandoffRef(b []byte, h *linkguard.Handoff) []byte {
+	b = append(b, handoffRefFormat)
+	b = putBytes(b, h.CodeHash)
+	b = putString(b, h.LinkID)
+	b = putString(b, string(h.Purpose))
+	b = putTime(b, h.ConsumedAt)
+	return putTime(b, h.ExpiresAt)
+}
+
+// decodeStoredHandoff reads a stored handoff, in any format, into h;
+// fromLink says that its address, metadata, locale and verdict are to be
+// read from its link.
+func decodeStoredHandoff(rec []byte, h *linkguard.Handoff) (fromLink bool, err error) {
+	rec, err = unpack(rec)
+	if err != nil {
+		return false, fmt.Errorf("stored handoff: %w", err)
+	}
+	if len(rec) == 0 || rec[0] != handoffRefFormat {
+		return false, decodeHandoff(rec, h)
+	}
+	d := decoder{b: rec[1:]}
+	h.CodeHash = d.bytes()
+	h.LinkID = d.str()
+	h.Purpose = linkguard.Purpose(d.str())
+	h.ConsumedAt = d.time()
+	h.ExpiresAt = d.time()
+	if err := d.end(); err != nil {
+		return false, fmt.Errorf("stored handoff: %w", err)
+	}
+	return true, nil
+}
+
+// decodeHandoff reads a stored handoff, whole (JSON or handoffFormat,
+// packed or not), into h.
 func decodeHandoff(rec []byte, h *linkguard.Handoff) error {
 	rec, err := unpack(rec)
 	if err != nil {

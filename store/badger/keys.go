@@ -15,7 +15,8 @@ package badger
 //	s/<link id>            → summary (JSON): the ring counters and the history
 //	                         (linkguard.HistoryLen entries). Written with the visits.
 //	h/<handoff code hash>  → Handoff (codec.go; JSON before it), packed when that is
-//	                         smaller. TTL: the handoff's expiry.
+//	                         smaller, or without what it shares with its link
+//	                         (handoffRefFormat). TTL: the handoff's expiry.
 //	m/<link id>            → queued email (JSON, payload sealed). Deleted once sent or given up.
 //	q/<due nanos>/<link id> → empty: the mail queue ordered by next attempt.
 //	o/<ns>/<key>           → a linkguard.KV value (oidc.go), TTL as given.

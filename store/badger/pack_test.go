@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/klauspost/compress/s2"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
 	"github.com/linkguard/linkguard/store/storetest"
 )
 
@@ -85,5 +87,64 @@ func TestLinksAreStoredPacked(t *testing.T) {
 	var got linkguard.Link
 	if err := decodeLink(raw, &got); err != nil || string(got.Metadata) != string(l.Metadata) {
 		t.Fatalf("decode: %v, metadata %d bytes, want %d", err, len(got.Metadata), len(l.Metadata))
+	}
+}
+
+// TestHandoffRefersToItsLink: a consumption's handoff that shares its
+// link's address, metadata, locale and verdict is stored without them
+// and taken back whole; one that differs from its link is stored whole.
+func TestHandoffRefersToItsLink(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.9, Automation: 1,
+		Signals: []fingerprint.Contribution{{Signal: "code", Value: 1, Reason: "the code from the email was typed"}}}
+	for _, c := range []struct {
+		name   string
+		edit   func(h *linkguard.Handoff)
+		format byte
+	}{
+		{"shared", func(*linkguard.Handoff) {}, handoffRefFormat},
+		{"other address", func(h *linkguard.Handoff) { h.Email = "other@example.com" }, handoffFormat},
+		{"other verdict", func(h *linkguard.Handoff) { h.Verdict.Score = 0.1 }, handoffFormat},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := storetest.NewLink(t, now, "fam-ref-"+c.name)
+			l.Metadata, l.Locale = json.RawMessage(`{"plan":"pro"}`), "de"
+			if err := s.CreateLink(ctx, l, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			h := &linkguard.Handoff{CodeHash: []byte("ref-" + c.name), LinkID: l.ID, Email: l.Email, Metadata: l.Metadata,
+				Purpose: linkguard.PurposeSignIn, Locale: l.Locale, ConsumedAt: now, ExpiresAt: now.Add(time.Minute), Verdict: v}
+			c.edit(h)
+			if _, err := s.ConsumeLink(ctx, l.ID, now, v, h, nil); err != nil {
+				t.Fatal(err)
+			}
+			var raw []byte
+			if err := s.db.View(func(txn *badger.Txn) error {
+				item, err := txn.Get(handoffKey(h.CodeHash))
+				if err != nil {
+					return err
+				}
+				raw, err = item.ValueCopy(nil)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if raw, _ = unpack(raw); raw[0] != c.format {
+				t.Errorf("stored as format %#x, want %#x (%d bytes)", raw[0], c.format, len(raw))
+			}
+			got, err := s.TakeHandoff(ctx, h.CodeHash, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, h) {
+				t.Errorf("taken back:\n%+v\nwant\n%+v", got, h)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@
 package badger
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/binary"
@@ -18,6 +19,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -412,7 +414,6 @@ func (s *Store) change(id string, ob *outbox, fn func(txn *badger.Txn, l *linkgu
 
 // ConsumeLink implements linkguard.Store.
 func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff, out *linkguard.Outbox) (*linkguard.Link, error) {
-	hb, _ := packEncoded(func(b []byte) ([]byte, error) { return encodeHandoff(b, h), nil })
 	ob, err := s.outbox(out)
 	if err != nil {
 		return nil, err
@@ -421,7 +422,7 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 		if l.StateAt(at) != linkguard.Pending {
 			return linkguard.ErrNotPending
 		}
-		if err := consume(txn, l, at, v, h, hb); err != nil {
+		if err := s.consume(txn, l, at, v, h); err != nil {
 			return err
 		}
 		return ob.write(s, txn, false)
@@ -429,11 +430,24 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 }
 
 // consume spends l and stores its handoff, inside the caller's transaction.
-func consume(txn *badger.Txn, l *linkguard.Link, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff, hb []byte) error {
+//
+// The handoff refers to its link for what it shares with it (address,
+// metadata, locale and the verdict, 1–2 KB of the verdict's reasons) when
+// they are equal and the link's record outlives the handoff (Retention
+// keeps it long after): TakeHandoff reads them from the link, which a
+// consumed link never changes. Otherwise it is stored whole.
+func (s *Store) consume(txn *badger.Txn, l *linkguard.Link, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff) error {
 	l.State, l.ConsumedAt, l.Verdict = linkguard.Consumed, at, &v
 	ttl := time.Until(h.ExpiresAt)
 	if ttl < time.Second {
 		ttl = time.Second
+	}
+	var hb []byte
+	if h.LinkID == l.ID && h.Email == l.Email && bytes.Equal(h.Metadata, l.Metadata) && h.Locale == l.Locale &&
+		s.ttl(l.ExpiresAt) >= ttl+time.Minute && reflect.DeepEqual(h.Verdict, v) {
+		hb = encodeHandoffRef(nil, h)
+	} else {
+		hb, _ = packEncoded(func(b []byte) ([]byte, error) { return encodeHandoff(b, h), nil })
 	}
 	return txn.SetEntry(badger.NewEntry(handoffKey(h.CodeHash), hb).WithTTL(ttl))
 }
@@ -441,7 +455,6 @@ func consume(txn *badger.Txn, l *linkguard.Link, at time.Time, v fingerprint.Ver
 // ConsumeWithCode implements linkguard.Store: one transaction, one synced
 // commit, whether the code is right or wrong.
 func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte, max int, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff, out *linkguard.Outbox) (*linkguard.Link, error) {
-	hb, _ := packEncoded(func(b []byte) ([]byte, error) { return encodeHandoff(b, h), nil })
 	ob, err := s.outbox(out)
 	if err != nil {
 		return nil, err
@@ -467,7 +480,7 @@ func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte,
 			}
 			return linkguard.ErrWrongCode
 		}
-		if err := consume(txn, l, at, v, h, hb); err != nil {
+		if err := s.consume(txn, l, at, v, h); err != nil {
 			return err
 		}
 		return ob.write(s, txn, false)
@@ -500,11 +513,24 @@ func (s *Store) TakeHandoff(ctx context.Context, h []byte, now time.Time) (*link
 		if err != nil {
 			return err
 		}
-		if err := item.Value(func(b []byte) error { return decodeHandoff(b, &out) }); err != nil {
+		var fromLink bool
+		if err := item.Value(func(b []byte) (err error) { fromLink, err = decodeStoredHandoff(b, &out); return err }); err != nil {
 			return err
 		}
 		if !now.Before(out.ExpiresAt) {
 			return linkguard.ErrNotFound
+		}
+		if fromLink {
+			var l linkguard.Link
+			if err := getLink(txn, linkKey(out.LinkID), &l); err != nil {
+				// NB: consume refers to the link only when it outlives
+				// the handoff; a link gone anyway takes its handoff along.
+				return err
+			}
+			out.Email, out.Metadata, out.Locale = l.Email, l.Metadata, l.Locale
+			if l.Verdict != nil {
+				out.Verdict = *l.Verdict
+			}
 		}
 		return txn.Delete(handoffKey(h))
 	})
