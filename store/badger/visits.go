@@ -117,8 +117,24 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 	if err == nil {
 		err = s.durable.wait()
 	}
+	if s.durable != nil && len(batch) < visitBatchFull {
+		// NB: a batch is synced alone (nothing else writes during a
+		// flood of GETs), so the writer pauses before the next one:
+		// views pile up in the queue meanwhile and go in one batch and
+		// one sync, and a link's summary is written once for all of
+		// them (docs/performance.md: this was a sync per ~20 views).
+		time.Sleep(visitPause)
+	}
 	return err
 }
+
+// visitPause is how long the visit writer waits after a batch that was
+// not full; visitBatchFull is a batch that skips it (a quarter of the
+// queue's largest, so a backlog drains at full speed).
+const (
+	visitPause     = 2 * time.Millisecond
+	visitBatchFull = 64
+)
 
 // maxOf is the queue bound the batch's outboxes name.
 func maxOf(batch []*linkguard.Visit) int {
