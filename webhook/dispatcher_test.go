@@ -232,7 +232,7 @@ func TestRetriesAfter500(t *testing.T) {
 	for _, id := range []string{"lnk_a", "lnk_b", "lnk_c"} {
 		enqueue(t, d, consumed(id))
 	}
-	d.Notify(ctx, &linkguard.Event{Type: linkguard.EventLinkIssued, LinkID: "lnk_d"}) // not subscribed
+	enqueue(t, d, &linkguard.Event{Type: linkguard.EventLinkIssued, LinkID: "lnk_d"}) // not subscribed: no job
 	stop := run(t, d)
 	ids := rc.wait(t, 3)
 	waitDelivered(t, st, 3)
