@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -28,85 +29,97 @@ const linkSize = 512
 // bareFiber answers every GET /l/:token with a fixed page of the landing
 // page's size and content type: the HTTP stack and nothing else.
 func (h *harness) bareFiber(pageSize int) (string, error) {
-	page := make([]byte, pageSize)
-	for i := range page {
-		page[i] = 'x'
-	}
+	return h.pageCeiling(pageSize, func() error { return nil })
+}
+
+// pageCeiling answers every GET /l/:token with a fixed page of pageSize
+// bytes and the landing page's content type, after read.
+func (h *harness) pageCeiling(pageSize int, read func() error) (string, error) {
+	page := bytes.Repeat([]byte{'x'}, pageSize)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/l/:token", func(c *fiber.Ctx) error {
+		if err := read(); err != nil {
+			return err
+		}
 		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 		return c.Send(page)
 	})
 	return h.serve(app)
 }
 
-// storeTxn answers every POST with one durable write of linkSize bytes
-// under a new key through store/badger (PutKV: one transaction, made
-// durable by the store's group commit, as every state change of the
-// product is): the store's own rate, without linkguard's work.
+// writeCeiling answers every POST /txn with one write of linkSize bytes
+// under a new random key: the write ceilings differ only in write.
+func (h *harness) writeCeiling(write func(ctx context.Context, key, val []byte) error) (string, error) {
+	val := make([]byte, linkSize)
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Post("/txn", func(c *fiber.Ctx) error {
+		var key [16]byte
+		rand.Read(key[:])
+		if err := write(c.UserContext(), key[:], val); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusCreated)
+	})
+	return h.serve(app)
+}
+
+// storeTxn is one durable write per POST through store/badger (PutKV: one
+// transaction, made durable by the store's group commit, as every state
+// change of the product is): the store's own rate, without linkguard's
+// work.
 func (h *harness) storeTxn(dir string) (string, error) {
 	st, err := badgerstore.Open(badgerstore.Options{Dir: dir, Log: quiet})
 	if err != nil {
 		return "", fmt.Errorf("open ceiling store: %w", err)
 	}
 	h.closers = append(h.closers, st.Close)
-	val := make([]byte, linkSize)
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	app.Post("/txn", func(c *fiber.Ctx) error {
-		var key [16]byte
-		rand.Read(key[:])
-		if err := st.PutKV(c.UserContext(), "ceiling", hex.EncodeToString(key[:]), val, time.Hour); err != nil {
-			return err
-		}
-		return c.SendStatus(fiber.StatusCreated)
+	return h.writeCeiling(func(ctx context.Context, key, val []byte) error {
+		return st.PutKV(ctx, "ceiling", hex.EncodeToString(key), val, time.Hour)
 	})
-	return h.serve(app)
 }
 
-// badgerTxn answers every POST with one Badger transaction that writes
-// linkSize bytes under a new key with Badger's own SyncWrites (one msync
-// per transaction, in line): what the store did before its group commit,
-// printed beside the table for comparison.
+// badgerTxn is one Badger transaction per POST with Badger's own
+// SyncWrites (one msync per transaction, in line): what the store did
+// before its group commit, printed beside the table for comparison.
 func (h *harness) badgerTxn(dir string) (string, error) {
 	db, err := badger.Open(badger.DefaultOptions(dir).WithSyncWrites(true).WithLogger(nil).WithNumVersionsToKeep(1))
 	if err != nil {
 		return "", fmt.Errorf("open ceiling badger: %w", err)
 	}
 	h.closers = append(h.closers, db.Close)
-	val := make([]byte, linkSize)
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	app.Post("/txn", func(c *fiber.Ctx) error {
-		var key [16]byte
-		rand.Read(key[:])
-		if err := db.Update(func(txn *badger.Txn) error { return txn.Set(key[:], val) }); err != nil {
-			return err
-		}
-		return c.SendStatus(fiber.StatusCreated)
+	return h.writeCeiling(func(_ context.Context, key, val []byte) error {
+		return db.Update(func(txn *badger.Txn) error { return txn.Set(key, val) })
 	})
-	return h.serve(app)
 }
 
-// redisTxn answers every POST with one SET on the Redis server the
-// product uses (appendfsync always: acknowledged means on disk).
-func (h *harness) redisTxn(url string) (string, error) {
+// redisClient connects to the Redis server the product uses, with a pool
+// for every connection wrk keeps open, and loads scripts.
+func (h *harness) redisClient(url string, scripts ...*redis.Script) (*redis.Client, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	opt.PoolSize = 2 * h.conns
 	rdb := redis.NewClient(opt)
 	h.closers = append(h.closers, rdb.Close)
-	val := make([]byte, linkSize)
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	app.Post("/txn", func(c *fiber.Ctx) error {
-		var key [16]byte
-		rand.Read(key[:])
-		if err := rdb.Set(context.Background(), "ceiling:"+string(key[:]), val, 0).Err(); err != nil {
-			return err
+	for _, sc := range scripts {
+		if err := sc.Load(context.Background(), rdb).Err(); err != nil {
+			return nil, err
 		}
-		return c.SendStatus(fiber.StatusCreated)
+	}
+	return rdb, nil
+}
+
+// redisTxn is one SET per POST on the Redis server the product uses
+// (appendfsync always: acknowledged means on disk).
+func (h *harness) redisTxn(url string) (string, error) {
+	rdb, err := h.redisClient(url)
+	if err != nil {
+		return "", err
+	}
+	return h.writeCeiling(func(ctx context.Context, key, val []byte) error {
+		return rdb.Set(ctx, "ceiling:"+string(key), val, 0).Err()
 	})
-	return h.serve(app)
 }
 
 // ceilingScript writes its argument under its key and answers it: one
@@ -115,31 +128,17 @@ func (h *harness) redisTxn(url string) (string, error) {
 // that returns the stored link).
 var ceilingScript = redis.NewScript(`redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1]`)
 
-// redisScript answers every POST with one ceilingScript call on the Redis
-// server the product uses: the fairest ceiling for a store whose every
-// change is a script.
+// redisScript is one ceilingScript call per POST on the Redis server the
+// product uses: the fairest ceiling for a store whose every change is a
+// script.
 func (h *harness) redisScript(url string) (string, error) {
-	opt, err := redis.ParseURL(url)
+	rdb, err := h.redisClient(url, ceilingScript)
 	if err != nil {
 		return "", err
 	}
-	opt.PoolSize = 2 * h.conns
-	rdb := redis.NewClient(opt)
-	h.closers = append(h.closers, rdb.Close)
-	if err := ceilingScript.Load(context.Background(), rdb).Err(); err != nil {
-		return "", err
-	}
-	val := make([]byte, linkSize)
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	app.Post("/txn", func(c *fiber.Ctx) error {
-		var key [16]byte
-		rand.Read(key[:])
-		if err := ceilingScript.EvalSha(context.Background(), rdb, []string{"ceiling:" + string(key[:])}, val).Err(); err != nil {
-			return err
-		}
-		return c.SendStatus(fiber.StatusCreated)
+	return h.writeCeiling(func(ctx context.Context, key, val []byte) error {
+		return ceilingScript.EvalSha(ctx, rdb, []string{"ceiling:" + string(key)}, val).Err()
 	})
-	return h.serve(app)
 }
 
 // readScript answers its key's value: one EVALSHA round trip that reads
@@ -150,33 +149,17 @@ var readScript = redis.NewScript(`return redis.call('GET', KEYS[1])`)
 // the fairest GET ceiling for a store that must ask Redis for the link on
 // every request (another instance may have changed it).
 func (h *harness) fiberRedisRead(url string, pageSize int) (string, error) {
-	opt, err := redis.ParseURL(url)
+	rdb, err := h.redisClient(url, readScript)
 	if err != nil {
 		return "", err
 	}
-	opt.PoolSize = 2 * h.conns
-	rdb := redis.NewClient(opt)
-	h.closers = append(h.closers, rdb.Close)
 	ctx := context.Background()
-	if err := readScript.Load(ctx, rdb).Err(); err != nil {
-		return "", err
-	}
 	if err := rdb.Set(ctx, "ceiling:read", make([]byte, linkSize), 0).Err(); err != nil {
 		return "", err
 	}
-	page := make([]byte, pageSize)
-	for i := range page {
-		page[i] = 'x'
-	}
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	app.Get("/l/:token", func(c *fiber.Ctx) error {
-		if err := readScript.EvalSha(ctx, rdb, []string{"ceiling:read"}).Err(); err != nil {
-			return err
-		}
-		c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-		return c.Send(page)
+	return h.pageCeiling(pageSize, func() error {
+		return readScript.EvalSha(ctx, rdb, []string{"ceiling:read"}).Err()
 	})
-	return h.serve(app)
 }
 
 // serve listens on a free loopback port and returns the base URL.
