@@ -10,21 +10,24 @@ import (
 	badgerstore "github.com/linkguard/linkguard/store/badger"
 )
 
+// benchDispatcher is a Dispatcher over a Badger store in dir ("": in
+// memory) whose endpoint nobody answers: the benchmarks measure queueing.
+func benchDispatcher(b *testing.B, dir string) (*badgerstore.Store, *Dispatcher) {
+	st := openStore(b, dir)
+	d, err := New(fast(st, "http://127.0.0.1:1/"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st, d
+}
+
 // BenchmarkEnqueue is what queueing one event for one endpoint costs on
 // its own: the job's body and a synced Badger write on disk. On the
 // request path the write is part of the change's own transaction
 // (linkguard.Outbox), so a request pays the body and the bytes, not a
 // second commit; BenchmarkJobs is the body alone.
 func BenchmarkEnqueue(b *testing.B) {
-	st, err := badgerstore.Open(badgerstore.Options{Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	d, err := New(fast(st, "http://127.0.0.1:1/"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, d := benchDispatcher(b, b.TempDir())
 	d.opts.MaxPending = b.N + 1
 	for b.Loop() {
 		d.Enqueue(ctx, consumed("lnk_bench"))
@@ -35,15 +38,7 @@ func BenchmarkEnqueue(b *testing.B) {
 // waiting (a receiver down for a while): the queue's bound must not make
 // every request pay for the backlog.
 func BenchmarkEnqueueBacklog(b *testing.B) {
-	st, err := badgerstore.Open(badgerstore.Options{Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	d, err := New(fast(st, "http://127.0.0.1:1/"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, d := benchDispatcher(b, b.TempDir())
 	now := time.Now().UTC()
 	for i := range 20 { // 20,000 jobs, 1,000 a transaction
 		jobs := make([]linkguard.WebhookJob, 1000)
@@ -64,15 +59,7 @@ func BenchmarkEnqueueBacklog(b *testing.B) {
 // BenchmarkJobs is the webhook work a consumption adds before its
 // transaction: the message id and the signed body's JSON.
 func BenchmarkJobs(b *testing.B) {
-	st, err := badgerstore.Open(badgerstore.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	d, err := New(fast(st, "http://127.0.0.1:1/"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, d := benchDispatcher(b, "")
 	b.ReportAllocs()
 	for b.Loop() {
 		if len(d.Jobs(consumed("lnk_bench"))) != 1 {

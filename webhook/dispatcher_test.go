@@ -71,7 +71,7 @@ func TestEndpointErrors(t *testing.T) {
 	}
 }
 
-func openStore(t *testing.T, dir string) *badgerstore.Store {
+func openStore(t testing.TB, dir string) *badgerstore.Store {
 	t.Helper()
 	s, err := badgerstore.Open(badgerstore.Options{Dir: dir})
 	if err != nil {
