@@ -217,26 +217,19 @@ type Webhooks interface {
 // attempt, locked when it locks the link), or nil when no webhook takes
 // either: what the Store writes with the change.
 func (s *Service) Outbox(e, locked *Event) *Outbox {
-	return s.outbox(e, locked)
-}
-
-func (s *Service) outbox(e, locked *Event) *Outbox {
 	if s.Webhooks == nil {
 		return nil
 	}
-	o := &Outbox{Max: s.Webhooks.MaxPending()}
-	if e != nil {
+	jobs := func(e *Event) []WebhookJob {
+		if e == nil {
+			return nil
+		}
 		if e.At.IsZero() {
 			e.At = s.now()
 		}
-		o.Jobs = s.Webhooks.Jobs(e)
+		return s.Webhooks.Jobs(e)
 	}
-	if locked != nil {
-		if locked.At.IsZero() {
-			locked.At = s.now()
-		}
-		o.Locked = s.Webhooks.Jobs(locked)
-	}
+	o := &Outbox{Jobs: jobs(e), Locked: jobs(locked), Max: s.Webhooks.MaxPending()}
 	if len(o.Jobs) == 0 && len(o.Locked) == 0 {
 		return nil
 	}

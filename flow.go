@@ -199,7 +199,7 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 			// machine ran the page (a mail filter's sandbox). The event is
 			// written with the visit that shows it.
 			ev = visitEvent(EventScannerBlocked, l, vis, "")
-			vis.Outbox = s.outbox(ev, nil)
+			vis.Outbox = s.Outbox(ev, nil)
 		}
 		s.addVisit(ctx, vis)
 		if ev != nil {
@@ -346,7 +346,7 @@ func (s *Service) spendCode(ctx context.Context, l *Link, code string, v fingerp
 	}
 	locked := &Event{Type: EventLinkLocked, At: now, Email: l.Email, LinkID: l.ID,
 		Purpose: l.Purpose, Attempts: s.Policy.MaxCodeAttempts}
-	out := s.outbox(consumed, locked)
+	out := s.Outbox(consumed, locked)
 	stored, err := s.Store.ConsumeWithCode(ctx, l.ID, s.Keys.CodeHash(l.ID, code), s.Policy.MaxCodeAttempts, now, cv, h, out)
 	switch {
 	case errors.Is(err, ErrWrongCode):
@@ -386,7 +386,7 @@ func (s *Service) consume(ctx context.Context, l *Link, v fingerprint.Verdict, n
 	}
 	h := &Handoff{CodeHash: s.Keys.HandoffHash(code), LinkID: l.ID, Email: l.Email,
 		Metadata: l.Metadata, Purpose: l.Purpose.OrDefault(), Locale: l.Locale, ConsumedAt: now, ExpiresAt: now.Add(s.Policy.HandoffTTL), Verdict: v}
-	out := s.outbox(ev, nil)
+	out := s.Outbox(ev, nil)
 	_, err = s.Store.ConsumeLink(ctx, l.ID, now, v, h, out)
 	if errors.Is(err, ErrNotPending) {
 		return s.reload(ctx, l.ID, now)

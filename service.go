@@ -264,7 +264,7 @@ func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error)
 		}
 	}
 	ev := &Event{Type: EventLinkIssued, At: now, Email: l.Email, LinkID: l.ID, Purpose: l.Purpose, ExpiresAt: l.ExpiresAt}
-	out := s.outbox(ev, nil)
+	out := s.Outbox(ev, nil)
 	if err := s.Store.CreateLink(ctx, l, sealed, out); err != nil {
 		return nil, fmt.Errorf("store link: %w", err)
 	}
@@ -403,7 +403,7 @@ func (s *Service) Revoke(ctx context.Context, id string) error {
 		return fmt.Errorf("revoke link: %w", err)
 	}
 	ev := &Event{Type: EventLinkRevoked, At: now, Email: cur.Email, LinkID: id, Purpose: cur.Purpose}
-	out := s.outbox(ev, nil)
+	out := s.Outbox(ev, nil)
 	l, err := s.Store.RevokeLink(ctx, id, now, out)
 	switch {
 	case errors.Is(err, ErrNotFound):

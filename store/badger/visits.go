@@ -98,21 +98,17 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 			return err
 		}
 	}
-	ob := &outbox{out: &linkguard.Outbox{Jobs: jobs, Max: maxOf(batch)}}
-	if len(jobs) > 0 {
-		full, err := s.queueFull(ob.out.Max)
-		if err != nil {
-			return err
-		}
-		ob.full = full
-		if err := ob.write(s, wb, false); err != nil {
-			return err
-		}
-		if ob.out.Dropped > 0 {
-			s.log.Warn("webhook queue full: visit events not queued", "jobs", ob.out.Dropped)
-		}
+	ob, err := s.outbox(&linkguard.Outbox{Jobs: jobs, Max: maxOf(batch)})
+	if err != nil {
+		return err
 	}
-	err := wb.Flush()
+	if err := ob.write(s, wb, false); err != nil {
+		return err
+	}
+	if ob.out.Dropped > 0 {
+		s.log.Warn("webhook queue full: visit events not queued", "jobs", ob.out.Dropped)
+	}
+	err = wb.Flush()
 	ob.done(s, err)
 	if err == nil {
 		err = s.durable.wait()
