@@ -173,16 +173,12 @@ func TestLinkCodecRefusesDamage(t *testing.T) {
 // format keeps working, and its links move to the new form when changed.
 func TestLinksStoredAsJSONStillRead(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := memStore(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	l := storetest.NewLink(t, now, "fam")
 	l.Metadata = json.RawMessage(`{"plan":"pro"}`)
 	old, _ := json.Marshal(l)
-	err = s.db.Update(func(txn *badger.Txn) error {
+	err := s.db.Update(func(txn *badger.Txn) error {
 		if err := txn.Set(linkKey(l.ID), old); err != nil {
 			return err
 		}
@@ -198,14 +194,9 @@ func TestLinksStoredAsJSONStillRead(t *testing.T) {
 	if _, err := s.RevokeLink(ctx, l.ID, now, nil); err != nil {
 		t.Fatal(err)
 	}
-	s.db.View(func(txn *badger.Txn) error {
-		item, _ := txn.Get(linkKey(l.ID))
-		v, _ := item.ValueCopy(nil)
-		if v[0] != linkFormat {
-			t.Errorf("a changed link is rewritten in the compact form, got %q…", v[:1])
-		}
-		return nil
-	})
+	if v := storedValue(t, s, linkKey(l.ID)); v[0] != linkFormat {
+		t.Errorf("a changed link is rewritten in the compact form, got %q…", v[:1])
+	}
 	if got, _ := s.LinkByID(ctx, l.ID); got.State != linkguard.Revoked {
 		t.Fatalf("after revoke: %s", got.State)
 	}

@@ -9,11 +9,6 @@ import (
 
 func TestLimiterConformance(t *testing.T) {
 	storetest.RunLimiter(t, func(t *testing.T) linkguard.Limiter {
-		s, err := Open(Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
+		return memStore(t)
 	})
 }

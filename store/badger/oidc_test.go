@@ -9,11 +9,6 @@ import (
 
 func TestKVConformance(t *testing.T) {
 	storetest.RunKV(t, func(t *testing.T) linkguard.KV {
-		s, err := Open(Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
+		return memStore(t)
 	})
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/klauspost/compress/s2"
 
 	"github.com/linkguard/linkguard"
@@ -60,27 +59,13 @@ func TestPack(t *testing.T) {
 // packed and reads back whole, from Badger and not from the cache.
 func TestLinksAreStoredPacked(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := memStore(t)
 	l := storetest.NewLink(t, time.Now().UTC().Truncate(time.Millisecond), "fam-pack")
 	l.Metadata = json.RawMessage(`{"note":"` + strings.Repeat("abc", 200) + `"}`)
 	if err := s.CreateLink(ctx, l, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	var raw []byte
-	if err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(linkKey(l.ID))
-		if err != nil {
-			return err
-		}
-		raw, err = item.ValueCopy(nil)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	raw := storedValue(t, s, linkKey(l.ID))
 	if raw[0] != packedFormat {
 		t.Fatalf("stored link starts with %#x, want packed (%#x)", raw[0], packedFormat)
 	}
@@ -95,11 +80,7 @@ func TestLinksAreStoredPacked(t *testing.T) {
 // and taken back whole; one that differs from its link is stored whole.
 func TestHandoffRefersToItsLink(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := memStore(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.9, Automation: 1,
 		Signals: []fingerprint.Contribution{{Signal: "code", Value: 1, Reason: "the code from the email was typed"}}}
@@ -124,17 +105,7 @@ func TestHandoffRefersToItsLink(t *testing.T) {
 			if _, err := s.ConsumeLink(ctx, l.ID, now, v, h, nil); err != nil {
 				t.Fatal(err)
 			}
-			var raw []byte
-			if err := s.db.View(func(txn *badger.Txn) error {
-				item, err := txn.Get(handoffKey(h.CodeHash))
-				if err != nil {
-					return err
-				}
-				raw, err = item.ValueCopy(nil)
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
+			raw := storedValue(t, s, handoffKey(h.CodeHash))
 			if raw, _ = unpack(raw); raw[0] != c.format {
 				t.Errorf("stored as format %#x, want %#x (%d bytes)", raw[0], c.format, len(raw))
 			}

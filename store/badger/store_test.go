@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
 	"github.com/linkguard/linkguard/store/storetest"
@@ -13,12 +15,7 @@ import (
 
 func TestConformanceInMemory(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) linkguard.Store {
-		s, err := Open(Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
+		return memStore(t)
 	})
 }
 
@@ -101,4 +98,33 @@ func TestAddVisitAfterClose(t *testing.T) {
 	if err := s.AddVisit(context.Background(), &linkguard.Visit{LinkID: "x"}); err == nil {
 		t.Fatal("AddVisit after Close succeeded")
 	}
+}
+
+// memStore opens an in-memory store that the test closes.
+func memStore(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// storedValue is the bytes Badger keeps at key, as the store wrote them.
+func storedValue(t testing.TB, s *Store, key []byte) []byte {
+	t.Helper()
+	var raw []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if err != nil {
+			return err
+		}
+		raw, err = item.ValueCopy(nil)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }

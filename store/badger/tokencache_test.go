@@ -20,11 +20,7 @@ import (
 // cached token's slot is not taken for it.
 func TestTokenCacheKeepsStateFresh(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := memStore(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	l := storetest.NewLink(t, now, "f")
 	if err := s.CreateLink(ctx, l, nil, nil); err != nil {
@@ -62,11 +58,7 @@ func TestTokenCacheKeepsStateFresh(t *testing.T) {
 // and a revocation by a newer link of the family shows at once.
 func TestLinkCacheIsExact(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := memStore(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	l := storetest.NewLink(t, now, "f")
 	if err := s.CreateLink(ctx, l, nil, nil); err != nil {
