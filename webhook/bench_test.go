@@ -30,7 +30,7 @@ func BenchmarkEnqueue(b *testing.B) {
 	_, d := benchDispatcher(b, b.TempDir())
 	d.opts.MaxPending = b.N + 1
 	for b.Loop() {
-		d.Enqueue(ctx, consumed("lnk_bench"))
+		d.enqueue(ctx, consumed("lnk_bench"), d.opts.MaxPending)
 	}
 }
 
@@ -52,7 +52,7 @@ func BenchmarkEnqueueBacklog(b *testing.B) {
 		}
 	}
 	for b.Loop() {
-		d.Enqueue(ctx, consumed("lnk_bench"))
+		d.enqueue(ctx, consumed("lnk_bench"), d.opts.MaxPending)
 	}
 }
 

@@ -194,16 +194,15 @@ func (d *Dispatcher) MaxPending() int { return d.opts.MaxPending }
 // wakes Run to deliver them now.
 func (d *Dispatcher) Notify(ctx context.Context, e *linkguard.Event) { d.Wake() }
 
-// Enqueue queues the jobs of an event that no Store change carries
-// (tests and tools); the Service's events come through Jobs.
-func (d *Dispatcher) Enqueue(ctx context.Context, e *linkguard.Event) error {
+// enqueue queues the jobs of an event that no Store change carries (the
+// expiry timer's link.expired) in a transaction of its own, bounded by
+// max, and wakes Run. The Service's events come through Jobs instead.
+func (d *Dispatcher) enqueue(ctx context.Context, e *linkguard.Event, max int) error {
 	jobs := d.Jobs(e)
 	if len(jobs) == 0 {
 		return nil
 	}
-	// The request's context may end right after this call: the write must
-	// not be cut short by it.
-	if err := d.opts.Store.EnqueueWebhooks(context.WithoutCancel(ctx), jobs, d.opts.MaxPending); err != nil {
+	if err := d.opts.Store.EnqueueWebhooks(context.WithoutCancel(ctx), jobs, max); err != nil {
 		return err
 	}
 	d.Wake()
@@ -364,12 +363,10 @@ func (d *Dispatcher) timer(ctx context.Context, j *linkguard.WebhookJob) {
 	case l.State == linkguard.Pending && l.StateAt(now) == linkguard.Expired:
 		e := &linkguard.Event{ID: j.MsgID, Type: linkguard.EventLinkExpired, At: l.ExpiresAt,
 			Email: l.Email, LinkID: l.ID, Purpose: l.Purpose, ExpiresAt: l.ExpiresAt}
-		if jobs := d.Jobs(e); len(jobs) > 0 {
-			if err := d.opts.Store.EnqueueWebhooks(bg, jobs, 0); err != nil {
-				d.log.Error("webhook timer", "link_id", j.LinkID, "err", err)
-				return // the lease lapses; tried again
-			}
-			d.Wake()
+		// Unbounded: the timer's place in the queue was counted already.
+		if err := d.enqueue(bg, e, 0); err != nil {
+			d.log.Error("webhook timer", "link_id", j.LinkID, "err", err)
+			return // the lease lapses; tried again
 		}
 		if d.opts.Emit != nil {
 			d.opts.Emit(bg, e) // the console's count

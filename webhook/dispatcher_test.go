@@ -208,7 +208,7 @@ func waitDelivered(t *testing.T, st linkguard.WebhookQueue, n int) {
 // enqueue queues e's jobs as a Store change would.
 func enqueue(t *testing.T, d *Dispatcher, e *linkguard.Event) {
 	t.Helper()
-	if err := d.Enqueue(ctx, e); err != nil && !errors.Is(err, linkguard.ErrQueueFull) {
+	if err := d.enqueue(ctx, e, d.opts.MaxPending); err != nil && !errors.Is(err, linkguard.ErrQueueFull) {
 		t.Fatal(err)
 	}
 }
