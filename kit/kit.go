@@ -193,7 +193,7 @@ func (o Options) Resolve() (Options, error) {
 	}
 	switch kind, _ := StoreKind(o.Store); kind {
 	case "":
-		bad("store %q: want badger, badger:///path, memory, a redis:// URL, or a redis+cluster:// URL", redactURL(o.Store))
+		bad("store %q: want badger, badger:///path, memory, a redis:// URL, or a redis+cluster:// URL", RedactURL(o.Store))
 	case "badger":
 		if o.Store == "badger" && o.DataDir == "" {
 			bad("data_dir: required with the badger store")

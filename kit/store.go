@@ -81,7 +81,7 @@ func OpenStore(ctx context.Context, o Options) (linkguard.Store, error) {
 		}
 		return redisstore.Open(ctx, raw, redisstore.Options{KeyPrefix: prefix, Retention: o.Retention, Log: o.Log})
 	}
-	return nil, fmt.Errorf("store %q: want badger, badger:///path, memory, a redis:// URL, or a redis+cluster:// URL", redactURL(o.Store))
+	return nil, fmt.Errorf("store %q: want badger, badger:///path, memory, a redis:// URL, or a redis+cluster:// URL", RedactURL(o.Store))
 }
 
 // redisLog is the Redis client's logger.
@@ -92,7 +92,7 @@ func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
 }
 
 // redactURL hides a password in a URL for messages.
-func redactURL(s string) string {
+func RedactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return "<unparseable URL>"

@@ -304,7 +304,7 @@ func (c *Config) validate() (kit.Options, error) {
 	}
 	if isRedis(c.Store) && c.SecretKeyFile == "" {
 		// Instances sharing a Redis must hash and sign alike.
-		bad("store %s: several instances share one Redis, so they must share the server key: set secret_key_file (LINKGUARD_SECRET_KEY_FILE) to the same 32-byte file on every instance", redactURL(c.Store))
+		bad("store %s: several instances share one Redis, so they must share the server key: set secret_key_file (LINKGUARD_SECRET_KEY_FILE) to the same 32-byte file on every instance", kit.RedactURL(c.Store))
 	}
 
 	if len(c.APIKeys) == 0 && !c.Dev {
@@ -372,15 +372,6 @@ func (c *Config) validate() (kit.Options, error) {
 		bad("%v", err)
 	}
 	return opts, errors.Join(errs...)
-}
-
-// redactURL hides a password in a URL for messages.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "<unparseable URL>"
-	}
-	return u.Redacted()
 }
 
 // isRedis reports whether a store setting names a Redis server or a

@@ -353,7 +353,7 @@ func openStoreForTools(cfg *Config, stderr io.Writer) (linkguard.Store, error) {
 		opts.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 		return kit.OpenStore(ctx, opts)
 	case kind != "badger":
-		return nil, fmt.Errorf("store %q: want badger, a redis:// URL, or a redis+cluster:// URL", redactURL(cfg.Store))
+		return nil, fmt.Errorf("store %q: want badger, a redis:// URL, or a redis+cluster:// URL", kit.RedactURL(cfg.Store))
 	case dir != "":
 		opts.DataDir = dir
 	case cfg.DataDir == "":
