@@ -123,32 +123,7 @@ func TestConsoleInChromium(t *testing.T) {
 
 	// Sign in: /admin sends to the form; the link comes by SMTP.
 	ctx := e.browser(3 * time.Minute)
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(e.base+"/admin/"),
-		chromedp.WaitVisible(chromedp.CSS("#lg-admin-email")),
-	); err != nil {
-		t.Fatalf("the console's sign-in form: %v", err)
-	}
-	auditHere(ctx, "login")
-	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#lg-admin-email"), consoleAdmin),
-		chromedp.Click(chromedp.CSS("#lg-admin-submit")),
-		chromedp.WaitVisible(chromedp.CSS(`[data-lg-state="sent"]`)),
-	); err != nil {
-		t.Fatalf("submitting the sign-in form: %v", err)
-	}
-	mail := smtptest.Parse(t, relay.WaitFor(t, consoleAdmin, 10*time.Second).Data)
-	signInLink := mailLinkRe.FindString(mail.Text)
-	if signInLink == "" {
-		t.Fatalf("no link in the mail:\n%s", mail.Text)
-	}
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(signInLink),
-		chromedp.WaitVisible(chromedp.CSS(`body[data-lg-console="overview"]`)),
-	); err != nil {
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		t.Fatalf("the link did not open the console: %v (at %s)", err, loc)
-	}
+	consoleSignIn(t, ctx, e, relay, func() { auditHere(ctx, "login") })
 	cookie := text(t, ctx, `document.cookie`)
 	if strings.Contains(cookie, "lg_admin") {
 		t.Fatalf("the session cookie is readable by script: %q", cookie)

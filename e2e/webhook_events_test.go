@@ -160,7 +160,8 @@ func TestWebhooksMailFailedAndExpired(t *testing.T) {
 	}
 
 	// The console lists both, delivered.
-	b := consoleSignIn(t, e, relay)
+	b := e.browser(time.Minute)
+	consoleSignIn(t, b, e, relay, nil)
 	if err := chromedp.Do(b, chromedp.Navigate(e.base+"/admin/webhooks"), chromedp.WaitVisible(chromedp.CSS("#lg-admin-webhooks"))); err != nil {
 		t.Fatalf("the console's webhook page: %v", err)
 	}
@@ -214,19 +215,26 @@ func verifyApart(t *testing.T, d delivery) string {
 	return ""
 }
 
-// consoleSignIn signs consoleAdmin in to the console in a new browser
-// context, with the link the relay received, and answers that context.
-func consoleSignIn(t *testing.T, e *kitEnv, relay *smtptest.Relay) context.Context {
+// consoleSignIn signs browser b in to the console as consoleAdmin: the
+// form, the mail from relay, its link, the overview. atForm, when set,
+// runs on the sign-in form before it is filled.
+func consoleSignIn(t *testing.T, b context.Context, e *kitEnv, relay *smtptest.Relay, atForm func()) {
 	t.Helper()
-	b := e.browser(time.Minute)
 	if err := chromedp.Do(b,
 		chromedp.Navigate(e.base+"/admin/"),
 		chromedp.WaitVisible(chromedp.CSS("#lg-admin-email")),
+	); err != nil {
+		t.Fatalf("the console's sign-in form: %v", err)
+	}
+	if atForm != nil {
+		atForm()
+	}
+	if err := chromedp.Do(b,
 		chromedp.SendKeys(chromedp.CSS("#lg-admin-email"), consoleAdmin),
 		chromedp.Click(chromedp.CSS("#lg-admin-submit")),
 		chromedp.WaitVisible(chromedp.CSS(`[data-lg-state="sent"]`)),
 	); err != nil {
-		t.Fatalf("the console's sign-in form: %v", err)
+		t.Fatalf("submitting the sign-in form: %v", err)
 	}
 	mail := smtptest.Parse(t, relay.WaitFor(t, consoleAdmin, 10*time.Second).Data)
 	link := mailLinkRe.FindString(mail.Text)
@@ -234,7 +242,7 @@ func consoleSignIn(t *testing.T, e *kitEnv, relay *smtptest.Relay) context.Conte
 		t.Fatalf("no link in the mail:\n%s", mail.Text)
 	}
 	if err := chromedp.Do(b, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`body[data-lg-console="overview"]`))); err != nil {
-		t.Fatalf("the link did not open the console: %v", err)
+		loc, _ := chromedp.Run(b, chromedp.Location())
+		t.Fatalf("the link did not open the console: %v (at %s)", err, loc)
 	}
-	return b
 }
