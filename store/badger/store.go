@@ -314,30 +314,71 @@ func (s *Store) LinkByTokenHash(ctx context.Context, h []byte) (*linkguard.Link,
 		// means the token is gone too.
 		return s.LinkByID(ctx, id)
 	}
-	var l *linkguard.Link // allocated once found: unknown tokens cost less
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(tokenKey(h))
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return linkguard.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		id, err := item.ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		l = new(linkguard.Link)
-		if err := getLink(txn, linkKey(string(id)), l); err != nil {
-			return err
-		}
-		s.tokens.put(h, l.ID)
-		return nil
+	var l *linkguard.Link
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		l, err = s.linkByToken(txn, h)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return l, nil
+}
+
+// linkByToken reads the link of token hash h in txn and files the token
+// in the token cache. The Link is allocated once found: unknown tokens
+// cost less.
+func (s *Store) linkByToken(txn *badger.Txn, h []byte) (*linkguard.Link, error) {
+	item, err := txn.Get(tokenKey(h))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, linkguard.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	id, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, err
+	}
+	l := new(linkguard.Link)
+	if err := getLink(txn, linkKey(string(id)), l); err != nil {
+		return nil, err
+	}
+	s.tokens.put(h, l.ID)
+	return l, nil
+}
+
+// LinkAndHistoryByTokenHash implements linkguard.LinkHistoryReader: a
+// verify or confirm reads its link and the link's history summary in one
+// read transaction, where LinkByTokenHash and History would open two.
+// Each new Badger transaction first waits until every commit before it is
+// applied (its read watermark), so under load each one is a wait in line
+// with the writes. A link from the caches costs one transaction, for the
+// summary.
+func (s *Store) LinkAndHistoryByTokenHash(ctx context.Context, h []byte) (*linkguard.Link, []fingerprint.PastVisit, error) {
+	var l *linkguard.Link
+	if id, ok := s.tokens.get(h); ok {
+		l, _ = s.links.get(id, time.Now())
+	}
+	var sm summary
+	err := s.db.View(func(txn *badger.Txn) (err error) {
+		if l == nil {
+			if l, err = s.linkByToken(txn, h); err != nil {
+				return err
+			}
+		}
+		return getJSON(txn, summaryKey(l.ID), &sm)
+	})
+	if errors.Is(err, linkguard.ErrNotFound) && l != nil {
+		err = nil // never visited
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if sm.History == nil {
+		sm.History = []fingerprint.PastVisit{}
+	}
+	return l, sm.History, nil
 }
 
 // tokenCache remembers which link a token hash names: a direct-mapped
