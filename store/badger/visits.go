@@ -53,17 +53,28 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 	taken := map[string]int{} // slot key → index in slots
 	visitTTL := linkguard.VisitTTL(s.opts.Retention)
 	var jobs []linkguard.WebhookJob // the visits' events, written in the same batch
-	for _, v := range batch {
-		jobs = append(jobs, v.Outbox.Queued(false)...)
-		sm := sums[v.LinkID]
-		if sm == nil {
-			sm = &summary{}
-			err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, summaryKey(v.LinkID), sm) })
-			if err != nil && !errors.Is(err, linkguard.ErrNotFound) {
+	// The batch's summaries, in one read transaction: each transaction
+	// waits for Badger's read watermark, so one per link was a wait in
+	// line with the writes for every link of the batch.
+	err := s.db.View(func(txn *badger.Txn) error {
+		for _, v := range batch {
+			if sums[v.LinkID] != nil {
+				continue
+			}
+			sm := &summary{}
+			if err := getJSON(txn, summaryKey(v.LinkID), sm); err != nil && !errors.Is(err, linkguard.ErrNotFound) {
 				return err
 			}
 			sums[v.LinkID] = sm
 		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, v := range batch {
+		jobs = append(jobs, v.Outbox.Queued(false)...)
+		sm := sums[v.LinkID]
 		key := visitPrefix(v.LinkID)
 		if v.IsDecision() {
 			key = fmt.Appendf(key, "d%02d", sm.Decisions%linkguard.KeptDecisions)
