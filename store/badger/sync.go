@@ -58,11 +58,14 @@ type syncer struct {
 	err error
 	// vlogWrites is Badger's value-log write count at the last sync.
 	vlogWrites int64
-	syncs      atomic.Uint64
+	// logs are the log files a sync has seen, so that a new one (a
+	// memtable's, a value log's) gets its directory entry synced once.
+	logs            map[string]bool
+	syncs, dirSyncs atomic.Uint64
 }
 
 func newSyncer(dir string) *syncer {
-	y := &syncer{dir: dir, vlogWrites: vlogWrites()}
+	y := &syncer{dir: dir, vlogWrites: vlogWrites(), logs: map[string]bool{}}
 	y.cond.L = &y.mu
 	return y
 }
@@ -115,18 +118,50 @@ func (y *syncer) sync() error {
 	if err != nil {
 		return err
 	}
+	created := false
+	seen := make(map[string]bool, len(y.logs)+1)
 	for _, e := range ents {
 		n := e.Name()
 		if !strings.HasSuffix(n, ".mem") && !(vlog && strings.HasSuffix(n, ".vlog")) {
+			if strings.HasSuffix(n, ".vlog") && y.logs[n] {
+				seen[n] = true // kept: not synced this time, but not new
+			}
 			continue
 		}
 		if err := fdatasync(filepath.Join(y.dir, n)); err != nil {
 			return err
 		}
+		created = created || !y.logs[n]
+		seen[n] = true
 	}
+	if created {
+		// A file's fdatasync does not make its name durable: on a file
+		// system that does not order them (ext4 does, XFS need not), a
+		// power cut could keep a new log's blocks but not its directory
+		// entry. Badger creates memtable logs without syncing their
+		// folder (only when it rotates; its SyncWrites does not either).
+		if err := syncDir(y.dir); err != nil {
+			return err
+		}
+		y.dirSyncs.Add(1)
+	}
+	y.logs = seen
 	y.vlogWrites = vw
 	y.syncs.Add(1)
 	return nil
+}
+
+// syncDir fsyncs the folder itself: its entries.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // fdatasync syncs the file at path; a file gone since the listing is a

@@ -115,3 +115,24 @@ func TestSyncCoversEveryMemtableLog(t *testing.T) {
 		}
 	}
 }
+
+// TestNewLogGetsItsFolderSynced: the first sync that meets a log file
+// (the memtable's, at the first write) also syncs the folder, so that
+// the file's name is as durable as its blocks; later syncs of the same
+// files do not.
+func TestNewLogGetsItsFolderSynced(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i, want := range []uint64{1, 1, 1} {
+		if err := s.PutKV(ctx, "test", fmt.Sprint(i), []byte("v"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.durable.dirSyncs.Load(); got != want {
+			t.Fatalf("after write %d: %d folder syncs, want %d", i+1, got, want)
+		}
+	}
+}
