@@ -11,37 +11,34 @@ import goredis "github.com/redis/go-redis/v9"
 // 0 = no such link (or job), 1 = refused (not pending), 2 = done,
 // 3 = refused (too many code attempts), 4 = wrong code (counted).
 //
-// A change that was made (2, 4) answers the link's json from before it,
-// not the new json: Go has just read those bytes (they decode from
-// Store.decoded without work) and knows the change, which it applies
-// (changed, in store.go), so that the verdict a consumption stores is
-// not decoded again from its JSON. The stored json is rebuilt as before.
+// A link's answer is its fields (luaLink), read before the change: Go
+// assembles its JSON from them (linkFields) and applies the change it
+// sent (changed, in store.go), so that the verdict a consumption stores
+// is not decoded again from JSON.
 
-// luaLib is shared by the scripts that change a link.
+// luaLink reads a link's hash: the fields Go assembles the link from
+// (linkFields; json is the Link as issued, the others are its changing
+// parts), then exp and code, which the scripts check. A missing link
+// reads as all false.
 //
-// pending is StateAt(at) == Pending: the stored state is pending and at
-// (20-digit ns) is before the expiry.
-//
-// build rebuilds field json from the parts, in the order and form that
-// encoding/json writes a Link (linkParts.assemble is the same in Go, and
-// checks it against json.Marshal at every CreateLink). It returns the new
-// json and the one it replaced.
-const luaLib = `
-local function pending(k, at)
-  local f = redis.call('HMGET', k, 'state', 'exp')
-  return f[1] == 'pending' and at < f[2]
+// NB: the scripts change only the parts and never rewrite json, which
+// cost more than the rest of a consumption (the verdict was written
+// twice, and Lua hashes every string it makes). Versions before 2
+// December 2026 rebuilt json on every change and read a link from json
+// alone; they read a link that this version changed as it was issued
+// (docs/redis.md, Upgrading).
+const luaLink = `
+local function link(k)
+  return redis.call('HMGET', k, 'json', 'hl', 'mid', 'state', 'consumed_at', 'revoked_at', 'attempts', 'verdict', 'delivery', 'exp', 'code')
 end
-local function build(k)
-  local f = redis.call('HMGET', k, 'json', 'hl', 'mid', 'state', 'consumed_at', 'revoked_at', 'attempts', 'verdict', 'delivery')
-  local s = string.sub(f[1], 1, tonumber(f[2])) .. ',"state":"' .. f[4] .. '"' .. f[3]
-  if f[5] ~= '' then s = s .. ',"consumed_at":' .. f[5] end
-  if f[6] ~= '' then s = s .. ',"revoked_at":' .. f[6] end
-  if f[7] ~= '0' then s = s .. ',"code_attempts":' .. f[7] end
-  if f[8] ~= '' then s = s .. ',"verdict":' .. f[8] end
-  if f[9] ~= '' then s = s .. ',"delivery":' .. f[9] end
-  s = s .. '}'
-  redis.call('HSET', k, 'json', s)
-  return s, f[1]
+`
+
+// luaLib is shared by the scripts that change a link. pending(f, at) is
+// StateAt(at) == Pending for the fields f that link read: the stored
+// state is pending and at (20-digit ns) is before the expiry.
+const luaLib = luaLink + `
+local function pending(f, at)
+  return f[4] == 'pending' and at < f[10]
 end
 `
 
@@ -84,13 +81,13 @@ end
 // older link, link key prefix, has mail ("1"), payload, due (ms), code
 // hash (base64, as the json holds it), then the outbox from ARGV[20].
 // Result: the jobs dropped by a full webhook queue.
-var createScript = goredis.NewScript(luaLib + luaQueue + `
+var createScript = goredis.NewScript(luaQueue + `
 local old = redis.call('GET', KEYS[3])
 if old and old ~= ARGV[1] then
   local ok = ARGV[15] .. old
-  if pending(ok, ARGV[13]) then
+  local f = redis.call('HMGET', ok, 'state', 'exp')
+  if f[1] == 'pending' and ARGV[13] < f[2] then
     redis.call('HSET', ok, 'state', 'revoked', 'revoked_at', ARGV[14])
-    build(ok)
   end
 end
 redis.call('DEL', KEYS[1])
@@ -113,17 +110,16 @@ return queue(KEYS[6], KEYS[7], 20, 1)
 //
 // KEYS: link, handoff, webhook queue, recent list. ARGV: at (ns),
 // consumed_at, verdict, handoff json, handoff exp (ns), handoff pxat (ms),
-// then the outbox from ARGV[7]. Result: {status, link json (from before
-// the change when done), jobs dropped}.
+// then the outbox from ARGV[7]. Result: {status, link fields (from
+// before the change), jobs dropped}.
 var consumeScript = goredis.NewScript(luaLib + luaQueue + `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
-if not pending(KEYS[1], ARGV[1]) then return {1, redis.call('HGET', KEYS[1], 'json')} end
+local f = link(KEYS[1])
+if not f[1] then return {0} end
+if not pending(f, ARGV[1]) then return {1, f} end
 redis.call('HSET', KEYS[1], 'state', 'consumed', 'consumed_at', ARGV[2], 'verdict', ARGV[3])
-local _, before = build(KEYS[1])
-redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'json', ARGV[4], 'exp', ARGV[5])
 redis.call('PEXPIREAT', KEYS[2], ARGV[6])
-return {2, before, queue(KEYS[3], KEYS[4], 7, 1)}
+return {2, f, queue(KEYS[3], KEYS[4], 7, 1)}
 `)
 
 // revokeScript moves a pending link to revoked.
@@ -131,20 +127,22 @@ return {2, before, queue(KEYS[3], KEYS[4], 7, 1)}
 // KEYS: link, webhook queue, recent list. ARGV: at (ns), revoked_at, then
 // the outbox from ARGV[3].
 var revokeScript = goredis.NewScript(luaLib + luaQueue + `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
-if not pending(KEYS[1], ARGV[1]) then return {1, redis.call('HGET', KEYS[1], 'json')} end
+local f = link(KEYS[1])
+if not f[1] then return {0} end
+if not pending(f, ARGV[1]) then return {1, f} end
 redis.call('HSET', KEYS[1], 'state', 'revoked', 'revoked_at', ARGV[2])
-local _, before = build(KEYS[1])
-return {2, before, queue(KEYS[2], KEYS[3], 3, 1)}
+return {2, f, queue(KEYS[2], KEYS[3], 3, 1)}
 `)
 
 // codeScript is a typed code, checked and spent in one step: count the
 // attempt, compare, and on a match consume and store the handoff.
 //
-// NB: the attempt is counted before the compare and stays counted when
-// the code is wrong, so a guess is never free; the script is atomic, so
-// parallel guesses run one after the other and no more than max are ever
-// compared. The compare is of keyed hashes (HMACs an attacker cannot
+// NB: every compare is counted, and the count stays when the code is
+// wrong, so a guess is never free: a wrong code writes attempts + 1, a
+// right one writes it with the consumption, in one HSET (a script runs
+// whole, so no caller sees one without the other). The script is atomic,
+// so parallel guesses run one after the other and no more than max are
+// ever compared. The compare is of keyed hashes (HMACs an attacker cannot
 // compute), and Lua 5.1 interns strings, so it is a pointer compare.
 // Links stored before the code field existed are read from their json.
 //
@@ -152,29 +150,27 @@ return {2, before, queue(KEYS[2], KEYS[3], 3, 1)}
 // code hash (base64), consumed_at, verdict, handoff json, handoff exp
 // (ns), handoff pxat (ms), then the outbox from ARGV[9]: its first group
 // is queued with a consumption, its second when a wrong code uses the
-// last try. Result: {status, link json, jobs dropped, attempts}; status
-// 4 is a wrong code; when the attempt was counted (2, 4), the json is from
-// before it and attempts is the count after it.
+// last try. Result: {status, link fields, jobs dropped, attempts};
+// status 4 is a wrong code; when the attempt was counted (2, 4), the
+// fields are from before it and attempts is the count after it.
 var codeScript = goredis.NewScript(luaLib + luaQueue + `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
-if not pending(KEYS[1], ARGV[1]) then return {1, redis.call('HGET', KEYS[1], 'json')} end
-local n = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
-if n >= tonumber(ARGV[2]) then return {3, redis.call('HGET', KEYS[1], 'json')} end
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-local code = redis.call('HGET', KEYS[1], 'code')
-if not code then code = cjson.decode(redis.call('HGET', KEYS[1], 'json')).code_hash end
+local f = link(KEYS[1])
+if not f[1] then return {0} end
+if not pending(f, ARGV[1]) then return {1, f} end
+local n = tonumber(f[7])
+if n >= tonumber(ARGV[2]) then return {3, f} end
+local code = f[11]
+if not code then code = cjson.decode(f[1]).code_hash end
 if code ~= ARGV[3] then
+  redis.call('HSET', KEYS[1], 'attempts', n + 1)
   local d = 0
   if n + 1 >= tonumber(ARGV[2]) then d = queue(KEYS[3], KEYS[4], 9, 2) end
-  local _, before = build(KEYS[1])
-  return {4, before, d, n + 1}
+  return {4, f, d, n + 1}
 end
-redis.call('HSET', KEYS[1], 'state', 'consumed', 'consumed_at', ARGV[4], 'verdict', ARGV[5])
-local _, before = build(KEYS[1])
-redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'attempts', n + 1, 'state', 'consumed', 'consumed_at', ARGV[4], 'verdict', ARGV[5])
 redis.call('HSET', KEYS[2], 'json', ARGV[6], 'exp', ARGV[7])
 redis.call('PEXPIREAT', KEYS[2], ARGV[8])
-return {2, before, queue(KEYS[3], KEYS[4], 9, 1), n + 1}
+return {2, f, queue(KEYS[3], KEYS[4], 9, 1), n + 1}
 `)
 
 // takeHandoffScript returns and deletes a handoff that has not expired.
@@ -189,24 +185,26 @@ return f[1]
 
 // linkByTokenScript reads the token index and the link in one round trip.
 //
-// KEYS: token. ARGV: link key prefix. Result: the link JSON, or nil.
-var linkByTokenScript = goredis.NewScript(`
+// KEYS: token. ARGV: link key prefix. Result: the link's fields, or nil.
+var linkByTokenScript = goredis.NewScript(luaLink + `
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
-return redis.call('HGET', ARGV[1] .. id, 'json')
+local f = link(ARGV[1] .. id)
+if not f[1] then return false end
+return f
 `)
 
 // linkHistoryScript reads the token index, the link and the link's
 // history summary in one round trip (Store.LinkAndHistoryByTokenHash).
 //
 // KEYS: token. ARGV: link key prefix, history key prefix. Result: nil, or
-// {link json, {history entry, ...}}.
-var linkHistoryScript = goredis.NewScript(`
+// {link fields, {history entry, ...}}.
+var linkHistoryScript = goredis.NewScript(luaLink + `
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
-local l = redis.call('HGET', ARGV[1] .. id, 'json')
-if not l then return false end
-return {l, redis.call('LRANGE', ARGV[2] .. id, 0, -1)}
+local f = link(ARGV[1] .. id)
+if not f[1] then return false end
+return {f, redis.call('LRANGE', ARGV[2] .. id, 0, -1)}
 `)
 
 // dueMailScript claims up to max due jobs, oldest first, by moving each
@@ -240,7 +238,7 @@ return out
 // number), the part after it (sent only), attempt, next due (ms), then the
 // outbox from ARGV[7], queued when the mail is given up (failed).
 // Result: {0} when there is no job, else {1, jobs dropped}.
-var finishMailScript = goredis.NewScript(luaLib + luaQueue + `
+var finishMailScript = goredis.NewScript(luaQueue + `
 local a = redis.call('HGET', KEYS[1], 'attempt')
 if not a then return {0} end
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -248,7 +246,6 @@ local d = ARGV[3]
 if ARGV[2] == 'sent' then d = ARGV[3] .. tostring(tonumber(a) + 1) .. ARGV[4] end
 if redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('HSET', KEYS[3], 'delivery', d)
-  build(KEYS[3])
 end
 local d = 0
 if ARGV[2] == 'retry' then

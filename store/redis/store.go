@@ -405,28 +405,42 @@ func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte, 
 	return nil
 }
 
-// LinkByID implements linkguard.Store.
-func (s *Store) LinkByID(ctx context.Context, id string) (*linkguard.Link, error) {
-	b, err := s.rdb.HGet(ctx, s.linkKey(id), "json").Result()
-	if errors.Is(err, goredis.Nil) {
+// linkFieldNames are the fields of a link's hash that luaLink reads, in
+// its order, for the reads that need no script.
+var linkFieldNames = []string{"json", "hl", "mid", "state", "consumed_at", "revoked_at", "attempts", "verdict", "delivery"}
+
+// link is the link whose fields f luaLink (or an HMGET of
+// linkFieldNames) read, or ErrNotFound.
+func (s *Store) link(f []any) (*linkguard.Link, error) {
+	js, ok, err := linkJSON(f)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return nil, linkguard.ErrNotFound
 	}
+	return s.decoded.link(js)
+}
+
+// LinkByID implements linkguard.Store.
+func (s *Store) LinkByID(ctx context.Context, id string) (*linkguard.Link, error) {
+	f, err := s.rdb.HMGet(ctx, s.linkKey(id), linkFieldNames...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read link %s: %w", id, err)
 	}
-	return s.decoded.link(b)
+	return s.link(f)
 }
 
 // LinkByTokenHash implements linkguard.Store.
 func (s *Store) LinkByTokenHash(ctx context.Context, h []byte) (*linkguard.Link, error) {
-	b, err := linkByTokenScript.Run(ctx, s.rdb, []string{s.tokenKey(h)}, s.prefix+prefixLink).Text()
+	f, err := linkByTokenScript.Run(ctx, s.rdb, []string{s.tokenKey(h)}, s.prefix+prefixLink).Slice()
 	if errors.Is(err, goredis.Nil) {
 		return nil, linkguard.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read link by token: %w", err)
 	}
-	return s.decoded.link(b)
+	return s.link(f)
 }
 
 var _ linkguard.LinkHistoryReader = (*Store)(nil)
@@ -441,11 +455,10 @@ func (s *Store) LinkAndHistoryByTokenHash(ctx context.Context, h []byte) (*linkg
 	if err != nil {
 		return nil, nil, fmt.Errorf("read link and history by token: %w", err)
 	}
-	var js string
-	var entries []any
+	var f, entries []any
 	ok := len(reply) == 2
 	if ok {
-		js, ok = reply[0].(string)
+		f, ok = reply[0].([]any)
 	}
 	if ok {
 		entries, ok = reply[1].([]any)
@@ -453,7 +466,7 @@ func (s *Store) LinkAndHistoryByTokenHash(ctx context.Context, h []byte) (*linkg
 	if !ok {
 		return nil, nil, fmt.Errorf("read link and history by token: unexpected reply %v", reply)
 	}
-	l, err := s.decoded.link(js)
+	l, err := s.link(f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -476,12 +489,12 @@ const (
 	resWrongCode  = 4
 )
 
-// linkResult turns a {status, json, dropped, …} reply into the Store's
+// linkResult turns a {status, fields, dropped, …} reply into the Store's
 // answer: the link as stored, and ErrNotPending when the change was
 // refused. The jobs a full webhook queue dropped are recorded on out.
-// When the change was made (done, or a wrong code counted), the json is
-// the link's from before it, and change applies to it what the script
-// changed (see scripts.go).
+// When the change was made (done, or a wrong code counted), the fields
+// are the link's from before it, and change applies to it what the
+// script changed (see scripts.go).
 func (s *Store) linkResult(reply []any, err error, out *linkguard.Outbox, change func(l *linkguard.Link, reply []any) error) (*linkguard.Link, error) {
 	if err != nil {
 		return nil, err
@@ -500,8 +513,8 @@ func (s *Store) linkResult(reply []any, err error, out *linkguard.Outbox, change
 	if len(reply) < 2 {
 		return nil, fmt.Errorf("unexpected script reply %v", reply)
 	}
-	js, _ := reply[1].(string)
-	l, err := s.decoded.link(js)
+	f, _ := reply[1].([]any)
+	l, err := s.link(f)
 	if err != nil {
 		return nil, err
 	}

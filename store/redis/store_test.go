@@ -224,9 +224,9 @@ func TestKeyPrefixIsolation(t *testing.T) {
 	}
 }
 
-// The json field holds exactly what encoding/json writes for the Link
-// (what Badger stores), through every change the scripts make, with
-// metadata that tries to confuse the layout.
+// A link's fields assemble (linkJSON) into exactly what encoding/json
+// writes for the Link (what Badger stores), through every change the
+// scripts make, with metadata that tries to confuse the layout.
 func TestLinkJSONIsEncodingJSON(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, "")
@@ -234,7 +234,7 @@ func TestLinkJSONIsEncodingJSON(t *testing.T) {
 	now := time.Now().UTC()
 	check := func(step, id string) {
 		t.Helper()
-		raw, err := rc.HGet(ctx, s.linkKey(id), "json").Result()
+		raw, err := storedJSON(ctx, rc, s.linkKey(id))
 		if err != nil {
 			t.Fatalf("%s: %v", step, err)
 		}
@@ -497,19 +497,19 @@ func TestVersionBelow(t *testing.T) {
 // TestChangeAnswersTheStoredLink: a change's scripts answer the link from
 // before the change and Go applies the change (scripts.go); what a change
 // returns must be, field for field, the link that a later read decodes
-// from the stored JSON, for every change and every verdict shape.
+// from the stored fields, for every change and every verdict shape.
 func TestChangeAnswersTheStoredLink(t *testing.T) {
 	needServer(t)
 	ctx := context.Background()
 	s := openStore(t, "")
 	stored := func(id string) *linkguard.Link {
 		t.Helper()
-		b, err := s.rdb.HGet(ctx, s.linkKey(id), "json").Bytes()
+		b, err := storedJSON(ctx, s.rdb, s.linkKey(id))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var l linkguard.Link
-		if err := json.Unmarshal(b, &l); err != nil {
+		if err := json.Unmarshal([]byte(b), &l); err != nil {
 			t.Fatal(err)
 		}
 		return &l
@@ -568,8 +568,9 @@ func TestChangeAnswersTheStoredLink(t *testing.T) {
 // December 2026 (testdata/link-2026-12-02.json, HGETALL of a link with
 // metadata, a requester and a bound browser; never regenerate it: it is
 // the format later versions must still read and change) is read by id
-// and by token, counts a wrong code, and is consumed by the right one,
-// its json rebuilt as encoding/json writes it.
+// and by token, counts a wrong code, and is consumed by the right one;
+// it then reads as encoding/json writes the consumed link, assembled
+// from its parts, its json field left as issued.
 func TestReadsTodaysRecords(t *testing.T) {
 	needServer(t)
 	ctx := context.Background()
@@ -615,7 +616,28 @@ func TestReadsTodaysRecords(t *testing.T) {
 	}
 	want.State, want.ConsumedAt, want.CodeAttempts, want.Verdict = linkguard.Consumed, at, 2, &v
 	wantJSON, _ := json.Marshal(&want)
-	if b, _ := s.rdb.HGet(ctx, s.linkKey(want.ID), "json").Result(); b != string(wantJSON) {
-		t.Fatalf("stored json after the consumption:\n%s\nwant\n%s", b, wantJSON)
+	f, err := s.rdb.HMGet(ctx, s.linkKey(want.ID), linkFieldNames...).Result()
+	if js, _, _ := linkJSON(f); err != nil || js != string(wantJSON) {
+		t.Fatalf("the consumed link assembles as\n%s\nwant\n%s", js, wantJSON)
 	}
+	if got, err := s.LinkByID(ctx, want.ID); err != nil || !reflect.DeepEqual(got, &want) {
+		t.Fatalf("LinkByID after the consumption: %+v, %v", got, err)
+	}
+	if b, _ := s.rdb.HGet(ctx, s.linkKey(want.ID), "json").Result(); b != fields["json"] {
+		t.Fatalf("field json changed:\n%s\nwant it as issued\n%s", b, fields["json"])
+	}
+}
+
+// storedJSON is the JSON that the link at key assembles to, read without
+// the Store.
+func storedJSON(ctx context.Context, rc goredis.UniversalClient, key string) (string, error) {
+	f, err := rc.HMGet(ctx, key, linkFieldNames...).Result()
+	if err != nil {
+		return "", err
+	}
+	js, ok, err := linkJSON(f)
+	if err == nil && !ok {
+		err = goredis.Nil
+	}
+	return js, err
 }

@@ -282,15 +282,19 @@ func (s *Store) ScanLinks(ctx context.Context, fn func(*linkguard.Link) error) e
 			return nil
 		}
 		seen[k] = true
-		b, err := s.rdb.HGet(ctx, k, "json").Bytes()
-		if err == goredis.Nil {
-			return nil
-		}
+		f, err := s.rdb.HMGet(ctx, k, linkFieldNames...).Result()
 		if err != nil {
 			return fmt.Errorf("scan links: %w", err)
 		}
+		js, ok, err := linkJSON(f)
+		if err != nil {
+			return fmt.Errorf("scan links: %s: %w", k, err)
+		}
+		if !ok {
+			return nil
+		}
 		var l linkguard.Link
-		if err := json.Unmarshal(b, &l); err != nil {
+		if err := json.Unmarshal([]byte(js), &l); err != nil {
 			return fmt.Errorf("scan links: %s: %w", k, err)
 		}
 		if err := fn(&l); err != nil {

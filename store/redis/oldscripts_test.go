@@ -1,0 +1,62 @@
+package redis
+
+import goredis "github.com/redis/go-redis/v9"
+
+// oldCodeScript is codeScript as the versions before 2 December 2026 ran
+// it (commit 071abb1): it reads and rebuilds the link's json field on
+// every change. TestRollingUpgrade runs it as an old instance would,
+// beside this version, on one Redis. Never update it.
+var oldCodeScript = goredis.NewScript(`
+local function pending(k, at)
+  local f = redis.call('HMGET', k, 'state', 'exp')
+  return f[1] == 'pending' and at < f[2]
+end
+local function build(k)
+  local f = redis.call('HMGET', k, 'json', 'hl', 'mid', 'state', 'consumed_at', 'revoked_at', 'attempts', 'verdict', 'delivery')
+  local s = string.sub(f[1], 1, tonumber(f[2])) .. ',"state":"' .. f[4] .. '"' .. f[3]
+  if f[5] ~= '' then s = s .. ',"consumed_at":' .. f[5] end
+  if f[6] ~= '' then s = s .. ',"revoked_at":' .. f[6] end
+  if f[7] ~= '0' then s = s .. ',"code_attempts":' .. f[7] end
+  if f[8] ~= '' then s = s .. ',"verdict":' .. f[8] end
+  if f[9] ~= '' then s = s .. ',"delivery":' .. f[9] end
+  s = s .. '}'
+  redis.call('HSET', k, 'json', s)
+  return s, f[1]
+end
+local function queue(kq, kl, i, g)
+  local prefix, max, keep = ARGV[i], tonumber(ARGV[i+1]), tonumber(ARGV[i+2])
+  local j = i + 3
+  if g == 2 then j = j + 1 + 5 * tonumber(ARGV[j]) end
+  local n = tonumber(ARGV[j])
+  if n == 0 then return 0 end
+  if max > 0 and redis.call('ZCARD', kq) >= max then return n end
+  for k = j + 1, j + 5 * n, 5 do
+    if redis.call('SET', prefix .. ARGV[k], ARGV[k+1], 'NX') then
+      redis.call('ZADD', kq, ARGV[k+2], ARGV[k])
+      if ARGV[k+4] == '1' then redis.call('ZADD', kl, ARGV[k+3], ARGV[k]) end
+    end
+  end
+  local over = redis.call('ZCARD', kl) - keep
+  if over > 0 then redis.call('ZREMRANGEBYRANK', kl, 0, over - 1) end
+  return 0
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+if not pending(KEYS[1], ARGV[1]) then return {1, redis.call('HGET', KEYS[1], 'json')} end
+local n = tonumber(redis.call('HGET', KEYS[1], 'attempts'))
+if n >= tonumber(ARGV[2]) then return {3, redis.call('HGET', KEYS[1], 'json')} end
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+local code = redis.call('HGET', KEYS[1], 'code')
+if not code then code = cjson.decode(redis.call('HGET', KEYS[1], 'json')).code_hash end
+if code ~= ARGV[3] then
+  local d = 0
+  if n + 1 >= tonumber(ARGV[2]) then d = queue(KEYS[3], KEYS[4], 9, 2) end
+  local _, before = build(KEYS[1])
+  return {4, before, d, n + 1}
+end
+redis.call('HSET', KEYS[1], 'state', 'consumed', 'consumed_at', ARGV[4], 'verdict', ARGV[5])
+local _, before = build(KEYS[1])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'json', ARGV[6], 'exp', ARGV[7])
+redis.call('PEXPIREAT', KEYS[2], ARGV[8])
+return {2, before, queue(KEYS[3], KEYS[4], 9, 1), n + 1}
+`)
