@@ -258,33 +258,48 @@ end
 return {1, d}
 `)
 
-// visitScript records one visit in its link's ring of views or of
-// decisions (the newest max are kept), appends its entry to the link's
-// history summary (the newest hmax are kept), and lets both expire with
-// the link.
+// visitsScript records visits, each in its link's ring of views or of
+// decisions (the newest max are kept), appends each one's entry to its
+// link's history summary (the newest hmax are kept), and lets both
+// expire with the link. One call records a chunk of the visit writer's
+// batch, so Redis writes its AOF (and fsyncs) once for the chunk, not
+// once per event-loop turn that reads a part of a pipeline.
 //
-// KEYS: ring (views or decisions), history, link, webhook queue, recent
-// list. ARGV: score (ms), visit json, max, fallback pxat (ms), history
-// entry json, hmax, then the outbox from ARGV[7] (the visit's event).
-// Result: the jobs dropped by a full webhook queue.
-var visitScript = goredis.NewScript(luaQueue + `
-redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-local n = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
-if n > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1) end
-redis.call('RPUSH', KEYS[2], ARGV[5])
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[6]), -1)
-local t = redis.call('PTTL', KEYS[3])
-if t > 0 then
-  redis.call('PEXPIRE', KEYS[1], t)
-  redis.call('PEXPIRE', KEYS[2], t)
-else
-  redis.call('PEXPIREAT', KEYS[1], ARGV[4])
-  redis.call('PEXPIREAT', KEYS[2], ARGV[4])
+// A ring or summary gets its expiry when it has none (the link's keys
+// expire at a fixed time), so a visit to a link that has some writes
+// two commands to the AOF, not four.
+//
+// KEYS: webhook queue, recent list, then per visit: ring, history, link.
+// ARGV: per visit: score (ms), visit json, max, fallback pxat (ms),
+// history entry json, hmax, then its outbox (Store.appendOutbox: the
+// visit's event). Result: the jobs dropped by a full webhook queue.
+var visitsScript = goredis.NewScript(luaQueue + `
+local function expire(k, lk, at)
+  if redis.call('PTTL', k) >= 0 then return end
+  local t = redis.call('PTTL', lk)
+  if t > 0 then redis.call('PEXPIRE', k, t) else redis.call('PEXPIREAT', k, at) end
 end
-return queue(KEYS[4], KEYS[5], 7, 1)
+local i, k, dropped = 1, 3, 0
+while i <= #ARGV do
+  local ring, hist, lk = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  redis.call('ZADD', ring, ARGV[i], ARGV[i + 1])
+  local n = redis.call('ZCARD', ring) - tonumber(ARGV[i + 2])
+  if n > 0 then redis.call('ZREMRANGEBYRANK', ring, 0, n - 1) end
+  if redis.call('RPUSH', hist, ARGV[i + 4]) > tonumber(ARGV[i + 5]) then
+    redis.call('LTRIM', hist, -tonumber(ARGV[i + 5]), -1)
+  end
+  expire(ring, lk, ARGV[i + 3])
+  expire(hist, lk, ARGV[i + 3])
+  dropped = dropped + queue(KEYS[1], KEYS[2], i + 6, 1)
+  local j = i + 9
+  j = j + 1 + 5 * tonumber(ARGV[j])
+  i = j + 1 + 5 * tonumber(ARGV[j])
+  k = k + 3
+end
+return dropped
 `)
 
 // allScripts are loaded at Open, so that pipelined EVALSHA (the visit
 // writer) finds them.
 var allScripts = []*goredis.Script{createScript, consumeScript, revokeScript, codeScript,
-	takeHandoffScript, linkByTokenScript, linkHistoryScript, dueMailScript, finishMailScript, visitScript}
+	takeHandoffScript, linkByTokenScript, linkHistoryScript, dueMailScript, finishMailScript, visitsScript}

@@ -30,35 +30,47 @@ func (s *Store) AddVisit(ctx context.Context, v *linkguard.Visit) error {
 // DroppedVisits is how many visits were dropped because the queue was full.
 func (s *Store) DroppedVisits() uint64 { return s.visits.Dropped() }
 
-// writeVisits sends a batch as pipelined EVALSHAs. When Redis has lost
-// its script cache (a restart, SCRIPT FLUSH) the script is loaded again
-// and the refused visits are sent once more.
+// visitChunk is the most visits one visitsScript call records: Redis
+// runs a call whole, so a chunk bounds how long it waits for the rest.
+const visitChunk = 64
+
+// writeVisits sends a batch as pipelined calls of visitsScript, a chunk
+// of visits each. When Redis has lost its script cache (a restart, SCRIPT
+// FLUSH) the script is loaded again and the refused chunks are sent once
+// more.
 func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 	type call struct {
 		keys []string
 		args []any
+		n    int
 	}
-	calls := make([]call, 0, len(batch))
-	for _, v := range batch {
-		b, err := linkguard.EncodeVisit(v)
-		if err != nil {
-			return err
+	var calls []call
+	for len(batch) > 0 {
+		chunk := batch[:min(len(batch), visitChunk)]
+		batch = batch[len(chunk):]
+		c := call{keys: make([]string, 2, 2+3*len(chunk)), args: make([]any, 0, 12*len(chunk)), n: len(chunk)}
+		c.keys[0], c.keys[1] = s.prefix+keyWebhookDue, s.prefix+keyWebhookList
+		for _, v := range chunk {
+			b, err := linkguard.EncodeVisit(v)
+			if err != nil {
+				return err
+			}
+			past, err := json.Marshal(v.Past())
+			if err != nil {
+				return err
+			}
+			ring, max := s.visitKey(v.LinkID), linkguard.KeptViews
+			if v.IsDecision() {
+				ring, max = s.decidedKey(v.LinkID), linkguard.KeptDecisions
+			}
+			c.keys = append(c.keys, ring, s.historyKey(v.LinkID), s.linkKey(v.LinkID))
+			c.args = append(c.args, v.At.UnixMilli(), b, max,
+				v.At.Add(linkguard.VisitTTL(s.opts.Retention)).UnixMilli(), past, linkguard.HistoryLen)
+			if c.args, err = s.appendOutbox(c.args, v.Outbox); err != nil {
+				return err
+			}
 		}
-		past, err := json.Marshal(v.Past())
-		if err != nil {
-			return err
-		}
-		ring, max := s.visitKey(v.LinkID), linkguard.KeptViews
-		if v.IsDecision() {
-			ring, max = s.decidedKey(v.LinkID), linkguard.KeptDecisions
-		}
-		keys, args, err := s.outboxArgs([]string{ring, s.historyKey(v.LinkID), s.linkKey(v.LinkID)},
-			[]any{v.At.UnixMilli(), b, max,
-				v.At.Add(linkguard.VisitTTL(s.opts.Retention)).UnixMilli(), past, linkguard.HistoryLen}, v.Outbox)
-		if err != nil {
-			return err
-		}
-		calls = append(calls, call{keys: keys, args: args})
+		calls = append(calls, c)
 	}
 	// NB: the clock starts once the batch is encoded. Encoding a full
 	// batch of large decision records is CPU work that a busy machine
@@ -66,15 +78,20 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 	// and the whole batch was lost.
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
+	total := 0
+	for _, c := range calls {
+		total += c.n
+	}
 	for try := 0; try < 2 && len(calls) > 0; try++ {
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*goredis.Cmd, len(calls))
 		for i, c := range calls {
-			cmds[i] = visitScript.EvalSha(ctx, pipe, c.keys, c.args...)
+			cmds[i] = visitsScript.EvalSha(ctx, pipe, c.keys, c.args...)
 		}
 		pipe.Exec(ctx) // errors are per command, below
 		var again []call
 		var errs []error
+		lost := 0
 		for i, cmd := range cmds {
 			switch err := cmd.Err(); {
 			case err == nil:
@@ -85,24 +102,29 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 				again = append(again, calls[i])
 			default:
 				errs = append(errs, err)
+				lost += calls[i].n
 			}
 		}
 		if len(errs) > 0 {
-			return fmt.Errorf("%d of %d visits not written: %w", len(errs), len(calls), errs[0])
+			return fmt.Errorf("%d of %d visits not written: %w", lost, total, errs[0])
 		}
 		if len(again) > 0 {
 			home, err := s.scriptNode(ctx)
 			if err != nil {
 				return fmt.Errorf("load visit script: %w", err)
 			}
-			if err := visitScript.Load(ctx, home).Err(); err != nil {
+			if err := visitsScript.Load(ctx, home).Err(); err != nil {
 				return fmt.Errorf("load visit script: %w", err)
 			}
 		}
 		calls = again
 	}
 	if len(calls) > 0 {
-		return fmt.Errorf("%d visits not written: the script cache keeps losing the visit script", len(calls))
+		lost := 0
+		for _, c := range calls {
+			lost += c.n
+		}
+		return fmt.Errorf("%d visits not written: the script cache keeps losing the visit script", lost)
 	}
 	return nil
 }

@@ -45,10 +45,17 @@ return queue(KEYS[1], KEYS[2], 1, 1)
 `)
 
 // outboxArgs appends an outbox to a script's KEYS (the webhook queue and
-// the recent list) and ARGV (as luaQueue reads them): out's Jobs, then
-// its Locked.
+// the recent list) and ARGV (appendOutbox).
 func (s *Store) outboxArgs(keys []string, args []any, out *linkguard.Outbox) ([]string, []any, error) {
 	keys = append(keys, s.prefix+keyWebhookDue, s.prefix+keyWebhookList)
+	args, err := s.appendOutbox(args, out)
+	return keys, args, err
+}
+
+// appendOutbox appends an outbox to a script's ARGV as luaQueue reads
+// it: the job key prefix, the bound, the recent list's length, then out's
+// Jobs and its Locked, each a count and 5 values a job.
+func (s *Store) appendOutbox(args []any, out *linkguard.Outbox) ([]any, error) {
 	max := 0
 	if out != nil {
 		max = out.Max
@@ -62,7 +69,7 @@ func (s *Store) outboxArgs(keys []string, args []any, out *linkguard.Outbox) ([]
 			j.State = linkguard.WebhookPending
 			b, err := json.Marshal(&j)
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			listed := "0"
 			if j.Endpoint != "" {
@@ -71,7 +78,7 @@ func (s *Store) outboxArgs(keys []string, args []any, out *linkguard.Outbox) ([]
 			args = append(args, j.ID, b, j.NextAt.UnixMilli(), j.CreatedAt.UnixMilli(), listed)
 		}
 	}
-	return keys, args, nil
+	return args, nil
 }
 
 // dropped records, on out, the jobs a script's reply says it dropped.
