@@ -260,41 +260,63 @@ return {1, d}
 
 // visitsScript records visits, each in its link's ring of views or of
 // decisions (the newest max are kept), appends each one's entry to its
-// link's history summary (the newest hmax are kept), and lets both
+// link's history summary (the newest hmax are kept), and lets them
 // expire with the link. One call records a chunk of the visit writer's
-// batch, so Redis writes its AOF (and fsyncs) once for the chunk, not
-// once per event-loop turn that reads a part of a pipeline.
+// batch, grouped by link in the order they came: one ZADD, RPUSH and trim
+// a link, and one AOF write (and fsync) a chunk, not one per event-loop
+// turn that reads a part of a pipeline.
 //
-// A ring or summary gets its expiry when it has none (the link's keys
-// expire at a fixed time), so a visit to a link that has some writes
-// two commands to the AOF, not four.
+// A ring or summary gets its expiry when it has none (a link's keys
+// expire at a fixed time), so a link that has some is not given it
+// again.
 //
-// KEYS: webhook queue, recent list, then per visit: ring, history, link.
-// ARGV: per visit: score (ms), visit json, max, fallback pxat (ms),
-// history entry json, hmax, then its outbox (Store.appendOutbox: the
-// visit's event). Result: the jobs dropped by a full webhook queue.
+// KEYS: webhook queue, recent list, then per link: views ring, decisions
+// ring, history, link. ARGV: kept views, kept decisions, hmax, then per
+// link: n, fallback pxat (ms), n times {ring (v or d), score (ms), visit
+// json, history entry json}, then the n visits' outboxes
+// (Store.appendOutbox: a visit's event). Result: the jobs dropped by a
+// full webhook queue.
 var visitsScript = goredis.NewScript(luaQueue + `
 local function expire(k, lk, at)
   if redis.call('PTTL', k) >= 0 then return end
   local t = redis.call('PTTL', lk)
   if t > 0 then redis.call('PEXPIRE', k, t) else redis.call('PEXPIREAT', k, at) end
 end
-local i, k, dropped = 1, 3, 0
+local function add(ring, z, max, lk, at)
+  if #z == 0 then return end
+  redis.call('ZADD', ring, unpack(z))
+  local over = redis.call('ZCARD', ring) - max
+  if over > 0 then redis.call('ZREMRANGEBYRANK', ring, 0, over - 1) end
+  expire(ring, lk, at)
+end
+local kv, kd, hmax = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local i, k, dropped = 4, 3, 0
 while i <= #ARGV do
-  local ring, hist, lk = KEYS[k], KEYS[k + 1], KEYS[k + 2]
-  redis.call('ZADD', ring, ARGV[i], ARGV[i + 1])
-  local n = redis.call('ZCARD', ring) - tonumber(ARGV[i + 2])
-  if n > 0 then redis.call('ZREMRANGEBYRANK', ring, 0, n - 1) end
-  if redis.call('RPUSH', hist, ARGV[i + 4]) > tonumber(ARGV[i + 5]) then
-    redis.call('LTRIM', hist, -tonumber(ARGV[i + 5]), -1)
+  local n, at = tonumber(ARGV[i]), ARGV[i + 1]
+  local views, decisions, h = {}, {}, {}
+  local j = i + 2
+  for _ = 1, n do
+    local z = views
+    if ARGV[j] == 'd' then z = decisions end
+    z[#z + 1] = ARGV[j + 1]
+    z[#z + 1] = ARGV[j + 2]
+    h[#h + 1] = ARGV[j + 3]
+    j = j + 4
   end
-  expire(ring, lk, ARGV[i + 3])
-  expire(hist, lk, ARGV[i + 3])
-  dropped = dropped + queue(KEYS[1], KEYS[2], i + 6, 1)
-  local j = i + 9
-  j = j + 1 + 5 * tonumber(ARGV[j])
-  i = j + 1 + 5 * tonumber(ARGV[j])
-  k = k + 3
+  add(KEYS[k], views, kv, KEYS[k + 3], at)
+  add(KEYS[k + 1], decisions, kd, KEYS[k + 3], at)
+  if redis.call('RPUSH', KEYS[k + 2], unpack(h)) > hmax then
+    redis.call('LTRIM', KEYS[k + 2], -hmax, -1)
+  end
+  expire(KEYS[k + 2], KEYS[k + 3], at)
+  for _ = 1, n do
+    dropped = dropped + queue(KEYS[1], KEYS[2], j, 1)
+    local m = j + 3
+    m = m + 1 + 5 * tonumber(ARGV[m])
+    j = m + 1 + 5 * tonumber(ARGV[m])
+  end
+  i = j
+  k = k + 4
 end
 return dropped
 `)
