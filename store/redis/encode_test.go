@@ -51,3 +51,4 @@ func TestLinkLayout(t *testing.T) {
 		t.Fatal("an hl past the json: no error")
 	}
 }
+

@@ -534,32 +534,49 @@ func (s *Store) linkResult(reply []any, err error, out *linkguard.Outbox, change
 	return l, nil
 }
 
+// consumption is what a consumption script stores: consumed_at and the
+// verdict as the link keeps them, the handoff's JSON, and when the
+// handoff's key expires (ms; at least a second from now).
+type consumption struct {
+	consumedAt, verdict string
+	handoff             []byte
+	handoffPXAT         int64
+}
+
+// newConsumption encodes a consumption at at with verdict v and handoff
+// h. NB: the handoff carries the same verdict, but putting the verdict's
+// JSON into it as a json.RawMessage costs more (encoding/json checks and
+// copies it) than encoding it again.
+func newConsumption(at time.Time, v *fingerprint.Verdict, h *linkguard.Handoff) (*consumption, error) {
+	c := &consumption{handoffPXAT: h.ExpiresAt.UnixMilli()}
+	if min := time.Now().Add(time.Second).UnixMilli(); c.handoffPXAT < min {
+		c.handoffPXAT = min
+	}
+	var err error
+	if c.consumedAt, err = fragment(at); err != nil {
+		return nil, err
+	}
+	if c.verdict, err = fragment(v); err != nil {
+		return nil, err
+	}
+	c.handoff, err = json.Marshal(h)
+	return c, err
+}
+
 // ConsumeLink implements linkguard.Store.
 func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff, out *linkguard.Outbox) (*linkguard.Link, error) {
-	hb, err := json.Marshal(h)
+	c, err := newConsumption(at, &v, h)
 	if err != nil {
 		return nil, err
-	}
-	consumedAt, err := fragment(at)
-	if err != nil {
-		return nil, err
-	}
-	verdict, err := fragment(&v)
-	if err != nil {
-		return nil, err
-	}
-	hpx := h.ExpiresAt
-	if min := time.Now().Add(time.Second); hpx.Before(min) {
-		hpx = min
 	}
 	keys, args, err := s.outboxArgs([]string{s.linkKey(id), s.handoffKey(h.CodeHash)},
-		[]any{nanos(at), consumedAt, verdict, hb, nanos(h.ExpiresAt), hpx.UnixMilli()}, out)
+		[]any{nanos(at), c.consumedAt, c.verdict, c.handoff, nanos(h.ExpiresAt), c.handoffPXAT}, out)
 	if err != nil {
 		return nil, err
 	}
 	reply, err := consumeScript.Run(ctx, s.rdb, keys, args...).Slice()
 	l, err := s.linkResult(reply, err, out, func(l *linkguard.Link, _ []any) error {
-		return consumed(l, consumedAt, &v)
+		return consumed(l, c.consumedAt, &v)
 	})
 	if err != nil && !isStoreAnswer(err) {
 		return nil, fmt.Errorf("consume link %s: %w", id, err)
@@ -592,25 +609,13 @@ func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time, out *li
 // (and, with appendfsync always, one fsync) whether the code is right or
 // wrong.
 func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte, max int, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff, out *linkguard.Outbox) (*linkguard.Link, error) {
-	hb, err := json.Marshal(h)
+	c, err := newConsumption(at, &v, h)
 	if err != nil {
 		return nil, err
-	}
-	consumedAt, err := fragment(at)
-	if err != nil {
-		return nil, err
-	}
-	verdict, err := fragment(&v)
-	if err != nil {
-		return nil, err
-	}
-	hpx := h.ExpiresAt
-	if min := time.Now().Add(time.Second); hpx.Before(min) {
-		hpx = min
 	}
 	keys, args, err := s.outboxArgs([]string{s.linkKey(id), s.handoffKey(h.CodeHash)},
-		[]any{nanos(at), max, base64.StdEncoding.EncodeToString(codeHash), consumedAt, verdict, hb,
-			nanos(h.ExpiresAt), hpx.UnixMilli()}, out)
+		[]any{nanos(at), max, base64.StdEncoding.EncodeToString(codeHash), c.consumedAt, c.verdict, c.handoff,
+			nanos(h.ExpiresAt), c.handoffPXAT}, out)
 	if err != nil {
 		return nil, err
 	}
@@ -625,7 +630,7 @@ func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte,
 		}
 		l.CodeAttempts = int(n)
 		if status, _ := reply[0].(int64); status == resDone {
-			return consumed(l, consumedAt, &v)
+			return consumed(l, c.consumedAt, &v)
 		}
 		return nil
 	})
