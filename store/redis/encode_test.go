@@ -51,4 +51,3 @@ func TestLinkLayout(t *testing.T) {
 		t.Fatal("an hl past the json: no error")
 	}
 }
-
