@@ -108,7 +108,8 @@ func appendPart(b []byte, name, v string) []byte {
 
 // linkJSON is the JSON of the link whose fields f luaLink read (json,
 // hl, mid, state, consumed_at, revoked_at, attempts, verdict, delivery,
-// …), or ok false when there is no such link.
+// …; or json alone, when it is the whole link), or ok false when there
+// is no such link.
 func linkJSON(f []any) (js string, ok bool, err error) {
 	str := func(i int) string {
 		if i < len(f) {
@@ -119,6 +120,9 @@ func linkJSON(f []any) (js string, ok bool, err error) {
 	}
 	if len(f) == 0 || f[0] == nil {
 		return "", false, nil
+	}
+	if len(f) == 1 {
+		return str(0), true, nil
 	}
 	head := str(0)
 	hl, err := strconv.Atoi(str(1))

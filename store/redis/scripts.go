@@ -16,22 +16,34 @@ import goredis "github.com/redis/go-redis/v9"
 // sent (changed, in store.go), so that the verdict a consumption stores
 // is not decoded again from JSON.
 
-// luaLink reads a link's hash: the fields Go assembles the link from
-// (linkFields; json is the Link as issued, the others are its changing
-// parts), then the fields named in extra (the change scripts check exp
-// and code). A missing link reads as all false. NB: a read costs Redis
-// about 0.4 µs a field it returns (each becomes a Lua string, then a
-// reply), so reads ask for no more.
+// luaLink reads links. link(k, ...) reads the fields Go assembles a
+// link from (linkJSON; json is the Link as issued, the others are its
+// changing parts), then the fields named after k (the change scripts
+// check exp and code); a missing link reads as all false. read(k) is what
+// the read scripts answer: {json} while json is the whole link, else
+// link(k), or false when there is no link.
 //
-// NB: the scripts change only the parts and never rewrite json, which
-// cost more than the rest of a consumption (the verdict was written
-// twice, and Lua hashes every string it makes). Versions before 2
-// December 2026 rebuilt json on every change and read a link from json
-// alone; they read a link that this version changed as it was issued
-// (docs/redis.md, Upgrading).
+// NB: the scripts that run on a request (a consumption, a code attempt,
+// a revocation) change only the parts, and mark the link stale instead
+// of rewriting json: rebuilding it cost more than the rest of a
+// consumption (the verdict was written twice, and Lua hashes every
+// string it makes). A read of a stale link reads its nine fields, a
+// fresh one's only two: each field costs Redis about 0.4 µs (a Lua
+// string, then a reply), and most reads (landing pages) are of pending
+// links. The mail job's change of the delivery, once a link, off the
+// request path, rebuilds json (build), so a mailed link stays fresh.
+// Versions before 2 December 2026 read a link from json alone: they read
+// a stale link as it was before its first change here (docs/redis.md,
+// Upgrading); their own changes rebuild json, so it is right for both.
 const luaLink = `
 local function link(k, ...)
   return redis.call('HMGET', k, 'json', 'hl', 'mid', 'state', 'consumed_at', 'revoked_at', 'attempts', 'verdict', 'delivery', ...)
+end
+local function read(k)
+  local f = redis.call('HMGET', k, 'json', 'stale')
+  if not f[1] then return false end
+  if f[2] then return link(k) end
+  return {f[1]}
 end
 `
 
@@ -45,6 +57,23 @@ local function current(k)
 end
 local function pending(f, at)
   return f[4] == 'pending' and at < f[10]
+end
+`
+
+// luaBuild rebuilds field json from the parts, in the order and form
+// that encoding/json writes a Link (linkParts.assemble is the same in
+// Go), for finishMailScript. A stale link stays marked stale (its json
+// is whole again, but a reader reading its fields gets the same link).
+const luaBuild = `
+local function build(k)
+  local f = link(k)
+  local s = string.sub(f[1], 1, tonumber(f[2])) .. ',"state":"' .. f[4] .. '"' .. f[3]
+  if f[5] ~= '' then s = s .. ',"consumed_at":' .. f[5] end
+  if f[6] ~= '' then s = s .. ',"revoked_at":' .. f[6] end
+  if f[7] ~= '0' then s = s .. ',"code_attempts":' .. f[7] end
+  if f[8] ~= '' then s = s .. ',"verdict":' .. f[8] end
+  if f[9] ~= '' then s = s .. ',"delivery":' .. f[9] end
+  redis.call('HSET', k, 'json', s .. '}')
 end
 `
 
@@ -93,7 +122,7 @@ if old and old ~= ARGV[1] then
   local ok = ARGV[15] .. old
   local f = redis.call('HMGET', ok, 'state', 'exp')
   if f[1] == 'pending' and ARGV[13] < f[2] then
-    redis.call('HSET', ok, 'state', 'revoked', 'revoked_at', ARGV[14])
+    redis.call('HSET', ok, 'state', 'revoked', 'revoked_at', ARGV[14], 'stale', '1')
   end
 end
 redis.call('DEL', KEYS[1])
@@ -122,7 +151,7 @@ var consumeScript = goredis.NewScript(luaLib + luaQueue + `
 local f = current(KEYS[1])
 if not f[1] then return {0} end
 if not pending(f, ARGV[1]) then return {1, f} end
-redis.call('HSET', KEYS[1], 'state', 'consumed', 'consumed_at', ARGV[2], 'verdict', ARGV[3])
+redis.call('HSET', KEYS[1], 'state', 'consumed', 'consumed_at', ARGV[2], 'verdict', ARGV[3], 'stale', '1')
 redis.call('HSET', KEYS[2], 'json', ARGV[4], 'exp', ARGV[5])
 redis.call('PEXPIREAT', KEYS[2], ARGV[6])
 return {2, f, queue(KEYS[3], KEYS[4], 7, 1)}
@@ -136,7 +165,7 @@ var revokeScript = goredis.NewScript(luaLib + luaQueue + `
 local f = current(KEYS[1])
 if not f[1] then return {0} end
 if not pending(f, ARGV[1]) then return {1, f} end
-redis.call('HSET', KEYS[1], 'state', 'revoked', 'revoked_at', ARGV[2])
+redis.call('HSET', KEYS[1], 'state', 'revoked', 'revoked_at', ARGV[2], 'stale', '1')
 return {2, f, queue(KEYS[2], KEYS[3], 3, 1)}
 `)
 
@@ -168,12 +197,12 @@ if n >= tonumber(ARGV[2]) then return {3, f} end
 local code = f[11]
 if not code then code = cjson.decode(f[1]).code_hash end
 if code ~= ARGV[3] then
-  redis.call('HSET', KEYS[1], 'attempts', n + 1)
+  redis.call('HSET', KEYS[1], 'attempts', n + 1, 'stale', '1')
   local d = 0
   if n + 1 >= tonumber(ARGV[2]) then d = queue(KEYS[3], KEYS[4], 9, 2) end
   return {4, f, d, n + 1}
 end
-redis.call('HSET', KEYS[1], 'attempts', n + 1, 'state', 'consumed', 'consumed_at', ARGV[4], 'verdict', ARGV[5])
+redis.call('HSET', KEYS[1], 'attempts', n + 1, 'state', 'consumed', 'consumed_at', ARGV[4], 'verdict', ARGV[5], 'stale', '1')
 redis.call('HSET', KEYS[2], 'json', ARGV[6], 'exp', ARGV[7])
 redis.call('PEXPIREAT', KEYS[2], ARGV[8])
 return {2, f, queue(KEYS[3], KEYS[4], 9, 1), n + 1}
@@ -191,25 +220,23 @@ return f[1]
 
 // linkByTokenScript reads the token index and the link in one round trip.
 //
-// KEYS: token. ARGV: link key prefix. Result: the link's fields, or nil.
+// KEYS: token. ARGV: link key prefix. Result: read's answer, or nil.
 var linkByTokenScript = goredis.NewScript(luaLink + `
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
-local f = link(ARGV[1] .. id)
-if not f[1] then return false end
-return f
+return read(ARGV[1] .. id)
 `)
 
 // linkHistoryScript reads the token index, the link and the link's
 // history summary in one round trip (Store.LinkAndHistoryByTokenHash).
 //
 // KEYS: token. ARGV: link key prefix, history key prefix. Result: nil, or
-// {link fields, {history entry, ...}}.
+// {read's answer, {history entry, ...}}.
 var linkHistoryScript = goredis.NewScript(luaLink + `
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
-local f = link(ARGV[1] .. id)
-if not f[1] then return false end
+local f = read(ARGV[1] .. id)
+if not f then return false end
 return {f, redis.call('LRANGE', ARGV[2] .. id, 0, -1)}
 `)
 
@@ -244,7 +271,7 @@ return out
 // number), the part after it (sent only), attempt, next due (ms), then the
 // outbox from ARGV[7], queued when the mail is given up (failed).
 // Result: {0} when there is no job, else {1, jobs dropped}.
-var finishMailScript = goredis.NewScript(luaQueue + `
+var finishMailScript = goredis.NewScript(luaLink + luaBuild + luaQueue + `
 local a = redis.call('HGET', KEYS[1], 'attempt')
 if not a then return {0} end
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -252,6 +279,7 @@ local d = ARGV[3]
 if ARGV[2] == 'sent' then d = ARGV[3] .. tostring(tonumber(a) + 1) .. ARGV[4] end
 if redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('HSET', KEYS[3], 'delivery', d)
+  build(KEYS[3])
 end
 local d = 0
 if ARGV[2] == 'retry' then

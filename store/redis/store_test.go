@@ -226,7 +226,10 @@ func TestKeyPrefixIsolation(t *testing.T) {
 
 // A link's fields assemble (linkJSON) into exactly what encoding/json
 // writes for the Link (what Badger stores), through every change the
-// scripts make, with metadata that tries to confuse the layout.
+// scripts make, with metadata that tries to confuse the layout; and the
+// reads by token (which take json alone while the link is not stale)
+// answer the same link. A link whose only change is its mail's stays
+// fresh, its json rebuilt.
 func TestLinkJSONIsEncodingJSON(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, "")
@@ -245,6 +248,12 @@ func TestLinkJSONIsEncodingJSON(t *testing.T) {
 		want, _ := json.Marshal(l)
 		if raw != string(want) {
 			t.Fatalf("%s: stored\n%s\nencoding/json\n%s", step, raw, want)
+		}
+		if got, err := s.LinkByTokenHash(ctx, l.TokenHash); err != nil || !reflect.DeepEqual(got, l) {
+			t.Fatalf("%s: LinkByTokenHash %+v, %v\nwant %+v", step, got, err, l)
+		}
+		if got, _, err := s.LinkAndHistoryByTokenHash(ctx, l.TokenHash); err != nil || !reflect.DeepEqual(got, l) {
+			t.Fatalf("%s: LinkAndHistoryByTokenHash %+v, %v\nwant %+v", step, got, err, l)
 		}
 	}
 	l := storetest.NewLink(t, now, "fam")
@@ -291,6 +300,18 @@ func TestLinkJSONIsEncodingJSON(t *testing.T) {
 	s.CreateLink(ctx, r, nil, nil)
 	s.RevokeLink(ctx, r.ID, now, nil)
 	check("revoked", r.ID)
+
+	m := storetest.NewLink(t, now, "fam4")
+	s.CreateLink(ctx, m, []byte("mail"), nil)
+	s.DueMail(ctx, now.Add(time.Second), time.Minute, 10)
+	if err := s.MarkMailSent(ctx, m.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	check("mailed", m.ID)
+	f, _ := rc.HMGet(ctx, s.linkKey(m.ID), "json", "stale").Result()
+	if want, _ := storedJSON(ctx, rc, s.linkKey(m.ID)); f[0] != want || f[1] != nil {
+		t.Fatalf("a mailed link: json %v, stale %v; want its whole JSON, not stale", f[0], f[1])
+	}
 }
 
 // Every key of a link expires at expiry + retention; a handoff at its own

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -61,7 +62,7 @@ func TestRollingUpgrade(t *testing.T) {
 	if st := old(a, []byte("wrong")); st != resWrongCode {
 		t.Fatalf("old instance, wrong code: status %d", st)
 	}
-	if got, err := s.LinkByID(ctx, a.ID); err != nil || got.CodeAttempts != 1 || got.State != linkguard.Pending {
+	if got, err := s.LinkByTokenHash(ctx, a.TokenHash); err != nil || got.CodeAttempts != 1 || got.State != linkguard.Pending {
 		t.Fatalf("after an old instance's wrong code: %+v, %v", got, err)
 	}
 	if st := old(a, a.CodeHash); st != resDone {
@@ -71,8 +72,26 @@ func TestRollingUpgrade(t *testing.T) {
 	if err != nil || got.State != linkguard.Consumed || got.CodeAttempts != 2 || !got.ConsumedAt.Equal(now) || got.Verdict.Score != 1 {
 		t.Fatalf("after an old instance's consumption: %+v, %v", got, err)
 	}
+	if byToken, err := s.LinkByTokenHash(ctx, a.TokenHash); err != nil || !reflect.DeepEqual(byToken, got) {
+		t.Fatalf("by token after an old instance's consumption: %+v, %v", byToken, err)
+	}
 	if _, err := s.ConsumeWithCode(ctx, a.ID, a.CodeHash, 5, now, v, hb(a), nil); err != linkguard.ErrNotPending {
 		t.Fatalf("consumed by an old instance, then the code here: %v", err)
+	}
+
+	// A link changed here (stale), then by an old instance, which
+	// rebuilds json: read right by both.
+	d := issue("d")
+	s.ConsumeWithCode(ctx, d.ID, []byte("wrong"), 5, now, v, hb(d), nil)
+	if st := old(d, d.CodeHash); st != resDone {
+		t.Fatalf("old instance, right code after a wrong one here: status %d", st)
+	}
+	got, err = s.LinkByTokenHash(ctx, d.TokenHash)
+	if err != nil || got.State != linkguard.Consumed || got.CodeAttempts != 2 {
+		t.Fatalf("changed here, then by an old instance: %+v, %v", got, err)
+	}
+	if js, _ := s.rdb.HGet(ctx, s.linkKey(d.ID), "json").Result(); js != mustJSON(t, got) {
+		t.Fatalf("an old instance's json:\n%s\nwant\n%s", js, mustJSON(t, got))
 	}
 
 	// This version consumes; an old instance reads the json as issued and
@@ -97,4 +116,13 @@ func TestRollingUpgrade(t *testing.T) {
 	if st := old(c, c.CodeHash); st != resTooMany {
 		t.Fatalf("old instance's right code after 5 wrong ones here: status %d, want %d", st, resTooMany)
 	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
