@@ -11,10 +11,12 @@ import goredis "github.com/redis/go-redis/v9"
 // 0 = no such link (or job), 1 = refused (not pending), 2 = done,
 // 3 = refused (too many code attempts), 4 = wrong code (counted).
 //
-// A link's answer is its fields (luaLink), read before the change: Go
-// assembles its JSON from them (linkFields) and applies the change it
-// sent (changed, in store.go), so that the verdict a consumption stores
-// is not decoded again from JSON.
+// A change's answer is the link as it was before the change, in the
+// form a read answers it (luaLink's read: its json, or its fields when
+// stale): Go has just read those bytes (they decode from Store.decoded
+// without work) and applies the change it sent (linkResult's change, in
+// store.go), so that the verdict a consumption stores is not decoded
+// again from JSON.
 
 // luaLink reads links. link(k, ...) reads the fields Go assembles a
 // link from (linkJSON; json is the Link as issued, the others are its
@@ -48,15 +50,20 @@ end
 `
 
 // luaLib is shared by the scripts that change a link. current(k) reads
-// its fields and exp and code (f[10], f[11]); pending(f, at) is
+// its fields and exp, code and stale (f[10] to f[12]); pending(f, at) is
 // StateAt(at) == Pending for them: the stored state is pending and at
-// (20-digit ns) is before the expiry.
+// (20-digit ns) is before the expiry; answer(f) is the link for the reply,
+// as read answers it.
 const luaLib = luaLink + `
 local function current(k)
-  return link(k, 'exp', 'code')
+  return link(k, 'exp', 'code', 'stale')
 end
 local function pending(f, at)
   return f[4] == 'pending' and at < f[10]
+end
+local function answer(f)
+  if f[12] then return f end
+  return {f[1]}
 end
 `
 
@@ -150,11 +157,11 @@ return queue(KEYS[6], KEYS[7], 20, 1)
 var consumeScript = goredis.NewScript(luaLib + luaQueue + `
 local f = current(KEYS[1])
 if not f[1] then return {0} end
-if not pending(f, ARGV[1]) then return {1, f} end
+if not pending(f, ARGV[1]) then return {1, answer(f)} end
 redis.call('HSET', KEYS[1], 'state', 'consumed', 'consumed_at', ARGV[2], 'verdict', ARGV[3], 'stale', '1')
 redis.call('HSET', KEYS[2], 'json', ARGV[4], 'exp', ARGV[5])
 redis.call('PEXPIREAT', KEYS[2], ARGV[6])
-return {2, f, queue(KEYS[3], KEYS[4], 7, 1)}
+return {2, answer(f), queue(KEYS[3], KEYS[4], 7, 1)}
 `)
 
 // revokeScript moves a pending link to revoked.
@@ -164,9 +171,9 @@ return {2, f, queue(KEYS[3], KEYS[4], 7, 1)}
 var revokeScript = goredis.NewScript(luaLib + luaQueue + `
 local f = current(KEYS[1])
 if not f[1] then return {0} end
-if not pending(f, ARGV[1]) then return {1, f} end
+if not pending(f, ARGV[1]) then return {1, answer(f)} end
 redis.call('HSET', KEYS[1], 'state', 'revoked', 'revoked_at', ARGV[2], 'stale', '1')
-return {2, f, queue(KEYS[2], KEYS[3], 3, 1)}
+return {2, answer(f), queue(KEYS[2], KEYS[3], 3, 1)}
 `)
 
 // codeScript is a typed code, checked and spent in one step: count the
@@ -191,21 +198,21 @@ return {2, f, queue(KEYS[2], KEYS[3], 3, 1)}
 var codeScript = goredis.NewScript(luaLib + luaQueue + `
 local f = current(KEYS[1])
 if not f[1] then return {0} end
-if not pending(f, ARGV[1]) then return {1, f} end
+if not pending(f, ARGV[1]) then return {1, answer(f)} end
 local n = tonumber(f[7])
-if n >= tonumber(ARGV[2]) then return {3, f} end
+if n >= tonumber(ARGV[2]) then return {3, answer(f)} end
 local code = f[11]
 if not code then code = cjson.decode(f[1]).code_hash end
 if code ~= ARGV[3] then
   redis.call('HSET', KEYS[1], 'attempts', n + 1, 'stale', '1')
   local d = 0
   if n + 1 >= tonumber(ARGV[2]) then d = queue(KEYS[3], KEYS[4], 9, 2) end
-  return {4, f, d, n + 1}
+  return {4, answer(f), d, n + 1}
 end
 redis.call('HSET', KEYS[1], 'attempts', n + 1, 'state', 'consumed', 'consumed_at', ARGV[4], 'verdict', ARGV[5], 'stale', '1')
 redis.call('HSET', KEYS[2], 'json', ARGV[6], 'exp', ARGV[7])
 redis.call('PEXPIREAT', KEYS[2], ARGV[8])
-return {2, f, queue(KEYS[3], KEYS[4], 9, 1), n + 1}
+return {2, answer(f), queue(KEYS[3], KEYS[4], 9, 1), n + 1}
 `)
 
 // takeHandoffScript returns and deletes a handoff that has not expired.
