@@ -23,7 +23,11 @@ func BenchmarkConsumeLink(b *testing.B) { storetest.BenchConsumeLink(b, openStor
 // own with appendonly yes and appendfsync always, the settings
 // docs/redis.md asks for: Redis fsyncs the AOF once per event-loop turn,
 // for all the clients served in it (a group commit, like Badger's).
-func BenchmarkConsumeLinkFsync(b *testing.B) {
+func BenchmarkConsumeLinkFsync(b *testing.B) { storetest.BenchConsumeLink(b, openFsyncStore(b)) }
+
+// openFsyncStore opens a Store on a Redis of its own with appendonly yes
+// and appendfsync always, stopped at the end of the benchmark.
+func openFsyncStore(b *testing.B) *Store {
 	needServer(b)
 	srv, err := startServer("--appendonly", "yes", "--appendfsync", "always")
 	if err != nil {
@@ -35,7 +39,7 @@ func BenchmarkConsumeLinkFsync(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	storetest.BenchConsumeLink(b, s)
+	return s
 }
 
 // BenchmarkLinkByTokenHash is the read behind every landing page.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,21 +27,7 @@ import (
 //
 //	go test ./store/redis/ -run '^$' -bench Steps -benchtime 4000x
 func BenchmarkSteps(b *testing.B) {
-	needServer(b)
-	args := []string{"--appendonly", "yes", "--appendfsync", "always"}
-	if a := os.Getenv("LG_STEPS_ARGS"); a != "" {
-		args = strings.Fields(a)
-	}
-	srv, err := startServer(args...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(srv.Stop)
-	s, err := Open(context.Background(), srv.URL, Options{Log: quietLog})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
+	s := openFsyncStore(b)
 	raw, err := os.ReadFile("testdata/perf-visit.json")
 	if err != nil {
 		b.Fatal(err)
@@ -170,17 +155,11 @@ func parallel(n int, op func(i int)) {
 
 // serverCPU is the redis-server's CPU time so far (INFO cpu).
 func serverCPU(rdb goredis.UniversalClient) time.Duration {
-	info, err := rdb.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		return 0
-	}
+	info := rdb.InfoMap(context.Background(), "cpu")
 	var sec float64
-	for _, line := range strings.Split(info, "\n") {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
-		if k == "used_cpu_user" || k == "used_cpu_sys" {
-			f, _ := strconv.ParseFloat(v, 64)
-			sec += f
-		}
+	for _, k := range []string{"used_cpu_user", "used_cpu_sys"} {
+		f, _ := strconv.ParseFloat(info.Item("CPU", k), 64)
+		sec += f
 	}
 	return time.Duration(sec * float64(time.Second))
 }

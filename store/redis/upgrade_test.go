@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"os"
 	"reflect"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
@@ -14,7 +17,8 @@ import (
 )
 
 // TestRollingUpgrade: in a rolling upgrade, instances of the version
-// before 2 December 2026 (oldCodeScript) and of this one share a Redis.
+// before 2 December 2026 (its code script is
+// testdata/codescript-2026-12-02.lua) and of this one share a Redis.
 // A link issued here and changed by an old instance (a wrong code, then
 // the right one) reads right here. A link changed here keeps its json
 // field as issued, which is all an old instance reads (docs/redis.md,
@@ -26,6 +30,11 @@ func TestRollingUpgrade(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, "")
 	now := time.Now().UTC()
+	lua, err := os.ReadFile("testdata/codescript-2026-12-02.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldCodeScript := goredis.NewScript(string(lua))
 	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 1,
 		Signals: []fingerprint.Contribution{{Signal: "code", Value: 1, Weight: 1, Reason: "typed"}}}
 	old := func(l *linkguard.Link, code []byte) int64 {

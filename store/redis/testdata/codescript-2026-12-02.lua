@@ -1,12 +1,6 @@
-package redis
-
-import goredis "github.com/redis/go-redis/v9"
-
-// oldCodeScript is codeScript as the versions before 2 December 2026 ran
-// it (commit 071abb1): it reads and rebuilds the link's json field on
-// every change. TestRollingUpgrade runs it as an old instance would,
-// beside this version, on one Redis. Never update it.
-var oldCodeScript = goredis.NewScript(`
+-- codeScript as linkguard ran it before 2 December 2026 (commit 071abb1):
+-- it reads and rebuilds the link's json field on every change.
+-- TestRollingUpgrade runs it as an old instance would. Never update it.
 local function pending(k, at)
   local f = redis.call('HMGET', k, 'state', 'exp')
   return f[1] == 'pending' and at < f[2]
@@ -59,4 +53,3 @@ redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'json', ARGV[6], 'exp', ARGV[7])
 redis.call('PEXPIREAT', KEYS[2], ARGV[8])
 return {2, before, queue(KEYS[3], KEYS[4], 9, 1), n + 1}
-`)
