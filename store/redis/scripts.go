@@ -69,18 +69,23 @@ end
 
 // luaBuild rebuilds field json from the parts, in the order and form
 // that encoding/json writes a Link (linkParts.assemble is the same in
-// Go), for finishMailScript. A stale link stays marked stale (its json
-// is whole again, but a reader reading its fields gets the same link).
+// Go), for finishMailScript; table.concat makes one string, where
+// repeated .. made (and hashed) one a part. A stale link stays marked
+// stale (its json is whole again, but a reader of its fields gets the
+// same link).
 const luaBuild = `
+local parts = {'consumed_at', 'revoked_at', 'code_attempts', 'verdict', 'delivery'}
 local function build(k)
   local f = link(k)
-  local s = string.sub(f[1], 1, tonumber(f[2])) .. ',"state":"' .. f[4] .. '"' .. f[3]
-  if f[5] ~= '' then s = s .. ',"consumed_at":' .. f[5] end
-  if f[6] ~= '' then s = s .. ',"revoked_at":' .. f[6] end
-  if f[7] ~= '0' then s = s .. ',"code_attempts":' .. f[7] end
-  if f[8] ~= '' then s = s .. ',"verdict":' .. f[8] end
-  if f[9] ~= '' then s = s .. ',"delivery":' .. f[9] end
-  redis.call('HSET', k, 'json', s .. '}')
+  local s = {string.sub(f[1], 1, tonumber(f[2])), ',"state":"', f[4], '"', f[3]}
+  for i, name in ipairs(parts) do
+    local v = f[4 + i]
+    if v ~= '' and not (name == 'code_attempts' and v == '0') then
+      s[#s + 1] = ',"' .. name .. '":' .. v
+    end
+  end
+  s[#s + 1] = '}'
+  redis.call('HSET', k, 'json', table.concat(s))
 end
 `
 

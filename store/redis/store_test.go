@@ -279,6 +279,9 @@ func TestLinkJSONIsEncodingJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("mail sent", l.ID)
+	if js, _ := rc.HGet(ctx, s.linkKey(l.ID), "json").Result(); js != mustJSON(t, mustLink(t, s, l.ID)) {
+		t.Fatalf("json rebuilt by the mail job:\n%s\nwant\n%s", js, mustJSON(t, mustLink(t, s, l.ID)))
+	}
 	if got, _ := s.LinkByID(ctx, l.ID); got.Delivery.Attempts != 2 || got.Delivery.State != "sent" || got.Delivery.LastError != "" {
 		t.Fatalf("delivery after a retry and a send: %+v", got.Delivery)
 	}
@@ -661,4 +664,13 @@ func storedJSON(ctx context.Context, rc goredis.UniversalClient, key string) (st
 		err = goredis.Nil
 	}
 	return js, err
+}
+
+func mustLink(t *testing.T, s *Store, id string) *linkguard.Link {
+	t.Helper()
+	l, err := s.LinkByID(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -34,7 +34,7 @@ func TestRollingUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	oldCodeScript := goredis.NewScript(string(lua))
+	oldCodeScript := goredis.NewScript(luaQueue + string(lua))
 	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 1,
 		Signals: []fingerprint.Contribution{{Signal: "code", Value: 1, Weight: 1, Reason: "typed"}}}
 	old := func(l *linkguard.Link, code []byte) int64 {

@@ -1,6 +1,8 @@
 -- codeScript as linkguard ran it before 2 December 2026 (commit 071abb1):
 -- it reads and rebuilds the link's json field on every change.
--- TestRollingUpgrade runs it as an old instance would. Never update it.
+-- TestRollingUpgrade runs it as an old instance would, after luaQueue
+-- (the webhook queue, which it called as the scripts still do). Never
+-- update it.
 local function pending(k, at)
   local f = redis.call('HMGET', k, 'state', 'exp')
   return f[1] == 'pending' and at < f[2]
@@ -16,23 +18,6 @@ local function build(k)
   s = s .. '}'
   redis.call('HSET', k, 'json', s)
   return s, f[1]
-end
-local function queue(kq, kl, i, g)
-  local prefix, max, keep = ARGV[i], tonumber(ARGV[i+1]), tonumber(ARGV[i+2])
-  local j = i + 3
-  if g == 2 then j = j + 1 + 5 * tonumber(ARGV[j]) end
-  local n = tonumber(ARGV[j])
-  if n == 0 then return 0 end
-  if max > 0 and redis.call('ZCARD', kq) >= max then return n end
-  for k = j + 1, j + 5 * n, 5 do
-    if redis.call('SET', prefix .. ARGV[k], ARGV[k+1], 'NX') then
-      redis.call('ZADD', kq, ARGV[k+2], ARGV[k])
-      if ARGV[k+4] == '1' then redis.call('ZADD', kl, ARGV[k+3], ARGV[k]) end
-    end
-  end
-  local over = redis.call('ZCARD', kl) - keep
-  if over > 0 then redis.call('ZREMRANGEBYRANK', kl, 0, over - 1) end
-  return 0
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 if not pending(KEYS[1], ARGV[1]) then return {1, redis.call('HGET', KEYS[1], 'json')} end
