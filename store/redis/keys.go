@@ -9,11 +9,15 @@ import (
 // of a dump (or a migration) knows the whole schema. P is Options.KeyPrefix
 // ("lg:" by default); hashes of tokens and codes are written in hex.
 //
-//	P l:<link id>        hash: the link. Field json is the Link exactly as
-//	                     encoding/json writes it (the same bytes Badger keeps
-//	                     at l/<id>: `HGET lg:l:<id> json`); the other fields
-//	                     are the parts the scripts check and rebuild json
-//	                     from (see linkParts). PEXPIREAT: expiry + retention.
+//	P l:<link id>        hash: the link. Field json is the Link as issued,
+//	                     as encoding/json writes it; hl, mid, state,
+//	                     consumed_at, revoked_at, attempts, verdict and
+//	                     delivery are its parts, which the scripts change and
+//	                     readers assemble the Link's JSON from (linkParts,
+//	                     linkJSON: the same bytes Badger keeps at l/<id>);
+//	                     exp and code are what the scripts check; stale is
+//	                     set once a part changed without json being rebuilt
+//	                     (scripts.go, luaLink). PEXPIREAT: expiry + retention.
 //	P t:<token hash>     string: link id. PEXPIREAT as the link.
 //	P f:<family>         string: id of the family's newest link (revoke-older
 //	                     index). PEXPIREAT as that link.
