@@ -360,7 +360,7 @@ func (c *Config) validate() (kit.Options, error) {
 	}
 	if c.MetricsListen != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
-			bad("metrics_listen %q: want host:port, like 127.0.0.1:9090 (LINKGUARD_METRICS_LISTEN)", c.MetricsListen)
+			bad("metrics_listen %q: want host:port, like 127.0.0.1:9464 (LINKGUARD_METRICS_LISTEN)", c.MetricsListen)
 		}
 	}
 	for i, e := range c.Admin.Emails {

@@ -27,8 +27,8 @@ import (
 
 // defaultListen is where the app listens unless -listen says otherwise:
 // dev mode's client "example" redirects there (oidc.ExampleClient). NB:
-// not 9090, where the README puts linkguard's metrics and Prometheus
-// listens by default.
+// not 9090, where Prometheus listens by default, nor 9464, where the
+// README puts linkguard's metrics.
 const defaultListen = "127.0.0.1:8090"
 
 func main() {
