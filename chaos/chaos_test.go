@@ -340,7 +340,7 @@ func newReceiver(t *testing.T) *receiver {
 // config writes the server's config file: one webhook, link.consumed.
 func (r *receiver) config(t *testing.T) string {
 	p := filepath.Join(t.TempDir(), "linkguard.yaml")
-	y := fmt.Sprintf("webhooks:\n  - url: %s/hooks\n    secret: %s\n    events: [link.consumed]\n", r.srv.URL, r.secret)
+	y := fmt.Sprintf("webhook_timeout: 2s\nwebhooks:\n  - url: %s/hooks\n    secret: %s\n    events: [link.consumed]\n", r.srv.URL, r.secret)
 	if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,8 @@ func (r *receiver) config(t *testing.T) string {
 // every consumed link exactly once per webhook-id, and of nothing else:
 // a consumption that committed, acknowledged or cut off by the SIGKILL,
 // had its event queued with it (the outbox), whatever the kill hit.
-// Deliveries claimed by a killed server wait out their lease (40 s).
+// Deliveries claimed by a killed server wait out their lease (16 s with
+// the config's 2 s webhook_timeout).
 func (r *receiver) await(t *testing.T, s *server, l *ledger) {
 	l.mu.Lock()
 	ids := append([]string(nil), l.ids...)

@@ -47,7 +47,7 @@ func (k *Kit) setupEvents(opts Options, publicURL string) error {
 		svc.Visited = k.counter.Visit
 	}
 	d, err := webhook.New(webhook.Options{Store: k.store, Endpoints: opts.Webhooks,
-		Timers: consoleOn, Emit: svc.Emit, Log: k.log})
+		Timeout: opts.WebhookTimeout, Timers: consoleOn, Emit: svc.Emit, Log: k.log})
 	if err != nil {
 		return err
 	}

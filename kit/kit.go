@@ -119,7 +119,9 @@ type Options struct {
 	Admin AdminOptions
 	// Webhooks are the endpoints told of link events (docs/webhooks.md).
 	Webhooks []webhook.Endpoint
-	Log      *slog.Logger
+	// WebhookTimeout bounds one delivery (0: webhook.DefaultTimeout).
+	WebhookTimeout time.Duration
+	Log            *slog.Logger
 }
 
 // Defaults are the options a kit runs with when none is set: what

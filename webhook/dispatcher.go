@@ -45,8 +45,8 @@ type Options struct {
 	MaxPending int
 	// Keep is how long finished deliveries stay listed (default 7 days).
 	Keep time.Duration
-	// Timeout bounds one POST (default 10s); Poll is how often the queue
-	// is looked at when nothing wakes it (default 1s).
+	// Timeout bounds one POST (default DefaultTimeout); Poll is how often
+	// the queue is looked at when nothing wakes it (default 1s).
 	Timeout, Poll time.Duration
 	// Workers is how many POSTs may run at once (default 8).
 	Workers int
@@ -86,7 +86,7 @@ func New(opts Options) (*Dispatcher, error) {
 		opts.Keep = 7 * 24 * time.Hour
 	}
 	if opts.Timeout == 0 {
-		opts.Timeout = 10 * time.Second
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.Poll == 0 {
 		opts.Poll = time.Second
@@ -216,6 +216,10 @@ func (d *Dispatcher) Wake() {
 	default:
 	}
 }
+
+// DefaultTimeout bounds one delivery unless Options.Timeout says
+// otherwise.
+const DefaultTimeout = 10 * time.Second
 
 // lease is how long a claimed job is hidden from other claimers: past
 // one POST's timeout, so a job is posted twice only after a crash.

@@ -61,6 +61,9 @@ type Config struct {
 	Admin AdminConfig `yaml:"admin"`
 	// Webhooks are the endpoints told of link events (docs/webhooks.md).
 	Webhooks []webhook.Endpoint `yaml:"webhooks"`
+	// WebhookTimeout bounds one delivery; a crash's deliveries in flight
+	// wait 3× it and 10 s more before they are sent again.
+	WebhookTimeout time.Duration `yaml:"webhook_timeout"`
 
 	Heuristics fingerprint.Config `yaml:"heuristics"`
 
@@ -130,6 +133,7 @@ func Default() Config {
 		Brand:           BrandConfig(d.Brand),
 		Log:             LogConfig{Format: "text", Level: "info"},
 		ShutdownTimeout: 10 * time.Second,
+		WebhookTimeout:  webhook.DefaultTimeout,
 		Heuristics:      *d.Heuristics,
 		OIDC:            lgoidc.DefaultConfig(),
 	}
@@ -271,7 +275,7 @@ func (c *Config) options(log *slog.Logger) (kit.Options, error) {
 		GeoIPCity: c.GeoIP.City, GeoIPASN: c.GeoIP.ASN, SMTPURL: c.Mail.SMTPURL, MailFrom: c.Mail.From,
 		Brand: web.Brand(c.Brand), TemplatesDir: c.TemplatesDir, MailTemplatesDir: c.Mail.TemplatesDir,
 		MessagesDir: c.MessagesDir, HandoffAssertion: c.Handoff.Assertion, OIDC: oidc, Log: log,
-		Admin: kit.AdminOptions{Emails: c.Admin.Emails, ConfigFile: c.file}, Webhooks: c.Webhooks,
+		Admin: kit.AdminOptions{Emails: c.Admin.Emails, ConfigFile: c.file}, Webhooks: c.Webhooks, WebhookTimeout: c.WebhookTimeout,
 	}, errors.Join(errs...)
 }
 
@@ -370,6 +374,9 @@ func (c *Config) validate() (kit.Options, error) {
 	}
 	if err := webhook.CheckEndpoints(c.Webhooks); err != nil {
 		bad("%v", err)
+	}
+	if c.WebhookTimeout < time.Second || c.WebhookTimeout > time.Minute {
+		bad("webhook_timeout %s: want 1s to 1m, like 10s", c.WebhookTimeout)
 	}
 	return opts, errors.Join(errs...)
 }

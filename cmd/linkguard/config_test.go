@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -59,6 +60,8 @@ func TestConfigErrorsNameTheProblem(t *testing.T) {
 		{"bad heuristics", "heuristics: {thresholds: {consume: 7}}\n", nil, "heuristics"},
 		{"bad admin email", "", map[string]string{"LINKGUARD_ADMIN_EMAILS": "ops@example.com, ops"}, `admin.emails[1] "ops"`},
 		{"bad webhook secret", "webhooks: [{url: https://app.example.com/hooks, secret: abc}]\n", nil, "webhooks[0].secret"},
+		{"webhook timeout too short", "webhook_timeout: 100ms\n", nil, "webhook_timeout 100ms: want 1s to 1m"},
+		{"webhook timeout too long", "webhook_timeout: 5m\n", nil, "webhook_timeout 5m0s: want 1s to 1m"},
 		{"bad webhook event", "webhooks: [{url: https://app.example.com/hooks, secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, events: [link.eaten]}]\n", nil, `unknown event type "link.eaten"`},
 	}
 	for _, c := range cases {
@@ -94,8 +97,8 @@ func TestEmptyConfigFileIsFine(t *testing.T) {
 func TestConsoleSettings(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "lg.yaml")
-	os.WriteFile(file, []byte("data_dir: "+dir+"\nadmin: {emails: [a@example.com]}\nwebhooks: [{url: https://app.example.com/hooks, secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}]\n"), 0o600)
-	cfg, _, err := loadConfig([]string{"--config", file, "--dev"}, env(map[string]string{
+	os.WriteFile(file, []byte("data_dir: "+dir+"\nadmin: {emails: [a@example.com]}\nwebhooks: [{url: https://app.example.com/hooks, secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}]\nwebhook_timeout: 3s\n"), 0o600)
+	cfg, opts, err := loadConfig([]string{"--config", file, "--dev"}, env(map[string]string{
 		"LINKGUARD_ADMIN_EMAILS": "ops@example.com, boss@example.com", "LINKGUARD_DEFAULT_LOCALE": "de",
 	}), &bytes.Buffer{})
 	if err != nil {
@@ -103,5 +106,8 @@ func TestConsoleSettings(t *testing.T) {
 	}
 	if strings.Join(cfg.Admin.Emails, " ") != "ops@example.com boss@example.com" || cfg.file != file || len(cfg.Webhooks) != 1 || cfg.DefaultLocale != "de" {
 		t.Fatalf("admin %v, file %q, webhooks %v, locale %q", cfg.Admin.Emails, cfg.file, cfg.Webhooks, cfg.DefaultLocale)
+	}
+	if opts.WebhookTimeout != 3*time.Second {
+		t.Fatalf("the kit's webhook timeout is %s, want the file's 3s", opts.WebhookTimeout)
 	}
 }

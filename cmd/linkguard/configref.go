@@ -91,6 +91,7 @@ var configDocs = []keyDoc{
 	{Key: "webhooks[].url", Doc: "where events are posted"},
 	{Key: "webhooks[].secret", Doc: "whsec_ and the base64 of 24 to 64 random bytes"},
 	{Key: "webhooks[].events", Doc: "event types sent", Default: "all but link.issued and link.revoked"},
+	{Key: "webhook_timeout", Doc: "how long one delivery may take; after a crash, deliveries in flight are sent again 3× this plus 10 s later"},
 	{Key: "heuristics.zero_click", Doc: "a visit without the device cookie may consume with no click at stage verify (docs/tuning.md)"},
 	{Key: "heuristics.automation.threshold", Doc: "weighted sum of machine marks at which the gate asks for the code"},
 	{Key: "heuristics.automation.signals", Doc: "the gate's signals by name: enabled and weight of each (docs/tuning.md)"},
