@@ -319,9 +319,10 @@ return {1, d}
 // KEYS: webhook queue, recent list, then per link: views ring, decisions
 // ring, history, link. ARGV: kept views, kept decisions, hmax, then per
 // link: n, fallback pxat (ms), n times {ring (v or d), score (ms), visit
-// json, history entry json}, then the n visits' outboxes
-// (Store.appendOutbox: a visit's event). Result: the jobs dropped by a
-// full webhook queue.
+// json, history entry json}, then the n visits' outboxes, each the
+// number of values that follow (0 for a visit without jobs, most of
+// them) and those values (Store.appendOutbox: the visit's event).
+// Result: the jobs dropped by a full webhook queue.
 var visitsScript = goredis.NewScript(luaQueue + `
 local function expire(k, lk, at)
   if redis.call('PTTL', k) >= 0 then return end
@@ -356,10 +357,9 @@ while i <= #ARGV do
   end
   expire(KEYS[k + 2], KEYS[k + 3], at)
   for _ = 1, n do
-    dropped = dropped + queue(KEYS[1], KEYS[2], j, 1)
-    local m = j + 3
-    m = m + 1 + 5 * tonumber(ARGV[m])
-    j = m + 1 + 5 * tonumber(ARGV[m])
+    local m = tonumber(ARGV[j])
+    if m > 0 then dropped = dropped + queue(KEYS[1], KEYS[2], j + 1, 1) end
+    j = j + 1 + m
   end
   i = j
   k = k + 4

@@ -94,10 +94,17 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 				c.args = append(c.args, ring, v.At.UnixMilli(), b, past)
 			}
 			for _, v := range vs {
+				if len(v.Outbox.Queued(false)) == 0 {
+					c.args = append(c.args, 0)
+					continue
+				}
+				at := len(c.args)
+				c.args = append(c.args, 0)
 				var err error
 				if c.args, err = s.appendOutbox(c.args, v.Outbox); err != nil {
 					return err
 				}
+				c.args[at] = len(c.args) - at - 1
 			}
 		}
 		calls = append(calls, c)
