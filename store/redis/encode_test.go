@@ -51,3 +51,40 @@ func TestLinkLayout(t *testing.T) {
 		t.Fatal("an hl past the json: no error")
 	}
 }
+
+// TestConsumptionHandoff: the handoff a consumption stores is what
+// encoding/json writes for it, its verdict put in from the link's
+// fragment when it is the same verdict, and encoded when not.
+func TestConsumptionHandoff(t *testing.T) {
+	at := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
+	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.25, Config: "c", Rule: "r <&>",
+		Signals: []fingerprint.Contribution{{Signal: "code", Value: 1, Weight: 1, Reason: "typed \"it\" <b>"}}}
+	h := &linkguard.Handoff{CodeHash: []byte{1}, LinkID: "lnk_1", Email: "a@example.com",
+		Metadata: json.RawMessage(`{"a":[1,2],"s":"</script>"}`), Purpose: "login", ConsumedAt: at, ExpiresAt: at.Add(time.Minute), Verdict: v}
+	other := v
+	other.Signals = append([]fingerprint.Contribution(nil), v.Signals...) // equal, but not the same
+	for _, tc := range []struct {
+		name string
+		v    fingerprint.Verdict
+		same bool
+	}{
+		{"the same verdict", v, true},
+		{"an equal copy", other, false},
+		{"another score", fingerprint.Verdict{Decision: fingerprint.Consume, Score: 1, Signals: v.Signals}, false},
+		{"no verdict", fingerprint.Verdict{}, false},
+	} {
+		if got := sameVerdict(&h.Verdict, &tc.v); got != tc.same {
+			t.Errorf("%s: sameVerdict = %v", tc.name, got)
+		}
+		c, err := newConsumption(at, &tc.v, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := mustJSON(t, h); string(c.handoff) != want {
+			t.Errorf("%s: handoff\n%s\nwant\n%s", tc.name, c.handoff, want)
+		}
+		if want := mustJSON(t, &tc.v); c.verdict != want {
+			t.Errorf("%s: the link's verdict %s, want %s", tc.name, c.verdict, want)
+		}
+	}
+}

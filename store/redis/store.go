@@ -24,6 +24,7 @@
 package redis
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -32,6 +33,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -544,9 +546,8 @@ type consumption struct {
 }
 
 // newConsumption encodes a consumption at at with verdict v and handoff
-// h. NB: the handoff carries the same verdict, but putting the verdict's
-// JSON into it as a json.RawMessage costs more (encoding/json checks and
-// copies it) than encoding it again.
+// h. The verdict is encoded once when the handoff carries the same one
+// (as the service makes them: handoffJSON).
 func newConsumption(at time.Time, v *fingerprint.Verdict, h *linkguard.Handoff) (*consumption, error) {
 	c := &consumption{handoffPXAT: h.ExpiresAt.UnixMilli()}
 	if min := time.Now().Add(time.Second).UnixMilli(); c.handoffPXAT < min {
@@ -559,8 +560,45 @@ func newConsumption(at time.Time, v *fingerprint.Verdict, h *linkguard.Handoff) 
 	if c.verdict, err = fragment(v); err != nil {
 		return nil, err
 	}
-	c.handoff, err = json.Marshal(h)
+	c.handoff, err = handoffJSON(h, v, c.verdict)
 	return c, err
+}
+
+// zeroVerdict is the JSON of a zero Verdict, as a Handoff's ends with it.
+var zeroVerdict, _ = json.Marshal(fingerprint.Verdict{})
+
+// handoffJSON is json.Marshal(h). When h carries verdict v itself (the
+// same signals, not a copy), whose JSON is vjs, it encodes h with a zero
+// verdict and puts vjs in its place, so that the verdict (most of a
+// handoff) is not encoded twice. NB: a json.RawMessage would do the same
+// with less code, and cost more than encoding the verdict again
+// (encoding/json checks and copies raw JSON).
+func handoffJSON(h *linkguard.Handoff, v *fingerprint.Verdict, vjs string) ([]byte, error) {
+	if !sameVerdict(&h.Verdict, v) {
+		return json.Marshal(h)
+	}
+	z := *h
+	z.Verdict = fingerprint.Verdict{}
+	b, err := json.Marshal(&z)
+	if err != nil {
+		return nil, err
+	}
+	tail := len(zeroVerdict) + 1 // the zero verdict and the closing brace
+	if len(b) < tail || !bytes.Equal(b[len(b)-tail:len(b)-1], zeroVerdict) || b[len(b)-1] != '}' {
+		return json.Marshal(h) // the verdict is not Handoff's last field
+	}
+	return append(append(b[:len(b)-tail], vjs...), '}'), nil
+}
+
+// sameVerdict reports whether a and b are one verdict: equal fields and
+// one slice of signals.
+func sameVerdict(a, b *fingerprint.Verdict) bool {
+	if len(a.Signals) != len(b.Signals) || len(a.Signals) > 0 && &a.Signals[0] != &b.Signals[0] {
+		return false
+	}
+	x, y := *a, *b
+	x.Signals, y.Signals = nil, nil
+	return reflect.DeepEqual(x, y)
 }
 
 // ConsumeLink implements linkguard.Store.
