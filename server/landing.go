@@ -17,8 +17,9 @@ import (
 )
 
 // pageCSP allows the page's own scripts and WebAssembly, its own
-// stylesheet and nothing else: no inline script, no outside resource but
-// the brand's logo, when it lives elsewhere. Forms post to the kit only;
+// stylesheet and nothing else: no inline script but the pages' own, each
+// by its hash (web.ScriptSources), no outside resource but the brand's
+// logo, when it lives elsewhere. Forms post to the kit only;
 // formTo adds origins a form's answer may redirect to (Chromium applies
 // form-action to every redirect that follows a form's post), each an
 // allowed redirect origin as linkguard.Origin writes it.
@@ -31,7 +32,7 @@ func pageCSP(logoURL string, formTo ...string) string {
 	for _, o := range formTo {
 		form += " " + o
 	}
-	return "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; style-src 'self'; " +
+	return "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'" + web.ScriptSources() + "; worker-src 'self'; style-src 'self'; " +
 		"img-src " + img + "; connect-src 'self'; form-action " + form + "; base-uri 'none'; frame-ancestors 'none'"
 }
 

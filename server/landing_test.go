@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/linkguard/linkguard/web"
 )
 
 // TestLinkVariants is what mail systems and readers do to a link: each
@@ -125,5 +127,19 @@ func TestScannerNotice(t *testing.T) {
 	other := h.issue(`{"email":"bob@example.com","redirect_url":"https://app.example.com/cb"}`)
 	if r := h.do("GET", "/l/"+other.Token, ""); strings.Contains(r.body, `id="lg-notice"`) {
 		t.Errorf("an unscanned link's page has the notice")
+	}
+}
+
+// TestPageCSPAllowsTheInlineScripts: every page's CSP (the login page's
+// too) lists the hash of each inline script the pages carry
+// (web.ScriptSources) and still no 'unsafe-inline'.
+func TestPageCSPAllowsTheInlineScripts(t *testing.T) {
+	if !strings.Contains(web.ScriptSources(), "'sha256-") {
+		t.Fatalf("web.ScriptSources() = %q: the fast page's script has no hash", web.ScriptSources())
+	}
+	for _, csp := range []string{pageCSP(""), pageCSP("", "https://app.example.com")} {
+		if !strings.Contains(csp, "script-src 'self' 'wasm-unsafe-eval'"+web.ScriptSources()+";") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("CSP = %q", csp)
+		}
 	}
 }

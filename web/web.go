@@ -8,6 +8,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"html/template"
@@ -29,8 +30,49 @@ import (
 	"github.com/linkguard/linkguard/web/i18n"
 )
 
-//go:embed templates static
+//go:embed templates static inline
 var embedded embed.FS
+
+// inlineScripts are the scripts that pages carry inline (web/inline), by
+// file name, and inlineSources the CSP's sources that allow exactly
+// them: one 'sha256-…' each (ScriptSources).
+var inlineScripts, inlineSources = loadInlineScripts()
+
+func loadInlineScripts() (map[string]template.JS, string) {
+	entries, err := embedded.ReadDir("inline")
+	if err != nil {
+		panic(err)
+	}
+	scripts, sources := map[string]template.JS{}, ""
+	for _, e := range entries {
+		b, err := embedded.ReadFile("inline/" + e.Name())
+		if err != nil {
+			panic(err)
+		}
+		sum := sha256.Sum256(b)
+		scripts[e.Name()] = template.JS(b)
+		sources += " 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+	}
+	return scripts, sources
+}
+
+// ScriptSources is what a page's CSP adds to script-src so that the
+// pages' inline scripts run, and no other: the hash of each (web/inline),
+// with a leading space ("" when there are none). The scripts are
+// embedded, never an operator's, so the sources are the same for every
+// Site.
+func ScriptSources() string { return inlineSources }
+
+// inline is the template function that writes an inline script's text:
+// <script>{{inline "fast.js"}}</script>, with nothing else between the
+// tags, or its hash would not match (the browser would not run it).
+func inline(name string) (template.JS, error) {
+	js, ok := inlineScripts[name]
+	if !ok {
+		return "", fmt.Errorf("no inline script %q in web/inline", name)
+	}
+	return js, nil
+}
 
 // Brand is what an operator may change of the pages' look (package brand
 // holds its defaults, shared with the mails).
@@ -98,10 +140,11 @@ func New(opts Options) (*Site, error) {
 	// others: the CSP allows no inline style.
 	s.addAsset("brand.css", []byte(":root { --accent: "+s.brand.Accent+"; }\n"))
 	t := template.New("").Funcs(template.FuncMap{
-		"asset": s.AssetURL,
-		"path":  s.Path,
-		"brand": func() Brand { return s.brand },
-		"when":  s.when,
+		"asset":  s.AssetURL,
+		"inline": inline,
+		"path":   s.Path,
+		"brand":  func() Brand { return s.brand },
+		"when":   s.when,
 		// Each language's set replaces these (see langFuncs).
 		"t":         func(id string, args ...any) string { return id },
 		"tp":        func(p linkguard.Purpose, field string) string { return field },

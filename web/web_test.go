@@ -2,6 +2,8 @@ package web
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -106,6 +108,73 @@ func TestLandingIDs(t *testing.T) {
 			if i > 0 && document[id] > 0 && !shared[id] {
 				t.Errorf("id %q both in a <template> and in the document", id)
 			}
+		}
+	}
+}
+
+// TestInlineScriptsAreAllowedByHash: every script a landing page carries
+// inline is one the CSP sources of ScriptSources allow, byte for byte
+// (a browser hashes the text between the tags); only the fast page has
+// one, before the stylesheets and after the nonce it reads; and the fast
+// page asks for no collector (no wasm_exec.js, no preload).
+func TestInlineScriptsAreAllowedByHash(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fast := range []bool{false, true} {
+		var b bytes.Buffer
+		if err := s.Render(&b, "landing.html", Landing{State: "checking", Nonce: "n0nce", ConfirmURL: "/l/x/confirm", Scripts: true, Fast: fast}); err != nil {
+			t.Fatal(err)
+		}
+		page := b.String()
+		doc, err := html.Parse(strings.NewReader(page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inline []string
+		var walk func(n *html.Node)
+		walk = func(n *html.Node) {
+			if n.Type == html.ElementNode && n.Data == "script" {
+				executable := true
+				for _, a := range n.Attr {
+					executable = executable && a.Key != "src" && !(a.Key == "type" && a.Val == "application/json")
+				}
+				if executable && n.FirstChild != nil {
+					inline = append(inline, n.FirstChild.Data)
+				}
+			}
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				walk(c)
+			}
+		}
+		walk(doc)
+		for _, js := range inline {
+			sum := sha256.Sum256([]byte(js))
+			if src := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"; !strings.Contains(ScriptSources(), src) {
+				t.Errorf("fast %v: an inline script whose hash %s is not in ScriptSources %q", fast, src, ScriptSources())
+			}
+		}
+		if !fast {
+			if len(inline) != 0 {
+				t.Errorf("the collector's page has %d inline scripts, want none", len(inline))
+			}
+			continue
+		}
+		if len(inline) != 1 {
+			t.Fatalf("the fast page has %d inline scripts, want 1", len(inline))
+		}
+		nonce, script, style := strings.Index(page, `<meta name="lg-nonce"`), strings.Index(page, "<script>"), strings.Index(page, `rel="stylesheet"`)
+		if !(nonce < script && script < style) {
+			t.Errorf("the fast page's order: nonce at %d, inline script at %d, first stylesheet at %d; want them in that order", nonce, script, style)
+		}
+		for _, bad := range []string{`<script src="` + s.AssetURL("wasm_exec.js"), `rel="preload"`} {
+			if strings.Contains(page, bad) {
+				t.Errorf("the fast page has %s", bad)
+			}
+		}
+		if !strings.Contains(page, s.AssetURL("lg.js")) {
+			t.Error("the fast page has no lg.js, which shows any answer but consumed")
 		}
 	}
 }

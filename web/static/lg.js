@@ -1,6 +1,7 @@
 // lg.js drives the landing page: it sends the collector's report to
 // /verify, shows Continue or the code form as the server asks, and follows
-// the redirect once the link is consumed. No inline script: the CSP forbids it.
+// the redirect once the link is consumed. A file, not inline: the CSP
+// allows inline only the fast page's report (web/inline/fast.js), by hash.
 (function () {
   "use strict";
   var body = document.body;
@@ -28,11 +29,14 @@
       headers: { "Content-Type": "application/json" },
       credentials: "same-origin",
       body: JSON.stringify(payload)
-    }).then(function (r) {
-      if (r.status === 400 || r.status === 429) { return r.json().then(function (e) { throw e; }); }
-      if (!r.ok) { throw new Error("status " + r.status); }
-      return r.json();
-    });
+    }).then(answer);
+  }
+
+  // answer reads a report's response: its JSON, or the error it throws.
+  function answer(r) {
+    if (r.status === 400 || r.status === 429) { return r.json().then(function (e) { throw e; }); }
+    if (!r.ok) { throw new Error("status " + r.status); }
+    return r.json();
   }
 
   // when says a server time in the reader's own words and time zone.
@@ -113,10 +117,21 @@
 
   // loadCollector instantiates the WebAssembly collector and calls then
   // once it is ready (or failed to load: the report goes without it).
+  // The fast page does not load wasm_exec.js (window.Go): it names it in
+  // data-lg-wasm-exec, and it is fetched here first.
   var loading = false;
   function loadCollector(then) {
-    var wasmURL = body.getAttribute("data-lg-wasm");
-    if (loading || !wasmURL || !window.Go || !WebAssembly || !WebAssembly.instantiateStreaming) { then(); return; }
+    var wasmURL = body.getAttribute("data-lg-wasm"), execURL = body.getAttribute("data-lg-wasm-exec");
+    if (loading || !wasmURL || !window.WebAssembly || !WebAssembly.instantiateStreaming) { then(); return; }
+    if (!window.Go && execURL) {
+      var s = document.createElement("script");
+      s.src = execURL;
+      s.onload = function () { body.removeAttribute("data-lg-wasm-exec"); loadCollector(then); };
+      s.onerror = function () { then(); };
+      document.head.appendChild(s);
+      return;
+    }
+    if (!window.Go) { then(); return; }
     loading = true;
     var go = new window.Go();
     WebAssembly.instantiateStreaming(fetch(wasmURL), go.importObject).then(function (r) {
@@ -128,10 +143,15 @@
   if (body.getAttribute("data-lg-fast") === "1") {
     // The browser that asked for the link (the server saw its device
     // cookie) needs no signals: report at once, without compiling the
-    // collector, and load it only if the server asks for more.
+    // collector, and load it only if the server asks for more. The page's
+    // inline script (web/inline/fast.js) has usually sent that report
+    // already (window.lgFast, its response) and follows a consumed answer
+    // itself: a second location.replace would ask for the redirect twice.
     started = true;
-    post("/verify", { nonce: nonce, signals: {} }).then(function (res) {
+    var sent = window.lgFast;
+    (sent ? sent.then(answer) : post("/verify", { nonce: nonce, signals: {} })).then(function (res) {
       if (res.outcome !== "consumed") { loadCollector(function () {}); }
+      if (sent && res.outcome === "consumed" && res.redirect_url) { setState("done"); return; }
       handle(res);
     }, fail);
   } else {

@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/fingerprint/fingerprinttest"
+)
+
+// TestSameBrowserNeedsNoOtherFile: the page of the browser that asked
+// reports from its inline script (web/inline/fast.js), which the CSP
+// allows by its hash: with every asset blocked (no stylesheet, no lg.js),
+// that browser is still signed in, and the report it sent is the
+// cookie's alone (no signals), as before the inline script.
+func TestSameBrowserNeedsNoOtherFile(t *testing.T) {
+	rec := &recorder{inner: fingerprinttest.Basic{}}
+	e := newEnv(t, rec)
+	l := e.issue("binding-cookie-value-0123456789")
+	ctx := e.browser(30 * time.Second)
+	e.setBinding(ctx, l.binding)
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.SetBlockedURLs, network.SetBlockedURLsParams{
+		URLPatterns: []*network.BlockPattern{{URLPattern: e.base + "/assets/*", Block: true}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(l.url)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitRedirect(ctx); err != nil {
+		t.Fatalf("%v (link %s)", err, e.state(l))
+	}
+	if s := e.state(l); s != linkguard.Consumed {
+		t.Errorf("link %s, want consumed", s)
+	}
+	in := rec.inputs()
+	if len(in) != 1 || !in[0].Binding || in[0].Report != nil || in[0].Stage != fingerprint.StageVerify {
+		t.Errorf("want one verify, with the cookie and no signals; got %d inputs, the last %+v", len(in), in[len(in)-1])
+	}
+}
+
+// confirmFirst asks the browser that asked to confirm, once, before its
+// inner rules decide: what a server that wants more than the cookie
+// answers the fast page.
+type confirmFirst struct{ recorder }
+
+func (c *confirmFirst) Decide(in *fingerprint.Input) fingerprint.Verdict {
+	v := c.recorder.Decide(in)
+	if in.Stage == fingerprint.StageVerify {
+		v.Decision = fingerprint.Confirm
+	}
+	return v
+}
+
+// TestFastPageLoadsTheCollectorWhenAsked: the fast page carries neither
+// wasm_exec.js nor the collector; when the server answers it with
+// anything but consumed, lg.js loads both, so the confirm report after
+// a click carries the collector's signals.
+func TestFastPageLoadsTheCollectorWhenAsked(t *testing.T) {
+	dec := &confirmFirst{recorder{inner: fingerprinttest.Basic{}}}
+	e := newEnv(t, dec)
+	l := e.issue("binding-cookie-value-0123456789")
+	ctx := e.browser(30 * time.Second)
+	e.setBinding(ctx, l.binding)
+	if err := chromedp.Do(ctx, chromedp.Navigate(l.url)); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := waitState(ctx, "confirm", "code", "error"); err != nil || st != "confirm" {
+		t.Fatalf("state %q, err %v; want confirm", st, err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!(window.lgCollector && window.Go)`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		t.Fatalf("the collector was not loaded after the fast page was asked to confirm: %v", err)
+	}
+	if err := humanClick(ctx, "#lg-continue"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitRedirect(ctx); err != nil {
+		t.Fatalf("%v (link %s)", err, e.state(l))
+	}
+	in := dec.inputs()
+	if last := in[len(in)-1]; last.Stage != fingerprint.StageConfirm || last.Report == nil || !last.Report.TrustedClick() {
+		t.Errorf("the confirm after the click carried no collector report: %+v", last)
+	}
+}
