@@ -10,11 +10,11 @@
     credentials: "same-origin",
     body: JSON.stringify({ nonce: m.content, signals: {} })
   }).then(function (r) {
-    if (r.ok) {
-      r.clone().json().then(function (res) {
-        if (res && res.outcome === "consumed" && res.redirect_url) { location.replace(res.redirect_url); }
-      }, function () {});
-    }
-    return r;
+    var read = r.json();
+    return read.then(function (res) {
+      if (r.ok && res && res.outcome === "consumed" && res.redirect_url) { location.replace(res.redirect_url); }
+    }, function () {}).then(function () {
+      return { status: r.status, ok: r.ok, json: function () { return read; } };
+    });
   });
 })();

@@ -145,8 +145,9 @@
     // cookie) needs no signals: report at once, without compiling the
     // collector, and load it only if the server asks for more. The page's
     // inline script (web/inline/fast.js) has usually sent that report
-    // already (window.lgFast, its response) and follows a consumed answer
-    // itself: a second location.replace would ask for the redirect twice.
+    // already (window.lgFast: its response, read) and follows a consumed
+    // answer itself: a second location.replace would ask for the
+    // redirect twice.
     started = true;
     var sent = window.lgFast;
     (sent ? sent.then(answer) : post("/verify", { nonce: nonce, signals: {} })).then(function (res) {
