@@ -241,6 +241,17 @@ func (e *env) setBinding(ctx context.Context, value string) {
 	}
 }
 
+// boundBrowser issues a link as the browser with the device cookie
+// binding asked for it, and opens a fresh browser context that holds
+// that cookie: the same browser, about to open its link.
+func (e *env) boundBrowser(binding string) (link, context.Context) {
+	e.t.Helper()
+	l := e.issue(binding)
+	ctx := e.browser(30 * time.Second)
+	e.setBinding(ctx, l.binding)
+	return l, ctx
+}
+
 // waitState waits until <body data-lg-state> is one of states, or the
 // page has left the landing page for the redirect (reported as "left").
 func waitState(ctx context.Context, states ...string) (string, error) {
@@ -290,9 +301,7 @@ func TestSameBrowserSignsInWithoutClick(t *testing.T) {
 	for name, dec := range deciders() {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, dec)
-			l := e.issue("binding-cookie-value-0123456789")
-			ctx := e.browser(30 * time.Second)
-			e.setBinding(ctx, l.binding)
+			l, ctx := e.boundBrowser("binding-cookie-value-0123456789")
 			if err := chromedp.Do(ctx, chromedp.Navigate(l.url)); err != nil {
 				t.Fatal(err)
 			}

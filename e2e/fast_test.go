@@ -20,9 +20,7 @@ import (
 func TestSameBrowserNeedsNoOtherFile(t *testing.T) {
 	rec := &recorder{inner: fingerprinttest.Basic{}}
 	e := newEnv(t, rec)
-	l := e.issue("binding-cookie-value-0123456789")
-	ctx := e.browser(30 * time.Second)
-	e.setBinding(ctx, l.binding)
+	l, ctx := e.boundBrowser("binding-cookie-value-0123456789")
 	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
 		t.Fatal(err)
 	}
@@ -66,9 +64,7 @@ func (c *confirmFirst) Decide(in *fingerprint.Input) fingerprint.Verdict {
 func TestFastPageLoadsTheCollectorWhenAsked(t *testing.T) {
 	dec := &confirmFirst{recorder{inner: fingerprinttest.Basic{}}}
 	e := newEnv(t, dec)
-	l := e.issue("binding-cookie-value-0123456789")
-	ctx := e.browser(30 * time.Second)
-	e.setBinding(ctx, l.binding)
+	l, ctx := e.boundBrowser("binding-cookie-value-0123456789")
 	if err := chromedp.Do(ctx, chromedp.Navigate(l.url)); err != nil {
 		t.Fatal(err)
 	}
