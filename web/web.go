@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"text/template/parse"
 	"time"
 
 	"github.com/andybalholm/brotli"
@@ -156,6 +157,7 @@ func New(opts Options) (*Site, error) {
 		return nil, fmt.Errorf("parse embedded templates: %w", err)
 	}
 	if opts.TemplatesDir != "" {
+		head, headStart := t.Lookup("head").Tree, t.Lookup("head-start").Tree
 		matches, err := filepath.Glob(filepath.Join(opts.TemplatesDir, "*.html"))
 		if err != nil {
 			return nil, fmt.Errorf("templates folder %q: %w", opts.TemplatesDir, err)
@@ -172,6 +174,9 @@ func New(opts Options) (*Site, error) {
 				return nil, fmt.Errorf("parse template %q: %w", m, err)
 			}
 		}
+		if err := splitHead(t, head, headStart); err != nil {
+			return nil, fmt.Errorf("templates folder %q: %w", opts.TemplatesDir, err)
+		}
 	}
 	for _, lang := range s.catalog.Languages() {
 		c, err := t.Clone()
@@ -182,6 +187,24 @@ func New(opts Options) (*Site, error) {
 	}
 	s.tmpl = s.tmpls[s.catalog.Lang("", "")]
 	return s, nil
+}
+
+// splitHead keeps the landing page's head an operator's when a templates
+// folder redefined "head" (layout.html) but not its first half,
+// "head-start", which the landing page calls with "styles": the
+// operator's head becomes "head-start" and "styles" empty. That page's
+// inline script then follows the operator's stylesheets and waits for
+// them, but the page is theirs. head and headStart are the embedded
+// trees, from before the folder was read.
+func splitHead(t *template.Template, head, headStart *parse.Tree) error {
+	if t.Lookup("head").Tree == head || t.Lookup("head-start").Tree != headStart {
+		return nil
+	}
+	if _, err := t.New("head-start").Parse(`{{template "head" .}}`); err != nil {
+		return err
+	}
+	_, err := t.New("styles").Parse(`{{""}}`)
+	return err
 }
 
 // langFuncs are the template functions that speak lang: t (a message),

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -176,5 +178,31 @@ func TestInlineScriptsAreAllowedByHash(t *testing.T) {
 		if !strings.Contains(page, s.AssetURL("lg.js")) {
 			t.Error("the fast page has no lg.js, which shows any answer but consumed")
 		}
+	}
+}
+
+// TestOperatorsHeadStaysOnTheLandingPage: a templates folder whose
+// layout.html redefines "head" alone (as before the landing page called
+// its halves) still gives the landing page that head, followed by the
+// nonce and the fast page's inline script.
+func TestOperatorsHeadStaysOnTheLandingPage(t *testing.T) {
+	dir := t.TempDir()
+	layout := `{{define "head"}}<!doctype html><html lang="{{lang}}"><head><title>{{.}}</title><link rel="icon" href="/operator.ico">{{end}}`
+	if err := os.WriteFile(filepath.Join(dir, "layout.html"), []byte(layout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{TemplatesDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := s.Render(&b, "landing.html", Landing{State: "checking", Nonce: "n0nce", ConfirmURL: "/l/x/confirm", Scripts: true, Fast: true}); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	icon, nonce, script := strings.Index(page, "/operator.ico"), strings.Index(page, `<meta name="lg-nonce"`), strings.Index(page, "<script>")
+	if icon < 0 || strings.Contains(page, s.AssetURL("style.css")) || !(icon < nonce && nonce < script) {
+		t.Errorf("the landing page lost the operator's head (icon at %d, nonce at %d, inline script at %d, our stylesheet: %v):\n%s",
+			icon, nonce, script, strings.Contains(page, s.AssetURL("style.css")), page)
 	}
 }
