@@ -59,31 +59,36 @@ func TestConsumptionHandoff(t *testing.T) {
 	at := time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
 	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.25, Config: "c", Rule: "r <&>",
 		Signals: []fingerprint.Contribution{{Signal: "code", Value: 1, Weight: 1, Reason: "typed \"it\" <b>"}}}
-	h := &linkguard.Handoff{CodeHash: []byte{1}, LinkID: "lnk_1", Email: "a@example.com",
-		Metadata: json.RawMessage(`{"a":[1,2],"s":"</script>"}`), Purpose: "login", ConsumedAt: at, ExpiresAt: at.Add(time.Minute), Verdict: v}
-	other := v
-	other.Signals = append([]fingerprint.Contribution(nil), v.Signals...) // equal, but not the same
+	copied := v
+	copied.Signals = append([]fingerprint.Contribution(nil), v.Signals...) // equal, not the same
+	bare := fingerprint.Verdict{Decision: fingerprint.Consume}
 	for _, tc := range []struct {
-		name string
-		v    fingerprint.Verdict
-		same bool
+		name    string
+		handoff fingerprint.Verdict // the handoff's
+		link    fingerprint.Verdict // the link's
+		same    bool
 	}{
-		{"the same verdict", v, true},
-		{"an equal copy", other, false},
-		{"another score", fingerprint.Verdict{Decision: fingerprint.Consume, Score: 1, Signals: v.Signals}, false},
-		{"no verdict", fingerprint.Verdict{}, false},
+		{"the same verdict", v, v, true},
+		{"an equal copy", v, copied, false},
+		{"another score", v, fingerprint.Verdict{Decision: fingerprint.Consume, Score: 1, Signals: v.Signals}, false},
+		{"no verdict", v, fingerprint.Verdict{}, false},
+		{"no signals in both", bare, bare, true},
+		{"nil and empty signals (null and [])", bare, fingerprint.Verdict{Decision: fingerprint.Consume, Signals: []fingerprint.Contribution{}}, false},
 	} {
-		if got := sameVerdict(&h.Verdict, &tc.v); got != tc.same {
+		h := &linkguard.Handoff{CodeHash: []byte{1}, LinkID: "lnk_1", Email: "a@example.com",
+			Metadata: json.RawMessage(`{"a":[1,2],"s":"</script>"}`), Purpose: "login", ConsumedAt: at,
+			ExpiresAt: at.Add(time.Minute), Verdict: tc.handoff}
+		if got := sameVerdict(&h.Verdict, &tc.link); got != tc.same {
 			t.Errorf("%s: sameVerdict = %v", tc.name, got)
 		}
-		c, err := newConsumption(at, &tc.v, h)
+		c, err := newConsumption(at, &tc.link, h)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if want := mustJSON(t, h); string(c.handoff) != want {
 			t.Errorf("%s: handoff\n%s\nwant\n%s", tc.name, c.handoff, want)
 		}
-		if want := mustJSON(t, &tc.v); c.verdict != want {
+		if want := mustJSON(t, &tc.link); c.verdict != want {
 			t.Errorf("%s: the link's verdict %s, want %s", tc.name, c.verdict, want)
 		}
 	}

@@ -591,9 +591,11 @@ func handoffJSON(h *linkguard.Handoff, v *fingerprint.Verdict, vjs string) ([]by
 }
 
 // sameVerdict reports whether a and b are one verdict: equal fields and
-// one slice of signals.
+// one slice of signals (NB: a nil and an empty slice encode apart, null
+// and []).
 func sameVerdict(a, b *fingerprint.Verdict) bool {
-	if len(a.Signals) != len(b.Signals) || len(a.Signals) > 0 && &a.Signals[0] != &b.Signals[0] {
+	if len(a.Signals) != len(b.Signals) || (a.Signals == nil) != (b.Signals == nil) ||
+		len(a.Signals) > 0 && &a.Signals[0] != &b.Signals[0] {
 		return false
 	}
 	x, y := *a, *b
