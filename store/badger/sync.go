@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,9 +59,11 @@ type syncer struct {
 	err error
 	// vlogWrites is Badger's value-log write count at the last sync.
 	vlogWrites int64
-	// logs are the log files a sync has seen, so that a new one (a
-	// memtable's, a value log's) gets its directory entry synced once.
+	// logs are the log files the last sync saw, so that a new one (a
+	// memtable's, a value log's) gets its directory entry synced once;
+	// active is the memtable log that was being written then.
 	logs            map[string]bool
+	active          string
 	syncs, dirSyncs atomic.Uint64
 }
 
@@ -120,19 +123,35 @@ func (y *syncer) sync() error {
 	}
 	created := false
 	seen := make(map[string]bool, len(y.logs)+1)
+	active, activeID := "", -1
 	for _, e := range ents {
 		n := e.Name()
-		if !strings.HasSuffix(n, ".mem") && !(vlog && strings.HasSuffix(n, ".vlog")) {
+		if id, ok := memID(n); ok && id > activeID {
+			active, activeID = n, id
+		}
+	}
+	for _, e := range ents {
+		n := e.Name()
+		mem := strings.HasSuffix(n, ".mem")
+		if !mem && !(vlog && strings.HasSuffix(n, ".vlog")) {
 			if strings.HasSuffix(n, ".vlog") && y.logs[n] {
 				seen[n] = true // kept: not synced this time, but not new
 			}
+			continue
+		}
+		seen[n] = true
+		if mem && y.logs[n] && n != y.active {
+			// A memtable log that was full before the last sync began
+			// (another was being written then): that sync wrote all of
+			// it back. Syncing it again would cost a cache flush of the
+			// disk, which waits for every write queued on it, a
+			// compaction's tables included.
 			continue
 		}
 		if err := fdatasync(filepath.Join(y.dir, n)); err != nil {
 			return err
 		}
 		created = created || !y.logs[n]
-		seen[n] = true
 	}
 	if created {
 		// A file's fdatasync does not make its name durable: on a file
@@ -145,10 +164,21 @@ func (y *syncer) sync() error {
 		}
 		y.dirSyncs.Add(1)
 	}
-	y.logs = seen
+	y.logs, y.active = seen, active
 	y.vlogWrites = vw
 	y.syncs.Add(1)
 	return nil
+}
+
+// memID is the number of a memtable log's name (Badger's 00001.mem, …:
+// it counts up, so the highest is the one being written), or ok false.
+func memID(name string) (id int, ok bool) {
+	n, found := strings.CutSuffix(name, ".mem")
+	if !found {
+		return 0, false
+	}
+	id, err := strconv.Atoi(n)
+	return id, err == nil
 }
 
 // syncDir fsyncs the folder itself: its entries.
