@@ -26,12 +26,15 @@ import (
 // the next one, so 64 writes in flight share a handful of fdatasyncs
 // instead of paying 64 msyncs in a row.
 //
-// What is synced: every memtable log (*.mem) in the folder, not just the
-// one being written, because Badger does not sync a full memtable's log
-// when it rotates to a new one; a commit that landed in a memtable which
-// was rotated since is in an older *.mem file, which is synced too, or in
-// a level-0 table that Badger has already written and synced (its log
-// is deleted after that). fsync of a file and msync of its shared mapping
+// What is synced: the memtable log (*.mem) being written at the last
+// sync and every newer one, not just the one being written now, because
+// Badger does not sync a full memtable's log when it rotates to a new
+// one; a commit that landed in a memtable which was rotated since is in
+// an older *.mem file, which is synced too, or in a level-0 table that
+// Badger has already written and synced (its log is deleted after that).
+// A log that was already full when the last sync began was written back
+// by that sync and is not written again: it is skipped (each fdatasync is
+// a cache flush of the disk). fsync of a file and msync of its shared mapping
 // write the same page-cache pages. Values above Badger's value threshold
 // (1 MiB; none of the store's records comes near it) go to the value log
 // instead: when Badger counts a value-log write since the last sync, the
