@@ -129,13 +129,10 @@ func (y *syncer) sync() error {
 	active, activeID := "", -1
 	for _, e := range ents {
 		n := e.Name()
+		mem := strings.HasSuffix(n, ".mem")
 		if id, ok := memID(n); ok && id > activeID {
 			active, activeID = n, id
 		}
-	}
-	for _, e := range ents {
-		n := e.Name()
-		mem := strings.HasSuffix(n, ".mem")
 		if !mem && !(vlog && strings.HasSuffix(n, ".vlog")) {
 			if strings.HasSuffix(n, ".vlog") && y.logs[n] {
 				seen[n] = true // kept: not synced this time, but not new
