@@ -357,28 +357,43 @@ func (s *Store) linkByToken(txn *badger.Txn, h []byte) (*linkguard.Link, error) 
 // summary.
 func (s *Store) LinkAndHistoryByTokenHash(ctx context.Context, h []byte) (*linkguard.Link, []fingerprint.PastVisit, error) {
 	var l *linkguard.Link
-	if id, ok := s.tokens.get(h); ok {
+	id, known := s.tokens.get(h)
+	if known {
 		l, _ = s.links.get(id, time.Now())
 	}
 	var sm summary
-	err := s.db.View(func(txn *badger.Txn) (err error) {
+	err := s.db.View(func(txn *badger.Txn) error {
 		if l == nil {
-			if l, err = s.linkByToken(txn, h); err != nil {
+			var err error
+			if l, err = s.linkIn(txn, h, id, known); err != nil {
 				return err
 			}
 		}
-		return getJSON(txn, summaryKey(l.ID), &sm)
+		if err := getJSON(txn, summaryKey(l.ID), &sm); !errors.Is(err, linkguard.ErrNotFound) {
+			return err
+		}
+		return nil // never visited: an empty history
 	})
-	if errors.Is(err, linkguard.ErrNotFound) && l != nil {
-		err = nil // never visited
-	}
 	if err != nil {
 		return nil, nil, err
 	}
 	if sm.History == nil {
-		sm.History = []fingerprint.PastVisit{}
+		sm.History = []fingerprint.PastVisit{} // read, and empty: not nil
 	}
 	return l, sm.History, nil
+}
+
+// linkIn reads the link of token hash h in txn: by its id when the token
+// cache knew it, else through the token index.
+func (s *Store) linkIn(txn *badger.Txn, h []byte, id string, known bool) (*linkguard.Link, error) {
+	if !known {
+		return s.linkByToken(txn, h)
+	}
+	l := new(linkguard.Link)
+	if err := getLink(txn, linkKey(id), l); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // tokenCache remembers which link a token hash names: a direct-mapped
