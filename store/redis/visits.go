@@ -48,64 +48,14 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 	if len(batch) < visitChunk {
 		defer time.Sleep(visitLinger)
 	}
-	type call struct {
-		keys []string
-		args []any
-		n    int
-	}
-	var calls []call
+	var calls []visitsCall
 	total := len(batch)
 	for len(batch) > 0 {
 		chunk := batch[:min(len(batch), visitChunk)]
 		batch = batch[len(chunk):]
-		c := call{keys: []string{s.prefix + keyWebhookDue, s.prefix + keyWebhookList},
-			args: make([]any, 0, 3+16*len(chunk)), n: len(chunk)}
-		c.args = append(c.args, linkguard.KeptViews, linkguard.KeptDecisions, linkguard.HistoryLen)
-		// Grouped by link, each link's visits in the order they came.
-		var order []string
-		groups := map[string][]*linkguard.Visit{}
-		for _, v := range chunk {
-			if _, ok := groups[v.LinkID]; !ok {
-				order = append(order, v.LinkID)
-			}
-			groups[v.LinkID] = append(groups[v.LinkID], v)
-		}
-		for _, id := range order {
-			vs := groups[id]
-			c.keys = append(c.keys, s.visitKey(id), s.decidedKey(id), s.historyKey(id), s.linkKey(id))
-			var pxat int64
-			for _, v := range vs {
-				pxat = max(pxat, v.At.Add(linkguard.VisitTTL(s.opts.Retention)).UnixMilli())
-			}
-			c.args = append(c.args, len(vs), pxat)
-			for _, v := range vs {
-				b, err := linkguard.EncodeVisit(v)
-				if err != nil {
-					return err
-				}
-				past, err := json.Marshal(v.Past())
-				if err != nil {
-					return err
-				}
-				ring := "v"
-				if v.IsDecision() {
-					ring = "d"
-				}
-				c.args = append(c.args, ring, v.At.UnixMilli(), b, past)
-			}
-			for _, v := range vs {
-				if len(v.Outbox.Queued(false)) == 0 {
-					c.args = append(c.args, 0)
-					continue
-				}
-				at := len(c.args)
-				c.args = append(c.args, 0)
-				var err error
-				if c.args, err = s.appendOutbox(c.args, v.Outbox); err != nil {
-					return err
-				}
-				c.args[at] = len(c.args) - at - 1
-			}
+		c, err := s.encodeChunk(chunk)
+		if err != nil {
+			return err
 		}
 		calls = append(calls, c)
 	}
@@ -122,7 +72,7 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 			cmds[i] = visitsScript.EvalSha(ctx, pipe, c.keys, c.args...)
 		}
 		pipe.Exec(ctx) // errors are per command, below
-		var again []call
+		var again []visitsCall
 		var errs []error
 		lost := 0
 		for i, cmd := range cmds {
@@ -160,6 +110,79 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 		return fmt.Errorf("%d visits not written: the script cache keeps losing the visit script", lost)
 	}
 	return nil
+}
+
+// visitsCall is one call of visitsScript: its KEYS and ARGV, and how
+// many visits it records.
+type visitsCall struct {
+	keys []string
+	args []any
+	n    int
+}
+
+// encodeChunk encodes a chunk of visits for one visitsScript call, grouped
+// by link, each link's visits in the order they came.
+func (s *Store) encodeChunk(chunk []*linkguard.Visit) (visitsCall, error) {
+	c := visitsCall{keys: []string{s.prefix + keyWebhookDue, s.prefix + keyWebhookList},
+		args: make([]any, 0, 3+16*len(chunk)), n: len(chunk)}
+	c.args = append(c.args, linkguard.KeptViews, linkguard.KeptDecisions, linkguard.HistoryLen)
+	var order []string
+	groups := map[string][]*linkguard.Visit{}
+	for _, v := range chunk {
+		if _, ok := groups[v.LinkID]; !ok {
+			order = append(order, v.LinkID)
+		}
+		groups[v.LinkID] = append(groups[v.LinkID], v)
+	}
+	for _, id := range order {
+		c.keys = append(c.keys, s.visitKey(id), s.decidedKey(id), s.historyKey(id), s.linkKey(id))
+		var err error
+		if c.args, err = s.appendLinkVisits(c.args, groups[id]); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// appendLinkVisits appends one link's visits to a visitsScript ARGV:
+// their count and the rings' expiry, each visit's ring, time, record and
+// history entry, then each visit's outbox (its ARGV's length, 0 for
+// none, then appendOutbox's).
+func (s *Store) appendLinkVisits(args []any, vs []*linkguard.Visit) ([]any, error) {
+	var pxat int64
+	for _, v := range vs {
+		pxat = max(pxat, v.At.Add(linkguard.VisitTTL(s.opts.Retention)).UnixMilli())
+	}
+	args = append(args, len(vs), pxat)
+	for _, v := range vs {
+		b, err := linkguard.EncodeVisit(v)
+		if err != nil {
+			return nil, err
+		}
+		past, err := json.Marshal(v.Past())
+		if err != nil {
+			return nil, err
+		}
+		ring := "v"
+		if v.IsDecision() {
+			ring = "d"
+		}
+		args = append(args, ring, v.At.UnixMilli(), b, past)
+	}
+	for _, v := range vs {
+		if len(v.Outbox.Queued(false)) == 0 {
+			args = append(args, 0)
+			continue
+		}
+		at := len(args)
+		args = append(args, 0)
+		var err error
+		if args, err = s.appendOutbox(args, v.Outbox); err != nil {
+			return nil, err
+		}
+		args[at] = len(args) - at - 1
+	}
+	return args, nil
 }
 
 // Visits implements linkguard.Store.
