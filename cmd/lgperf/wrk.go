@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/linkguard/linkguard/internal/benchcpu"
+	"github.com/linkguard/linkguard/internal/redistest"
 )
 
 // The wrk scripts: plain.lua drives GETs and issues (no response parsing,
@@ -160,8 +161,8 @@ func (h *harness) cpu() (all, server time.Duration) {
 	return benchcpu.Start() + server, server
 }
 
-// redisCPU is the CPU time so far of the redis-server at url (INFO cpu:
-// used_cpu_user + used_cpu_sys), or 0 when it does not answer.
+// redisCPU is the CPU time so far of the redis-server at url, or 0 when
+// it does not answer.
 func redisCPU(url string) time.Duration {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
@@ -169,19 +170,7 @@ func redisCPU(url string) time.Duration {
 	}
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	info, err := rdb.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		return 0
-	}
-	var sec float64
-	for _, line := range strings.Split(info, "\n") {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
-		if k == "used_cpu_user" || k == "used_cpu_sys" {
-			f, _ := strconv.ParseFloat(v, 64)
-			sec += f
-		}
-	}
-	return time.Duration(sec * float64(time.Second))
+	return redistest.ServerCPU(context.Background(), rdb)
 }
 
 // writeScripts puts the embedded wrk scripts where wrk can read them.

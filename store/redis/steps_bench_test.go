@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/internal/benchcpu"
+	"github.com/linkguard/linkguard/internal/redistest"
 	"github.com/linkguard/linkguard/store/storetest"
 )
 
@@ -53,14 +52,14 @@ func BenchmarkSteps(b *testing.B) {
 	}
 	run := func(b *testing.B, n int, op func(i int)) {
 		b.ReportAllocs()
-		srv0 := serverCPU(s.rdb)
+		srv0 := redistest.ServerCPU(context.Background(), s.rdb)
 		cpu0 := benchcpu.Start()
 		b.ResetTimer()
 		parallel(n, op)
 		time.Sleep(100 * time.Millisecond) // the visit writer's last batch
 		b.StopTimer()
 		benchcpu.Report(b, cpu0)
-		b.ReportMetric(float64(serverCPU(s.rdb)-srv0)/float64(b.N), "srv-ns/op")
+		b.ReportMetric(float64(redistest.ServerCPU(context.Background(), s.rdb)-srv0)/float64(b.N), "srv-ns/op")
 	}
 	b.Run("landing", func(b *testing.B) {
 		// As lgperf's: two links read again and again, a view each.
@@ -110,7 +109,7 @@ func BenchmarkSteps(b *testing.B) {
 		ls := links(b, b.N)
 		const batch = 64
 		b.ReportAllocs()
-		srv0 := serverCPU(s.rdb)
+		srv0 := redistest.ServerCPU(context.Background(), s.rdb)
 		cpu0 := benchcpu.Start()
 		b.ResetTimer()
 		for i := 0; i < b.N; i += batch {
@@ -129,7 +128,7 @@ func BenchmarkSteps(b *testing.B) {
 		}
 		b.StopTimer()
 		benchcpu.Report(b, cpu0)
-		b.ReportMetric(float64(serverCPU(s.rdb)-srv0)/float64(b.N), "srv-ns/op")
+		b.ReportMetric(float64(redistest.ServerCPU(context.Background(), s.rdb)-srv0)/float64(b.N), "srv-ns/op")
 	})
 }
 
@@ -151,15 +150,4 @@ func parallel(n int, op func(i int)) {
 	}
 	close(next)
 	wg.Wait()
-}
-
-// serverCPU is the redis-server's CPU time so far (INFO cpu).
-func serverCPU(rdb goredis.UniversalClient) time.Duration {
-	info := rdb.InfoMap(context.Background(), "cpu")
-	var sec float64
-	for _, k := range []string{"used_cpu_user", "used_cpu_sys"} {
-		f, _ := strconv.ParseFloat(info.Item("CPU", k), 64)
-		sec += f
-	}
-	return time.Duration(sec * float64(time.Second))
 }

@@ -1,0 +1,26 @@
+package redistest
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// ServerCPU is the CPU time so far of the redis-server rdb talks to (INFO
+// cpu: used_cpu_user + used_cpu_sys), or 0 when it does not answer. The
+// load run and the store's benchmarks subtract two of them for the
+// server's share of a run.
+func ServerCPU(ctx context.Context, rdb goredis.UniversalClient) time.Duration {
+	info, err := rdb.InfoMap(ctx, "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var sec float64
+	for _, k := range []string{"used_cpu_user", "used_cpu_sys"} {
+		f, _ := strconv.ParseFloat(info["CPU"][k], 64)
+		sec += f
+	}
+	return time.Duration(sec * float64(time.Second))
+}
