@@ -194,8 +194,8 @@ func TestLinksStoredAsJSONStillRead(t *testing.T) {
 	if _, err := s.RevokeLink(ctx, l.ID, now, nil); err != nil {
 		t.Fatal(err)
 	}
-	if v := storedValue(t, s, linkKey(l.ID)); v[0] != linkFormat {
-		t.Errorf("a changed link is rewritten in the compact form, got %q…", v[:1])
+	if v, err := unpack(storedValue(t, s, linkKey(l.ID))); err != nil || v[0] != linkFormat {
+		t.Errorf("a changed link is rewritten in the compact form, got %q… (%v)", v[:1], err)
 	}
 	if got, _ := s.LinkByID(ctx, l.ID); got.State != linkguard.Revoked {
 		t.Fatalf("after revoke: %s", got.State)
