@@ -10,40 +10,40 @@ import (
 )
 
 // memLimits is a linkguard.Limiter in this process's memory, for a store
-// that keeps no counts. NB: per instance; both stores keep counts.
+// that keeps no limits. NB: per instance; both stores keep them.
 type memLimits struct {
 	mu sync.Mutex
-	n  map[string]memCount
+	n  map[string]memRecord
 }
 
-type memCount struct {
-	n   int
-	end time.Time
+// memRecord is one key's record (linkguard.LimitStep) and when it is no
+// longer needed.
+type memRecord struct {
+	times []int64
+	end   time.Time
 }
 
 func (m *memLimits) Hit(_ context.Context, key string, window time.Duration, max int, now time.Time) (bool, time.Duration, error) {
-	start, end, err := linkguard.LimitWindow(key, window, max, now)
-	if err != nil {
+	if err := linkguard.LimitArgs(key, window, max, now); err != nil {
 		return false, 0, err
 	}
-	k := strconv.FormatInt(int64(window), 10) + "/" + strconv.FormatInt(start.Unix(), 10) + "/" + key
+	k := strconv.FormatInt(int64(window), 10) + "/" + key
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.n == nil {
-		m.n = map[string]memCount{}
+		m.n = map[string]memRecord{}
 	}
-	if len(m.n) > 10000 { // prune ended windows, so the map stays small
-		for k, c := range m.n {
-			if !now.Before(c.end) {
+	if len(m.n) > 10000 { // prune idle keys, so the map stays small
+		for k, r := range m.n {
+			if !now.Before(r.end) {
 				delete(m.n, k)
 			}
 		}
 	}
-	c := m.n[k]
-	c.n, c.end = c.n+1, end
-	m.n[k] = c
-	if c.n > max {
-		return false, end.Sub(now), nil
+	keep, ok, retry := linkguard.LimitStep(m.n[k].times, window, max, now)
+	if !ok {
+		return false, retry, nil
 	}
+	m.n[k] = memRecord{times: keep, end: time.Unix(0, keep[len(keep)-1]).Add(window)}
 	return true, 0, nil
 }

@@ -42,9 +42,11 @@ import (
 //	P o:<ns>:<key>       string: a linkguard.KV value (oidc.go). PEXPIRE as given.
 //	P w:, P wq, P wl, P c: the webhook queue and the console's per-hour
 //	                     counters (webhook.go).
-//	P r:<window>:<start>:<key>
-//	                     string: a linkguard.Limiter count (limit.go).
-//	                     PEXPIRE to a second after the window's end.
+//	P r:s:<window>:<key> string: a linkguard.Limiter record, the times of
+//	                     the newest allowed hits (limit.go). PX: a second
+//	                     after the newest leaves the window. (The
+//	                     fixed-window counts before them were
+//	                     P r:<window>:<start>:<key>.)
 //
 // Times that the scripts compare are passed and stored as zero-padded
 // 20-digit Unix nanoseconds, so that Lua compares them exactly as strings
@@ -54,7 +56,7 @@ import (
 // of a family, the link a token names, the jobs of a queue), and a script
 // may only touch keys of one slot. So on a cluster the prefix is a hash
 // tag, and every key of a deployment (links, tokens, families, handoffs,
-// visits, the mail and webhook queues, limiter counts, KV) hashes to the
+// visits, the mail and webhook queues, limiter records, KV) hashes to the
 // one slot of that tag: "lg:" becomes "{lg}:", and keys read
 // "{lg}:l:<id>". Every script stays one atomic step on one node, as on a
 // single server. NB: a deployment's data is therefore on one primary (and
