@@ -159,15 +159,15 @@ func (s *Server) login(c *fiber.Ctx) error {
 	return s.renderLogin(c, fiber.StatusOK, d)
 }
 
-// The hosted sign-in's limits, counted in the store (linkguard.Limiter)
-// so that every instance on one store shares them. Addresses count in
+// The hosted sign-in's limits, counted in the store (linkguard.Limiter,
+// sliding windows) so that every instance on one store shares them. Addresses count in
 // their LimitAddress form (carol+1@ is carol@); mail goes where typed.
 const (
 	// loginPerIP requests per minute from one client address.
 	loginPerIP = 10
-	// loginPerAddress links per address (all sites, all devices) in a
-	// window of the default link TTL: with the 15-minute default, at
-	// most 2*3 links sent from the form can be pending for one address,
+	// loginPerAddress links per address (all sites, all devices) in any
+	// interval of the default link TTL (a sliding window), so at most 3
+	// links sent from the form are pending for one address at a time,
 	// whoever asks.
 	loginPerAddress = 3
 	// loginPerAddressDay links per address per day.

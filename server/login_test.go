@@ -156,22 +156,29 @@ func TestLoginAddressLimits(t *testing.T) {
 	if n := len(si.links("d.a.v.e@gmail.com", "dave@googlemail.com", "da.ve+x@gmail.com", "dave@gmail.com")); n != loginPerAddress {
 		t.Fatalf("%d links sent to dave's Gmail in 4 spellings, want %d", n, loginPerAddress)
 	}
-	// A new window lets the address ask again.
-	si.clock.Add(si.svc.Policy.DefaultTTL)
+	// The window slides from carol's three links: a second before they
+	// leave it she is still at the limit (an aligned window would have
+	// started afresh on its edge, wherever that fell); as they leave, she
+	// may ask again.
+	si.clock.Add(si.svc.Policy.DefaultTTL - time.Second)
 	si.login(device(30), "carol@example.com")
+	if n := len(si.links("carol@example.com")); n != 0 {
+		t.Fatalf("carol@ got %d links a second before her first three left the window, want 0", n)
+	}
+	si.clock.Add(time.Second)
+	si.login(device(31), "carol@example.com")
 	if n := len(si.links("carol@example.com")); n != 1 {
-		t.Fatalf("carol@ got %d links in the next window, want 1", n)
+		t.Fatalf("carol@ got %d links as her first three left the window, want 1", n)
 	}
 }
 
 // TestLoginCooldownSaysNothing: the answer to a sign-in does not tell
 // whether the address asked a moment ago, on this device or another.
 func TestLoginCooldownSaysNothing(t *testing.T) {
-	// NB: limit windows are aligned (now.Truncate(window)): a clock that
-	// started a second before a half minute put the second ask for alice
-	// in a fresh cooldown window, and she got a third link (1 run in 30).
-	// From a whole minute, the 1.1 s below stays inside the first.
-	si := newSignIn(t, nil, &clock{t: time.Now().UTC().Truncate(time.Minute)})
+	// The clock starts half a second before a half minute, where windows
+	// aligned to the clock (as limits once were) let alice's second ask
+	// through: the cooldown runs from her first, wherever that falls.
+	si := newSignIn(t, nil, &clock{t: time.Now().UTC().Truncate(time.Minute).Add(29500 * time.Millisecond)})
 	si.login(device(1), "alice@example.com")
 	time.Sleep(1100 * time.Millisecond) // for a cooldown on the wall clock
 	si.clock.Add(1100 * time.Millisecond)
@@ -197,12 +204,7 @@ func TestLoginCooldownSaysNothing(t *testing.T) {
 // limit hold whichever instance a request reaches.
 func TestLoginLimitsTwoInstances(t *testing.T) {
 	rs := redistest.ForTest(t)
-	// NB: the limits' windows are aligned (now.Truncate(window)) and a
-	// window's count expires in Redis by the real clock at its end, while
-	// this clock stands still. On a whole minute every window here has a
-	// minute or more to run: at hh:mm:58 the per-IP window's count would
-	// vanish after 3 real seconds, and a slow run would see no limit.
-	clk := &clock{t: time.Now().UTC().Truncate(time.Minute)}
+	clk := &clock{t: time.Now().UTC()}
 	open := func() *redisstore.Store {
 		st, err := redisstore.Open(context.Background(), rs.URL, redisstore.Options{KeyPrefix: "two:"})
 		if err != nil {
