@@ -21,7 +21,7 @@ package badger
 //	q/<due nanos>/<link id> → empty: the mail queue ordered by next attempt.
 //	o/<ns>/<key>           → a linkguard.KV value (oidc.go), TTL as given.
 //	w/, wq/, c/            → the webhook queue and the console's per-hour counters (webhook.go).
-//	r/<window>/<start>/<key> → a linkguard.Limiter count (limit.go), TTL: the window's end.
+//	r/s/<window>/<key>     → a linkguard.Limiter key: its newest allowed hits (limit.go).
 //
 // Slots do not sort by time: readers sort a link's visits by (At, ID).
 const (
