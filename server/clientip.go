@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"net/netip"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 )
 
 // clientIP is the address of the browser: the peer, or, when the peer is
@@ -80,4 +82,30 @@ func (s *Server) trusted(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// clientAddrKey is the request value under which the OIDC handler finds
+// the client address (ClientAddr).
+type clientAddrKey struct{}
+
+// oidcHandler is the OpenID Provider (a net/http handler) with the
+// client address this server resolved in its requests' context: the
+// provider counts failed client authentications per address, and only
+// the server knows its trusted proxies.
+func (s *Server) oidcHandler() fiber.Handler {
+	h := adaptor.HTTPHandler(s.opts.OIDC)
+	return func(c *fiber.Ctx) error {
+		// The adaptor's request context is the fasthttp one, whose
+		// Value reads the user values.
+		c.Context().SetUserValue(clientAddrKey{}, s.clientIP(c))
+		return h(c)
+	}
+}
+
+// ClientAddr is the client address of a request the server handed to
+// its OIDC handler (Options.OIDC), trusted proxies applied; ok is false
+// for any other context.
+func ClientAddr(ctx context.Context) (addr netip.Addr, ok bool) {
+	addr, ok = ctx.Value(clientAddrKey{}).(netip.Addr)
+	return addr, ok
 }

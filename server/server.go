@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
@@ -156,7 +155,7 @@ func (s *Server) routes() {
 		})
 	}
 	if s.opts.OIDC != nil {
-		h := adaptor.HTTPHandler(s.opts.OIDC)
+		h := s.oidcHandler()
 		a.All("/.well-known/openid-configuration", h)
 		// Each authorization request is stored until it expires: bound
 		// them per client address, as the sign-in form is bounded.
