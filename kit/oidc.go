@@ -6,9 +6,11 @@ import (
 	"crypto/rsa"
 	"errors"
 	"net/http"
+	"net/netip"
 
 	"github.com/linkguard/linkguard"
 	lgoidc "github.com/linkguard/linkguard/oidc"
+	"github.com/linkguard/linkguard/server"
 )
 
 // setupOIDC builds the OpenID Provider when clients are configured; nil
@@ -22,6 +24,10 @@ func (k *Kit) setupOIDC(opts Options, issuer string, secret []byte) (http.Handle
 	kv, ok := k.store.(linkguard.KV)
 	if !ok {
 		return nil, errors.New("oidc: the store does not keep OpenID state (it is not a linkguard.KV)")
+	}
+	limits, ok := k.store.(linkguard.Limiter)
+	if !ok {
+		return nil, errors.New("oidc: the store does not count client authentications (it is not a linkguard.Limiter)")
 	}
 	var keys *lgoidc.Keys
 	var err error
@@ -43,6 +49,13 @@ func (k *Kit) setupOIDC(opts Options, issuer string, secret []byte) (http.Handle
 	p, err := lgoidc.New(lgoidc.Options{
 		Issuer: issuer, Config: opts.OIDC, KV: kv, Service: k.Service, Keys: keys,
 		Secret: secret, Dev: opts.Dev, Log: k.log,
+		// Failed client authentications are counted in the store, per
+		// client address as the server resolves it.
+		Limiter: limits,
+		ClientAddr: func(r *http.Request) netip.Addr {
+			a, _ := server.ClientAddr(r.Context())
+			return a
+		},
 	})
 	if err != nil {
 		return nil, err

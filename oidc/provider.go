@@ -31,6 +31,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -126,9 +127,16 @@ type Options struct {
 	Dev bool
 	// Config holds the clients and lifetimes.
 	Config
-	Now  func() time.Time
-	Rand io.Reader
-	Log  *slog.Logger
+	// Limiter counts client authentications per client address and per
+	// client id (clientauth.go); default: KV, when it is one.
+	Limiter linkguard.Limiter
+	// ClientAddr, when set, is the client address of a request as the
+	// server in front resolved it (trusted proxies applied); an invalid
+	// address, or none set, means the peer's.
+	ClientAddr func(*http.Request) netip.Addr
+	Now        func() time.Time
+	Rand       io.Reader
+	Log        *slog.Logger
 }
 
 // Provider is the OpenID Provider, an http.Handler for PathDiscovery and
@@ -140,6 +148,7 @@ type Provider struct {
 	keys    *Keys
 	clients map[string]*client
 	subKey  []byte
+	auth    *clientAuth
 	rand    io.Reader
 	log     *slog.Logger
 	issuer  *op.IssuerInterceptor
@@ -151,6 +160,12 @@ func New(o Options) (*Provider, error) {
 		return nil, errors.New("oidc: KV, Service and Keys are required")
 	}
 	dummyHash() // now, not on the first unknown client's request
+	if o.Limiter == nil {
+		o.Limiter, _ = o.KV.(linkguard.Limiter)
+	}
+	if o.Limiter == nil || o.Service.Keys == nil {
+		return nil, errors.New("oidc: a Limiter and the Service's Keys are required (client authentications are counted per address)")
+	}
 	if len(o.Secret) < 32 {
 		return nil, errors.New("oidc: a secret of at least 32 bytes is required")
 	}
@@ -183,6 +198,9 @@ func New(o Options) (*Provider, error) {
 		rand: o.Rand, log: o.Log, subKey: derive(o.Secret, "oidc subject")}
 	for _, c := range o.Clients {
 		p.clients[c.ID] = &client{cfg: c, loginURL: p.loginURL, idTTL: o.IDTokenTTL, dev: o.Dev}
+	}
+	if p.auth, err = newClientAuth(p.clients, o.Limiter, o.Service.Keys, o.Now, o.Log); err != nil {
+		return nil, fmt.Errorf("oidc: %w", err)
 	}
 	var cryptoKey [32]byte
 	copy(cryptoKey[:], derive(o.Secret, "oidc crypto"))
@@ -310,21 +328,24 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// one request that spent the sign-in's lg_code.
 		http.NotFound(w, r)
 		return
-	case path == PathToken:
-		// The client's ID token algorithm: op asks Storage.SigningKey
-		// with only the request's context.
+	case path == PathToken || path == PathRevoke || path == PathIntrospect:
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		if err := r.ParseForm(); err != nil {
 			http.Error(w, `{"error":"invalid_request","error_description":"the form could not be read"}`, http.StatusBadRequest)
 			return
 		}
-		id := r.PostForm.Get("client_id")
-		if u, _, ok := r.BasicAuth(); ok {
-			if v, err := url.QueryUnescape(u); err == nil {
-				id = v
+		w, r = p.withClientAuth(w, r)
+		if path == PathToken {
+			// The client's ID token algorithm: op asks
+			// Storage.SigningKey with only the request's context.
+			id := r.PostForm.Get("client_id")
+			if u, _, ok := r.BasicAuth(); ok {
+				if v, err := url.QueryUnescape(u); err == nil {
+					id = v
+				}
 			}
+			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
 		}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, id))
 	}
 	p.op.ServeHTTP(w, r)
 }

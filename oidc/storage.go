@@ -8,13 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/linkguard/linkguard"
 )
@@ -397,25 +395,19 @@ func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, 
 	return c, nil
 }
 
-// dummyHash is compared against when the client is unknown, so that the
-// answer takes as long as for a known client. Made once, by New (not at
-// package start: every process that links this package paid a bcrypt
-// hash at start, OIDC on or not).
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("linkguard"), bcrypt.DefaultCost)
-	return h
-})
-
-func (s *storage) AuthorizeClientIDSecret(_ context.Context, id, secret string) error {
-	c, ok := s.p.clients[id]
-	if !ok || c.cfg.Public || len(secret) > 128 {
-		bcrypt.CompareHashAndPassword(dummyHash(), []byte(secret))
-		return errors.New("unknown client or wrong secret")
+// AuthorizeClientIDSecret checks the secret, bounded and remembered
+// (clientauth.go). A refused check is noted for ServeHTTP's writer, which
+// answers it with its own status.
+func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, secret string) error {
+	st, _ := ctx.Value(authKey{}).(*authState)
+	if st == nil {
+		st = &authState{}
 	}
-	if bcrypt.CompareHashAndPassword([]byte(c.cfg.Secret), []byte(secret)) != nil {
-		return errors.New("unknown client or wrong secret")
+	err := s.p.auth.verify(ctx, st.addr, id, secret)
+	if ref := (*refusal)(nil); errors.As(err, &ref) {
+		st.refused = ref
 	}
-	return nil
+	return err
 }
 
 func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
