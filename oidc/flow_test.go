@@ -68,6 +68,12 @@ func (b *syncBuffer) String() string {
 // public, RS256).
 func startKit(t *testing.T, st string, cfg lgoidc.Config, extra ...lgoidc.ClientConfig) *env {
 	t.Helper()
+	return startKitWith(t, st, nil, cfg, extra...)
+}
+
+// startKitWith is startKit with the kit's options changed by opts.
+func startKitWith(t *testing.T, st string, opts func(*kit.Options), cfg lgoidc.Config, extra ...lgoidc.ClientConfig) *env {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -83,12 +89,16 @@ func startKit(t *testing.T, st string, cfg lgoidc.Config, extra ...lgoidc.Client
 		{ID: "web", Secret: hash, RedirectURIs: []string{webRedirect}},
 		{ID: "spa", Public: true, RedirectURIs: []string{spaRedirect}, IDTokenAlg: "RS256", Scopes: []string{"email"}},
 	}, extra...)
-	e.k, err = kit.New(kit.Options{
+	ko := kit.Options{
 		PublicURL: e.base, Dev: true, Store: st, MailFrom: "signin@example.com",
 		SMTPURL: fmt.Sprintf("smtps://%s:%s@%s?insecure_skip_verify=1&timeout=1s", smtptest.User, url.QueryEscape(smtptest.Password), e.relay.Addr),
 		OIDC:    cfg,
 		Log:     slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	if opts != nil {
+		opts(&ko)
+	}
+	e.k, err = kit.New(ko)
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
