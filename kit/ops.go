@@ -11,7 +11,8 @@ import (
 // Instrument turns on a kit's metrics (m may be nil: none), its access
 // log, and extra readiness checks (for instance the last GeoIP reload):
 // the service's decisions, every request, the mail deliverer's results,
-// the mail queue's depth and the store's dropped visits. Call it once,
+// the mail queue's depth, the store's dropped visits and how long its
+// syncs take (Badger). Call it once,
 // before Start.
 func (k *Kit) Instrument(m *metrics.Metrics, accessLog bool, ready ...server.ReadyCheck) {
 	if m != nil {
@@ -34,6 +35,11 @@ func (k *Kit) Instrument(m *metrics.Metrics, accessLog bool, ready ...server.Rea
 		}
 		if d, ok := k.Service.Store.(interface{ DroppedVisits() uint64 }); ok {
 			m.WatchDroppedVisits(d.DroppedVisits)
+		}
+		if y, ok := k.Service.Store.(interface {
+			SyncHistogram() (uint64, float64, map[float64]uint64)
+		}); ok {
+			m.WatchStoreSyncs(y.SyncHistogram)
 		}
 	}
 	var rec server.RequestRecorder

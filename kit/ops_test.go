@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -48,5 +49,34 @@ func TestInstrumentScannerVisit(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// TestInstrumentStoreSyncs: a kit on a Badger folder publishes how long
+// its syncs took, and every durable write (here an issue) counts one.
+func TestInstrumentStoreSyncs(t *testing.T) {
+	k, err := kit.New(kit.Options{PublicURL: "https://kit.example.com", APIKeys: []string{apiKey},
+		DataDir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	m := metrics.New()
+	k.Instrument(m, false)
+	if _, err := k.Service.Issue(context.Background(), &linkguard.IssueRequest{Email: "a@example.com", RedirectURL: "https://kit.example.com/"}); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	m.Mux().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	var n float64
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "linkguard_store_sync_seconds_count "); ok {
+			if n, err = strconv.ParseFloat(v, 64); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n < 1 {
+		t.Fatalf("linkguard_store_sync_seconds_count is %v after an issue, want at least 1", n)
 	}
 }

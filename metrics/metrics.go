@@ -35,11 +35,12 @@ const (
 	MailQueueDepth  = "linkguard_mail_queue_depth"
 	VisitsDropped   = "linkguard_visits_dropped_total"
 	RequestDuration = "linkguard_http_request_duration_seconds"
+	StoreSyncs      = "linkguard_store_sync_seconds"
 )
 
 // Names lists every linkguard metric name, in the order above.
 var Names = []string{LinksIssued, Decisions, LinksConsumed, ScannerVisits, CodeAttempts,
-	MailDeliveries, MailQueueDepth, VisitsDropped, RequestDuration}
+	MailDeliveries, MailQueueDepth, VisitsDropped, RequestDuration, StoreSyncs}
 
 // Mail delivery results, the label of linkguard_mail_deliveries_total.
 const (
@@ -165,6 +166,29 @@ func (m *Metrics) WatchDroppedVisits(dropped func() uint64) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: VisitsDropped,
 		Help: "Visits not recorded because the store's visit queue was full."},
 		func() float64 { return float64(dropped()) }))
+}
+
+// WatchStoreSyncs publishes linkguard_store_sync_seconds, read from
+// hist at each scrape: how long the store's syncs to disk took (Badger's
+// group commit, which every durable write waits for; store/badger's
+// SyncHistogram gives count, sum in seconds and cumulative buckets).
+func (m *Metrics) WatchStoreSyncs(hist func() (count uint64, sum float64, buckets map[float64]uint64)) {
+	m.reg.MustRegister(&histFunc{hist: hist, desc: prometheus.NewDesc(StoreSyncs,
+		"How long the store's syncs to disk took: every durable write waits for one.", nil, nil)})
+}
+
+// histFunc is a histogram kept elsewhere (lock-free counters), read at
+// each scrape.
+type histFunc struct {
+	desc *prometheus.Desc
+	hist func() (uint64, float64, map[float64]uint64)
+}
+
+func (h *histFunc) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
+
+func (h *histFunc) Collect(ch chan<- prometheus.Metric) {
+	n, sum, buckets := h.hist()
+	ch <- prometheus.MustNewConstHistogram(h.desc, n, sum, buckets)
 }
 
 // Request records one HTTP request: route is the route's pattern

@@ -34,6 +34,9 @@ func TestExposition(t *testing.T) {
 	var dropped uint64 = 7
 	m.WatchMailQueue(func() float64 { return queue })
 	m.WatchDroppedVisits(func() uint64 { return dropped })
+	m.WatchStoreSyncs(func() (uint64, float64, map[float64]uint64) {
+		return 3, 0.0125, map[float64]uint64{0.001: 1, 0.005: 2, 0.01: 2}
+	})
 	m.LinkIssued(linkguard.PurposeInvite)
 	m.Decided(linkguard.VisitVerify, fingerprint.Consume)
 	m.Decided(linkguard.VisitConfirm, fingerprint.Code)
@@ -58,6 +61,10 @@ func TestExposition(t *testing.T) {
 		`linkguard_mail_deliveries_total{result="sent"} 1`,
 		`linkguard_mail_queue_depth 3`,
 		`linkguard_visits_dropped_total 7`,
+		`linkguard_store_sync_seconds_bucket{le="0.005"} 2`,
+		`linkguard_store_sync_seconds_bucket{le="+Inf"} 3`,
+		`linkguard_store_sync_seconds_sum 0.0125`,
+		`linkguard_store_sync_seconds_count 3`,
 		`linkguard_http_request_duration_seconds_count{code="200",method="GET",route="/l/:token"} 1`,
 		"go_goroutines ", "process_cpu_seconds_total ",
 	} {

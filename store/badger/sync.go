@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Group commit. Badger's own SyncWrites syncs the memtable's write-ahead
@@ -68,6 +69,7 @@ type syncer struct {
 	logs            map[string]bool
 	active          string
 	syncs, dirSyncs atomic.Uint64
+	times           syncTimes
 }
 
 func newSyncer(dir string) *syncer {
@@ -102,7 +104,9 @@ func (y *syncer) wait() error {
 		y.mu.Lock()
 		upTo := y.seq
 		y.mu.Unlock()
+		began := time.Now()
 		err := y.sync()
+		y.times.observe(time.Since(began))
 		y.mu.Lock()
 		y.running = false
 		if err != nil && y.err == nil {

@@ -1,0 +1,48 @@
+package badger
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/linkguard/linkguard/store/storetest"
+)
+
+// TestSyncHistogram: every sync of the group commit is counted once, in
+// cumulative buckets that never decrease and end at the count; an
+// in-memory store, which syncs nothing, reads all zero.
+func TestSyncHistogram(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	for i := range 20 {
+		l := storetest.NewLink(t, now, "fam-hist-"+string(rune('a'+i)))
+		if err := s.CreateLink(ctx, l, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, sum, buckets := s.SyncHistogram()
+	if want := s.durable.syncs.Load(); n != want || n < 20 {
+		t.Fatalf("count %d, want the store's %d syncs (at least one for each of 20 writes in turn)", n, want)
+	}
+	if sum <= 0 {
+		t.Errorf("sum %v s for %d syncs", sum, n)
+	}
+	var prev uint64
+	for _, b := range syncBounds {
+		if buckets[b] < prev || buckets[b] > n {
+			t.Errorf("bucket le=%v holds %d after %d, count %d", b, buckets[b], prev, n)
+		}
+		prev = buckets[b]
+	}
+	if len(buckets) != len(syncBounds) {
+		t.Errorf("%d buckets, want %d", len(buckets), len(syncBounds))
+	}
+	if n, sum, buckets := memStore(t).SyncHistogram(); n != 0 || sum != 0 || len(buckets) != len(syncBounds) {
+		t.Errorf("in-memory store: count %d, sum %v, %d buckets", n, sum, len(buckets))
+	}
+}
