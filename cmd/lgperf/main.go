@@ -89,6 +89,7 @@ func main() {
 		reportSize(os.Stdout, rows)
 		return
 	}
+	watchStalls()
 	rows, err := h.measure(strings.Split(*stores, ","), *cpuprofile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lgperf:", err)
@@ -258,7 +259,9 @@ func (h *harness) paths(store string, insts []*instance, txns []ceiling, cpuprof
 		}
 	}
 	fmt.Printf("%s: GET /l/{token}…\n", store)
-	lgGet, err := profiled(cpuprofile, "get", func() (result, error) { return h.wrk(gets...) })
+	lgGet, err := profiled(cpuprofile, "get", func() (result, error) {
+		return diagnosed(store, "GET", insts, func() (result, error) { return h.wrk(gets...) })
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +280,9 @@ func (h *harness) paths(store string, insts []*instance, txns []ceiling, cpuprof
 		// to issue for an address would revoke the first one's link.
 		issues = append(issues, load{url: in.url + "/v1/links", args: []string{"issue", apiKey, redirect, fmt.Sprint(i)}})
 	}
-	lgIssue, err := profiled(cpuprofile, "issue", func() (result, error) { return h.wrk(issues...) })
+	lgIssue, err := profiled(cpuprofile, "issue", func() (result, error) {
+		return diagnosed(store, "issue", insts, func() (result, error) { return h.wrk(issues...) })
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +305,9 @@ func (h *harness) paths(store string, insts []*instance, txns []ceiling, cpuprof
 		confirms = append(confirms, load{url: in.url, replay: true, args: []string{f}})
 	}
 	fmt.Printf("%s: POST /l/{token}/confirm with the code…\n", store)
-	lgConfirm, err := profiled(cpuprofile, "confirm", func() (result, error) { return h.wrk(confirms...) })
+	lgConfirm, err := profiled(cpuprofile, "confirm", func() (result, error) {
+		return diagnosed(store, "confirm", insts, func() (result, error) { return h.wrk(confirms...) })
+	})
 	if err != nil {
 		return nil, err
 	}
