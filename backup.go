@@ -15,3 +15,17 @@ type Backuper interface {
 	// caller must make sure nobody takes what was written for one.
 	Backup(ctx context.Context, w io.Writer) (uint64, error)
 }
+
+// BackupResult is how an online backup ended: the label of the metric
+// linkguard_backups_total and of the console's log line.
+type BackupResult string
+
+// The backup results.
+const (
+	BackupOK      BackupResult = "ok"      // the whole file was sent
+	BackupFailed  BackupResult = "failed"  // stopped part way: the connection was cut
+	BackupRefused BackupResult = "refused" // another backup was running
+)
+
+// BackupResults lists every BackupResult.
+var BackupResults = []BackupResult{BackupOK, BackupFailed, BackupRefused}

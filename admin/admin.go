@@ -79,6 +79,7 @@ type Console struct {
 	log    *slog.Logger
 	// pending counts the sign-in links being issued after their answer.
 	pending sync.WaitGroup
+	backups backups
 }
 
 // New checks opts and parses the templates.
@@ -179,6 +180,7 @@ func (c *Console) Register(r fiber.Router) {
 	g.Get("/webhooks", c.webhooks)
 	g.Get("/export", c.exportPage)
 	g.Get("/export.jsonl", c.export)
+	g.Get("/backup", c.backup)
 	g.Post("/logout", c.checkCSRF, c.logout)
 }
 

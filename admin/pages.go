@@ -413,7 +413,8 @@ func (c *Console) webhooks(fc *fiber.Ctx) error {
 // Export.
 
 func (c *Console) exportPage(fc *fiber.Ctx) error {
-	return c.render(fc, http.StatusOK, "export.html", nil)
+	_, backup := c.svc.Store.(linkguard.Backuper)
+	return c.render(fc, http.StatusOK, "export.html", struct{ Backup bool }{backup})
 }
 
 // export streams the recorded decisions as JSONL, the format of

@@ -11,9 +11,9 @@ import (
 // Instrument turns on a kit's metrics (m may be nil: none), its access
 // log, and extra readiness checks (for instance the last GeoIP reload):
 // the service's decisions, every request, the mail deliverer's results,
-// the mail queue's depth, the store's dropped visits and how long its
-// syncs take (Badger). Call it once,
-// before Start.
+// the mail queue's depth, the store's dropped visits, how long its syncs
+// take (Badger) and the console's online backups. Call it once, before
+// Start.
 func (k *Kit) Instrument(m *metrics.Metrics, accessLog bool, ready ...server.ReadyCheck) {
 	if m != nil {
 		k.Service.Observer = m
@@ -40,6 +40,9 @@ func (k *Kit) Instrument(m *metrics.Metrics, accessLog bool, ready ...server.Rea
 			SyncHistogram() (uint64, float64, map[float64]uint64)
 		}); ok {
 			m.WatchStoreSyncs(y.SyncHistogram)
+		}
+		if k.console != nil {
+			k.console.ObserveBackups(m.Backup)
 		}
 	}
 	var rec server.RequestRecorder

@@ -36,11 +36,13 @@ const (
 	VisitsDropped   = "linkguard_visits_dropped_total"
 	RequestDuration = "linkguard_http_request_duration_seconds"
 	StoreSyncs      = "linkguard_store_sync_seconds"
+	Backups         = "linkguard_backups_total"
 )
 
 // Names lists every linkguard metric name, in the order above.
 var Names = []string{LinksIssued, Decisions, LinksConsumed, ScannerVisits, CodeAttempts,
-	MailDeliveries, MailQueueDepth, VisitsDropped, RequestDuration, StoreSyncs}
+	MailDeliveries, MailQueueDepth, VisitsDropped, RequestDuration, StoreSyncs,
+	Backups}
 
 // Mail delivery results, the label of linkguard_mail_deliveries_total.
 const (
@@ -60,6 +62,7 @@ type Metrics struct {
 	scanners  vec1
 	codes     vec1
 	mail      vec1
+	backups   vec1
 	duration  *prometheus.HistogramVec
 
 	hmu  sync.RWMutex
@@ -89,6 +92,8 @@ func New() *Metrics {
 			Help: "Codes typed, by result: right, wrong, or locked (no tries were left)."}, "result"),
 		mail: newVec1(prometheus.CounterOpts{Name: MailDeliveries,
 			Help: "Email delivery attempts, by result: sent, retry (a failure that may pass) or failed (given up)."}, "result"),
+		backups: newVec1(prometheus.CounterOpts{Name: Backups,
+			Help: "Online backups (GET /admin/backup), by result: ok, failed (cut off part way) or refused (one was running)."}, "result"),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: RequestDuration,
 			Help:    "HTTP request durations, by route pattern (never a token), method and status code.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}},
@@ -96,7 +101,7 @@ func New() *Metrics {
 		http: map[httpKey]prometheus.Observer{},
 	}
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.issued.vec, m.decisions.vec, m.consumed.vec, m.scanners.vec, m.codes.vec, m.mail.vec, m.duration)
+		m.issued.vec, m.decisions.vec, m.consumed.vec, m.scanners.vec, m.codes.vec, m.mail.vec, m.backups.vec, m.duration)
 	// Known label values start at zero, so that rate() and the dashboard
 	// see a series before the first event.
 	for _, p := range linkguard.Purposes {
@@ -110,6 +115,9 @@ func New() *Metrics {
 	}
 	for _, r := range []string{MailSent, MailRetry, MailFailed} {
 		m.mail.get(r)
+	}
+	for _, r := range linkguard.BackupResults {
+		m.backups.get(string(r))
 	}
 	m.scanners.get(linkguard.ScannerUnknown)
 	return m
@@ -147,6 +155,9 @@ func (m *Metrics) ScannerVisit(vendor string) { m.scanners.get(vendor).Inc() }
 
 // CodeAttempt implements linkguard.Observer.
 func (m *Metrics) CodeAttempt(r linkguard.CodeResult) { m.codes.get(string(r)).Inc() }
+
+// Backup counts one online backup by how it ended.
+func (m *Metrics) Backup(r linkguard.BackupResult) { m.backups.get(string(r)).Inc() }
 
 // MailDelivery counts one delivery attempt: MailSent, MailRetry or
 // MailFailed (the mail deliverer's hook).

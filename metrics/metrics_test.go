@@ -45,6 +45,7 @@ func TestExposition(t *testing.T) {
 	m.ScannerVisit("microsoft")
 	m.CodeAttempt(linkguard.CodeResultWrong)
 	m.MailDelivery(MailSent)
+	m.Backup(linkguard.BackupOK)
 	m.Request("/l/:token", "GET", 200, 3*time.Millisecond)
 
 	out := scrape(t, m)
@@ -60,6 +61,8 @@ func TestExposition(t *testing.T) {
 		`linkguard_code_attempts_total{result="wrong"} 1`,
 		`linkguard_mail_deliveries_total{result="sent"} 1`,
 		`linkguard_mail_queue_depth 3`,
+		`linkguard_backups_total{result="ok"} 1`,
+		`linkguard_backups_total{result="refused"} 0`,
 		`linkguard_visits_dropped_total 7`,
 		`linkguard_store_sync_seconds_bucket{le="0.005"} 2`,
 		`linkguard_store_sync_seconds_bucket{le="+Inf"} 3`,
