@@ -106,7 +106,7 @@ func exportEvents(args []string, stdout, stderr io.Writer, getenv func(string) s
 
 	w, commit, err := createOutput(*out, stdout)
 	if err != nil {
-		return err
+		return fmt.Errorf("events export: %w", err)
 	}
 	defer commit(false)
 	counts := map[linkguard.VisitKind]int{}
@@ -138,14 +138,15 @@ func exportEvents(args []string, stdout, stderr io.Writer, getenv func(string) s
 
 // createOutput returns where to write and a function that finishes the
 // output: a file is written beside its destination and renamed into place
-// on success, so a failed export never leaves half a file.
+// on success (synced first, so that a crash leaves the old file or the new
+// one whole), so a failed export or backup never leaves half a file.
 func createOutput(path string, stdout io.Writer) (io.Writer, func(ok bool) error, error) {
 	if path == "" || path == "-" {
 		return stdout, func(bool) error { return nil }, nil
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return nil, nil, fmt.Errorf("events export: --out %s: %w", path, err)
+		return nil, nil, fmt.Errorf("--out %s: %w", path, err)
 	}
 	bw := bufio.NewWriter(f)
 	done := false
@@ -159,7 +160,7 @@ func createOutput(path string, stdout io.Writer) (io.Writer, func(ok bool) error
 			os.Remove(f.Name())
 			return nil
 		}
-		if err := errors.Join(bw.Flush(), f.Close()); err != nil {
+		if err := errors.Join(bw.Flush(), f.Sync(), f.Close()); err != nil {
 			os.Remove(f.Name())
 			return err
 		}

@@ -4,6 +4,8 @@
 //	linkguard events export [--config FILE] [--since 168h] [--out FILE]
 //	linkguard replay [--config FILE] [--labels] EVENTS.jsonl
 //	linkguard explain [--config FILE] [--redecide] --event ID [EVENTS.jsonl]
+//	linkguard backup --data-dir DIR --out FILE
+//	linkguard restore --data-dir DIR FILE
 //	linkguard selftest --url URL --api-key KEY
 //	linkguard config --print-defaults
 //	linkguard version
@@ -65,6 +67,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return explainMain(args[1:], stdout, stderr)
 	case "oidc":
 		return oidcMain(args[1:], stdout, stderr)
+	case "backup":
+		return backupMain(args[1:], stdout, stderr)
+	case "restore":
+		return restoreMain(args[1:], stdout, stderr)
 	case "selftest":
 		return selftestMain(args[1:], stdout, stderr)
 	case "config":
@@ -90,6 +96,9 @@ commands:
   explain   explain [--config FILE] [--redecide] --event ID [EVENTS.jsonl]: one decision's signals
   oidc      oidc add-client --id ID --redirect-uri URL [--public] [--scopes "email profile"] [--alg RS256]:
             a relying party for oidc.clients, its secret printed once
+  backup    backup --data-dir DIR --out FILE: a backup of the Badger store (server stopped;
+            a running one is backed up from its console, /admin/backup)
+  restore   restore --data-dir DIR FILE: a backup into a missing or empty folder
   config    config --print-defaults: the full YAML with every default, each key commented
   selftest  selftest --url URL --api-key KEY: play scanners and a person against a running deployment
   version   print the version

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linkguard/linkguard"
+	badgerstore "github.com/linkguard/linkguard/store/badger"
+	"github.com/linkguard/linkguard/store/storetest"
+)
+
+func noEnv(string) string { return "" }
+
+// storeWithLink makes a data folder holding one link, closed.
+func storeWithLink(t *testing.T) (dir, id string) {
+	t.Helper()
+	dir = t.TempDir()
+	st, err := badgerstore.Open(badgerstore.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := storetest.NewLink(t, time.Now(), "f")
+	if err := st.CreateLink(context.Background(), l, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, l.ID
+}
+
+func TestBackupAndRestoreCommands(t *testing.T) {
+	dir, id := storeWithLink(t)
+	file := filepath.Join(t.TempDir(), "lg.backup")
+	var out, errb bytes.Buffer
+	if err := backupCmd([]string{"--data-dir", dir, "--out", file}, &out, &errb, noEnv); err != nil {
+		t.Fatalf("backup: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(errb.String(), "backed up "+dir+" to "+file) {
+		t.Fatalf("backup said: %s", errb.String())
+	}
+
+	target := filepath.Join(t.TempDir(), "restored")
+	out.Reset()
+	if err := restoreCmd([]string{"--data-dir", target, file}, nil, &out, &errb, noEnv); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if !strings.Contains(out.String(), "copy the key files") {
+		t.Fatalf("restore said: %s", out.String())
+	}
+	st, err := badgerstore.Open(badgerstore.Options{Dir: target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.LinkByID(context.Background(), id); err != nil {
+		t.Fatalf("the link after backup and restore: %v", err)
+	}
+
+	// Never into data: the source folder itself is refused, untouched.
+	err = restoreCmd([]string{"--data-dir", dir, file}, nil, &out, &errb, noEnv)
+	if err == nil || !strings.Contains(err.Error(), dir+" is not empty") {
+		t.Fatalf("restore into a folder with data: %v", err)
+	}
+	// Not a backup: refused, nothing left where it would have gone.
+	junk := filepath.Join(t.TempDir(), "junk")
+	os.WriteFile(junk, []byte("PK\x03\x04 not a backup at all, a zip maybe"), 0o600)
+	parent := t.TempDir()
+	err = restoreCmd([]string{"--data-dir", filepath.Join(parent, "data"), junk}, nil, &out, &errb, noEnv)
+	if err == nil || !strings.Contains(err.Error(), "not a Badger backup") {
+		t.Fatalf("restore of a junk file: %v", err)
+	}
+	if left, _ := os.ReadDir(parent); len(left) != 0 {
+		t.Fatalf("a failed restore left %s", left[0].Name())
+	}
+}
+
+func TestBackupCommandRefusesALockedFolder(t *testing.T) {
+	dir, _ := storeWithLink(t)
+	running, err := badgerstore.Open(badgerstore.Options{Dir: dir}) // the server
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer running.Close()
+	outDir := t.TempDir()
+	var out, errb bytes.Buffer
+	err = backupCmd([]string{"--data-dir", dir, "--out", filepath.Join(outDir, "lg.backup")}, &out, &errb, noEnv)
+	if !errors.Is(err, linkguard.ErrLocked) || !strings.Contains(err.Error(), "/admin/backup") {
+		t.Fatalf("backup of a locked folder: %v", err)
+	}
+	if left, _ := os.ReadDir(outDir); len(left) != 0 {
+		t.Fatalf("a refused backup left %s", left[0].Name())
+	}
+}
+
+func TestBackupCommandRefusesAFolderWithoutAStore(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	err := backupCmd([]string{"--data-dir", dir, "--out", filepath.Join(t.TempDir(), "x")}, &out, &errb, noEnv)
+	if err == nil || !strings.Contains(err.Error(), "no Badger MANIFEST") {
+		t.Fatalf("backup of an empty folder: %v", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatal("the backup made a store in an empty folder")
+	}
+}
