@@ -31,7 +31,8 @@ Writes a backup of the Badger store in DIR (default $LINKGUARD_DATA_DIR) to
 FILE (- for standard output), for linkguard restore. Stop the server first:
 Badger lets one process open the folder. A running server is backed up from
 its console instead (GET /admin/backup). The backup holds the store, not the
-key files beside it (server.key, assertion.key): keep copies of those too.
+key files beside it (server.key, assertion.key, oidc-rs256.key): keep copies
+of those too.
 `
 
 const restoreUsage = `usage: linkguard restore --data-dir DIR FILE
@@ -40,7 +41,8 @@ Restores a backup (from linkguard backup or the console's /admin/backup) into
 DIR, which must be missing or empty: a restore never merges into data. FILE
 may be - for standard input. The store is built beside DIR and renamed into
 place only when the whole file has loaded. Then copy the key files
-(server.key, assertion.key) into DIR, point data_dir at it, and start.
+(server.key, assertion.key, oidc-rs256.key) into DIR, point data_dir at it,
+and start.
 `
 
 // backupMain is `linkguard backup`.
@@ -142,6 +144,6 @@ func restoreCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	fmt.Fprintf(stdout, "restored %s into %s (%d bytes)\nBefore starting the server on it, copy the key files (server.key, assertion.key) into %s unless secret_key_file names them elsewhere: links, sealed mails and OpenID keys need the same server key.\n", pos[0], *dir, n, *dir)
+	fmt.Fprintf(stdout, "restored %s into %s (%d bytes)\nBefore starting the server on it, copy the key files (server.key, assertion.key, oidc-rs256.key, with any .prev) into %s, unless secret_key_file names the server key elsewhere: the restored links and sealed mails need the same server key.\n", pos[0], *dir, n, *dir)
 	return nil
 }
