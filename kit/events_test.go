@@ -166,7 +166,7 @@ func tokenOf(link string) string {
 // own origin out.
 func TestAdminOnlyWhenConfigured(t *testing.T) {
 	off := newKit(t, nil, true)
-	for _, p := range []string{"/admin", "/admin/", "/admin/login", "/admin/static/admin.css", "/admin/export.jsonl"} {
+	for _, p := range []string{"/admin", "/admin/", "/admin/login", "/admin/static/admin.css", "/admin/export.jsonl", "/admin/backup"} {
 		req, _ := http.NewRequest("GET", off.base+p, nil)
 		if res, _ := off.do(req); res.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s without admins: %d, want 404", p, res.StatusCode)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/linkguard/linkguard/internal/smtptest"
 	"github.com/linkguard/linkguard/kit"
+	"github.com/linkguard/linkguard/metrics"
 )
 
 const (
@@ -87,6 +88,13 @@ func newKit(t *testing.T, r *smtptest.Relay, dev bool) *harness {
 // newKitWith is newKit with edit applied to the options (nil: none).
 func newKitWith(t *testing.T, r *smtptest.Relay, dev bool, edit func(*kit.Options)) *harness {
 	t.Helper()
+	return newKitMetrics(t, r, dev, edit, nil)
+}
+
+// newKitMetrics is newKitWith with the kit instrumented with m before it
+// starts (nil: no metrics).
+func newKitMetrics(t *testing.T, r *smtptest.Relay, dev bool, edit func(*kit.Options), m *metrics.Metrics) *harness {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -109,6 +117,9 @@ func newKitWith(t *testing.T, r *smtptest.Relay, dev bool, edit func(*kit.Option
 	if err != nil {
 		ln.Close()
 		t.Fatal(err)
+	}
+	if m != nil {
+		h.k.Instrument(m, false)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.k.Start(ctx)
