@@ -34,8 +34,9 @@ func (c *Console) backupEnded(r linkguard.BackupResult) {
 // another site can neither send it nor read the answer.
 //
 // The snapshot is taken from one read transaction while the server
-// serves, and streamed as it is read, never held in memory. One runs at a
-// time: each reads the whole store, and a second would only double that.
+// serves, and streamed as it is read, one Badger batch at a time. One
+// runs at a time: each reads the whole store, and a second would only
+// double that.
 func (c *Console) backup(fc *fiber.Ctx) error {
 	b, ok := c.svc.Store.(linkguard.Backuper)
 	if !ok {
