@@ -100,17 +100,25 @@ func TestBackupNeedsASession(t *testing.T) {
 	}
 }
 
-var backupName = regexp.MustCompile(`^attachment; filename="linkguard-backup-\d{8}T\d{6}Z\.badger"$`)
-
-func TestBackupDownload(t *testing.T) {
-	h := newHarness(t, true)
-	var r results
+// signedInWithLink is a console with an operator signed in, whose backups
+// are collected in r, and a host's link (id) in its store.
+func signedInWithLink(t *testing.T) (h *harness, r *results, id string) {
+	t.Helper()
+	h = newHarness(t, true)
+	r = &results{}
 	h.console.ObserveBackups(r.add)
 	h.signIn()
 	is, err := h.svc.Issue(context.Background(), &linkguard.IssueRequest{Email: "alice@example.com", RedirectURL: "https://app.example.com/cb"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return h, r, is.Link.ID
+}
+
+var backupName = regexp.MustCompile(`^attachment; filename="linkguard-backup-\d{8}T\d{6}Z\.badger"$`)
+
+func TestBackupDownload(t *testing.T) {
+	h, r, id := signedInWithLink(t)
 	base := h.listen()
 	res := h.get(base, "/admin/backup")
 	file, err := io.ReadAll(res.Body)
@@ -124,7 +132,7 @@ func TestBackupDownload(t *testing.T) {
 	if cd := res.Header.Get("Content-Disposition"); !backupName.MatchString(cd) {
 		t.Fatalf("Content-Disposition %q", cd)
 	}
-	restores(t, file, is.Link.ID)
+	restores(t, file, id)
 	if r.String() != "ok" {
 		t.Fatalf("backups counted: %q, want ok", r.String())
 	}
@@ -148,14 +156,7 @@ func (g *gated) Backup(ctx context.Context, w io.Writer) (uint64, error) {
 }
 
 func TestOneBackupAtATime(t *testing.T) {
-	h := newHarness(t, true)
-	var r results
-	h.console.ObserveBackups(r.add)
-	h.signIn()
-	is, err := h.svc.Issue(context.Background(), &linkguard.IssueRequest{Email: "alice@example.com", RedirectURL: "https://app.example.com/cb"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, r, id := signedInWithLink(t)
 	real := h.svc.Store.(*badgerstore.Store)
 	g := &gated{Store: real, started: make(chan struct{}), release: make(chan struct{})}
 	h.svc.Store = g
@@ -180,7 +181,7 @@ func TestOneBackupAtATime(t *testing.T) {
 	}
 	close(g.release)
 	file := <-first
-	restores(t, file, is.Link.ID)
+	restores(t, file, id)
 
 	// Once it is done, the next one runs.
 	h.svc.Store = real
@@ -211,10 +212,7 @@ func (f failing) Backup(ctx context.Context, w io.Writer) (uint64, error) {
 // TestFailedBackupIsCutOff: a backup that fails part way must not reach
 // the client as a whole file: the connection ends without the last chunk.
 func TestFailedBackupIsCutOff(t *testing.T) {
-	h := newHarness(t, true)
-	var r results
-	h.console.ObserveBackups(r.add)
-	h.signIn()
+	h, r, _ := signedInWithLink(t)
 	h.svc.Store = failing{h.svc.Store.(*badgerstore.Store)}
 	base := h.listen()
 	res := h.get(base, "/admin/backup")
