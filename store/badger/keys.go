@@ -22,6 +22,7 @@ package badger
 //	o/<ns>/<key>           → a linkguard.KV value (oidc.go), TTL as given.
 //	w/, wq/, c/            → the webhook queue and the console's per-hour counters (webhook.go).
 //	r/s/<window>/<key>     → a linkguard.Limiter key: its newest allowed hits (limit.go).
+//	!linkguard-backup-end  → never stored: the end frame of a backup file (backup.go).
 //
 // Slots do not sort by time: readers sort a link's visits by (At, ID).
 const (
