@@ -47,17 +47,17 @@ func TestEveryWriteWaitsForASync(t *testing.T) {
 		}},
 	}
 	for _, st := range steps {
-		before := s.durable.syncs.Load()
+		before := s.durable.times.count.Load()
 		if err := st.do(); err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
-		if s.durable.syncs.Load() == before {
+		if s.durable.times.count.Load() == before {
 			t.Errorf("%s returned without a sync", st.name)
 		}
 	}
 
 	const writers = 64
-	before := s.durable.syncs.Load()
+	before := s.durable.times.count.Load()
 	var wg sync.WaitGroup
 	for i := range writers {
 		wg.Go(func() {
@@ -67,7 +67,7 @@ func TestEveryWriteWaitsForASync(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	n := s.durable.syncs.Load() - before
+	n := s.durable.times.count.Load() - before
 	if n == 0 || n > writers {
 		t.Fatalf("%d parallel writes took %d syncs", writers, n)
 	}
