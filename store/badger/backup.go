@@ -133,10 +133,7 @@ func Restore(ctx context.Context, dir string, r io.Reader, log *slog.Logger) (ui
 		os.RemoveAll(tmp)
 		return fr.off, fmt.Errorf("restore: %w", err)
 	}
-	if d, err := os.Open(parent); err == nil {
-		d.Sync() // the rename itself, durable
-		d.Close()
-	}
+	_ = syncDir(parent) // the rename itself, durable (best effort: the data is)
 	return fr.off, nil
 }
 
