@@ -44,6 +44,6 @@ func (m *memLimits) Hit(_ context.Context, key string, window time.Duration, max
 	if !ok {
 		return false, retry, nil
 	}
-	m.n[k] = memRecord{times: keep, end: time.Unix(0, keep[len(keep)-1]).Add(window)}
+	m.n[k] = memRecord{times: keep, end: now.Add(linkguard.LimitExpiry(keep[len(keep)-1], window, now))}
 	return true, 0, nil
 }
