@@ -259,9 +259,7 @@ func (h *harness) paths(store string, insts []*instance, txns []ceiling, cpuprof
 		}
 	}
 	fmt.Printf("%s: GET /l/{token}…\n", store)
-	lgGet, err := profiled(cpuprofile, "get", func() (result, error) {
-		return diagnosed(store, "GET", insts, func() (result, error) { return h.wrk(gets...) })
-	})
+	lgGet, err := h.measured(store, "GET", cpuprofile, insts, gets)
 	if err != nil {
 		return nil, err
 	}
@@ -280,9 +278,7 @@ func (h *harness) paths(store string, insts []*instance, txns []ceiling, cpuprof
 		// to issue for an address would revoke the first one's link.
 		issues = append(issues, load{url: in.url + "/v1/links", args: []string{"issue", apiKey, redirect, fmt.Sprint(i)}})
 	}
-	lgIssue, err := profiled(cpuprofile, "issue", func() (result, error) {
-		return diagnosed(store, "issue", insts, func() (result, error) { return h.wrk(issues...) })
-	})
+	lgIssue, err := h.measured(store, "issue", cpuprofile, insts, issues)
 	if err != nil {
 		return nil, err
 	}
@@ -305,9 +301,7 @@ func (h *harness) paths(store string, insts []*instance, txns []ceiling, cpuprof
 		confirms = append(confirms, load{url: in.url, replay: true, args: []string{f}})
 	}
 	fmt.Printf("%s: POST /l/{token}/confirm with the code…\n", store)
-	lgConfirm, err := profiled(cpuprofile, "confirm", func() (result, error) {
-		return diagnosed(store, "confirm", insts, func() (result, error) { return h.wrk(confirms...) })
-	})
+	lgConfirm, err := h.measured(store, "confirm", cpuprofile, insts, confirms)
 	if err != nil {
 		return nil, err
 	}
@@ -329,6 +323,15 @@ func (h *harness) paths(store string, insts []*instance, txns []ceiling, cpuprof
 
 // profiled runs fn, with the CPU profile written to prefix-name.prof
 // when prefix is set.
+// measured runs wrk's loads against the product's instances, profiled
+// when asked (-cpuprofile: prefix-<name>.prof) and with what its tail is
+// made of printed after it (diagnosed).
+func (h *harness) measured(store, name, cpuprofile string, insts []*instance, loads []load) (result, error) {
+	return profiled(cpuprofile, strings.ToLower(name), func() (result, error) {
+		return diagnosed(store, name, insts, func() (result, error) { return h.wrk(loads...) })
+	})
+}
+
 func profiled(prefix, name string, fn func() (result, error)) (result, error) {
 	if prefix == "" {
 		return fn()
