@@ -66,8 +66,13 @@ func diagnosed(store, name string, insts []*instance, fn func() (result, error))
 		return r, err
 	}
 	after, _ := countSyncs(insts)
-	fmt.Printf("%s: %s: %d syncs, %d of them over 25 ms (%d over 100 ms); the process stalled %v or more %d times\n",
-		store, name, after.all-before.all, after.over25-before.over25, after.over100-before.over100,
+	fmt.Printf("%s: %s: %s; %d syncs, %d of them over 25 ms (%d over 100 ms); the process stalled %v or more %d times\n",
+		store, name, r.tail(), after.all-before.all, after.over25-before.over25, after.over100-before.over100,
 		stallAt, stalls.Load()-s0)
 	return r, err
+}
+
+// tail is the shape of r's latency past its median.
+func (r result) tail() string {
+	return fmt.Sprintf("p50 %s, p90 %s, p99 %s, p99.9 %s, max %s", ms(r.P50US), ms(r.P90US), ms(r.P99US), ms(r.P999US), ms(r.MaxUS))
 }

@@ -270,6 +270,7 @@ func (h *harness) paths(store string, insts []*instance, txns []ceiling, cpuprof
 		if ceilTxns[i], err = h.wrk(load{url: c.url + "/txn", args: []string{"issue", "-", "-"}}); err != nil {
 			return nil, err
 		}
+		fmt.Printf("%s: synced write ceiling: %s\n", store, ceilTxns[i].tail())
 	}
 	fmt.Printf("%s: POST /v1/links…\n", store)
 	var issues []load

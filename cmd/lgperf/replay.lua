@@ -45,7 +45,8 @@ function done(summary, latency, requests)
   end
   local e = summary.errors
   io.write(string.format(
-    'LGPERF {"requests":%d,"duration_us":%d,"errors":%d,"non2xx":%d,"p50_us":%d,"p99_us":%d,"consumed":%d,"wrapped":%d}\n',
+    'LGPERF {"requests":%d,"duration_us":%d,"errors":%d,"non2xx":%d,"p50_us":%d,"p99_us":%d,"p90_us":%d,"p999_us":%d,"max_us":%d,"consumed":%d,"wrapped":%d}\n',
     summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
-    latency:percentile(50), latency:percentile(99), c, w))
+    latency:percentile(50), latency:percentile(99),
+    latency:percentile(90), latency:percentile(99.9), latency.max, c, w))
 end

@@ -36,9 +36,13 @@ type result struct {
 	Non2xx     int64 `json:"non2xx"`
 	P50US      int64 `json:"p50_us"`
 	P99US      int64 `json:"p99_us"`
-	Consumed   int64 `json:"consumed"`
-	Wrapped    int64 `json:"wrapped"`
-	RSS        int64 `json:"-"` // bytes, of this process after the run
+	// P90US, P999US and MaxUS are the tail's shape, for the diagnosis.
+	P90US    int64 `json:"p90_us"`
+	P999US   int64 `json:"p999_us"`
+	MaxUS    int64 `json:"max_us"`
+	Consumed int64 `json:"consumed"`
+	Wrapped  int64 `json:"wrapped"`
+	RSS      int64 `json:"-"` // bytes, of this process after the run
 	// CPU is what this process (servers and instances, not wrk) and the
 	// store's server spent during the run, user + system.
 	CPU time.Duration `json:"-"`
@@ -145,6 +149,9 @@ func (h *harness) wrk(loads ...load) (result, error) {
 		// is what a client of the pair would see at worst.
 		sum.P50US = max(sum.P50US, r.P50US)
 		sum.P99US = max(sum.P99US, r.P99US)
+		sum.P90US = max(sum.P90US, r.P90US)
+		sum.P999US = max(sum.P999US, r.P999US)
+		sum.MaxUS = max(sum.MaxUS, r.MaxUS)
 	}
 	sum.RSS = rss()
 	cpu1, server1 := h.cpu()
