@@ -62,9 +62,11 @@ const (
 	maxSecret = 128
 )
 
-// compareSlots is how many bcrypt compares run at once: half the
-// processors, so that the rest of the service keeps the other half.
-func compareSlots() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+// compareSlots is how many bcrypt compares run at once: half the cores,
+// so that the rest of the service keeps the other half. Cores, not Ps:
+// a Badger deployment runs more Ps than cores (GOMAXPROCS, docs/tuning.md),
+// and half of those could be every core.
+func compareSlots() int { return max(1, min(runtime.NumCPU(), runtime.GOMAXPROCS(0))/2) }
 
 // compares counts the bcrypt compares of the process: run in all, running
 // now, and the most that ever ran at once (the tests' evidence).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -96,4 +97,17 @@ func BenchmarkClientAuth(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestCompareSlotsCountCores: more Ps than cores (GOMAXPROCS raised for
+// Badger, docs/tuning.md) must not let bcrypt take every core.
+func TestCompareSlotsCountCores(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4 * runtime.NumCPU()))
+	if got, want := compareSlots(), max(1, runtime.NumCPU()/2); got != want {
+		t.Errorf("GOMAXPROCS %d on %d cores: %d compare slots, want %d", runtime.GOMAXPROCS(0), runtime.NumCPU(), got, want)
+	}
+	runtime.GOMAXPROCS(1)
+	if got := compareSlots(); got != 1 {
+		t.Errorf("GOMAXPROCS 1: %d compare slots, want 1", got)
+	}
 }

@@ -121,7 +121,13 @@ func (h *harness) measure(stores []string, cpuprofile string) (rows []row, err e
 	if err := h.writeScripts(); err != nil {
 		return nil, err
 	}
-	fmt.Printf("lgperf: %d connections, %d wrk threads, %s per run, loopback\n\n", h.conns, h.threads, h.duration)
+	fmt.Printf("lgperf: %d connections, %d wrk threads, %s per run, loopback\n", h.conns, h.threads, h.duration)
+	anon, file, err := faultCost(h.dir)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("lgperf: a first write to a 4 KiB page costs %.1f µs of anonymous memory, %.1f µs of a new file's mapping (16 MiB: %s, %s)\n\n",
+		us(anon), us(file), (anon * faultProbeSize / 4096).Round(time.Millisecond/10), (file * faultProbeSize / 4096).Round(time.Millisecond/10))
 	for _, st := range stores {
 		var rs []row
 		switch strings.TrimSpace(st) {

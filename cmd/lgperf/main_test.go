@@ -37,3 +37,17 @@ func TestHarness(t *testing.T) {
 		t.Errorf("report:\n%s", out.String())
 	}
 }
+
+// TestFaultCost: the probe touches real memory and a real file mapping
+// and reports a cost per page that is neither zero nor absurd.
+func TestFaultCost(t *testing.T) {
+	anon, file, err := faultCost(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, d := range map[string]time.Duration{"anonymous": anon, "file": file} {
+		if d <= 0 || d > 10*time.Millisecond {
+			t.Errorf("%s: %v a page", name, d)
+		}
+	}
+}
