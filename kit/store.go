@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -137,4 +138,23 @@ func checkDir(dir string) error {
 	name := f.Name()
 	f.Close()
 	return os.Remove(name)
+}
+
+// RaiseProcs sets GOMAXPROCS for a process whose store is the Store
+// setting store: a Badger store on disk gets badger.Procs (more Ps than
+// cores, see there), unless the operator set GOMAXPROCS in the
+// environment, which always wins. It returns the Ps the process runs
+// with and whether it raised them. Redis and memory stores keep Go's
+// choice. NB: a process that sets GOMAXPROCS no longer follows a change
+// of its container's CPU limit; restart it after one.
+func RaiseProcs(store string, getenv func(string) string) (procs int, raised bool) {
+	procs = runtime.GOMAXPROCS(0)
+	if kind, _ := StoreKind(store); kind != "badger" || getenv("GOMAXPROCS") != "" {
+		return procs, false
+	}
+	if want := badgerstore.Procs(procs); want != procs {
+		runtime.GOMAXPROCS(want)
+		return want, true
+	}
+	return procs, false
 }

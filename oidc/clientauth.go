@@ -64,7 +64,7 @@ const (
 
 // compareSlots is how many bcrypt compares run at once: half the cores,
 // so that the rest of the service keeps the other half. Cores, not Ps:
-// a Badger deployment runs more Ps than cores (GOMAXPROCS, docs/tuning.md),
+// a Badger deployment runs more Ps than cores (GOMAXPROCS, docs/operations.md),
 // and half of those could be every core.
 func compareSlots() int { return max(1, min(runtime.NumCPU(), runtime.GOMAXPROCS(0))/2) }
 

@@ -21,11 +21,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/linkguard/linkguard/kit"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -148,6 +150,11 @@ func (h *harness) measure(stores []string, cpuprofile string) (rows []row, err e
 
 // badger measures the three paths on one instance on disk.
 func (h *harness) badger(cpuprofile string) ([]row, error) {
+	// The Ps that linkguard serve runs a Badger store with, for the
+	// product and its ceilings alike (kit.RaiseProcs).
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	procs, _ := kit.RaiseProcs("badger", os.Getenv)
+	fmt.Printf("badger: GOMAXPROCS %d on %d cores, as linkguard serve runs Badger\n", procs, runtime.NumCPU())
 	insts, err := h.product(tempDir(h, "badger-product"), "", 1)
 	if err != nil {
 		return nil, err

@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -153,6 +154,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	slog.SetDefault(log)
 	opts.Log = log
+	if procs, raised := kit.RaiseProcs(opts.Store, os.Getenv); raised {
+		// More Ps than cores for Badger's page faults (docs/operations.md).
+		log.Info("GOMAXPROCS raised for the Badger store", "gomaxprocs", procs, "cores", runtime.NumCPU())
+	}
 	if !hasCollector() && os.Getenv("LINKGUARD_ALLOW_NO_COLLECTOR") != "1" {
 		return errNoCollector
 	}
