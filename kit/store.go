@@ -141,7 +141,7 @@ func checkDir(dir string) error {
 }
 
 // RaiseProcs sets GOMAXPROCS for a process whose store is the Store
-// setting store: a Badger store on disk gets badger.Procs (more Ps than
+// setting store: a Badger store gets badger.Procs (more Ps than
 // cores, see there), unless the operator set GOMAXPROCS in the
 // environment, which always wins. It returns the Ps the process runs
 // with and whether it raised them. Redis and memory stores keep Go's
