@@ -7,7 +7,7 @@ import (
 )
 
 // What a run's tail is made of (docs/performance.md, "The confirm's
-// tail"): how many of the store's syncs were slow, and how often this
+// tail, traced"): how many of the store's syncs were slow, and how often this
 // process as a whole could not run a goroutine for 20 ms or more. Both
 // are printed after each run of the product on a store that syncs.
 
@@ -15,9 +15,10 @@ import (
 const stallAt = 20 * time.Millisecond
 
 // stalls counts the wake-ups of a goroutine that sleeps 1 ms in a loop
-// and woke stallAt late or more: no P ran it, so no request ran either
-// (every one waits behind the same two cores, a memtable flush's page
-// faults, a compaction).
+// and woke stallAt late or more: the P its timer was on was held by a
+// goroutine that could not be preempted (a page-faulting copy of
+// Badger's, docs/performance.md, "The confirm's tail, traced"), and every
+// goroutine queued on that P, requests among them, waited with it.
 var stalls atomic.Uint64
 
 func watchStalls() {

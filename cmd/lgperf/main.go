@@ -21,7 +21,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/linkguard/linkguard/kit"
 	"io"
 	"net/http"
 	"os"
@@ -33,6 +32,7 @@ import (
 	"time"
 
 	"github.com/linkguard/linkguard/internal/redistest"
+	"github.com/linkguard/linkguard/kit"
 )
 
 type harness struct {
