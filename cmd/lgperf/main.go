@@ -335,8 +335,6 @@ func (h *harness) paths(store string, insts []*instance, txns []ceiling, cpuprof
 	return rows, nil
 }
 
-// profiled runs fn, with the CPU profile written to prefix-name.prof
-// when prefix is set.
 // measured runs wrk's loads against the product's instances, profiled
 // when asked (-cpuprofile: prefix-<name>.prof) and with what its tail is
 // made of printed after it (diagnosed).
@@ -346,6 +344,8 @@ func (h *harness) measured(store, name, cpuprofile string, insts []*instance, lo
 	})
 }
 
+// profiled runs fn, with the CPU profile written to prefix-name.prof
+// when prefix is set.
 func profiled(prefix, name string, fn func() (result, error)) (result, error) {
 	if prefix == "" {
 		return fn()
