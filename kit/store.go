@@ -145,8 +145,10 @@ func checkDir(dir string) error {
 // cores, see there), unless the operator set GOMAXPROCS in the
 // environment, which always wins. It returns the Ps the process runs
 // with and whether it raised them. Redis and memory stores keep Go's
-// choice. NB: a process that sets GOMAXPROCS no longer follows a change
-// of its container's CPU limit; restart it after one.
+// choice. New does not call it: a process-wide setting is the program's
+// to choose (linkguard serve and lgperf call it). NB: a process that sets
+// GOMAXPROCS no longer follows a change of its container's CPU limit;
+// restart it after one.
 func RaiseProcs(store string, getenv func(string) string) (procs int, raised bool) {
 	procs = runtime.GOMAXPROCS(0)
 	if kind, _ := StoreKind(store); kind != "badger" || getenv("GOMAXPROCS") != "" {

@@ -100,7 +100,7 @@ func BenchmarkClientAuth(b *testing.B) {
 }
 
 // TestCompareSlotsCountCores: more Ps than cores (GOMAXPROCS raised for
-// Badger, docs/tuning.md) must not let bcrypt take every core.
+// Badger, docs/operations.md) must not let bcrypt take every core.
 func TestCompareSlotsCountCores(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4 * runtime.NumCPU()))
 	if got, want := compareSlots(), max(1, runtime.NumCPU()/2); got != want {

@@ -7,9 +7,9 @@ import (
 )
 
 // What a run's tail is made of (docs/performance.md, "The confirm's
-// tail, traced"): how many of the store's syncs were slow, and how often this
-// process as a whole could not run a goroutine for 20 ms or more. Both
-// are printed after each run of the product on a store that syncs.
+// tail, traced"): how many of the store's syncs were slow, and how often
+// this process could not run a goroutine for 20 ms or more. Both are
+// printed after each run of the product on a store that syncs.
 
 // stallAt is the lateness that counts as a stall of the whole process.
 const stallAt = 20 * time.Millisecond

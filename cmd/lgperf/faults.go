@@ -11,7 +11,7 @@ import (
 )
 
 // What a fresh page costs on this machine (docs/performance.md, "The
-// confirm's tail"). Badger's memtable arena is 16 MiB of Go heap that the
+// confirm's tail, traced"). Badger's memtable arena is 16 MiB of Go heap that the
 // runtime zeroes, page by page, when it reuses memory it had given back;
 // its tables are written through a fresh file mapping. A goroutine in
 // such a copy takes a page fault per 4 KiB and cannot be preempted in
@@ -30,11 +30,11 @@ func faultCost(dir string) (anon, file time.Duration, err error) {
 	for range rounds {
 		a, err := touchAnon()
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, fmt.Errorf("page-fault probe: %w", err)
 		}
 		f, err := touchFile(filepath.Join(dir, "fault-probe"))
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, fmt.Errorf("page-fault probe: %w", err)
 		}
 		as, fs = append(as, a), append(fs, f)
 	}
@@ -44,7 +44,7 @@ func faultCost(dir string) (anon, file time.Duration, err error) {
 func touchAnon() (time.Duration, error) {
 	b, err := unix.Mmap(-1, 0, faultProbeSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 	if err != nil {
-		return 0, fmt.Errorf("page-fault probe: %w", err)
+		return 0, err
 	}
 	defer unix.Munmap(b)
 	return touch(b), nil
@@ -53,16 +53,16 @@ func touchAnon() (time.Duration, error) {
 func touchFile(path string) (time.Duration, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o600)
 	if err != nil {
-		return 0, fmt.Errorf("page-fault probe: %w", err)
+		return 0, err
 	}
 	defer os.Remove(path)
 	defer f.Close()
 	if err := f.Truncate(faultProbeSize); err != nil {
-		return 0, fmt.Errorf("page-fault probe: %w", err)
+		return 0, err
 	}
 	b, err := unix.Mmap(int(f.Fd()), 0, faultProbeSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 	if err != nil {
-		return 0, fmt.Errorf("page-fault probe: %w", err)
+		return 0, err
 	}
 	defer unix.Munmap(b)
 	return touch(b), nil
