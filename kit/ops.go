@@ -6,13 +6,15 @@ import (
 
 	"github.com/linkguard/linkguard/metrics"
 	"github.com/linkguard/linkguard/server"
+	badgerstore "github.com/linkguard/linkguard/store/badger"
 )
 
 // Instrument turns on a kit's metrics (m may be nil: none), its access
 // log, and extra readiness checks (for instance the last GeoIP reload):
 // the service's decisions, every request, the mail deliverer's results,
 // the mail queue's depth, the store's dropped visits, how long its syncs
-// take (Badger) and the console's online backups. Call it once, before
+// take and how long its transactions wait (Badger) and the console's
+// online backups. Call it once, before
 // Start.
 func (k *Kit) Instrument(m *metrics.Metrics, accessLog bool, ready ...server.ReadyCheck) {
 	if m != nil {
@@ -40,6 +42,11 @@ func (k *Kit) Instrument(m *metrics.Metrics, accessLog bool, ready ...server.Rea
 			SyncHistogram() (uint64, float64, map[float64]uint64)
 		}); ok {
 			m.WatchStoreSyncs(y.SyncHistogram)
+		}
+		if w, ok := k.Service.Store.(interface {
+			WaitHistogram(string) (uint64, float64, map[float64]uint64)
+		}); ok {
+			m.WatchStoreWaits(badgerstore.Waits, w.WaitHistogram)
 		}
 		if k.console != nil {
 			k.console.ObserveBackups(m.Backup)

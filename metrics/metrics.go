@@ -36,13 +36,14 @@ const (
 	VisitsDropped   = "linkguard_visits_dropped_total"
 	RequestDuration = "linkguard_http_request_duration_seconds"
 	StoreSyncs      = "linkguard_store_sync_seconds"
+	StoreWaits      = "linkguard_store_wait_seconds"
 	Backups         = "linkguard_backups_total"
 )
 
 // Names lists every linkguard metric name, in the order above.
 var Names = []string{LinksIssued, Decisions, LinksConsumed, ScannerVisits, CodeAttempts,
 	MailDeliveries, MailQueueDepth, VisitsDropped, RequestDuration, StoreSyncs,
-	Backups}
+	StoreWaits, Backups}
 
 // Mail delivery results, the label of linkguard_mail_deliveries_total.
 const (
@@ -186,6 +187,35 @@ func (m *Metrics) WatchDroppedVisits(dropped func() uint64) {
 func (m *Metrics) WatchStoreSyncs(hist func() (count uint64, sum float64, buckets map[float64]uint64)) {
 	m.reg.MustRegister(&histFunc{hist: hist, desc: prometheus.NewDesc(StoreSyncs,
 		"How long the store's syncs to disk took: every durable write waits for one.", nil, nil)})
+}
+
+// WatchStoreWaits publishes linkguard_store_wait_seconds{wait}, one
+// histogram for each of waits, read from hist at each scrape: how long
+// the store's transactions waited for their snapshot ("read"), for their
+// commit to be applied ("commit") and for a sync to cover it ("durable")
+// (store/badger's Waits and WaitHistogram).
+func (m *Metrics) WatchStoreWaits(waits []string, hist func(wait string) (count uint64, sum float64, buckets map[float64]uint64)) {
+	desc := prometheus.NewDesc(StoreWaits,
+		"How long the store's transactions waited: for their snapshot (read), for their commit to be applied (commit), for a sync to disk to cover it (durable).",
+		[]string{"wait"}, nil)
+	m.reg.MustRegister(&histVecFunc{desc: desc, labels: waits, hist: hist})
+}
+
+// histVecFunc is histograms of one label kept elsewhere, read at each
+// scrape.
+type histVecFunc struct {
+	desc   *prometheus.Desc
+	labels []string
+	hist   func(string) (uint64, float64, map[float64]uint64)
+}
+
+func (h *histVecFunc) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
+
+func (h *histVecFunc) Collect(ch chan<- prometheus.Metric) {
+	for _, l := range h.labels {
+		n, sum, buckets := h.hist(l)
+		ch <- prometheus.MustNewConstHistogram(h.desc, n, sum, buckets, l)
+	}
 }
 
 // histFunc is a histogram kept elsewhere (lock-free counters), read at

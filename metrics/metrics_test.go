@@ -37,6 +37,12 @@ func TestExposition(t *testing.T) {
 	m.WatchStoreSyncs(func() (uint64, float64, map[float64]uint64) {
 		return 3, 0.0125, map[float64]uint64{0.001: 1, 0.005: 2, 0.01: 2}
 	})
+	m.WatchStoreWaits([]string{"read", "durable"}, func(w string) (uint64, float64, map[float64]uint64) {
+		if w == "read" {
+			return 4, 0.002, map[float64]uint64{0.0005: 3, 0.001: 4}
+		}
+		return 0, 0, map[float64]uint64{0.0005: 0, 0.001: 0}
+	})
 	m.LinkIssued(linkguard.PurposeInvite)
 	m.Decided(linkguard.VisitVerify, fingerprint.Consume)
 	m.Decided(linkguard.VisitConfirm, fingerprint.Code)
@@ -68,6 +74,10 @@ func TestExposition(t *testing.T) {
 		`linkguard_store_sync_seconds_bucket{le="+Inf"} 3`,
 		`linkguard_store_sync_seconds_sum 0.0125`,
 		`linkguard_store_sync_seconds_count 3`,
+		`linkguard_store_wait_seconds_bucket{wait="read",le="0.0005"} 3`,
+		`linkguard_store_wait_seconds_count{wait="read"} 4`,
+		`linkguard_store_wait_seconds_sum{wait="read"} 0.002`,
+		`linkguard_store_wait_seconds_count{wait="durable"} 0`,
 		`linkguard_http_request_duration_seconds_count{code="200",method="GET",route="/l/:token"} 1`,
 		"go_goroutines ", "process_cpu_seconds_total ",
 	} {

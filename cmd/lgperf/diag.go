@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
+
+	badgerstore "github.com/linkguard/linkguard/store/badger"
 )
 
 // What a run's tail is made of (docs/performance.md, "The confirm's
@@ -57,10 +60,56 @@ func countSyncs(insts []*instance) (c syncCounts, ok bool) {
 	return c, ok
 }
 
+// waitHistogram is store/badger's WaitHistogram.
+type waitHistogram interface {
+	WaitHistogram(wait string) (count uint64, sum float64, buckets map[float64]uint64)
+}
+
+// waitSum is one wait of the store so far, over the instances: how many,
+// their sum in seconds, and how many took over 25 ms.
+type waitSum struct {
+	n, over25 uint64
+	sum       float64
+}
+
+func sumWaits(insts []*instance) map[string]waitSum {
+	c := map[string]waitSum{}
+	for _, in := range insts {
+		y, is := in.kit.Service.Store.(waitHistogram)
+		if !is {
+			continue
+		}
+		for _, w := range badgerstore.Waits {
+			n, sum, b := y.WaitHistogram(w)
+			t := c[w]
+			t.n, t.sum, t.over25 = t.n+n, t.sum+sum, t.over25+n-b[0.025]
+			c[w] = t
+		}
+	}
+	return c
+}
+
+// waitLine says, for each of the store's waits in a run, its mean and how
+// many of them took over 25 ms.
+func waitLine(before, after map[string]waitSum) string {
+	var parts []string
+	for _, w := range badgerstore.Waits {
+		b, a := before[w], after[w]
+		n := a.n - b.n
+		if n == 0 {
+			continue
+		}
+		mean := time.Duration((a.sum - b.sum) / float64(n) * float64(time.Second))
+		parts = append(parts, fmt.Sprintf("%s %s (%d of %d over 25 ms)", w, ms(mean.Microseconds()), a.over25-b.over25, n))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // diagnosed runs fn (a wrk run against insts) and prints what its tail
 // is made of, when the store syncs.
 func diagnosed(store, name string, insts []*instance, fn func() (result, error)) (result, error) {
 	before, ok := countSyncs(insts)
+	w0 := sumWaits(insts)
 	s0 := stalls.Load()
 	r, err := fn()
 	if err != nil || !ok {
@@ -70,6 +119,7 @@ func diagnosed(store, name string, insts []*instance, fn func() (result, error))
 	fmt.Printf("%s: %s: %s; %d syncs, %d of them over 25 ms (%d over 100 ms); the process stalled %v or more %d times\n",
 		store, name, r.tail(), after.all-before.all, after.over25-before.over25, after.over100-before.over100,
 		stallAt, stalls.Load()-s0)
+	fmt.Printf("%s: %s: the store's waits, mean: %s\n", store, name, waitLine(w0, sumWaits(insts)))
 	return r, err
 }
 

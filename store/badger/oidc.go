@@ -34,7 +34,7 @@ func (s *Store) GetKV(_ context.Context, ns, key string) ([]byte, error) {
 		return nil, err
 	}
 	var out []byte
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		it, err := txn.Get(kvKey(ns, key))
 		if err != nil {
 			return err

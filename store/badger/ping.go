@@ -37,7 +37,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // jobs leave it).
 func (s *Store) MailQueueDepth(ctx context.Context) (int, error) {
 	n := 0
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		o := badger.DefaultIteratorOptions
 		o.PrefetchValues = false
 		o.Prefix = []byte(prefixDue)

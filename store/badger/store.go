@@ -69,6 +69,8 @@ type Store struct {
 	durable *syncer
 	// pending counts the webhook queue's pending jobs (webhook.go).
 	pending webhookCount
+	// waits are how long transactions waited (waits.go).
+	waits waits
 }
 
 // Open opens (creating if needed) the store in opts.Dir. A folder held by
@@ -154,10 +156,16 @@ func (s *Store) update(fn func(txn *badger.Txn) error) error {
 	deadline := time.Now().Add(conflictBudget)
 	backoff := 50 * time.Microsecond
 	for {
-		err := s.db.Update(fn)
+		err := s.transact(fn)
 		if err == nil {
 			s.commits.Add(1)
-			return s.durable.wait()
+			if s.durable == nil {
+				return nil
+			}
+			began := time.Now()
+			err := s.durable.wait()
+			s.waits.durable.observe(time.Since(began))
+			return err
 		}
 		if !errors.Is(err, badger.ErrConflict) || time.Now().After(deadline) {
 			return err
@@ -285,7 +293,7 @@ func (s *Store) LinkByID(ctx context.Context, id string) (*linkguard.Link, error
 	v := s.links.version(id) // before the read transaction: see linkCache
 	var l linkguard.Link
 	var expires uint64
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(linkKey(id))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return linkguard.ErrNotFound
@@ -315,7 +323,7 @@ func (s *Store) LinkByTokenHash(ctx context.Context, h []byte) (*linkguard.Link,
 		return s.LinkByID(ctx, id)
 	}
 	var l *linkguard.Link
-	err := s.db.View(func(txn *badger.Txn) (err error) {
+	err := s.view(func(txn *badger.Txn) (err error) {
 		l, err = s.linkByToken(txn, h)
 		return err
 	})
@@ -362,7 +370,7 @@ func (s *Store) LinkAndHistoryByTokenHash(ctx context.Context, h []byte) (*linkg
 		l, _ = s.links.get(id, time.Now())
 	}
 	var sm summary
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		if l == nil {
 			var err error
 			if l, err = s.linkIn(txn, h, id, known); err != nil {

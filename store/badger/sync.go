@@ -70,7 +70,7 @@ type syncer struct {
 	active   string
 	dirSyncs atomic.Uint64
 	// times are the syncs' durations, and their count (synctime.go).
-	times syncTimes
+	times durations
 }
 
 func newSyncer(dir string) *syncer {

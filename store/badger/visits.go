@@ -56,7 +56,7 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 	// The batch's summaries, in one read transaction: each transaction
 	// waits for Badger's read watermark, so one per link was a wait in
 	// line with the writes for every link of the batch.
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		for _, v := range batch {
 			if sums[v.LinkID] != nil {
 				continue
@@ -157,7 +157,7 @@ func maxOf(batch []*linkguard.Visit) int {
 // History implements linkguard.Store.
 func (s *Store) History(ctx context.Context, linkID string) ([]fingerprint.PastVisit, error) {
 	var sm summary
-	err := s.db.View(func(txn *badger.Txn) error { return getJSON(txn, summaryKey(linkID), &sm) })
+	err := s.view(func(txn *badger.Txn) error { return getJSON(txn, summaryKey(linkID), &sm) })
 	if errors.Is(err, linkguard.ErrNotFound) {
 		return nil, nil
 	}
@@ -167,7 +167,7 @@ func (s *Store) History(ctx context.Context, linkID string) ([]fingerprint.PastV
 // Visits implements linkguard.Store.
 func (s *Store) Visits(ctx context.Context, linkID string) ([]linkguard.Visit, error) {
 	var out []linkguard.Visit
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		return scanPrefix(txn, visitPrefix(linkID), func(v *linkguard.Visit) error {
 			out = append(out, *v)
 			return nil
@@ -222,7 +222,7 @@ func scanPrefix(txn *badger.Txn, prefix []byte, fn func(*linkguard.Visit) error)
 // ScanVisits implements linkguard.Store. A link's kept visits are read
 // together (at most KeptViews + KeptDecisions) and given in time order.
 func (s *Store) ScanVisits(ctx context.Context, since time.Time, fn func(*linkguard.Visit) error) error {
-	return s.db.View(func(txn *badger.Txn) error {
+	return s.view(func(txn *badger.Txn) error {
 		var link string
 		var group []linkguard.Visit
 		flush := func() error {
@@ -262,7 +262,7 @@ func (s *Store) ScanVisits(ctx context.Context, since time.Time, fn func(*linkgu
 // kept visits and summary. For the size checks and docs/performance.md.
 func (s *Store) LinkBytes(ctx context.Context, id string) (int64, error) {
 	var n int64
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		var l linkguard.Link
 		if err := getLink(txn, linkKey(id), &l); err != nil && !errors.Is(err, linkguard.ErrNotFound) {
 			return err

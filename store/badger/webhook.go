@@ -282,7 +282,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, j *linkguard.WebhookJob, keep
 // their message id, which sorts by time.
 func (s *Store) RecentWebhooks(ctx context.Context, max int) ([]linkguard.WebhookJob, error) {
 	var out []linkguard.WebhookJob
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		o := badger.DefaultIteratorOptions
 		o.Reverse = true
 		o.Prefix = []byte(prefixWebhook)
@@ -329,7 +329,7 @@ func (s *Store) AddCounts(ctx context.Context, at time.Time, deltas map[string]i
 func (s *Store) CountsBetween(ctx context.Context, from, to time.Time) (map[time.Time]map[string]int64, error) {
 	out := map[time.Time]map[string]int64{}
 	last := string(countsKey(to.UTC().Truncate(time.Hour)))
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		o := badger.DefaultIteratorOptions
 		o.Prefix = []byte(prefixCounts)
 		it := txn.NewIterator(o)
@@ -356,7 +356,7 @@ func (s *Store) CountsBetween(ctx context.Context, from, to time.Time) (map[time
 
 // ScanLinks implements linkguard.Counts.
 func (s *Store) ScanLinks(ctx context.Context, fn func(*linkguard.Link) error) error {
-	return s.db.View(func(txn *badger.Txn) error {
+	return s.view(func(txn *badger.Txn) error {
 		o := badger.DefaultIteratorOptions
 		o.Prefix = []byte(prefixLink)
 		it := txn.NewIterator(o)
