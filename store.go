@@ -54,7 +54,11 @@ type Store interface {
 	// KeptViews views and KeptDecisions decision records, each stored as
 	// EncodeVisit writes it, so what a link costs is bounded. v.Outbox's
 	// Jobs are written with the visit, in the same write: a visit and its
-	// event (link.scanner_blocked) are kept or lost together.
+	// event (link.scanner_blocked) are kept or lost together. A visit
+	// whose Outcome is consumed is the decision that consumed its link,
+	// and its Verdict is the one the link was consumed with (ConsumeLink,
+	// ConsumeWithCode): a store may keep that verdict once, with the
+	// link, and give it back with the visit.
 	AddVisit(ctx context.Context, v *Visit) error
 	// Visits returns a link's kept visits, oldest first: at most
 	// KeptViews + KeptDecisions.

@@ -4,11 +4,15 @@ package badger
 // of a dump (or a migration) knows the whole schema.
 //
 //	l/<link id>            → Link (codec.go; JSON before it), packed (pack.go) when
-//	                         that is smaller. TTL: link expiry + retention.
+//	                         that is smaller. TTL: link expiry + retention; once
+//	                         consumed, at least a visit's TTL and an hour (consumedTTL).
 //	t/<token hash>         → link id. TTL as the link.
 //	f/<family>             → id of the family's newest link (revoke-older index).
 //	v/<link id>/<slot>     → Visit (JSON, linkguard.EncodeVisit, packed when that is
 //	                         smaller), buffered writes. TTL: linkguard.VisitTTL(retention), 8 days by default.
+//	                         The decision that consumed the link is written without
+//	                         its verdict, marked "verdict_of_link": readers take it
+//	                         from l/ (visits.go).
 //	                         slot is v00..v31 for views, d00..d63 for decisions: a
 //	                         ring per link, so the newest KeptViews views and
 //	                         KeptDecisions decisions are kept and nothing else.

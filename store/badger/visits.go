@@ -92,7 +92,7 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 		slots = append(slots, slotted{key, v})
 	}
 	for _, sl := range slots {
-		b, err := linkguard.EncodeVisit(sl.v)
+		b, err := encodeVisit(sl.v)
 		if err != nil {
 			return err
 		}
@@ -202,21 +202,61 @@ func scanPrefix(txn *badger.Txn, prefix []byte, fn func(*linkguard.Visit) error)
 	it := txn.NewIterator(o)
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
-		var v linkguard.Visit
+		var r visitRecord
 		if err := it.Item().Value(func(b []byte) error {
 			b, err := unpack(b)
 			if err != nil {
 				return fmt.Errorf("stored visit: %w", err)
 			}
-			return json.Unmarshal(b, &v)
+			return json.Unmarshal(b, &r)
 		}); err != nil {
 			return err
 		}
-		if err := fn(&v); err != nil {
+		if r.VerdictOfLink {
+			var l linkguard.Link
+			if err := getLink(txn, linkKey(r.LinkID), &l); err != nil && !errors.Is(err, linkguard.ErrNotFound) {
+				return fmt.Errorf("the link of a stored visit: %w", err)
+			}
+			r.Visit.Verdict = l.Verdict // nil only if the record outlived its link (consumedTTL)
+		}
+		if err := fn(&r.Visit); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// A consumption's decision record and its consumed link carry the same
+// verdict (1–2 KB of signals and reasons, about a third of what a confirm
+// writes, packed). The record leaves it to the link: it is written
+// without it, marked verdict_of_link, and readers take the verdict from
+// the link, which the consumption kept for longer than its visits
+// (consumedTTL). Measured in docs/performance.md ("The verdict, once").
+
+// visitRecord is a stored visit: the visit and, when its verdict is its
+// link's, the mark that says so.
+type visitRecord struct {
+	VerdictOfLink bool `json:"verdict_of_link,omitempty"`
+	linkguard.Visit
+}
+
+// encodeVisit is v's stored form: linkguard.EncodeVisit's, without the
+// verdict of a consumption (Store.AddVisit: a consumed visit carries the
+// verdict its link was consumed with).
+func encodeVisit(v *linkguard.Visit) ([]byte, error) {
+	if v.Outcome != linkguard.VisitOutcomeConsumed || v.Verdict == nil {
+		return linkguard.EncodeVisit(v)
+	}
+	c := *v
+	c.Verdict = nil
+	b, err := linkguard.EncodeVisit(&c)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 2 || b[0] != '{' || b[1] == '}' {
+		return nil, fmt.Errorf("encoded visit is not a JSON object with fields: %.20q", b)
+	}
+	return append([]byte(`{"verdict_of_link":true,`), b[1:]...), nil
 }
 
 // ScanVisits implements linkguard.Store. A link's kept visits are read

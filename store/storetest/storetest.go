@@ -52,6 +52,7 @@ var Cases = []Case{
 	{"visits are recorded in order and scanned", visitsInOrder},
 	{"visits and history are bounded, newest kept, decisions always recorded", visitsBounded},
 	{"a maximal visit is stored within MaxVisitBytes", visitSizeBounded},
+	{"a consumption's decision visit reads back with its verdict", consumedDecisionHasItsVerdict},
 	{"mail queue: claim, lease, retry, sent, failed", mailQueueLifecycle},
 	{"mail queue: concurrent claimers get each job once", mailQueueConcurrentClaimers},
 	{"webhook queue: claim, lease, retry, delivered, failed, bound", webhookQueueLifecycle},

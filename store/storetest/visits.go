@@ -248,3 +248,80 @@ func visitSizeBounded(t *testing.T, open Open) {
 		t.Logf("one link after 200 maximal visits: %d bytes (bound %d)", n, MaxLinkBytes)
 	}
 }
+
+// consumedDecisionHasItsVerdict checks: the decision visit that consumed
+// a link reads back, from Visits and ScanVisits, with its whole verdict
+// (a store may keep it once, with the link: Store.AddVisit), and any
+// other decision with its own.
+func consumedDecisionHasItsVerdict(t *testing.T, open Open) {
+	now := start()
+	s := open(t)
+	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.7, Automation: 1, Compatibility: 0.4,
+		Config: "cfg-test", Rule: "the code from the email was typed",
+		Signals: []fingerprint.Contribution{
+			{Signal: "code", Value: 1, Weight: 1, Reason: "the code from the email was typed"},
+			{Signal: "timing", Axis: "automation", Value: -0.4, Weight: 1, Reason: "opened 3 s after issue"},
+			{Signal: "ua", Axis: "compatibility", Value: 0.5, Weight: 1, Reason: "same browser family", Veto: false},
+		}}
+	other := v
+	other.Decision, other.Score, other.Signals = fingerprint.Confirm, 0.1, v.Signals[1:]
+	var ids []string
+	want := map[string]fingerprint.Verdict{}
+	for i, vv := range []fingerprint.Verdict{v, other} {
+		l := NewLink(t, now, fmt.Sprintf("fam-verdict-%d", i))
+		if err := s.CreateLink(ctx, l, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		outcome := linkguard.VisitOutcomeConfirm // the second: a decision on a pending link
+		if i == 0 {
+			h := &linkguard.Handoff{CodeHash: []byte(fmt.Sprintf("hv%d", i)), LinkID: l.ID, Email: l.Email, ConsumedAt: now, ExpiresAt: now.Add(time.Minute), Verdict: v}
+			if _, err := s.ConsumeLink(ctx, l.ID, now, v, h, nil); err != nil {
+				t.Fatal(err)
+			}
+			outcome = linkguard.VisitOutcomeConsumed
+		}
+		cp := vv // the visit's own copy, as the service hands it over
+		cp.Signals = append([]fingerprint.Contribution(nil), vv.Signals...)
+		in := &fingerprint.Input{Stage: fingerprint.StageConfirm, Now: now}
+		if err := s.AddVisit(ctx, &linkguard.Visit{ID: fmt.Sprintf("vis-%d", i), LinkID: l.ID, At: now, Kind: linkguard.VisitCode,
+			Outcome: outcome, UserAgent: "Mozilla/5.0", Input: in, Verdict: &cp}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, l.ID)
+		want[l.ID] = vv
+	}
+	for _, id := range ids {
+		var got []linkguard.Visit
+		deadline := time.Now().Add(5 * time.Second)
+		for len(got) < 1 && time.Now().Before(deadline) {
+			got, _ = s.Visits(ctx, id)
+			time.Sleep(5 * time.Millisecond)
+		}
+		if len(got) != 1 {
+			t.Fatalf("link %s: %d visits, want 1", id, len(got))
+		}
+		if got[0].Verdict == nil || !reflect.DeepEqual(*got[0].Verdict, want[id]) {
+			t.Errorf("link %s: Visits gives verdict %+v, want %+v", id, got[0].Verdict, want[id])
+		}
+		if got[0].Input == nil || got[0].Input.Stage != fingerprint.StageConfirm || got[0].UserAgent != "Mozilla/5.0" {
+			t.Errorf("link %s: the rest of the visit changed: %+v", id, got[0])
+		}
+	}
+	seen := 0
+	if err := s.ScanVisits(ctx, now, func(vis *linkguard.Visit) error {
+		w, ok := want[vis.LinkID]
+		if !ok {
+			return nil
+		}
+		seen++
+		if vis.Verdict == nil || !reflect.DeepEqual(*vis.Verdict, w) {
+			t.Errorf("link %s: ScanVisits gives verdict %+v, want %+v", vis.LinkID, vis.Verdict, w)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if seen != 2 {
+		t.Errorf("ScanVisits saw %d of the 2 visits", seen)
+	}
+}
