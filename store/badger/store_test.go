@@ -111,6 +111,17 @@ func memStore(t testing.TB) *Store {
 	return s
 }
 
+// diskStore opens a store in a fresh folder that the test closes.
+func diskStore(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // storedValue is the bytes Badger keeps at key, as the store wrote them.
 func storedValue(t testing.TB, s *Store, key []byte) []byte {
 	t.Helper()

@@ -12,11 +12,7 @@ import (
 // cumulative buckets that never decrease and end at the count; an
 // in-memory store, which syncs nothing, reads all zero.
 func TestSyncHistogram(t *testing.T) {
-	s, err := Open(Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := diskStore(t)
 	ctx := context.Background()
 	now := time.Now().UTC()
 	for i := range 20 {

@@ -22,11 +22,7 @@ import (
 func TestConsumedDecisionStoresItsVerdictOnce(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC()
-	s, err := Open(Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := diskStore(t)
 	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.8, Config: "cfg-x", Rule: "rule",
 		Signals: []fingerprint.Contribution{{Signal: "code", Value: 1, Weight: 1, Reason: "the code from the email was typed"}}}
 	cases := []struct {

@@ -36,11 +36,7 @@ func wantWaits(t *testing.T, what string, before, after map[string]uint64, want 
 func TestWaitHistogram(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now().UTC()
-	s, err := Open(Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := diskStore(t)
 
 	l := storetest.NewLink(t, now, "fam-waits")
 	before := waitCounts(s)
