@@ -136,7 +136,8 @@ var ErrQueueFull = errors.New("webhook queue is full")
 // method that makes the change, which writes them in the same transaction
 // (the transactional outbox): a change that commits has its events
 // queued, a crash right after the commit loses none of them, and a change
-// that is refused queues nothing. A nil *Outbox queues nothing.
+// that is refused queues nothing. A nil *Outbox queues nothing. For a
+// consumption it also carries the record of the decision that made it.
 type Outbox struct {
 	// Jobs are queued when the change is made.
 	Jobs []WebhookJob
@@ -148,6 +149,14 @@ type Outbox struct {
 	// Store sets Dropped to how many were not).
 	Max     int
 	Dropped int
+	// Record, when set, is the visit of the decision that consumes the
+	// link (Outcome consumed, the consumption's verdict). ConsumeLink and
+	// ConsumeWithCode record it when they consume, and only then, in the
+	// same write where the store can (Badger: the evidence of a
+	// consumption is never lost without it), else as AddVisit does,
+	// giving it an ID as AddVisit does when it has none. The caller does
+	// not AddVisit it too.
+	Record *Visit
 }
 
 // Queued is what a change that was made queues: Locked when the change

@@ -179,14 +179,17 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 			via = ViaCookie
 		}
 		ev := visitEvent(EventLinkConsumed, l, vis, via)
-		res, err := s.consume(ctx, l, v, now, false, ev)
-		vis.Outcome = VisitOutcomeConsumed
+		rec := *vis
+		rec.Outcome = VisitOutcomeConsumed
+		res, err := s.consume(ctx, l, v, now, false, ev, &rec)
 		if err != nil || res.Outcome != OutcomeConsumed {
 			vis.Outcome = VisitOutcomeRejected
+			s.addVisit(ctx, vis)
 		} else {
 			s.observer().LinkConsumed(via)
+			vis.ID, vis.Outcome = rec.ID, VisitOutcomeConsumed
+			s.noteVisit(vis) // stored with the consumption (Outbox.Record)
 		}
-		s.addVisit(ctx, vis)
 		if vis.Outcome == VisitOutcomeConsumed {
 			s.Emit(ctx, ev)
 		}
@@ -297,7 +300,7 @@ func (s *Service) tryCode(ctx context.Context, l *Link, r *ReportRequest, in *fi
 		return nil, err
 	}
 	vis.Outcome, vis.Verdict = VisitOutcomeConsumed, &sp.Handoff.Verdict
-	s.addVisit(ctx, vis)
+	s.noteVisit(vis) // stored with the consumption (Outbox.Record)
 	return s.spent(l, sp.Handoff.Verdict, sp.Code, true), nil
 }
 
@@ -347,6 +350,13 @@ func (s *Service) spendCode(ctx context.Context, l *Link, code string, v fingerp
 	locked := &Event{Type: EventLinkLocked, At: now, Email: l.Email, LinkID: l.ID,
 		Purpose: l.Purpose, Attempts: s.Policy.MaxCodeAttempts}
 	out := s.Outbox(consumed, locked)
+	var rec *Visit
+	if vis != nil {
+		r := *vis
+		r.Outcome, r.Verdict = VisitOutcomeConsumed, &cv
+		rec = &r
+		out = withRecord(out, rec)
+	}
 	stored, err := s.Store.ConsumeWithCode(ctx, l.ID, s.Keys.CodeHash(l.ID, code), s.Policy.MaxCodeAttempts, now, cv, h, out)
 	switch {
 	case errors.Is(err, ErrWrongCode):
@@ -372,21 +382,24 @@ func (s *Service) spendCode(ctx context.Context, l *Link, code string, v fingerp
 	s.observer().LinkConsumed(ViaCode)
 	s.dropped(out, consumed)
 	s.Emit(ctx, consumed)
+	if rec != nil {
+		vis.ID = rec.ID // given by the store that recorded it
+	}
 	return &Spent{Link: stored, Handoff: h, Code: hcode}, 0, nil
 }
 
-// consume spends the link with one compare-and-set and creates its
-// handoff code in the same transaction.
-// consume spends l; ev, the event of the consumption, is queued for
-// webhooks with it.
-func (s *Service) consume(ctx context.Context, l *Link, v fingerprint.Verdict, now time.Time, byCode bool, ev *Event) (*Result, error) {
+// consume spends l with one compare-and-set and creates its handoff
+// code in the same transaction; ev, the event of the consumption, is
+// queued for webhooks with it, and rec, the decision's visit, recorded
+// with it (Outbox.Record).
+func (s *Service) consume(ctx context.Context, l *Link, v fingerprint.Verdict, now time.Time, byCode bool, ev *Event, rec *Visit) (*Result, error) {
 	code, err := NewToken(s.rand())
 	if err != nil {
 		return nil, err
 	}
 	h := &Handoff{CodeHash: s.Keys.HandoffHash(code), LinkID: l.ID, Email: l.Email,
 		Metadata: l.Metadata, Purpose: l.Purpose.OrDefault(), Locale: l.Locale, ConsumedAt: now, ExpiresAt: now.Add(s.Policy.HandoffTTL), Verdict: v}
-	out := s.Outbox(ev, nil)
+	out := withRecord(s.Outbox(ev, nil), rec)
 	_, err = s.Store.ConsumeLink(ctx, l.ID, now, v, h, out)
 	if errors.Is(err, ErrNotPending) {
 		return s.reload(ctx, l.ID, now)
@@ -428,15 +441,33 @@ func (s *Service) reload(ctx context.Context, id string, now time.Time) (*Result
 }
 
 func (s *Service) addVisit(ctx context.Context, v *Visit) {
-	s.observeVisit(v)
-	s.logVisit(v)
 	if err := s.Store.AddVisit(ctx, v); err != nil {
 		// Evidence only: the request goes on.
 		s.log().Warn("record visit", "link_id", v.LinkID, "err", err)
 	}
+	s.noteVisit(v)
+}
+
+// noteVisit counts and logs a visit and tells the Visited hook, for a
+// visit the store has (AddVisit, or a consumption's Outbox.Record).
+func (s *Service) noteVisit(v *Visit) {
+	s.observeVisit(v)
+	s.logVisit(v)
 	if s.Visited != nil {
 		s.Visited(v)
 	}
+}
+
+// withRecord is out carrying rec (a new Outbox when out is nil).
+func withRecord(out *Outbox, rec *Visit) *Outbox {
+	if rec == nil {
+		return out
+	}
+	if out == nil {
+		out = &Outbox{}
+	}
+	out.Record = rec
+	return out
 }
 
 // scannerNamer is the optional part of a Decider that names the scanner

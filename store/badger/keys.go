@@ -10,12 +10,13 @@ package badger
 //	f/<family>             → id of the family's newest link (revoke-older index).
 //	v/<link id>/<slot>     → Visit (JSON, linkguard.EncodeVisit, packed when that is
 //	                         smaller), buffered writes. TTL: linkguard.VisitTTL(retention), 8 days by default.
-//	                         The decision that consumed the link is written without
-//	                         its verdict, marked "verdict_of_link": readers take it
-//	                         from l/ (visits.go).
 //	                         slot is v00..v31 for views, d00..d63 for decisions: a
 //	                         ring per link, so the newest KeptViews views and
-//	                         KeptDecisions decisions are kept and nothing else.
+//	                         KeptDecisions decisions are kept and nothing else;
+//	                         and c, the decision that consumed the link, written by
+//	                         the consumption's own transaction (Outbox.Record). A
+//	                         consumption's record goes without its verdict, marked
+//	                         "verdict_of_link": readers take it from l/ (visits.go).
 //	s/<link id>            → summary (JSON): the ring counters and the history
 //	                         (linkguard.HistoryLen entries). Written with the visits.
 //	h/<handoff code hash>  → Handoff (codec.go; JSON before it), packed when that is
@@ -46,5 +47,9 @@ func linkKey(id string) []byte     { return []byte(prefixLink + id) }
 func tokenKey(h []byte) []byte     { return append([]byte(prefixToken), h...) }
 func familyKey(f string) []byte    { return []byte(prefixFamily + f) }
 func visitPrefix(id string) []byte { return []byte(prefixVisit + id + "/") }
-func handoffKey(h []byte) []byte   { return append([]byte(prefixHandoff), h...) }
-func summaryKey(id string) []byte  { return []byte(prefixSummary + id) }
+
+// consumedVisitKey is the visit record of the decision that consumed the
+// link, written with the consumption (outside the rings: one per link).
+func consumedVisitKey(id string) []byte { return []byte(prefixVisit + id + "/c") }
+func handoffKey(h []byte) []byte        { return append([]byte(prefixHandoff), h...) }
+func summaryKey(id string) []byte       { return []byte(prefixSummary + id) }

@@ -500,22 +500,39 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 		if l.StateAt(at) != linkguard.Pending {
 			return linkguard.ErrNotPending
 		}
-		if err := s.consume(txn, l, at, v, h); err != nil {
+		if err := s.consume(txn, l, at, v, h, out); err != nil {
 			return err
 		}
 		return ob.write(s, txn, false)
 	})
 }
 
-// consume spends l and stores its handoff, inside the caller's transaction.
+// consume spends l and stores its handoff, and out's Record (the
+// decision's visit, without the verdict l now holds: visits.go) at
+// v/<id>/c, inside the caller's transaction.
 //
 // The handoff refers to its link for what it shares with it (address,
 // metadata, locale and the verdict, 1–2 KB of the verdict's reasons) when
 // they are equal and the link's record outlives the handoff (Retention
 // keeps it long after): TakeHandoff reads them from the link, which a
 // consumed link never changes. Otherwise it is stored whole.
-func (s *Store) consume(txn *badger.Txn, l *linkguard.Link, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff) error {
+func (s *Store) consume(txn *badger.Txn, l *linkguard.Link, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff, out *linkguard.Outbox) error {
 	l.State, l.ConsumedAt, l.Verdict = linkguard.Consumed, at, &v
+	if out != nil && out.Record != nil {
+		if out.Record.ID == "" {
+			out.Record.ID = visitq.NewID(out.Record.At)
+		}
+		rec := *out.Record
+		rec.LinkID, rec.Outcome, rec.Verdict = l.ID, linkguard.VisitOutcomeConsumed, &v
+		b, err := encodeVisit(&rec)
+		if err != nil {
+			return err
+		}
+		e := badger.NewEntry(consumedVisitKey(l.ID), pack(b)).WithTTL(linkguard.VisitTTL(s.opts.Retention))
+		if err := txn.SetEntry(e); err != nil {
+			return err
+		}
+	}
 	ttl := time.Until(h.ExpiresAt)
 	if ttl < time.Second {
 		ttl = time.Second
@@ -558,7 +575,7 @@ func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte,
 			}
 			return linkguard.ErrWrongCode
 		}
-		if err := s.consume(txn, l, at, v, h); err != nil {
+		if err := s.consume(txn, l, at, v, h, out); err != nil {
 			return err
 		}
 		return ob.write(s, txn, false)

@@ -3,6 +3,7 @@ package badger
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -108,5 +109,61 @@ func TestConsumedDecisionStoresItsVerdictOnce(t *testing.T) {
 		case !c.consume && (linkExp > uint64(time.Now().Add(s.ttl(l.ExpiresAt)+time.Minute).Unix()) || linkExp >= recExp):
 			t.Errorf("%s: a pending link expires at %d (its record at %d): want expiry + retention, as before", c.name, linkExp, recExp)
 		}
+	}
+}
+
+// TestConsumptionWritesItsRecord: the decision's visit of a consumption
+// (Outbox.Record) is in the consumption's own transaction: there when
+// ConsumeLink returns, before any visit writer runs, and absent when the
+// consumption is refused.
+func TestConsumptionWritesItsRecord(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	s := diskStore(t)
+	l := storetest.NewLink(t, now, "fam-record")
+	if err := s.CreateLink(ctx, l, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.9}
+	out := func() *linkguard.Outbox {
+		return &linkguard.Outbox{Record: &linkguard.Visit{ID: "rec", LinkID: l.ID, At: now, Kind: linkguard.VisitConfirm,
+			Outcome: linkguard.VisitOutcomeConsumed, Verdict: &v}}
+	}
+	h := &linkguard.Handoff{CodeHash: []byte("rec"), LinkID: l.ID, ConsumedAt: now, ExpiresAt: now.Add(time.Minute)}
+	commits := s.commits.Load()
+	if _, err := s.ConsumeLink(ctx, l.ID, now, v, h, out()); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.commits.Load() - commits; n != 1 {
+		t.Errorf("the consumption made %d commits, want 1", n)
+	}
+	rec := storedValue(t, s, consumedVisitKey(l.ID))
+	if rec == nil {
+		t.Fatal("no record of the decision when ConsumeLink returned")
+	}
+	b, err := unpack(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(`"verdict_of_link":true`)) || !bytes.Contains(b, []byte(`"id":"rec"`)) {
+		t.Errorf("record %s: want the visit, marked verdict_of_link", b)
+	}
+
+	other := storetest.NewLink(t, now, "fam-record-refused")
+	if err := s.CreateLink(ctx, other, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeLink(ctx, other.ID, now, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConsumeLink(ctx, other.ID, now, v, h, out()); err == nil {
+		t.Fatal("a revoked link was consumed")
+	}
+	err = s.db.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(consumedVisitKey(other.ID))
+		return err
+	})
+	if !errors.Is(err, badger.ErrKeyNotFound) {
+		t.Errorf("a refused consumption's record: %v, want none", err)
 	}
 }

@@ -621,7 +621,25 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 	if err != nil && !isStoreAnswer(err) {
 		return nil, fmt.Errorf("consume link %s: %w", id, err)
 	}
+	if err == nil {
+		s.recordConsumption(out, v)
+	}
 	return l, err
+}
+
+// recordConsumption queues out's Record, the visit of the decision that
+// consumed a link, once the consumption is made: through the visit
+// writer, as AddVisit does (a script of its own, not the consumption's).
+func (s *Store) recordConsumption(out *linkguard.Outbox, v fingerprint.Verdict) {
+	if out == nil || out.Record == nil {
+		return
+	}
+	if out.Record.ID == "" {
+		out.Record.ID = visitq.NewID(out.Record.At)
+	}
+	rec := *out.Record
+	rec.Outcome, rec.Verdict = linkguard.VisitOutcomeConsumed, &v
+	_ = s.visits.Add(&rec) // a full queue drops it and counts it, as AddVisit
 }
 
 // RevokeLink implements linkguard.Store.
@@ -676,6 +694,9 @@ func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte,
 	})
 	if err != nil && !isStoreAnswer(err) {
 		return nil, fmt.Errorf("code on link %s: %w", id, err)
+	}
+	if err == nil {
+		s.recordConsumption(out, v)
 	}
 	return l, err
 }

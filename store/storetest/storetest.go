@@ -53,6 +53,7 @@ var Cases = []Case{
 	{"visits and history are bounded, newest kept, decisions always recorded", visitsBounded},
 	{"a maximal visit is stored within MaxVisitBytes", visitSizeBounded},
 	{"a consumption's decision visit reads back with its verdict", consumedDecisionHasItsVerdict},
+	{"a consumption records its decision with it, and only a consumption", consumptionRecordsItsDecision},
 	{"mail queue: claim, lease, retry, sent, failed", mailQueueLifecycle},
 	{"mail queue: concurrent claimers get each job once", mailQueueConcurrentClaimers},
 	{"webhook queue: claim, lease, retry, delivered, failed, bound", webhookQueueLifecycle},

@@ -325,3 +325,55 @@ func consumedDecisionHasItsVerdict(t *testing.T, open Open) {
 		t.Errorf("ScanVisits saw %d of the 2 visits", seen)
 	}
 }
+
+// consumptionRecordsItsDecision checks: a consumption given its
+// decision's visit (Outbox.Record) records it, once, with the
+// consumption's verdict; a refused consumption or a wrong code records
+// nothing of it.
+func consumptionRecordsItsDecision(t *testing.T, open Open) {
+	now := start()
+	s := open(t)
+	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.6, Config: "cfg-rec",
+		Signals: []fingerprint.Contribution{{Signal: "code", Value: 1, Weight: 1, Reason: "the code from the email was typed"}}}
+	rec := func(id, vid string) *linkguard.Outbox {
+		return &linkguard.Outbox{Record: &linkguard.Visit{ID: vid, LinkID: id, At: now, Kind: linkguard.VisitCode,
+			Outcome: linkguard.VisitOutcomeConsumed, UserAgent: "Mozilla/5.0", Input: &fingerprint.Input{Now: now}, Verdict: &v}}
+	}
+	byClick, byCode := NewLink(t, now, "fam-rec-click"), NewLink(t, now, "fam-rec-code")
+	for _, l := range []*linkguard.Link{byClick, byCode} {
+		if err := s.CreateLink(ctx, l, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := func(n string) *linkguard.Handoff {
+		return &linkguard.Handoff{CodeHash: []byte(n), LinkID: byClick.ID, ConsumedAt: now, ExpiresAt: now.Add(time.Minute), Verdict: v}
+	}
+	if _, err := s.ConsumeLink(ctx, byClick.ID, now, v, h("rc1"), rec(byClick.ID, "click-1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConsumeLink(ctx, byClick.ID, now, v, h("rc2"), rec(byClick.ID, "click-2")); !errors.Is(err, linkguard.ErrNotPending) {
+		t.Fatalf("second consume: %v, want ErrNotPending", err)
+	}
+	if _, err := s.ConsumeWithCode(ctx, byCode.ID, []byte("wrong"), 5, now, v, h("rc3"), rec(byCode.ID, "code-wrong")); !errors.Is(err, linkguard.ErrWrongCode) {
+		t.Fatalf("wrong code: %v, want ErrWrongCode", err)
+	}
+	if _, err := s.ConsumeWithCode(ctx, byCode.ID, byCode.CodeHash, 5, now, v, h("rc4"), rec(byCode.ID, "code-right")); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{byClick.ID: "click-1", byCode.ID: "code-right"} {
+		var got []linkguard.Visit
+		deadline := time.Now().Add(5 * time.Second)
+		for len(got) < 1 && time.Now().Before(deadline) {
+			got, _ = s.Visits(ctx, id)
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // anything that would come after it
+		got, _ = s.Visits(ctx, id)
+		if len(got) != 1 || got[0].ID != want {
+			t.Fatalf("link %s: visits %+v, want the one record %s", id, got, want)
+		}
+		if got[0].Outcome != linkguard.VisitOutcomeConsumed || got[0].Verdict == nil || !reflect.DeepEqual(*got[0].Verdict, v) || got[0].UserAgent != "Mozilla/5.0" {
+			t.Errorf("link %s: record %+v (verdict %+v), want it consumed with the consumption's verdict", id, got[0], got[0].Verdict)
+		}
+	}
+}
