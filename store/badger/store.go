@@ -234,10 +234,11 @@ func (s *Store) putLink(txn *badger.Txn, l *linkguard.Link) error {
 }
 
 // consumedTTL is how long a consumed link is kept at least: longer than
-// the visit record of the decision that consumed it, written moments
-// later, which takes its verdict from the link (visits.go). An hour more
-// than a visit's time to live: the visit writer's queue (4,096 visits)
-// drains in well under that. The link's t/ and f/ keys keep their own,
+// the visit record of the decision that consumed it, which takes its
+// verdict from the link (visits.go) and is written with the consumption
+// (Outbox.Record) or moments later (AddVisit). An hour more than a
+// visit's time to live: the visit writer's queue (4,096 visits) drains
+// in well under that. The link's t/ and f/ keys keep their own,
 // shorter, lives: a token whose index is gone reads as unknown, as before.
 func (s *Store) consumedTTL() time.Duration {
 	return linkguard.VisitTTL(s.opts.Retention) + time.Hour
