@@ -30,6 +30,7 @@ import (
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
 	"github.com/linkguard/linkguard/store/internal/visitq"
+	"github.com/linkguard/linkguard/store/internal/visitrec"
 )
 
 var _ linkguard.Store = (*Store)(nil)
@@ -235,7 +236,7 @@ func (s *Store) putLink(txn *badger.Txn, l *linkguard.Link) error {
 
 // consumedTTL is how long a consumed link is kept at least: longer than
 // the visit record of the decision that consumed it, which takes its
-// verdict from the link (visits.go) and is written with the consumption
+// verdict from the link (visitrec) and is written with the consumption
 // (Outbox.Record) or moments later (AddVisit). An hour more than a
 // visit's time to live: the visit writer's queue (4,096 visits) drains
 // in well under that. The link's t/ and f/ keys keep their own,
@@ -509,7 +510,7 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 }
 
 // consume spends l and stores its handoff, and out's Record (the
-// decision's visit, without the verdict l now holds: visits.go) at
+// decision's visit, without the verdict l now holds: visitrec) at
 // v/<id>/c, inside the caller's transaction.
 //
 // The handoff refers to its link for what it shares with it (address,
@@ -525,7 +526,7 @@ func (s *Store) consume(txn *badger.Txn, l *linkguard.Link, at time.Time, v fing
 		}
 		rec := *out.Record
 		rec.LinkID, rec.Outcome, rec.Verdict = l.ID, linkguard.VisitOutcomeConsumed, &v
-		b, err := encodeVisit(&rec)
+		b, err := visitrec.Encode(&rec)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/store/internal/visitrec"
 )
 
 // summary is a link's s/ key: how many views and decisions were written
@@ -92,7 +93,7 @@ func (s *Store) writeVisits(batch []*linkguard.Visit) error {
 		slots = append(slots, slotted{key, v})
 	}
 	for _, sl := range slots {
-		b, err := encodeVisit(sl.v)
+		b, err := visitrec.Encode(sl.v)
 		if err != nil {
 			return err
 		}
@@ -202,17 +203,17 @@ func scanPrefix(txn *badger.Txn, prefix []byte, fn func(*linkguard.Visit) error)
 	it := txn.NewIterator(o)
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
-		var r visitRecord
-		if err := it.Item().Value(func(b []byte) error {
-			b, err := unpack(b)
-			if err != nil {
+		var r visitrec.Record
+		if err := it.Item().Value(func(b []byte) (err error) {
+			if b, err = unpack(b); err != nil {
 				return fmt.Errorf("stored visit: %w", err)
 			}
-			return json.Unmarshal(b, &r)
+			r, err = visitrec.Decode(b)
+			return err
 		}); err != nil {
 			return err
 		}
-		if r.VerdictOfLink {
+		if r.VerdictOfLink { // the consumption's verdict, kept with its link (visitrec)
 			var l linkguard.Link
 			if err := getLink(txn, linkKey(r.LinkID), &l); err != nil && !errors.Is(err, linkguard.ErrNotFound) {
 				return fmt.Errorf("the link of a stored visit: %w", err)
@@ -224,39 +225,6 @@ func scanPrefix(txn *badger.Txn, prefix []byte, fn func(*linkguard.Visit) error)
 		}
 	}
 	return nil
-}
-
-// A consumption's decision record and its consumed link carry the same
-// verdict (1–2 KB of signals and reasons, about a third of what a confirm
-// writes, packed). The record leaves it to the link: it is written
-// without it, marked verdict_of_link, and readers take the verdict from
-// the link, which the consumption kept for longer than its visits
-// (consumedTTL). Measured in docs/performance.md ("The verdict, once").
-
-// visitRecord is a stored visit: the visit and, when its verdict is its
-// link's, the mark that says so.
-type visitRecord struct {
-	VerdictOfLink bool `json:"verdict_of_link,omitempty"`
-	linkguard.Visit
-}
-
-// encodeVisit is v's stored form: linkguard.EncodeVisit's, without the
-// verdict of a consumption (Store.AddVisit: a consumed visit carries the
-// verdict its link was consumed with).
-func encodeVisit(v *linkguard.Visit) ([]byte, error) {
-	if v.Outcome != linkguard.VisitOutcomeConsumed || v.Verdict == nil {
-		return linkguard.EncodeVisit(v)
-	}
-	c := *v
-	c.Verdict = nil
-	b, err := linkguard.EncodeVisit(&c)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) < 2 || b[0] != '{' || b[1] == '}' {
-		return nil, fmt.Errorf("encoded visit is not a JSON object with fields: %.20q", b)
-	}
-	return append([]byte(`{"verdict_of_link":true,`), b[1:]...), nil
 }
 
 // ScanVisits implements linkguard.Store. A link's kept visits are read

@@ -28,6 +28,8 @@ import (
 //	                     retention + 1 day).
 //	P d:<link id>        sorted set: the link's decision records (verify,
 //	                     confirm, code), as v:; the newest KeptDecisions kept.
+//	                     The one that consumed the link goes without its verdict,
+//	                     marked verdict_of_link: readers take the link's (visitrec).
 //	P s:<link id>        list: the link's history summary, one
 //	                     fingerprint.PastVisit JSON an entry, oldest first, the
 //	                     newest linkguard.HistoryLen kept. Expires as v:.

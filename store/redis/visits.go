@@ -14,6 +14,7 @@ import (
 
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/store/internal/visitrec"
 )
 
 // writeTimeout bounds one pipelined batch of visits: the round trips to
@@ -155,7 +156,7 @@ func (s *Store) appendLinkVisits(args []any, vs []*linkguard.Visit) ([]any, erro
 	}
 	args = append(args, len(vs), pxat)
 	for _, v := range vs {
-		b, err := linkguard.EncodeVisit(v)
+		b, err := visitrec.Encode(v)
 		if err != nil {
 			return nil, err
 		}
@@ -195,14 +196,36 @@ func (s *Store) Visits(ctx context.Context, linkID string) ([]linkguard.Visit, e
 	}
 	var out []linkguard.Visit
 	for _, m := range append(views.Val(), decided.Val()...) {
-		var v linkguard.Visit
-		if err := json.Unmarshal([]byte(m), &v); err != nil {
+		v, err := s.decodeVisit(ctx, m)
+		if err != nil {
 			return nil, fmt.Errorf("decode visit of %s: %w", linkID, err)
 		}
 		out = append(out, v)
 	}
 	sortVisits(out)
 	return out, nil
+}
+
+// decodeVisit reads a ring's member, and the verdict of a consumption's
+// record from its link (visitrec), whose key outlives the rings (they
+// take its TTL: visitsScript).
+func (s *Store) decodeVisit(ctx context.Context, m string) (linkguard.Visit, error) {
+	r, err := visitrec.Decode([]byte(m))
+	if err != nil || !r.VerdictOfLink {
+		return r.Visit, err
+	}
+	vj, err := s.rdb.HGet(ctx, s.linkKey(r.LinkID), "verdict").Result()
+	if errors.Is(err, goredis.Nil) || vj == "" {
+		return r.Visit, nil // the link is gone: the record goes with it
+	}
+	if err != nil {
+		return r.Visit, fmt.Errorf("the verdict of %s: %w", r.LinkID, err)
+	}
+	r.Verdict = new(fingerprint.Verdict)
+	if err := json.Unmarshal([]byte(vj), r.Verdict); err != nil {
+		return r.Visit, fmt.Errorf("the verdict of %s: %w", r.LinkID, err)
+	}
+	return r.Visit, nil
 }
 
 func sortVisits(vs []linkguard.Visit) {
@@ -258,8 +281,8 @@ func (s *Store) ScanVisits(ctx context.Context, since time.Time, fn func(*linkgu
 				return fmt.Errorf("%s: %w", k, err)
 			}
 			for _, m := range members {
-				var v linkguard.Visit
-				if err := json.Unmarshal([]byte(m), &v); err != nil {
+				v, err := s.decodeVisit(ctx, m)
+				if err != nil {
 					return fmt.Errorf("decode %s: %w", k, err)
 				}
 				if !v.At.Before(since) {

@@ -3,10 +3,13 @@ package redis
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
 	"github.com/linkguard/linkguard/store/storetest"
 )
 
@@ -76,5 +79,36 @@ func TestVisitChunk(t *testing.T) {
 	due, err := s.DueWebhooks(ctx, now.Add(time.Hour), time.Minute, 10)
 	if err != nil || len(due) != 1 || due[0].ID != "job70" {
 		t.Fatalf("queued jobs: %+v, %v; want job70 alone", due, err)
+	}
+}
+
+// TestConsumptionRecordLeavesItsVerdict: the record of the decision that
+// consumed a link is stored in its ring without the verdict that the
+// link's verdict field holds (visitrec), and reads back with it.
+func TestConsumptionRecordLeavesItsVerdict(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, "")
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	l := storetest.NewLink(t, now, "verdict-once")
+	if err := s.CreateLink(ctx, l, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.9, Config: "cfg",
+		Signals: []fingerprint.Contribution{{Signal: "code", Value: 1, Weight: 1, Reason: "the code from the email was typed"}}}
+	h := &linkguard.Handoff{CodeHash: []byte("vo"), LinkID: l.ID, ConsumedAt: now, ExpiresAt: now.Add(time.Minute)}
+	rec := &linkguard.Visit{LinkID: l.ID, At: now, Kind: linkguard.VisitConfirm, Outcome: linkguard.VisitOutcomeConsumed}
+	if _, err := s.ConsumeLink(ctx, l.ID, now, v, h, &linkguard.Outbox{Record: rec}); err != nil {
+		t.Fatal(err)
+	}
+	got := waitVisits(t, s, l.ID, 1)
+	if got[0].Verdict == nil || !reflect.DeepEqual(*got[0].Verdict, v) {
+		t.Errorf("read back verdict %+v, want %+v", got[0].Verdict, v)
+	}
+	members, err := s.rdb.ZRange(ctx, s.decidedKey(l.ID), 0, -1).Result()
+	if err != nil || len(members) != 1 {
+		t.Fatalf("decision ring: %q, %v", members, err)
+	}
+	if m := members[0]; !strings.Contains(m, `"verdict_of_link":true`) || strings.Contains(m, "signals") {
+		t.Errorf("stored record %s: want it marked, without the verdict", m)
 	}
 }

@@ -1,0 +1,54 @@
+// Package visitrec is the stored form of a visit that the stores share.
+//
+// A consumption's decision record and its consumed link carry the same
+// verdict (1–2 KB of signals and reasons: two thirds of the record, and
+// about a third of what a confirm writes). The record leaves it to the
+// link: it is written without it, marked verdict_of_link, and a store's
+// readers take the verdict from the link, which a store keeps at least as
+// long as the record (docs/performance.md, "The verdict, once").
+// Store.AddVisit states the contract this rests on: a visit whose Outcome
+// is consumed carries the verdict its link was consumed with.
+package visitrec
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/linkguard/linkguard"
+)
+
+// Record is a stored visit: the visit and, when its verdict is its
+// link's, the mark that says so (the reader then sets Visit.Verdict).
+type Record struct {
+	VerdictOfLink bool `json:"verdict_of_link,omitempty"`
+	linkguard.Visit
+}
+
+// mark opens the JSON of a record whose verdict is its link's.
+const mark = `{"verdict_of_link":true,`
+
+// Encode is v's stored form: linkguard.EncodeVisit's (bounded), without
+// the verdict of a consumption, which its link holds.
+func Encode(v *linkguard.Visit) ([]byte, error) {
+	if v.Outcome != linkguard.VisitOutcomeConsumed || v.Verdict == nil {
+		return linkguard.EncodeVisit(v)
+	}
+	c := *v
+	c.Verdict = nil
+	b, err := linkguard.EncodeVisit(&c)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 2 || b[0] != '{' || b[1] == '}' {
+		return nil, fmt.Errorf("encoded visit is not a JSON object with fields: %.20q", b)
+	}
+	return append([]byte(mark), b[1:]...), nil
+}
+
+// Decode reads a record that Encode (or linkguard.EncodeVisit, before
+// it) wrote.
+func Decode(b []byte) (Record, error) {
+	var r Record
+	err := json.Unmarshal(b, &r)
+	return r, err
+}
