@@ -34,8 +34,8 @@ const (
 
 // dict1Bytes is dictionary 1 (16.7 KB): the string literals of package
 // fingerprint as of December 2026 (the reasons and rules that every
-// verdict carries, in the link and again in its decision's visit
-// record), common browsers' User-Agent and Accept-Language strings (a
+// verdict carries, in a consumed link and in the records of decisions
+// that did not consume), common browsers' User-Agent and Accept-Language strings (a
 // link's requester, a view), then the JSON of a visit and of a history
 // summary with every field set (their field names). s2 takes what a
 // record repeats of it as short copies (TestPackDictShrinksVerdicts):
