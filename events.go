@@ -150,11 +150,11 @@ type Outbox struct {
 	Max     int
 	Dropped int
 	// Record, when set, is the visit of the decision that consumes the
-	// link (Outcome consumed, the consumption's verdict). ConsumeLink and
-	// ConsumeWithCode record it when they consume, and only then, in the
-	// same write where the store can (Badger: the evidence of a
-	// consumption is never lost without it), else as AddVisit does,
-	// giving it an ID as AddVisit does when it has none. The caller does
+	// link. ConsumeLink and ConsumeWithCode record it when they consume,
+	// and only then, with Outcome consumed and the consumption's verdict,
+	// in the same write where the store can (Badger: the evidence of a
+	// consumption is never lost without it), else as AddVisit does. Like
+	// AddVisit they give Record an ID when it has none. The caller does
 	// not AddVisit it too.
 	Record *Visit
 }

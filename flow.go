@@ -179,15 +179,13 @@ func (s *Service) Report(ctx context.Context, r *ReportRequest) (*Result, error)
 			via = ViaCookie
 		}
 		ev := visitEvent(EventLinkConsumed, l, vis, via)
-		rec := *vis
-		rec.Outcome = VisitOutcomeConsumed
-		res, err := s.consume(ctx, l, v, now, false, ev, &rec)
+		res, err := s.consume(ctx, l, v, now, false, ev, vis)
 		if err != nil || res.Outcome != OutcomeConsumed {
 			vis.Outcome = VisitOutcomeRejected
 			s.addVisit(ctx, vis)
 		} else {
 			s.observer().LinkConsumed(via)
-			vis.ID, vis.Outcome = rec.ID, VisitOutcomeConsumed
+			vis.Outcome = VisitOutcomeConsumed
 			s.noteVisit(vis) // stored with the consumption (Outbox.Record)
 		}
 		if vis.Outcome == VisitOutcomeConsumed {
@@ -349,14 +347,7 @@ func (s *Service) spendCode(ctx context.Context, l *Link, code string, v fingerp
 	}
 	locked := &Event{Type: EventLinkLocked, At: now, Email: l.Email, LinkID: l.ID,
 		Purpose: l.Purpose, Attempts: s.Policy.MaxCodeAttempts}
-	out := s.Outbox(consumed, locked)
-	var rec *Visit
-	if vis != nil {
-		r := *vis
-		r.Outcome, r.Verdict = VisitOutcomeConsumed, &cv
-		rec = &r
-		out = withRecord(out, rec)
-	}
+	out := withRecord(s.Outbox(consumed, locked), vis)
 	stored, err := s.Store.ConsumeWithCode(ctx, l.ID, s.Keys.CodeHash(l.ID, code), s.Policy.MaxCodeAttempts, now, cv, h, out)
 	switch {
 	case errors.Is(err, ErrWrongCode):
@@ -382,9 +373,6 @@ func (s *Service) spendCode(ctx context.Context, l *Link, code string, v fingerp
 	s.observer().LinkConsumed(ViaCode)
 	s.dropped(out, consumed)
 	s.Emit(ctx, consumed)
-	if rec != nil {
-		vis.ID = rec.ID // given by the store that recorded it
-	}
 	return &Spent{Link: stored, Handoff: h, Code: hcode}, 0, nil
 }
 

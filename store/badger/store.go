@@ -520,13 +520,9 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 // consumed link never changes. Otherwise it is stored whole.
 func (s *Store) consume(txn *badger.Txn, l *linkguard.Link, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff, out *linkguard.Outbox) error {
 	l.State, l.ConsumedAt, l.Verdict = linkguard.Consumed, at, &v
-	if out != nil && out.Record != nil {
-		if out.Record.ID == "" {
-			out.Record.ID = visitq.NewID(out.Record.At)
-		}
-		rec := *out.Record
-		rec.LinkID, rec.Outcome, rec.Verdict = l.ID, linkguard.VisitOutcomeConsumed, &v
-		b, err := visitrec.Encode(&rec)
+	if rec := visitrec.Consumption(out, v); rec != nil {
+		rec.LinkID = l.ID
+		b, err := visitrec.Encode(rec)
 		if err != nil {
 			return err
 		}

@@ -44,6 +44,7 @@ import (
 	"github.com/linkguard/linkguard"
 	"github.com/linkguard/linkguard/fingerprint"
 	"github.com/linkguard/linkguard/store/internal/visitq"
+	"github.com/linkguard/linkguard/store/internal/visitrec"
 )
 
 var _ linkguard.Store = (*Store)(nil)
@@ -631,15 +632,9 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 // consumed a link, once the consumption is made: through the visit
 // writer, as AddVisit does (a script of its own, not the consumption's).
 func (s *Store) recordConsumption(out *linkguard.Outbox, v fingerprint.Verdict) {
-	if out == nil || out.Record == nil {
-		return
+	if rec := visitrec.Consumption(out, v); rec != nil {
+		_ = s.visits.Add(rec) // a full queue drops it and counts it, as AddVisit
 	}
-	if out.Record.ID == "" {
-		out.Record.ID = visitq.NewID(out.Record.At)
-	}
-	rec := *out.Record
-	rec.Outcome, rec.Verdict = linkguard.VisitOutcomeConsumed, &v
-	_ = s.visits.Add(&rec) // a full queue drops it and counts it, as AddVisit
 }
 
 // RevokeLink implements linkguard.Store.

@@ -15,6 +15,8 @@ import (
 	"fmt"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
+	"github.com/linkguard/linkguard/store/internal/visitq"
 )
 
 // Record is a stored visit: the visit and, when its verdict is its
@@ -51,4 +53,20 @@ func Decode(b []byte) (Record, error) {
 	var r Record
 	err := json.Unmarshal(b, &r)
 	return r, err
+}
+
+// Consumption is what a consumption records for out's Record
+// (linkguard.Outbox.Record), or nil when it has none: a copy with the
+// consumption's outcome and verdict v. The Record itself gets its ID
+// here when it has none, so that its caller knows the stored one.
+func Consumption(out *linkguard.Outbox, v fingerprint.Verdict) *linkguard.Visit {
+	if out == nil || out.Record == nil {
+		return nil
+	}
+	if out.Record.ID == "" {
+		out.Record.ID = visitq.NewID(out.Record.At)
+	}
+	rec := *out.Record
+	rec.Outcome, rec.Verdict = linkguard.VisitOutcomeConsumed, &v
+	return &rec
 }
