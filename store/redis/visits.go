@@ -214,17 +214,14 @@ func (s *Store) decodeVisit(ctx context.Context, m string) (linkguard.Visit, err
 	if err != nil || !r.VerdictOfLink {
 		return r.Visit, err
 	}
-	vj, err := s.rdb.HGet(ctx, s.linkKey(r.LinkID), "verdict").Result()
-	if errors.Is(err, goredis.Nil) || vj == "" {
+	l, err := s.LinkByID(ctx, r.LinkID)
+	if errors.Is(err, linkguard.ErrNotFound) {
 		return r.Visit, nil // the link is gone: the record goes with it
 	}
 	if err != nil {
 		return r.Visit, fmt.Errorf("the verdict of %s: %w", r.LinkID, err)
 	}
-	r.Verdict = new(fingerprint.Verdict)
-	if err := json.Unmarshal([]byte(vj), r.Verdict); err != nil {
-		return r.Visit, fmt.Errorf("the verdict of %s: %w", r.LinkID, err)
-	}
+	r.Verdict = l.Verdict
 	return r.Visit, nil
 }
 
