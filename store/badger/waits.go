@@ -44,35 +44,41 @@ func (s *Store) WaitHistogram(wait string) (count uint64, sum float64, buckets m
 	return new(durations).histogram()
 }
 
-// view runs fn in a read-only transaction, as Badger's DB.View does,
-// counting the wait for its snapshot.
-func (s *Store) view(fn func(txn *badger.Txn) error) error {
+// begin opens a transaction, counting the wait for its snapshot.
+func (s *Store) begin(update bool) (*badger.Txn, error) {
 	if s.db.IsClosed() {
-		return badger.ErrDBClosed
+		return nil, badger.ErrDBClosed
 	}
 	began := time.Now()
-	txn := s.db.NewTransaction(false)
+	txn := s.db.NewTransaction(update)
 	s.waits.read.observe(time.Since(began))
+	return txn, nil
+}
+
+// view runs fn in a read-only transaction, as Badger's DB.View does.
+func (s *Store) view(fn func(txn *badger.Txn) error) error {
+	txn, err := s.begin(false)
+	if err != nil {
+		return err
+	}
 	defer txn.Discard()
 	return fn(txn)
 }
 
 // transact runs fn in a read-write transaction and commits it, as
-// Badger's DB.Update does, counting the wait for its snapshot and the
-// wait for its commit to be applied.
+// Badger's DB.Update does, counting the wait for its commit to be
+// applied.
 func (s *Store) transact(fn func(txn *badger.Txn) error) error {
-	if s.db.IsClosed() {
-		return badger.ErrDBClosed
+	txn, err := s.begin(true)
+	if err != nil {
+		return err
 	}
-	began := time.Now()
-	txn := s.db.NewTransaction(true)
-	s.waits.read.observe(time.Since(began))
 	defer txn.Discard()
 	if err := fn(txn); err != nil {
 		return err
 	}
-	began = time.Now()
-	err := txn.Commit()
+	began := time.Now()
+	err = txn.Commit()
 	s.waits.commit.observe(time.Since(began))
 	return err
 }
