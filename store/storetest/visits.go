@@ -26,12 +26,7 @@ func visitsInOrder(t *testing.T, open Open) {
 			t.Fatal(err)
 		}
 	}
-	var got []linkguard.Visit
-	deadline := time.Now().Add(5 * time.Second)
-	for len(got) < 5 && time.Now().Before(deadline) {
-		got, _ = s.Visits(ctx, l.ID)
-		time.Sleep(5 * time.Millisecond)
-	}
+	got := waitVisits(s, l.ID, 5)
 	if len(got) != 5 {
 		t.Fatalf("visits = %d, want 5", len(got))
 	}
@@ -47,6 +42,19 @@ func visitsInOrder(t *testing.T, open Open) {
 	if n != 3 {
 		t.Fatalf("scan since +2s saw %d visits, want 3", n)
 	}
+}
+
+// waitVisits is a link's visits once it has at least n, or after 5 s
+// (visits are written in the background).
+func waitVisits(s linkguard.Store, id string, n int) []linkguard.Visit {
+	var got []linkguard.Visit
+	for deadline := time.Now().Add(5 * time.Second); len(got) < n && time.Now().Before(deadline); {
+		got, _ = s.Visits(ctx, id)
+		if len(got) < n {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return got
 }
 
 // Sizer is what a store tells of one link's footprint, for the bounded
@@ -291,12 +299,7 @@ func consumedDecisionHasItsVerdict(t *testing.T, open Open) {
 		want[l.ID] = vv
 	}
 	for _, id := range ids {
-		var got []linkguard.Visit
-		deadline := time.Now().Add(5 * time.Second)
-		for len(got) < 1 && time.Now().Before(deadline) {
-			got, _ = s.Visits(ctx, id)
-			time.Sleep(5 * time.Millisecond)
-		}
+		got := waitVisits(s, id, 1)
 		if len(got) != 1 {
 			t.Fatalf("link %s: %d visits, want 1", id, len(got))
 		}
@@ -361,14 +364,9 @@ func consumptionRecordsItsDecision(t *testing.T, open Open) {
 		t.Fatal(err)
 	}
 	for id, want := range map[string]string{byClick.ID: "click-1", byCode.ID: "code-right"} {
-		var got []linkguard.Visit
-		deadline := time.Now().Add(5 * time.Second)
-		for len(got) < 1 && time.Now().Before(deadline) {
-			got, _ = s.Visits(ctx, id)
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitVisits(s, id, 1)
 		time.Sleep(50 * time.Millisecond) // anything that would come after it
-		got, _ = s.Visits(ctx, id)
+		got, _ := s.Visits(ctx, id)
 		if len(got) != 1 || got[0].ID != want {
 			t.Fatalf("link %s: visits %+v, want the one record %s", id, got, want)
 		}
