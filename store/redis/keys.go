@@ -28,11 +28,14 @@ import (
 //	                     retention + 1 day).
 //	P d:<link id>        sorted set: the link's decision records (verify,
 //	                     confirm, code), as v:; the newest KeptDecisions kept.
-//	                     The one that consumed the link goes without its verdict,
-//	                     marked verdict_of_link: readers take the link's (visitrec).
+//	                     The one that consumed the link is written by the
+//	                     consumption's script, without its verdict, marked
+//	                     verdict_of_link: readers take the link's (visitrec).
 //	P s:<link id>        list: the link's history summary, one
 //	                     fingerprint.PastVisit JSON an entry, oldest first, the
-//	                     newest linkguard.HistoryLen kept. Expires as v:.
+//	                     newest linkguard.HistoryLen kept: the visits the visit
+//	                     writer records (not the consumption's record). Expires
+//	                     as v:.
 //	P h:<code hash>      hash: the handoff. json = Handoff JSON, exp = its
 //	                     expiry (20-digit Unix ns). PEXPIREAT: its expiry.
 //	P m:<link id>        hash: a queued email. attempt = failed attempts so far,

@@ -119,6 +119,37 @@ local function queue(kq, kl, i, g)
 end
 `
 
+// luaRing keeps a link's rings of visits (views, decisions): visitsScript
+// and the consumption scripts, which write the record of the decision
+// that consumed the link, share it, so that the record is stored alike
+// whichever writes it.
+//
+// add(ring, z, max, lk, at) adds z (score, member, ...) to ring, keeps
+// its newest max, and gives it an expiry when it has none: expire(k, lk,
+// at) gives k the link key lk's remaining time (the link's keys expire
+// at a fixed time), or at (ms) when lk has none. record(kd, lk, i) is
+// the record of a consumption, from ARGV[i]: its visit json (empty for
+// none), score (ms), the decisions kept and the fallback expiry (ms),
+// added to the decisions ring kd of link lk (Store.recordArgs).
+const luaRing = `
+local function expire(k, lk, at)
+  if redis.call('PTTL', k) >= 0 then return end
+  local t = redis.call('PTTL', lk)
+  if t > 0 then redis.call('PEXPIRE', k, t) else redis.call('PEXPIREAT', k, at) end
+end
+local function add(ring, z, max, lk, at)
+  if #z == 0 then return end
+  redis.call('ZADD', ring, unpack(z))
+  local over = redis.call('ZCARD', ring) - max
+  if over > 0 then redis.call('ZREMRANGEBYRANK', ring, 0, over - 1) end
+  expire(ring, lk, at)
+end
+local function record(kd, lk, i)
+  if ARGV[i] == '' then return end
+  add(kd, {ARGV[i + 1], ARGV[i]}, tonumber(ARGV[i + 2]), lk, ARGV[i + 3])
+end
+`
+
 // createScript stores a new link, its token and family index, revokes the
 // family's older pending link and queues the mail, all at once.
 //
@@ -153,20 +184,38 @@ end
 return queue(KEYS[6], KEYS[7], 20, 1)
 `)
 
-// consumeScript moves a pending link to consumed and stores the handoff.
+// consumeScript moves a pending link to consumed, stores the handoff and
+// the record of the decision that consumed it (luaRing's record).
 //
-// KEYS: link, handoff, webhook queue, recent list. ARGV: at (ns),
-// consumed_at, verdict, handoff json, handoff exp (ns), handoff pxat (ms),
-// then the outbox from ARGV[7]. Result: {status, link fields (from
-// before the change), jobs dropped}.
-var consumeScript = goredis.NewScript(luaLib + luaQueue + `
+// NB: the record is written here, in the consumption's own atomic step,
+// and not by the visit writer as other visits are: with appendfsync
+// always the consumption and the explanation of it share one AOF write
+// and fsync, and neither a crash nor a full visit queue can keep one
+// without the other (store/badger writes it in the consumption's
+// transaction for the same reason). A refused consumption writes no
+// record.
+//
+// NB: the record is not appended to the link's history summary (s:), as
+// the visit writer's records are; store/badger's is not either. The
+// summary is read for a decision on a pending link (Service.Report reads
+// it only once finalResult has passed the link), and after this step the
+// link is never pending again: an entry would cost Redis an RPUSH, a
+// trim and an expiry for no reader.
+//
+// KEYS: link, handoff, decisions ring, webhook queue, recent list. ARGV:
+// at (ns), consumed_at, verdict, handoff json, handoff exp (ns), handoff
+// pxat (ms), the record from ARGV[7] (4 values), then the outbox from
+// ARGV[11]. Result: {status, link fields (from before the change), jobs
+// dropped}.
+var consumeScript = goredis.NewScript(luaLib + luaQueue + luaRing + `
 local f = current(KEYS[1])
 if not f[1] then return {0} end
 if not pending(f, ARGV[1]) then return {1, answer(f)} end
 redis.call('HSET', KEYS[1], 'state', 'consumed', 'consumed_at', ARGV[2], 'verdict', ARGV[3], 'stale', '1')
 redis.call('HSET', KEYS[2], 'json', ARGV[4], 'exp', ARGV[5])
 redis.call('PEXPIREAT', KEYS[2], ARGV[6])
-return {2, answer(f), queue(KEYS[3], KEYS[4], 7, 1)}
+record(KEYS[3], KEYS[1], 7)
+return {2, answer(f), queue(KEYS[4], KEYS[5], 11, 1)}
 `)
 
 // revokeScript moves a pending link to revoked.
@@ -193,14 +242,18 @@ return {2, answer(f), queue(KEYS[2], KEYS[3], 3, 1)}
 // compute), and Lua 5.1 interns strings, so it is a pointer compare.
 // Links stored before the code field existed are read from their json.
 //
-// KEYS: link, handoff, webhook queue, recent list. ARGV: at (ns), max,
-// code hash (base64), consumed_at, verdict, handoff json, handoff exp
-// (ns), handoff pxat (ms), then the outbox from ARGV[9]: its first group
-// is queued with a consumption, its second when a wrong code uses the
-// last try. Result: {status, link fields, jobs dropped, attempts};
-// status 4 is a wrong code; when the attempt was counted (2, 4), the
-// fields are from before it and attempts is the count after it.
-var codeScript = goredis.NewScript(luaLib + luaQueue + `
+// A consumption writes its decision's record as consumeScript does; a
+// wrong code, or a link with no try left, writes none.
+//
+// KEYS: link, handoff, decisions ring, webhook queue, recent list. ARGV:
+// at (ns), max, code hash (base64), consumed_at, verdict, handoff json,
+// handoff exp (ns), handoff pxat (ms), the record from ARGV[9] (4
+// values), then the outbox from ARGV[13]: its first group is queued with
+// a consumption, its second when a wrong code uses the last try. Result:
+// {status, link fields, jobs dropped, attempts}; status 4 is a wrong
+// code; when the attempt was counted (2, 4), the fields are from before
+// it and attempts is the count after it.
+var codeScript = goredis.NewScript(luaLib + luaQueue + luaRing + `
 local f = current(KEYS[1])
 if not f[1] then return {0} end
 if not pending(f, ARGV[1]) then return {1, answer(f)} end
@@ -211,13 +264,14 @@ if not code then code = cjson.decode(f[1]).code_hash end
 if code ~= ARGV[3] then
   redis.call('HSET', KEYS[1], 'attempts', n + 1, 'stale', '1')
   local d = 0
-  if n + 1 >= tonumber(ARGV[2]) then d = queue(KEYS[3], KEYS[4], 9, 2) end
+  if n + 1 >= tonumber(ARGV[2]) then d = queue(KEYS[4], KEYS[5], 13, 2) end
   return {4, answer(f), d, n + 1}
 end
 redis.call('HSET', KEYS[1], 'attempts', n + 1, 'state', 'consumed', 'consumed_at', ARGV[4], 'verdict', ARGV[5], 'stale', '1')
 redis.call('HSET', KEYS[2], 'json', ARGV[6], 'exp', ARGV[7])
 redis.call('PEXPIREAT', KEYS[2], ARGV[8])
-return {2, answer(f), queue(KEYS[3], KEYS[4], 9, 1), n + 1}
+record(KEYS[3], KEYS[1], 9)
+return {2, answer(f), queue(KEYS[4], KEYS[5], 13, 1), n + 1}
 `)
 
 // takeHandoffScript returns and deletes a handoff that has not expired.
@@ -323,19 +377,7 @@ return {1, d}
 // number of values that follow (0 for a visit without jobs, most of
 // them) and those values (Store.appendOutbox: the visit's event).
 // Result: the jobs dropped by a full webhook queue.
-var visitsScript = goredis.NewScript(luaQueue + `
-local function expire(k, lk, at)
-  if redis.call('PTTL', k) >= 0 then return end
-  local t = redis.call('PTTL', lk)
-  if t > 0 then redis.call('PEXPIRE', k, t) else redis.call('PEXPIREAT', k, at) end
-end
-local function add(ring, z, max, lk, at)
-  if #z == 0 then return end
-  redis.call('ZADD', ring, unpack(z))
-  local over = redis.call('ZCARD', ring) - max
-  if over > 0 then redis.call('ZREMRANGEBYRANK', ring, 0, over - 1) end
-  expire(ring, lk, at)
-end
+var visitsScript = goredis.NewScript(luaQueue + luaRing + `
 local kv, kd, hmax = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local i, k, dropped = 4, 3, 0
 while i <= #ARGV do

@@ -8,7 +8,8 @@
 // The key layout is in keys.go; a link's JSON is byte for byte what
 // store/badger keeps. Visits are evidence: a buffered writer pipelines
 // them to Redis off the request path, and drops them when it cannot keep
-// up.
+// up; the record of the decision that consumed a link is the exception,
+// written by the consumption's script with it.
 //
 // Durability is Redis's, not this package's: a script's reply means Redis
 // applied it in memory, and Redis persistence decides what a crash of
@@ -610,8 +611,11 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 	if err != nil {
 		return nil, err
 	}
-	keys, args, err := s.outboxArgs([]string{s.linkKey(id), s.handoffKey(h.CodeHash)},
-		[]any{nanos(at), c.consumedAt, c.verdict, c.handoff, nanos(h.ExpiresAt), c.handoffPXAT}, out)
+	args, err := s.recordArgs([]any{nanos(at), c.consumedAt, c.verdict, c.handoff, nanos(h.ExpiresAt), c.handoffPXAT}, id, out, v)
+	if err != nil {
+		return nil, err
+	}
+	keys, args, err := s.outboxArgs([]string{s.linkKey(id), s.handoffKey(h.CodeHash), s.decidedKey(id)}, args, out)
 	if err != nil {
 		return nil, err
 	}
@@ -622,19 +626,35 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 	if err != nil && !isStoreAnswer(err) {
 		return nil, fmt.Errorf("consume link %s: %w", id, err)
 	}
-	if err == nil {
-		s.recordConsumption(out, v)
-	}
 	return l, err
 }
 
-// recordConsumption queues out's Record, the visit of the decision that
-// consumed a link, once the consumption is made: through the visit
-// writer, as AddVisit does (a script of its own, not the consumption's).
-func (s *Store) recordConsumption(out *linkguard.Outbox, v fingerprint.Verdict) {
-	if rec := visitrec.Consumption(out, v); rec != nil {
-		_ = s.visits.Add(rec) // a full queue drops it and counts it, as AddVisit
+// recordArgs appends to a consumption script's ARGV the record of the
+// decision that consumes link id (out's Record, with the consumption's
+// outcome and verdict v: visitrec.Consumption) as luaRing's record reads
+// it: the bytes, score and expiry that the visit writer would give it
+// (appendLinkVisits), or "" and three zeros when out has no Record. The
+// script writes it only when it consumes; the Record gets its ID here
+// either way (a refused one keeps it for the caller's AddVisit).
+//
+// NB: the Record's own Outbox (Visit.Outbox) is not queued. The visit
+// writer, which wrote the record before, queues a visit's Outbox, but a
+// consumption's Record never has one (the service sets it only on a
+// code-outcome visit, for link.scanner_blocked; a consumption's events
+// are out's Jobs), so no event is lost; store/badger does not queue it
+// either.
+func (s *Store) recordArgs(args []any, id string, out *linkguard.Outbox, v fingerprint.Verdict) ([]any, error) {
+	rec := visitrec.Consumption(out, v)
+	if rec == nil {
+		return append(args, "", 0, 0, 0), nil
 	}
+	rec.LinkID = id // the ring is the consumed link's, as in store/badger
+	b, err := visitrec.Encode(rec)
+	if err != nil {
+		return nil, err
+	}
+	pxat := rec.At.Add(linkguard.VisitTTL(s.opts.Retention)).UnixMilli()
+	return append(args, b, rec.At.UnixMilli(), linkguard.KeptDecisions, pxat), nil
 }
 
 // RevokeLink implements linkguard.Store.
@@ -666,9 +686,12 @@ func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte,
 	if err != nil {
 		return nil, err
 	}
-	keys, args, err := s.outboxArgs([]string{s.linkKey(id), s.handoffKey(h.CodeHash)},
-		[]any{nanos(at), max, base64.StdEncoding.EncodeToString(codeHash), c.consumedAt, c.verdict, c.handoff,
-			nanos(h.ExpiresAt), c.handoffPXAT}, out)
+	args, err := s.recordArgs([]any{nanos(at), max, base64.StdEncoding.EncodeToString(codeHash), c.consumedAt, c.verdict,
+		c.handoff, nanos(h.ExpiresAt), c.handoffPXAT}, id, out, v)
+	if err != nil {
+		return nil, err
+	}
+	keys, args, err := s.outboxArgs([]string{s.linkKey(id), s.handoffKey(h.CodeHash), s.decidedKey(id)}, args, out)
 	if err != nil {
 		return nil, err
 	}
@@ -689,9 +712,6 @@ func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte,
 	})
 	if err != nil && !isStoreAnswer(err) {
 		return nil, fmt.Errorf("code on link %s: %w", id, err)
-	}
-	if err == nil {
-		s.recordConsumption(out, v)
 	}
 	return l, err
 }

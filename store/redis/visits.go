@@ -208,7 +208,7 @@ func (s *Store) Visits(ctx context.Context, linkID string) ([]linkguard.Visit, e
 
 // decodeVisit reads a ring's member, and the verdict of a consumption's
 // record from its link (visitrec), whose key outlives the rings (they
-// take its TTL: visitsScript).
+// take its TTL: luaRing).
 func (s *Store) decodeVisit(ctx context.Context, m string) (linkguard.Visit, error) {
 	r, err := visitrec.Decode([]byte(m))
 	if err != nil || !r.VerdictOfLink {
