@@ -152,8 +152,9 @@ type Outbox struct {
 	// Record, when set, is the visit of the decision that consumes the
 	// link. ConsumeLink and ConsumeWithCode record it when they consume,
 	// and only then, with Outcome consumed and the consumption's verdict,
-	// in the same write where the store can (Badger: the evidence of a
-	// consumption is never lost without it), else as AddVisit does. Like
+	// in the same write (Badger's transaction, Redis's script: the
+	// evidence of a consumption is never lost without it); a Store that
+	// cannot may record it as AddVisit does. Like
 	// AddVisit they give Record an ID when it has none. The caller does
 	// not AddVisit it too.
 	Record *Visit
