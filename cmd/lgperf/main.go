@@ -14,6 +14,12 @@
 // instances on one redis-server with appendfsync always, the load split
 // between them). Each run is bounded in time (-duration) and the links it
 // may consume are issued before it (bounded by -max-links).
+//
+// A round measures every path and ceiling of a store, on fresh stores;
+// -rounds (3 by default) runs several, and the report gives the median
+// of each figure over the rounds, with each round's ratio (against the
+// ceiling of the same round) and p99 beside it: on a shared machine one
+// run's p99 spreads by 5x, so a single run says little about the tail.
 package main
 
 import (
@@ -46,7 +52,12 @@ type harness struct {
 	stats    bool
 	redisURL string // the Redis server of the run, while Redis is measured
 	closers  []func() error
+	rounds   int
+	round    int      // the round running, from 1: its folders are roundDir
 	notes    []string // printed under the table
+	// syncWrites is each Badger round's run of Badger's own synced
+	// transaction (badger), for the note under the table.
+	syncWrites []result
 	// serverCPU, when set, is the CPU time so far of the store's server
 	// (redis-server), counted with this process's in a run's CPU.
 	serverCPU func() time.Duration
@@ -59,7 +70,7 @@ type harness struct {
 // what it is for the report.
 type ceiling struct{ url, name string }
 
-// row is one line of the report: linkguard against its ceiling.
+// row is one line of a round: linkguard against its ceiling.
 type row struct {
 	store, path, ceiling string
 	lg, ceil             result
@@ -73,6 +84,7 @@ func main() {
 	flag.IntVar(&h.threads, "threads", 2, "wrk threads")
 	flag.DurationVar(&h.duration, "duration", 8*time.Second, "length of each run (whole seconds)")
 	flag.IntVar(&h.maxLinks, "max-links", 200000, "most links issued ahead of a confirm run")
+	flag.IntVar(&h.rounds, "rounds", 3, "rounds of every store's runs; the report gives the medians")
 	stores := flag.String("stores", "badger,redis", "stores to measure: badger, redis or both")
 	size := flag.Int("size", 0, "instead of the load runs, measure what `n` pending links and 1,000 views weigh (n ≥ 2000)")
 	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles of the runs to `prefix`-get.prof, -issue.prof and -confirm.prof (Redis: prefix-redis-get.prof, …)")
@@ -92,21 +104,25 @@ func main() {
 		return
 	}
 	watchStalls()
-	rows, err := h.measure(strings.Split(*stores, ","), *cpuprofile)
+	lines, err := h.measure(strings.Split(*stores, ","), *cpuprofile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lgperf:", err)
 		os.Exit(1)
 	}
-	report(os.Stdout, rows)
+	report(os.Stdout, lines)
 	for _, n := range h.notes {
 		fmt.Println("\n" + n)
 	}
 }
 
-// measure runs every path of every store and returns the rows.
-func (h *harness) measure(stores []string, cpuprofile string) (rows []row, err error) {
+// measure runs every path of every store, h.rounds times, and returns
+// the report's lines.
+func (h *harness) measure(stores []string, cpuprofile string) (lines []line, err error) {
 	if h.duration < time.Second {
 		return nil, errors.New("-duration must be at least 1s")
+	}
+	if h.rounds < 1 {
+		return nil, errors.New("-rounds must be at least 1")
 	}
 	if h.wrkPath, err = exec.LookPath("wrk"); err != nil {
 		return nil, errors.New("wrk is not installed: apt-get install -y wrk")
@@ -115,15 +131,11 @@ func (h *harness) measure(stores []string, cpuprofile string) (rows []row, err e
 		return nil, err
 	}
 	defer os.RemoveAll(h.dir)
-	defer func() {
-		for i := len(h.closers) - 1; i >= 0; i-- {
-			h.closers[i]()
-		}
-	}()
+	defer h.closeAll()
 	if err := h.writeScripts(); err != nil {
 		return nil, err
 	}
-	fmt.Printf("lgperf: %d connections, %d wrk threads, %s per run, loopback\n", h.conns, h.threads, h.duration)
+	fmt.Printf("lgperf: %d connections, %d wrk threads, %s per run, %d rounds, loopback\n", h.conns, h.threads, h.duration, h.rounds)
 	anon, file, err := faultCost(h.dir)
 	if err != nil {
 		return nil, err
@@ -131,22 +143,59 @@ func (h *harness) measure(stores []string, cpuprofile string) (rows []row, err e
 	fmt.Printf("lgperf: a first write to a 4 KiB page costs %.1f µs of anonymous memory, %.1f µs of a new file's mapping (16 MiB: %s, %s)\n\n",
 		us(anon), us(file), (anon * faultProbeSize / 4096).Round(time.Millisecond/10), (file * faultProbeSize / 4096).Round(time.Millisecond/10))
 	for _, st := range stores {
-		var rs []row
-		switch strings.TrimSpace(st) {
+		st = strings.TrimSpace(st)
+		var run func(cpuprofile string) ([]row, error)
+		switch st {
 		case "badger":
-			rs, err = h.badger(cpuprofile)
+			run = h.badger
 		case "redis":
-			rs, err = h.redis(cpuprofile)
+			run = h.redis
 		default:
 			return nil, fmt.Errorf("-stores: unknown store %q (want badger or redis)", st)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", st, err)
+		var rounds [][]row
+		for i := range h.rounds {
+			if h.rounds > 1 {
+				fmt.Printf("%s: round %d of %d\n", st, i+1, h.rounds)
+			}
+			prof := cpuprofile
+			if prof != "" && h.rounds > 1 {
+				prof = fmt.Sprintf("%s-%d", cpuprofile, i+1)
+			}
+			h.round++
+			rs, err := run(prof)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", st, err)
+			}
+			rounds = append(rounds, rs)
+			// NB: every round starts from nothing: its stores (and its
+			// redis-server) closed and deleted, so that no compaction
+			// or AOF rewrite of one round runs in the next.
+			h.closeAll()
+			if err := os.RemoveAll(h.roundDir()); err != nil {
+				return nil, err
+			}
 		}
-		rows = append(rows, rs...)
+		ls := merge(rounds)
+		if note := syncWritesNote(ls, h.syncWrites); note != "" {
+			h.notes = append(h.notes, note)
+		}
+		h.syncWrites = nil
+		lines = append(lines, ls...)
 	}
-	return rows, nil
+	return lines, nil
 }
+
+// closeAll closes what the runs so far opened, newest first.
+func (h *harness) closeAll() {
+	for i := len(h.closers) - 1; i >= 0; i-- {
+		h.closers[i]()
+	}
+	h.closers = nil
+}
+
+// roundDir is the folder of the round's stores (tempDir).
+func (h *harness) roundDir() string { return filepath.Join(h.dir, fmt.Sprintf("round-%d", h.round)) }
 
 // badger measures the three paths on one instance on disk.
 func (h *harness) badger(cpuprofile string) ([]row, error) {
@@ -179,23 +228,7 @@ func (h *harness) badger(cpuprofile string) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	note := fmt.Sprintf("badger: one Badger txn with SyncWrites (an msync each, in line; issue 12's ceiling), same run: %.0f req/s, p50 %s, p99 %s",
-		res.Rate(), ms(res.P50US), ms(res.P99US))
-	// The ratios by issue 12's own measure, beside the table's stricter one.
-	var by []string
-	for _, r := range rows {
-		if r.p99Goal > 0 && res.Rate() > 0 {
-			ratio, mark := r.lg.Rate()/res.Rate(), "ok"
-			if ratio < r.goal {
-				mark = "BELOW"
-			}
-			by = append(by, fmt.Sprintf("%s %.2f (≥ %.1f %s)", r.path, ratio, r.goal, mark))
-		}
-	}
-	if len(by) > 0 {
-		note += "; linkguard against it: " + strings.Join(by, ", ")
-	}
-	h.notes = append(h.notes, note)
+	h.syncWrites = append(h.syncWrites, res)
 	return rows, nil
 }
 
@@ -374,41 +407,6 @@ func fetch(u string) (int, error) {
 		return 0, fmt.Errorf("GET %s: %d", u, res.StatusCode)
 	}
 	return len(b), err
-}
-
-func report(w io.Writer, rows []row) {
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| store | path | linkguard req/s | p50 | p99 | ceiling | ceiling req/s | ceiling p99 | ratio | goal | CPU/req, linkguard / ceiling | RSS |")
-	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-	for _, r := range rows {
-		ratio := 0.0
-		if c := r.ceil.Rate(); c > 0 {
-			ratio = r.lg.Rate() / c
-		}
-		goal, mark := fmt.Sprintf("≥ %.1f", r.goal), "ok"
-		if ratio < r.goal {
-			mark = "BELOW"
-		}
-		if r.p99Goal > 0 {
-			goal += fmt.Sprintf(", p99 ≤ %d ms", r.p99Goal.Milliseconds())
-			if time.Duration(r.lg.P99US)*time.Microsecond > r.p99Goal {
-				mark += ", p99 OVER"
-			}
-		}
-		extra := ""
-		if r.lg.Errors+r.lg.Non2xx > 0 {
-			extra = fmt.Sprintf(" (%d errors, %d non-2xx)", r.lg.Errors, r.lg.Non2xx)
-		}
-		if r.ceil.Errors+r.ceil.Non2xx > 0 {
-			mark += fmt.Sprintf(" (ceiling: %d errors, %d non-2xx)", r.ceil.Errors, r.ceil.Non2xx)
-		}
-		if r.lg.Consumed > 0 {
-			extra += fmt.Sprintf(" (%d consumed)", r.lg.Consumed)
-		}
-		fmt.Fprintf(w, "| %s | `%s` | %.0f%s | %s | %s | %s | %.0f | %s | %.2f | %s %s | %s / %s | %d MiB |\n",
-			r.store, r.path, r.lg.Rate(), extra, ms(r.lg.P50US), ms(r.lg.P99US), r.ceiling, r.ceil.Rate(), ms(r.ceil.P99US), ratio, goal, mark,
-			r.lg.cpuString(), r.ceil.cpuString(), r.lg.RSS>>20)
-	}
 }
 
 func ms(us int64) string { return fmt.Sprintf("%.2f ms", float64(us)/1000) }

@@ -9,32 +9,85 @@ import (
 )
 
 // TestHarness runs the Badger half of the load run for one second a path
-// at 4 connections: the harness measures, and linkguard answers, for
-// real. Skipped without wrk (make perf installs nothing; see Makefile).
+// at 4 connections, in two rounds: the harness measures, and linkguard
+// answers, for real, in each round.
+// Skipped without wrk (make perf installs nothing; see Makefile).
 func TestHarness(t *testing.T) {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		t.Skip("wrk is not installed (apt-get install -y wrk)")
 	}
-	h := &harness{conns: 4, threads: 1, duration: time.Second, maxLinks: 2000}
-	rows, err := h.measure([]string{"badger"}, "")
+	h := &harness{conns: 4, threads: 1, duration: time.Second, maxLinks: 2000, rounds: 2}
+	lines, err := h.measure([]string{"badger"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 3 {
-		t.Fatalf("%d rows, want 3", len(rows))
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want 3", len(lines))
 	}
-	for _, r := range rows {
-		if r.lg.Requests == 0 || r.ceil.Requests == 0 || r.lg.Errors > 0 || r.lg.Non2xx > 0 {
-			t.Errorf("%s: linkguard %+v, ceiling %+v", r.path, r.lg, r.ceil)
+	for _, l := range lines {
+		if len(l.rounds) != 2 {
+			t.Fatalf("%s: %d rounds, want 2", l.path, len(l.rounds))
+		}
+		for i, r := range l.rounds {
+			if r.lg.Requests == 0 || r.ceil.Requests == 0 || r.lg.Errors > 0 || r.lg.Non2xx > 0 {
+				t.Errorf("%s, round %d: linkguard %+v, ceiling %+v", r.path, i+1, r.lg, r.ceil)
+			}
 		}
 	}
-	if c := rows[2]; c.lg.Consumed == 0 || c.lg.Consumed > c.lg.Requests {
-		t.Errorf("confirm run consumed %d links in %d requests", c.lg.Consumed, c.lg.Requests)
+	for i, r := range lines[2].rounds {
+		if r.lg.Consumed == 0 || r.lg.Consumed > r.lg.Requests {
+			t.Errorf("confirm, round %d: consumed %d links in %d requests", i+1, r.lg.Consumed, r.lg.Requests)
+		}
+	}
+	if len(h.notes) != 1 || !strings.Contains(h.notes[0], "SyncWrites") {
+		t.Errorf("notes %q, want the SyncWrites comparison", h.notes)
 	}
 	var out bytes.Buffer
-	report(&out, rows)
-	if !strings.Contains(out.String(), "| badger | `GET /l/{token}` |") {
+	report(&out, lines)
+	if !strings.Contains(out.String(), "| badger | `GET /l/{token}` |") || !strings.Contains(out.String(), "Medians of 2 rounds") {
 		t.Errorf("report:\n%s", out.String())
+	}
+}
+
+// TestReportMedians: the report gives each figure's median over the
+// rounds, and the ratio is the median of each round's own ratio, not a
+// ratio of medians.
+func TestReportMedians(t *testing.T) {
+	res := func(rate, p99ms int64) result {
+		return result{Requests: rate, DurationUS: 1e6, P99US: p99ms * 1000, P50US: 1000, CPU: time.Duration(rate) * 100 * time.Microsecond}
+	}
+	mk := func(lg, ceil result) row {
+		return row{store: "badger", path: "POST /v1/links", ceiling: "one durable store write", lg: lg, ceil: ceil, goal: 0.9, p99Goal: 20 * time.Millisecond}
+	}
+	// Ratios 0.5, 0.9 and 0.6: median 0.6. Rates 500, 900, 1200: median
+	// 900; a ratio of the median rates would be 900/1000 = 0.9.
+	lines := merge([][]row{
+		{mk(res(500, 30), res(1000, 50))},
+		{mk(res(900, 10), res(1000, 40))},
+		{mk(res(1200, 15), res(2000, 45))},
+	})
+	if len(lines) != 1 || len(lines[0].rounds) != 3 {
+		t.Fatalf("merged %+v", lines)
+	}
+	l := lines[0]
+	if got := l.median(row.ratio); got != 0.6 {
+		t.Errorf("median ratio %v, want 0.6", got)
+	}
+	if got := l.median(func(r row) float64 { return float64(r.lg.P99US) }); got != 15000 {
+		t.Errorf("median p99 %v µs, want 15000", got)
+	}
+	if got := medianOf([]float64{4, 1, 3, 2}); got != 2.5 {
+		t.Errorf("median of an even count %v, want 2.5", got)
+	}
+	var out bytes.Buffer
+	report(&out, lines)
+	for _, want := range []string{"| 900 |", "| 15.00 ms |", "| 0.60 |", "BELOW", "| 0.50, 30.00 ms / 0.90, 10.00 ms / 0.60, 15.00 ms |"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "p99 OVER") {
+		t.Errorf("median p99 15 ms is within 20 ms, report says OVER:\n%s", out.String())
 	}
 }
 

@@ -126,7 +126,7 @@ func confirmFile(inst *instance, count int, path string) error {
 }
 
 func tempDir(h *harness, name string) string {
-	d := filepath.Join(h.dir, name)
+	d := filepath.Join(h.roundDir(), name)
 	os.MkdirAll(d, 0o700)
 	return d
 }
