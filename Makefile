@@ -85,9 +85,11 @@ bench: wasm
 	LINKGUARD_MEASURE=1 $(GO) test -count=1 -run '^TestMeasure$$' -v ./e2e/
 
 # The load run: the machine's ceilings and linkguard in the same run, for
-# Badger and for Redis, with the ratios (docs/performance.md). Needs wrk and
-# redis-server (apt-get install -y wrk redis-server); about 3 minutes.
-# PERFFLAGS="-duration 20s -cpuprofile landing.prof" for longer runs.
+# Badger and for Redis, with the ratios (docs/performance.md): the median
+# of three rounds, each on fresh stores. Needs wrk and redis-server
+# (apt-get install -y wrk redis-server); about 8 minutes.
+# PERFFLAGS="-rounds 1" for one round (about 3 minutes), "-stores badger",
+# "-duration 20s -cpuprofile /tmp/lg" for longer, profiled runs.
 perf: wasm
 	@command -v wrk >/dev/null || { echo "make perf needs wrk: apt-get install -y wrk"; exit 1; }
 	$(GO) run ./cmd/lgperf $(PERFFLAGS)
