@@ -33,13 +33,7 @@ func merge(rounds [][]row) []line {
 
 // median is the median of the values of f over the rounds (the mean of
 // the middle two for an even count).
-func (l line) median(f func(r row) float64) float64 {
-	v := make([]float64, len(l.rounds))
-	for i, r := range l.rounds {
-		v[i] = f(r)
-	}
-	return medianOf(v)
-}
+func (l line) median(f func(r row) float64) float64 { return medianOf(collect(l.rounds, f)) }
 
 func medianOf(v []float64) float64 {
 	if len(v) == 0 {
