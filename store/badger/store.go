@@ -520,8 +520,7 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 // consumed link never changes. Otherwise it is stored whole.
 func (s *Store) consume(txn *badger.Txn, l *linkguard.Link, at time.Time, v fingerprint.Verdict, h *linkguard.Handoff, out *linkguard.Outbox) error {
 	l.State, l.ConsumedAt, l.Verdict = linkguard.Consumed, at, &v
-	if rec := visitrec.Consumption(out, v); rec != nil {
-		rec.LinkID = l.ID
+	if rec := visitrec.Consumption(out, l.ID, v); rec != nil {
 		b, err := visitrec.Encode(rec)
 		if err != nil {
 			return err

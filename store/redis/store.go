@@ -644,11 +644,10 @@ func (s *Store) ConsumeLink(ctx context.Context, id string, at time.Time, v fing
 // are out's Jobs), so no event is lost; store/badger does not queue it
 // either.
 func (s *Store) recordArgs(args []any, id string, out *linkguard.Outbox, v fingerprint.Verdict) ([]any, error) {
-	rec := visitrec.Consumption(out, v)
+	rec := visitrec.Consumption(out, id, v)
 	if rec == nil {
 		return append(args, "", 0, 0, 0), nil
 	}
-	rec.LinkID = id // the ring is the consumed link's, as in store/badger
 	b, err := visitrec.Encode(rec)
 	if err != nil {
 		return nil, err

@@ -55,11 +55,12 @@ func Decode(b []byte) (Record, error) {
 	return r, err
 }
 
-// Consumption is what a consumption records for out's Record
-// (linkguard.Outbox.Record), or nil when it has none: a copy with the
-// consumption's outcome and verdict v. The Record itself gets its ID
-// here when it has none, so that its caller knows the stored one.
-func Consumption(out *linkguard.Outbox, v fingerprint.Verdict) *linkguard.Visit {
+// Consumption is what the consumption of link linkID records for out's
+// Record (linkguard.Outbox.Record), or nil when it has none: a copy in
+// that link's records, with the consumption's outcome and verdict v. The
+// Record itself gets its ID here when it has none, so that its caller
+// knows the stored one.
+func Consumption(out *linkguard.Outbox, linkID string, v fingerprint.Verdict) *linkguard.Visit {
 	if out == nil || out.Record == nil {
 		return nil
 	}
@@ -67,6 +68,6 @@ func Consumption(out *linkguard.Outbox, v fingerprint.Verdict) *linkguard.Visit 
 		out.Record.ID = visitq.NewID(out.Record.At)
 	}
 	rec := *out.Record
-	rec.Outcome, rec.Verdict = linkguard.VisitOutcomeConsumed, &v
+	rec.LinkID, rec.Outcome, rec.Verdict = linkID, linkguard.VisitOutcomeConsumed, &v
 	return &rec
 }

@@ -55,27 +55,30 @@ func TestEncodeLeavesOnlyAConsumptionsVerdict(t *testing.T) {
 }
 
 // TestConsumption: nothing without a Record; else a copy carrying the
-// consumption's outcome and verdict, and the Record keeps its own
+// consumption's outcome, verdict and link, and the Record keeps its own
 // fields but gains the ID the copy is stored under.
 func TestConsumption(t *testing.T) {
 	v := fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.7}
-	if Consumption(nil, v) != nil || Consumption(&linkguard.Outbox{}, v) != nil {
+	if Consumption(nil, "lnk_1", v) != nil || Consumption(&linkguard.Outbox{}, "lnk_1", v) != nil {
 		t.Fatal("a consumption without a Record records something")
 	}
 	at := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
-	vis := &linkguard.Visit{LinkID: "lnk_1", At: at, Kind: linkguard.VisitConfirm}
-	rec := Consumption(&linkguard.Outbox{Record: vis}, v)
+	vis := &linkguard.Visit{At: at, Kind: linkguard.VisitConfirm}
+	rec := Consumption(&linkguard.Outbox{Record: vis}, "lnk_1", v)
 	if vis.ID == "" || rec.ID != vis.ID {
 		t.Errorf("IDs: Record %q, stored %q; want one, shared", vis.ID, rec.ID)
 	}
 	if rec == vis || rec.Outcome != linkguard.VisitOutcomeConsumed || rec.Verdict == nil || !reflect.DeepEqual(*rec.Verdict, v) {
 		t.Errorf("stored %+v: want a copy, consumed, with the verdict", rec)
 	}
+	if rec.LinkID != "lnk_1" {
+		t.Errorf("stored under link %q, want the consumed link lnk_1", rec.LinkID)
+	}
 	if vis.Outcome != "" || vis.Verdict != nil {
 		t.Errorf("the Record changed beyond its ID: %+v", vis)
 	}
 	given := &linkguard.Visit{ID: "given", At: at}
-	if rec := Consumption(&linkguard.Outbox{Record: given}, v); rec.ID != "given" {
+	if rec := Consumption(&linkguard.Outbox{Record: given}, "lnk_1", v); rec.ID != "given" {
 		t.Errorf("a Record's own ID became %q", rec.ID)
 	}
 }
