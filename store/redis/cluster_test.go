@@ -391,7 +391,7 @@ func TestClusterFailover(t *testing.T) {
 		t.Fatalf("older link after a newer one, after failover: %s", l.State)
 	}
 	a.AddVisit(ctx, &linkguard.Visit{LinkID: newer.ID, At: now, Kind: linkguard.VisitView})
-	if v := waitVisits(t, a, newer.ID, 1); len(v) != 1 {
+	if v := storetest.WaitVisits(t, a, newer.ID, 1); len(v) != 1 {
 		t.Fatalf("visits after failover = %d, want 1", len(v))
 	}
 }

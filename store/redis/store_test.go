@@ -425,7 +425,7 @@ func checkScriptCacheFlushed(t *testing.T, s *Store, rc goredis.UniversalClient)
 	for i := 0; i < 3; i++ {
 		s.AddVisit(ctx, &linkguard.Visit{LinkID: l.ID, At: now.Add(time.Duration(i) * time.Millisecond), Kind: linkguard.VisitView})
 	}
-	if v := waitVisits(t, s, l.ID, 3); len(v) != 3 {
+	if v := storetest.WaitVisits(t, s, l.ID, 3); len(v) != 3 {
 		t.Fatalf("visits after SCRIPT FLUSH = %d, want 3", len(v))
 	}
 }
@@ -435,23 +435,6 @@ func TestAddVisitAfterClose(t *testing.T) {
 	s.Close()
 	if err := s.AddVisit(context.Background(), &linkguard.Visit{LinkID: "x"}); err == nil {
 		t.Fatal("AddVisit after Close succeeded")
-	}
-}
-
-// waitVisits polls a link's visits until there are n (or 5 s passed),
-// and returns them.
-func waitVisits(t *testing.T, s *Store, id string, n int) []linkguard.Visit {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got, err := s.Visits(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) >= n || time.Now().After(deadline) {
-			return got
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

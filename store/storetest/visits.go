@@ -26,7 +26,7 @@ func visitsInOrder(t *testing.T, open Open) {
 			t.Fatal(err)
 		}
 	}
-	got := waitVisits(s, l.ID, 5)
+	got := WaitVisits(t, s, l.ID, 5)
 	if len(got) != 5 {
 		t.Fatalf("visits = %d, want 5", len(got))
 	}
@@ -44,17 +44,21 @@ func visitsInOrder(t *testing.T, open Open) {
 	}
 }
 
-// waitVisits is a link's visits once it has at least n, or after 5 s
-// (visits are written in the background).
-func waitVisits(s linkguard.Store, id string, n int) []linkguard.Visit {
-	var got []linkguard.Visit
-	for deadline := time.Now().Add(5 * time.Second); len(got) < n && time.Now().Before(deadline); {
-		got, _ = s.Visits(ctx, id)
-		if len(got) < n {
-			time.Sleep(5 * time.Millisecond)
+// WaitVisits is a link's visits once it has at least n, or after 5 s
+// (visits are written in the background). A failed read fails t.
+func WaitVisits(t testing.TB, s linkguard.Store, id string, n int) []linkguard.Visit {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := s.Visits(ctx, id)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if len(got) >= n || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	return got
 }
 
 // Sizer is what a store tells of one link's footprint, for the bounded
@@ -299,7 +303,7 @@ func consumedDecisionHasItsVerdict(t *testing.T, open Open) {
 		want[l.ID] = vv
 	}
 	for _, id := range ids {
-		got := waitVisits(s, id, 1)
+		got := WaitVisits(t, s, id, 1)
 		if len(got) != 1 {
 			t.Fatalf("link %s: %d visits, want 1", id, len(got))
 		}
@@ -364,7 +368,7 @@ func consumptionRecordsItsDecision(t *testing.T, open Open) {
 		t.Fatal(err)
 	}
 	for id, want := range map[string]string{byClick.ID: "click-1", byCode.ID: "code-right"} {
-		waitVisits(s, id, 1)
+		WaitVisits(t, s, id, 1)
 		time.Sleep(50 * time.Millisecond) // anything that would come after it
 		got, _ := s.Visits(ctx, id)
 		if len(got) != 1 || got[0].ID != want {
