@@ -50,6 +50,10 @@ type harness struct {
 	maxLinks int
 	run      int
 	stats    bool
+	// unsettled skips settle before each run (-unsettled): the way runs
+	// were measured before, each paying for the background work of the
+	// one before it.
+	unsettled bool
 	redisURL string // the Redis server of the run, while Redis is measured
 	closers  []func() error
 	rounds   int
@@ -89,6 +93,7 @@ func main() {
 	size := flag.Int("size", 0, "instead of the load runs, measure what `n` pending links and 1,000 views weigh (n ≥ 2000)")
 	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles of the runs to `prefix`-get.prof, -issue.prof and -confirm.prof (Redis: prefix-redis-get.prof, …)")
 	flag.BoolVar(&h.stats, "server-stats", false, "print redis-server's per-command statistics (calls, µs per call) after each Redis run")
+	flag.BoolVar(&h.unsettled, "unsettled", false, "start each run at once, not after the last one's background work (flushes, compactions) is done")
 	flag.Parse()
 	if *size > 0 {
 		if *size < 2000 {

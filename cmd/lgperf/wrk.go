@@ -92,6 +92,9 @@ func (h *harness) wrk(loads ...load) (result, error) {
 		res result
 		err error
 	}
+	if !h.unsettled {
+		h.settled()
+	}
 	if h.serverStats != nil {
 		h.serverStats(true)
 		defer h.serverStats(false)
