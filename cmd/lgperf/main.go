@@ -15,6 +15,10 @@
 // between them). Each run is bounded in time (-duration) and the links it
 // may consume are issued before it (bounded by -max-links).
 //
+// Each run starts once the one before it has finished its background
+// work (settle.go): Badger's flushes and compactions are paid by the run
+// that caused them, not the next.
+//
 // A round measures every path and ceiling of a store, on fresh stores;
 // -rounds (3 by default) runs several, and the report gives the median
 // of each figure over the rounds, with each round's ratio (against the
