@@ -30,6 +30,24 @@ type KV interface {
 	DeleteKV(ctx context.Context, ns, key string) error
 }
 
+// Namespaces of the OpenID provider's KV entries (oidc/storage.go).
+// Keys of codes and tokens are hashes, never the values a client holds.
+const (
+	KVOIDCRequest = "oidc_req"  // auth request id → auth request
+	KVOIDCCode    = "oidc_code" // sha256(code) → auth request id
+	KVOIDCAccess  = "oidc_at"   // access token id → access token
+	KVOIDCRefresh = "oidc_rt"   // sha256(refresh token) → refresh token
+)
+
+// KVCredentials returns the KV namespaces whose entries are credentials
+// that are spent, rotated or revoked by deleting them: a restore deletes
+// them all (store/badger's Restore), since any of them may have been
+// deleted after the backup was taken, and a copy from before would work
+// again. A new namespace of that kind is added here.
+func KVCredentials() []string {
+	return []string{KVOIDCRequest, KVOIDCCode, KVOIDCAccess, KVOIDCRefresh}
+}
+
 // Bounds of what a KV accepts: every size from outside is bounded.
 const (
 	MaxKVKey   = 512

@@ -17,13 +17,14 @@ import (
 	"github.com/linkguard/linkguard"
 )
 
-// Namespaces of the KV. Keys of codes and tokens are hashes, never the
-// values a client holds.
+// Namespaces of the KV, named in the root package so that a restore
+// finds them (linkguard.KVCredentials). Keys of codes and tokens are
+// hashes, never the values a client holds.
 const (
-	nsRequest = "oidc_req"  // auth request id → authRequest
-	nsCode    = "oidc_code" // sha256(code) → auth request id
-	nsToken   = "oidc_at"   // access token id → accessToken
-	nsRefresh = "oidc_rt"   // sha256(refresh token) → refreshToken
+	nsRequest = linkguard.KVOIDCRequest // auth request id → authRequest
+	nsCode    = linkguard.KVOIDCCode    // sha256(code) → auth request id
+	nsToken   = linkguard.KVOIDCAccess  // access token id → accessToken
+	nsRefresh = linkguard.KVOIDCRefresh // sha256(refresh token) → refreshToken
 )
 
 // authRequest is one authorization request, from /authorize until its
