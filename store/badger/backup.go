@@ -9,6 +9,15 @@ package badger
 // file without it, or whose count is off, as truncated. A stock
 // `badger restore` still reads the file: the end frame's KV expired at
 // the Unix epoch's second 1, so Badger drops it unseen.
+//
+// A backup is an instant; the store went on after it. A one-time
+// credential spent or revoked since is live again in the backup's copy:
+// a pending link consumed meanwhile, a handoff taken, a refresh token
+// rotated. So Restore ends every one of them before the folder is in
+// place (endCredentials): pending links are revoked, handoffs and the
+// OpenID provider's requests, codes and tokens deleted. No flag brings
+// them back: a person asks for a new link, an OpenID client signs in
+// again, and nobody can forget to pass it.
 
 import (
 	"bufio"
@@ -21,7 +30,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/pb"
 	"google.golang.org/protobuf/proto"
 
@@ -96,45 +107,60 @@ func (b *backupWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// Restored is what a restore did.
+type Restored struct {
+	// Bytes is how many bytes of the file were read.
+	Bytes uint64
+	// Links is how many links pending in the backup the restore revoked,
+	// Handoffs how many handoffs it deleted, and OIDC how many of the
+	// OpenID provider's requests, codes and tokens (linkguard.KVCredentials):
+	// each may have been spent, rotated or revoked after the backup.
+	Links, Handoffs, OIDC int
+}
+
 // Restore loads a backup that Backup wrote (r) into a new store in dir,
 // which must be missing or an empty folder: it never merges into data.
-// The store is built in a temporary folder beside dir and renamed into
-// place only once the whole file has loaded, so a file that is not a
-// backup, or is truncated, leaves no folder behind. It returns the bytes
-// read. NB: no server may run on dir meanwhile.
-func Restore(ctx context.Context, dir string, r io.Reader, log *slog.Logger) (uint64, error) {
+// Then it ends every one-time credential of the backup that may have been
+// used since (endCredentials). The store is built in a temporary folder
+// beside dir and renamed into place only once the whole file has loaded
+// and those are ended, so a file that is not a backup, a truncated one,
+// or a restore stopped by ctx leaves no folder behind. NB: no server may
+// run on dir meanwhile.
+func Restore(ctx context.Context, dir string, r io.Reader, log *slog.Logger) (Restored, error) {
 	dir = filepath.Clean(dir)
 	exists, err := emptyOrMissing(dir)
 	if err != nil {
-		return 0, err
+		return Restored{}, err
 	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o700); err != nil {
-		return 0, fmt.Errorf("restore: %w", err)
+		return Restored{}, fmt.Errorf("restore: %w", err)
 	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".restore-*")
 	if err != nil {
-		return 0, fmt.Errorf("restore: %w", err)
+		return Restored{}, fmt.Errorf("restore: %w", err)
 	}
 	fr := &frameReader{r: bufio.NewReaderSize(r, 1<<20), ctx: ctx}
-	if err := load(tmp, fr, log); err != nil {
+	out, err := load(ctx, tmp, fr, log)
+	out.Bytes = fr.off
+	if err != nil {
 		os.RemoveAll(tmp)
-		return fr.off, err
+		return out, err
 	}
 	// An empty folder makes way (os.Rename replaces one on Linux only);
 	// os.Remove refuses a folder that gained files meanwhile.
 	if exists {
 		if err := os.Remove(dir); err != nil {
 			os.RemoveAll(tmp)
-			return fr.off, fmt.Errorf("restore: %w", err)
+			return out, fmt.Errorf("restore: %w", err)
 		}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		os.RemoveAll(tmp)
-		return fr.off, fmt.Errorf("restore: %w", err)
+		return out, fmt.Errorf("restore: %w", err)
 	}
 	_ = syncDir(parent) // the rename itself, durable (best effort: the data is)
-	return fr.off, nil
+	return out, nil
 }
 
 // emptyOrMissing refuses a dir that holds anything, naming it, and says
@@ -161,13 +187,18 @@ func emptyOrMissing(dir string) (bool, error) {
 	return true, nil
 }
 
-// load opens a store in dir, loads fr into it and closes it, durable.
-func load(dir string, fr *frameReader, log *slog.Logger) error {
+// load opens a store in dir, loads fr into it, ends the credentials the
+// backup holds and closes it, durable.
+func load(ctx context.Context, dir string, fr *frameReader, log *slog.Logger) (Restored, error) {
 	s, err := Open(Options{Dir: dir, Log: log})
 	if err != nil {
-		return fmt.Errorf("restore: %w", err)
+		return Restored{}, fmt.Errorf("restore: %w", err)
 	}
+	var out Restored
 	err = s.db.Load(fr, 16)
+	if err == nil {
+		out, err = s.endCredentials(ctx, time.Now())
+	}
 	if err == nil {
 		err = s.db.Sync()
 	}
@@ -175,9 +206,109 @@ func load(dir string, fr *frameReader, log *slog.Logger) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("restore: %w", err)
+		return out, fmt.Errorf("restore: %w", err)
 	}
-	return nil
+	return out, nil
+}
+
+// endCredentials ends, as of at, every one-time credential in a store
+// just loaded from a backup: each pending link is revoked (as RevokeLink
+// does, without its webhook event: nobody is listening to a restore),
+// every handoff and every entry of linkguard.KVCredentials deleted.
+// Consumed, expired and revoked links stay as they are, and so does
+// the rest (visits, mail and webhook queues, limits, other KV entries).
+//
+// NB: for a store that no server uses yet: it keeps neither the link
+// cache nor the token cache, which a restore's store never fills.
+func (s *Store) endCredentials(ctx context.Context, at time.Time) (Restored, error) {
+	var out Restored
+	var err error
+	out.Links, err = s.sweep(ctx, []byte(prefixLink), func(txn *badger.Txn, item *badger.Item) (bool, error) {
+		var l linkguard.Link
+		if err := item.Value(func(b []byte) error { return decodeLink(b, &l) }); err != nil {
+			return false, fmt.Errorf("link %s: %w", item.Key()[len(prefixLink):], err)
+		}
+		if !revoke(&l, at) {
+			return false, nil
+		}
+		return true, s.putLink(txn, &l)
+	})
+	if err != nil {
+		return out, fmt.Errorf("revoke pending links: %w", err)
+	}
+	if out.Handoffs, err = s.sweep(ctx, []byte(prefixHandoff), deleteItem); err != nil {
+		return out, fmt.Errorf("delete handoffs: %w", err)
+	}
+	for _, ns := range linkguard.KVCredentials() {
+		n, err := s.sweep(ctx, kvKey(ns, ""), deleteItem)
+		out.OIDC += n
+		if err != nil {
+			return out, fmt.Errorf("delete %s entries: %w", ns, err)
+		}
+	}
+	return out, nil
+}
+
+func deleteItem(txn *badger.Txn, item *badger.Item) (bool, error) {
+	return true, txn.Delete(item.KeyCopy(nil))
+}
+
+// sweepBatch is how many keys one transaction of a sweep reads at most:
+// a Badger transaction holds its writes in memory until it commits, and
+// a store may hold millions of keys. A variable for the tests.
+var sweepBatch = 1000
+
+// sweep calls fn on every live key under prefix, in transactions of at
+// most sweepBatch keys, each committed before the next one begins (from
+// the key after the last one read), so that memory stays bounded
+// whatever the store holds. fn changes the key in txn, or not, and says
+// whether it did; sweep returns how many it changed. A transaction that
+// Badger finds too big ends before the key that did not fit. It stops
+// with ctx between two transactions.
+func (s *Store) sweep(ctx context.Context, prefix []byte, fn func(txn *badger.Txn, item *badger.Item) (bool, error)) (int, error) {
+	total := 0
+	for from := prefix; from != nil; {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		var n int
+		var next []byte
+		err := s.update(func(txn *badger.Txn) error {
+			n, next = 0, nil
+			o := badger.DefaultIteratorOptions
+			o.PrefetchValues = false
+			o.Prefix = prefix
+			it := txn.NewIterator(o)
+			defer it.Close()
+			read := 0
+			for it.Seek(from); it.Valid(); it.Next() {
+				item := it.Item()
+				if read == sweepBatch {
+					next = item.KeyCopy(nil)
+					return nil
+				}
+				changed, err := fn(txn, item)
+				if errors.Is(err, badger.ErrTxnTooBig) && read > 0 {
+					next = item.KeyCopy(nil)
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				read++
+				if changed {
+					n++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		from = next
+	}
+	return total, nil
 }
 
 // frameReader hands DB.Load a backup one checked frame at a time: the

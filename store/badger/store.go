@@ -276,9 +276,8 @@ func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte, 
 			}
 			var old linkguard.Link
 			err := getLink(txn, linkKey(string(oldID)), &old)
-			if err == nil && old.StateAt(l.CreatedAt) == linkguard.Pending {
+			if err == nil && revoke(&old, l.CreatedAt) {
 				revoked = old.ID
-				old.State, old.RevokedAt = linkguard.Revoked, l.CreatedAt
 				if err := s.putLink(txn, &old); err != nil {
 					return err
 				}
@@ -586,12 +585,22 @@ func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time, out *li
 		return nil, err
 	}
 	return s.change(id, ob, func(txn *badger.Txn, l *linkguard.Link) error {
-		if l.StateAt(at) != linkguard.Pending {
+		if !revoke(l, at) {
 			return linkguard.ErrNotPending
 		}
-		l.State, l.RevokedAt = linkguard.Revoked, at
 		return ob.write(s, txn, false)
 	})
+}
+
+// revoke revokes l at at when it is pending then, and says whether it
+// did: the one rule of RevokeLink, of CreateLink's revoking the family's
+// older link, and of a restore (backup.go).
+func revoke(l *linkguard.Link, at time.Time) bool {
+	if l.StateAt(at) != linkguard.Pending {
+		return false
+	}
+	l.State, l.RevokedAt = linkguard.Revoked, at
+	return true
 }
 
 // TakeHandoff implements linkguard.Store.
