@@ -43,6 +43,12 @@ may be - for standard input. The store is built beside DIR and renamed into
 place only when the whole file has loaded. Then copy the key files
 (server.key, assertion.key, oidc-rs256.key) into DIR, point data_dir at it,
 and start.
+
+A restore ends every one-time credential in the backup, since any may have
+been used after it was taken: links pending in it are revoked (people ask
+for new ones), handoffs are deleted, and so are the OpenID Provider's
+requests, codes and tokens (its clients sign in again). Consumed links stay
+consumed.
 `
 
 // backupMain is `linkguard backup`.
@@ -140,10 +146,22 @@ func restoreCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := badgerstore.Restore(ctx, *dir, r, log)
+	res, err := badgerstore.Restore(ctx, *dir, r, log)
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	fmt.Fprintf(stdout, "restored %s into %s (%d bytes)\nBefore starting the server on it, copy the key files (server.key, assertion.key, oidc-rs256.key, with any .prev) into %s, unless secret_key_file names the server key elsewhere: the restored links and sealed mails need the same server key.\n", pos[0], *dir, n, *dir)
+	fmt.Fprintf(stdout, "restored %s into %s (%d bytes)\n", pos[0], *dir, res.Bytes)
+	fmt.Fprintf(stdout, "ended %s, %s and %s from before the backup: they may have been used since.\n",
+		plural(res.Links, "pending link", "pending links"), plural(res.Handoffs, "handoff", "handoffs"),
+		plural(res.OIDC, "OpenID Provider token or request", "OpenID Provider tokens and requests"))
+	fmt.Fprintf(stdout, "Before starting the server on it, copy the key files (server.key, assertion.key, oidc-rs256.key, with any .prev) into %s, unless secret_key_file names the server key elsewhere: the restored links and sealed mails need the same server key.\n", *dir)
 	return nil
+}
+
+// plural is n with the noun that agrees with it.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

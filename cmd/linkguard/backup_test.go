@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/fingerprint"
 	badgerstore "github.com/linkguard/linkguard/store/badger"
 	"github.com/linkguard/linkguard/store/storetest"
 )
@@ -108,5 +110,94 @@ func TestBackupCommandRefusesAFolderWithoutAStore(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Fatal("the backup made a store in an empty folder")
+	}
+}
+
+// TestRestoreCommandEndsCredentials: the command says how many pending
+// links, handoffs and OpenID Provider entries from before the backup the
+// restore ended, and they are ended in the folder it made.
+func TestRestoreCommandEndsCredentials(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	dir := t.TempDir()
+	st, err := badgerstore.Open(badgerstore.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pending []string
+	for _, f := range []string{"a", "b", "c"} {
+		l := storetest.NewLink(t, now, f)
+		if err := st.CreateLink(ctx, l, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		pending = append(pending, l.ID)
+	}
+	consumed := storetest.NewLink(t, now, "d")
+	if err := st.CreateLink(ctx, consumed, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	h := &linkguard.Handoff{CodeHash: []byte("handoff"), LinkID: consumed.ID, ExpiresAt: now.Add(time.Hour)}
+	if _, err := st.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{}, h, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, ns := range []string{linkguard.KVOIDCRefresh, linkguard.KVOIDCRefresh, linkguard.KVOIDCAccess, "login_last"} {
+		if err := st.PutKV(ctx, ns, fmt.Sprint(i), []byte("v"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	file := filepath.Join(t.TempDir(), "lg.backup")
+	var out, errb bytes.Buffer
+	if err := backupCmd([]string{"--data-dir", dir, "--out", file}, &out, &errb, noEnv); err != nil {
+		t.Fatalf("backup: %v\n%s", err, errb.String())
+	}
+	target := filepath.Join(t.TempDir(), "restored")
+	out.Reset()
+	if err := restoreCmd([]string{"--data-dir", target, file}, nil, &out, &errb, noEnv); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	said := out.String()
+	for _, want := range []string{
+		"restored " + file + " into " + target,
+		"\nended 3 pending links, 1 handoff and 3 OpenID Provider tokens and requests from before the backup: they may have been used since.\n",
+		"copy the key files",
+	} {
+		if !strings.Contains(said, want) {
+			t.Fatalf("restore said:\n%s\nwant %q in it", said, want)
+		}
+	}
+
+	r, err := badgerstore.Open(badgerstore.Options{Dir: target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, id := range pending {
+		if l, err := r.LinkByID(ctx, id); err != nil || l.State != linkguard.Revoked {
+			t.Fatalf("a link pending in the backup, restored: %+v, %v", l, err)
+		}
+	}
+	if l, err := r.LinkByID(ctx, consumed.ID); err != nil || l.State != linkguard.Consumed {
+		t.Fatalf("a consumed link, restored: %+v, %v", l, err)
+	}
+	if _, err := r.TakeHandoff(ctx, h.CodeHash, now); !errors.Is(err, linkguard.ErrNotFound) {
+		t.Fatalf("the backup's handoff, restored: %v", err)
+	}
+	if _, err := r.GetKV(ctx, linkguard.KVOIDCRefresh, "0"); !errors.Is(err, linkguard.ErrNotFound) {
+		t.Fatalf("a refresh token, restored: %v", err)
+	}
+	if _, err := r.GetKV(ctx, "login_last", "3"); err != nil {
+		t.Fatalf("login_last, restored: %v", err)
+	}
+}
+
+func TestPlural(t *testing.T) {
+	for n, want := range map[int]string{0: "0 handoffs", 1: "1 handoff", 2: "2 handoffs"} {
+		if got := plural(n, "handoff", "handoffs"); got != want {
+			t.Errorf("plural(%d) = %q, want %q", n, got, want)
+		}
 	}
 }
