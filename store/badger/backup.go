@@ -219,7 +219,10 @@ func load(ctx context.Context, dir string, fr *frameReader, log *slog.Logger) (R
 // the rest (visits, mail and webhook queues, limits, other KV entries).
 //
 // NB: for a store that no server uses yet: it keeps neither the link
-// cache nor the token cache, which a restore's store never fills.
+// cache nor the token cache, which a restore's store never fills. The
+// links it revokes are written in this version's format, and a rollback
+// restores with the new binary (docs/operations.md): every version that
+// has Backup reads them (packdict1, 0xC6); a new format must keep that.
 func (s *Store) endCredentials(ctx context.Context, at time.Time) (Restored, error) {
 	var out Restored
 	var err error
