@@ -74,8 +74,25 @@ type Store interface {
 	MailQueue
 	WebhookQueue
 	Counts
+	// EndCredentials ends, as of at, every one-time credential the store
+	// holds: each pending link is revoked (with no webhook event), every
+	// handoff and every entry of KVCredentials deleted. Consumed,
+	// expired and revoked links, visits, queues, limits and other KV
+	// entries stay. For a store brought back from a backup or snapshot,
+	// where any of them may have been spent since (store/badger's Restore
+	// calls it; `linkguard end-credentials` on Redis), or to end them all
+	// at once. It works in bounded memory and stops with ctx; what it
+	// ended before an error stays ended.
+	EndCredentials(ctx context.Context, at time.Time) (Ended, error)
 	// Close flushes buffered visits and releases the store.
 	Close() error
+}
+
+// Ended is what Store.EndCredentials ended: pending links revoked,
+// handoffs deleted, and the OpenID Provider's requests, codes and tokens
+// deleted (KVCredentials).
+type Ended struct {
+	Links, Handoffs, OIDC int
 }
 
 // LinkHistoryReader is the optional part of a Store that reads a link by

@@ -58,11 +58,11 @@ type harness struct {
 	// were measured before, each paying for the background work of the
 	// one before it.
 	unsettled bool
-	redisURL string // the Redis server of the run, while Redis is measured
-	closers  []func() error
-	rounds   int
-	round    int      // the round running, from 1: its folders are roundDir
-	notes    []string // printed under the table
+	redisURL  string // the Redis server of the run, while Redis is measured
+	closers   []func() error
+	rounds    int
+	round     int      // the round running, from 1: its folders are roundDir
+	notes     []string // printed under the table
 	// syncWrites is each Badger round's run of Badger's own synced
 	// transaction (badger), for the note under the table.
 	syncWrites []result

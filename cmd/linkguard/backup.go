@@ -151,9 +151,7 @@ func restoreCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
 	fmt.Fprintf(stdout, "restored %s into %s (%d bytes)\n", pos[0], *dir, res.Bytes)
-	fmt.Fprintf(stdout, "ended %s, %s and %s from before the backup: they may have been used since.\n",
-		plural(res.Links, "pending link", "pending links"), plural(res.Handoffs, "handoff", "handoffs"),
-		plural(res.OIDC, "OpenID Provider token or request", "OpenID Provider tokens and requests"))
+	fmt.Fprintf(stdout, "ended %s from before the backup: they may have been used since.\n", endedText(res.Ended))
 	fmt.Fprintf(stdout, "Before starting the server on it, copy the key files (server.key, assertion.key, oidc-rs256.key, with any .prev) into %s, unless secret_key_file names the server key elsewhere: the restored links and sealed mails need the same server key.\n", *dir)
 	return nil
 }

@@ -6,6 +6,7 @@
 //	linkguard explain [--config FILE] [--redecide] --event ID [EVENTS.jsonl]
 //	linkguard backup --data-dir DIR --out FILE
 //	linkguard restore --data-dir DIR FILE
+//	linkguard end-credentials [--config FILE]
 //	linkguard selftest --url URL --api-key KEY
 //	linkguard config --print-defaults
 //	linkguard version
@@ -72,6 +73,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return backupMain(args[1:], stdout, stderr)
 	case "restore":
 		return restoreMain(args[1:], stdout, stderr)
+	case "end-credentials":
+		return endMain(args[1:], stdout, stderr)
 	case "selftest":
 		return selftestMain(args[1:], stdout, stderr)
 	case "config":
@@ -100,6 +103,9 @@ commands:
   backup    backup --data-dir DIR --out FILE: a backup of the Badger store (server stopped;
             a running one is backed up from its console, /admin/backup)
   restore   restore --data-dir DIR FILE: a backup into a missing or empty folder
+  end-credentials
+            end-credentials [--config FILE]: revoke every pending link, delete handoffs and
+            OpenID tokens (after restoring a Redis snapshot)
   config    config --print-defaults: the full YAML with every default, each key commented
   selftest  selftest --url URL --api-key KEY: play scanners and a person against a running deployment
   version   print the version

@@ -14,7 +14,7 @@ package badger
 // credential spent or revoked since is live again in the backup's copy:
 // a pending link consumed meanwhile, a handoff taken, a refresh token
 // rotated. So Restore ends every one of them before the folder is in
-// place (endCredentials): pending links are revoked, handoffs and the
+// place (EndCredentials): pending links are revoked, handoffs and the
 // OpenID provider's requests, codes and tokens deleted. No flag brings
 // them back: a person asks for a new link, an OpenID client signs in
 // again, and nobody can forget to pass it.
@@ -107,15 +107,12 @@ func (b *backupWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Restored is what a restore did.
+// Restored is what a restore did: the bytes of the file it read, and
+// the credentials of the backup it ended (Store.EndCredentials), each of
+// which may have been spent, rotated or revoked after the backup.
 type Restored struct {
-	// Bytes is how many bytes of the file were read.
 	Bytes uint64
-	// Links is how many links pending in the backup the restore revoked,
-	// Handoffs how many handoffs it deleted, and OIDC how many of the
-	// OpenID provider's requests, codes and tokens (linkguard.KVCredentials):
-	// each may have been spent, rotated or revoked after the backup.
-	Links, Handoffs, OIDC int
+	linkguard.Ended
 }
 
 // Restore loads a backup that Backup wrote (r) into a new store in dir,
@@ -197,7 +194,7 @@ func load(ctx context.Context, dir string, fr *frameReader, log *slog.Logger) (R
 	var out Restored
 	err = s.db.Load(fr, 16)
 	if err == nil {
-		out, err = s.endCredentials(ctx, time.Now())
+		out.Ended, err = s.EndCredentials(ctx, time.Now())
 	}
 	if err == nil {
 		err = s.db.Sync()
@@ -211,20 +208,20 @@ func load(ctx context.Context, dir string, fr *frameReader, log *slog.Logger) (R
 	return out, nil
 }
 
-// endCredentials ends, as of at, every one-time credential in a store
-// just loaded from a backup: each pending link is revoked (as RevokeLink
-// does, without its webhook event: nobody is listening to a restore),
-// every handoff and every entry of linkguard.KVCredentials deleted.
-// Consumed, expired and revoked links stay as they are, and so does
-// the rest (visits, mail and webhook queues, limits, other KV entries).
+// EndCredentials implements linkguard.Store: each pending link is
+// revoked (as RevokeLink does, without its webhook event), every handoff
+// and every entry of linkguard.KVCredentials deleted, in transactions of
+// at most sweepBatch keys. Restore calls it on a store just loaded from a
+// backup; on a store in use, a batch that meets a concurrent change is
+// retried as any transaction is (update), and each batch's revoked links
+// leave the link cache when it commits.
 //
-// NB: for a store that no server uses yet: it keeps neither the link
-// cache nor the token cache, which a restore's store never fills. The
-// links it revokes are written in this version's format, and a rollback
-// restores with the new binary (docs/operations.md): every version that
-// has Backup reads them (packdict1, 0xC6); a new format must keep that.
-func (s *Store) endCredentials(ctx context.Context, at time.Time) (Restored, error) {
-	var out Restored
+// NB: the links it revokes are written in this version's format, and a
+// rollback restores with the new binary (docs/operations.md): every
+// version that has Backup reads them (packdict1, 0xC6); a new format
+// must keep that.
+func (s *Store) EndCredentials(ctx context.Context, at time.Time) (linkguard.Ended, error) {
+	var out linkguard.Ended
 	var err error
 	out.Links, err = s.sweep(ctx, []byte(prefixLink), func(txn *badger.Txn, item *badger.Item) (bool, error) {
 		var l linkguard.Link
@@ -235,15 +232,19 @@ func (s *Store) endCredentials(ctx context.Context, at time.Time) (Restored, err
 			return false, nil
 		}
 		return true, s.putLink(txn, &l)
+	}, func(keys [][]byte) {
+		for _, k := range keys {
+			s.links.invalidate(string(k[len(prefixLink):]))
+		}
 	})
 	if err != nil {
 		return out, fmt.Errorf("revoke pending links: %w", err)
 	}
-	if out.Handoffs, err = s.sweep(ctx, []byte(prefixHandoff), deleteItem); err != nil {
+	if out.Handoffs, err = s.sweep(ctx, []byte(prefixHandoff), deleteItem, nil); err != nil {
 		return out, fmt.Errorf("delete handoffs: %w", err)
 	}
 	for _, ns := range linkguard.KVCredentials() {
-		n, err := s.sweep(ctx, kvKey(ns, ""), deleteItem)
+		n, err := s.sweep(ctx, kvKey(ns, ""), deleteItem, nil)
 		out.OIDC += n
 		if err != nil {
 			return out, fmt.Errorf("delete %s entries: %w", ns, err)
@@ -267,17 +268,18 @@ var sweepBatch = 1000
 // whatever the store holds. fn changes the key in txn, or not, and says
 // whether it did; sweep returns how many it changed. A transaction that
 // Badger finds too big ends before the key that did not fit. It stops
-// with ctx between two transactions.
-func (s *Store) sweep(ctx context.Context, prefix []byte, fn func(txn *badger.Txn, item *badger.Item) (bool, error)) (int, error) {
+// with ctx between two transactions. committed, when set, gets the keys
+// each transaction changed once it has committed.
+func (s *Store) sweep(ctx context.Context, prefix []byte, fn func(txn *badger.Txn, item *badger.Item) (bool, error), committed func(keys [][]byte)) (int, error) {
 	total := 0
 	for from := prefix; from != nil; {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		var n int
+		var changed [][]byte
 		var next []byte
 		err := s.update(func(txn *badger.Txn) error {
-			n, next = 0, nil
+			changed, next = changed[:0], nil
 			o := badger.DefaultIteratorOptions
 			o.PrefetchValues = false
 			o.Prefix = prefix
@@ -290,7 +292,7 @@ func (s *Store) sweep(ctx context.Context, prefix []byte, fn func(txn *badger.Tx
 					next = item.KeyCopy(nil)
 					return nil
 				}
-				changed, err := fn(txn, item)
+				did, err := fn(txn, item)
 				if errors.Is(err, badger.ErrTxnTooBig) && read > 0 {
 					next = item.KeyCopy(nil)
 					return nil
@@ -299,8 +301,8 @@ func (s *Store) sweep(ctx context.Context, prefix []byte, fn func(txn *badger.Tx
 					return err
 				}
 				read++
-				if changed {
-					n++
+				if did {
+					changed = append(changed, item.KeyCopy(nil))
 				}
 			}
 			return nil
@@ -308,7 +310,10 @@ func (s *Store) sweep(ctx context.Context, prefix []byte, fn func(txn *badger.Tx
 		if err != nil {
 			return total, err
 		}
-		total += n
+		total += len(changed)
+		if committed != nil {
+			committed(changed)
+		}
 		from = next
 	}
 	return total, nil

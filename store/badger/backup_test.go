@@ -328,7 +328,7 @@ func TestRestoreEndsCredentials(t *testing.T) {
 	before := time.Now()
 	r, res := restored(t, backupOfStore(t, s))
 	after := time.Now()
-	if want := (Restored{Bytes: res.Bytes, Links: 2, Handoffs: 1, OIDC: 5}); res != want {
+	if want := (Restored{Bytes: res.Bytes, Ended: linkguard.Ended{Links: 2, Handoffs: 1, OIDC: 5}}); res != want {
 		t.Fatalf("restore: %+v, want %+v", res, want)
 	}
 
@@ -454,11 +454,15 @@ func TestSweepCommitsInBatches(t *testing.T) {
 			}
 		}
 		c := s.commits.Load()
+		var batches []int
 		n, err := s.sweep(ctx, []byte(prefixLink), func(txn *badger.Txn, item *badger.Item) (bool, error) {
 			return true, nil
-		})
+		}, func(keys [][]byte) { batches = append(batches, len(keys)) })
 		if err != nil || n != 20 {
 			t.Fatalf("sweep: %d, %v", n, err)
+		}
+		if fmt.Sprint(batches) != "[7 7 6]" {
+			t.Fatalf("committed batches %v, want [7 7 6]", batches)
 		}
 		if got := s.commits.Load() - c; got != 3 { // 7, 7, 6
 			t.Fatalf("20 keys in %d transactions, want 3", got)
@@ -480,7 +484,7 @@ func TestSweepCommitsInBatches(t *testing.T) {
 			}
 		}
 		c := s.commits.Load()
-		res, err := s.endCredentials(ctx, now)
+		res, err := s.EndCredentials(ctx, now)
 		if err != nil || res.Links != 120 {
 			t.Fatalf("end credentials: %+v, %v", res, err)
 		}
@@ -502,7 +506,7 @@ func TestRestoreSweepStopsWithItsContext(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := s.endCredentials(ctx, time.Now()); !errors.Is(err, context.Canceled) {
+	if _, err := s.EndCredentials(ctx, time.Now()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	if got, _ := s.LinkByID(context.Background(), l.ID); got.State != linkguard.Pending {

@@ -61,6 +61,7 @@ var Cases = []Case{
 	{"webhook jobs are queued by the change that commits them, and only then", outboxWithChanges},
 	{"a full webhook queue drops a change's jobs, not the change; one id is kept once", outboxBound},
 	{"per-hour counts and the scan of links", countsAndLinks},
+	{"ending credentials revokes pending links, deletes handoffs and OpenID entries", endCredentials},
 }
 
 // Run runs every case of the suite as a subtest named after it.
