@@ -113,6 +113,7 @@ var shortClusterCases = []string{
 	"mail queue: claim, lease, retry, sent, failed",
 	"webhook queue: claim, lease, retry, delivered, failed, bound",
 	"per-hour counts and the scan of links",
+	"ending credentials revokes pending links, deletes handoffs and OpenID entries", // one UNLINK of many keys
 }
 
 // Every key a deployment writes, for a link through its whole life and
