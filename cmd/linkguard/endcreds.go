@@ -11,10 +11,11 @@ import (
 	"github.com/linkguard/linkguard"
 )
 
-const endUsage = `usage: linkguard end-credentials [--config FILE]
+const endUsage = `usage: linkguard end-credentials [--config FILE] [--store URL | --data-dir DIR]
 
 Ends every one-time credential in the configured store (store, data_dir:
-the config file, then the environment, as serve reads them): links still
+the config file, then the environment, as serve reads them, then these
+flags): links still
 pending are revoked (people ask for new ones; no webhook event is sent),
 handoffs are deleted, and so are the OpenID Provider's requests, codes and
 tokens (its clients sign in again). Consumed links stay consumed; visits,
@@ -35,6 +36,8 @@ func endMain(args []string, stdout, stderr io.Writer) error {
 func endCmd(args []string, stdout, stderr io.Writer, getenv func(string) string, now func() time.Time) error {
 	fs := newFlagSet("end-credentials", endUsage, stderr)
 	file := fs.String("config", getenv("LINKGUARD_CONFIG"), "YAML config `file`")
+	store := fs.String("store", "", "the store: `badger` or a redis:// or redis+cluster:// URL (overrides LINKGUARD_STORE)")
+	dir := fs.String("data-dir", "", "the Badger data `folder` (overrides LINKGUARD_DATA_DIR)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return flagErr("end-credentials", err)
@@ -45,6 +48,12 @@ func endCmd(args []string, stdout, stderr io.Writer, getenv func(string) string,
 	cfg, err := operatorConfig(*file, getenv)
 	if err != nil {
 		return err
+	}
+	if *store != "" {
+		cfg.Store = *store
+	}
+	if *dir != "" {
+		cfg.DataDir = *dir
 	}
 	st, err := openStoreForTools(cfg, stderr)
 	if err != nil {

@@ -6,7 +6,7 @@
 //	linkguard explain [--config FILE] [--redecide] --event ID [EVENTS.jsonl]
 //	linkguard backup --data-dir DIR --out FILE
 //	linkguard restore --data-dir DIR FILE
-//	linkguard end-credentials [--config FILE]
+//	linkguard end-credentials [--config FILE] [--store URL | --data-dir DIR]
 //	linkguard selftest --url URL --api-key KEY
 //	linkguard config --print-defaults
 //	linkguard version
@@ -104,7 +104,7 @@ commands:
             a running one is backed up from its console, /admin/backup)
   restore   restore --data-dir DIR FILE: a backup into a missing or empty folder
   end-credentials
-            end-credentials [--config FILE]: revoke every pending link, delete handoffs and
+            end-credentials [--config FILE] [--store URL | --data-dir DIR]: revoke every pending link, delete handoffs and
             OpenID tokens (after restoring a Redis snapshot)
   config    config --print-defaults: the full YAML with every default, each key commented
   selftest  selftest --url URL --api-key KEY: play scanners and a person against a running deployment
