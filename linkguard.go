@@ -70,13 +70,26 @@ func (l *Link) StateAt(now time.Time) State {
 	return l.State
 }
 
+// DeliveryState is where a link's email is, as GET /v1/links/{id} shows
+// it in delivery.state (the OpenAPI document lists them).
+type DeliveryState string
+
+// The delivery states. An email is queued with its link and retrying
+// after a failure that may pass; sent and failed are final.
+const (
+	DeliveryQueued   DeliveryState = "queued"
+	DeliveryRetrying DeliveryState = "retrying"
+	DeliverySent     DeliveryState = "sent"
+	DeliveryFailed   DeliveryState = "failed"
+)
+
 // Delivery is the state of a link's email.
 type Delivery struct {
-	State     string    `json:"state"` // queued, sent, failed
-	Attempts  int       `json:"attempts"`
-	LastError string    `json:"last_error,omitempty"`
-	SentAt    time.Time `json:"sent_at,omitzero"`
-	NextAt    time.Time `json:"next_at,omitzero"`
+	State     DeliveryState `json:"state"`
+	Attempts  int           `json:"attempts"`
+	LastError string        `json:"last_error,omitempty"`
+	SentAt    time.Time     `json:"sent_at,omitzero"`
+	NextAt    time.Time     `json:"next_at,omitzero"`
 }
 
 // Visit is one request that touched a link: evidence, not state. Visits

@@ -258,7 +258,7 @@ func (s *Service) Issue(ctx context.Context, req *IssueRequest) (*Issued, error)
 		if s.Mail == nil {
 			return nil, Errorf(KindInvalid, CodeMailNotConfigured, "send_email is true but this server has no mail delivery configured (LINKGUARD_SMTP_URL); send the mail yourself with the returned url and code, or set send_email to false")
 		}
-		l.Delivery = &Delivery{State: "queued"}
+		l.Delivery = &Delivery{State: DeliveryQueued}
 		if sealed, err = s.Mail(l, req, s.LinkURL(token), code); err != nil {
 			return nil, fmt.Errorf("prepare email: %w", err)
 		}

@@ -128,7 +128,7 @@ func (s *Store) finishJob(id string, ob *outbox, fn func(j *mailJob, d *linkguar
 // MarkMailSent implements linkguard.MailQueue.
 func (s *Store) MarkMailSent(ctx context.Context, id string, at time.Time) error {
 	return s.finishJob(id, &outbox{}, func(j *mailJob, d *linkguard.Delivery) bool {
-		d.State, d.SentAt, d.NextAt, d.LastError = "sent", at, time.Time{}, ""
+		d.State, d.SentAt, d.NextAt, d.LastError = linkguard.DeliverySent, at, time.Time{}, ""
 		d.Attempts = j.Attempt + 1
 		return false
 	})
@@ -147,10 +147,10 @@ func (s *Store) MarkMailFailed(ctx context.Context, id string, attempt int, next
 		j.Attempt, j.NextAt = attempt, next
 		d.Attempts, d.LastError = attempt, lastErr
 		if permanent {
-			d.State, d.NextAt = "failed", time.Time{}
+			d.State, d.NextAt = linkguard.DeliveryFailed, time.Time{}
 			return false
 		}
-		d.State, d.NextAt = "retrying", next
+		d.State, d.NextAt = linkguard.DeliveryRetrying, next
 		return true
 	})
 }

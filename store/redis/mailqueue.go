@@ -58,7 +58,7 @@ func (s *Store) finishJob(ctx context.Context, id, mode, before, after string, a
 
 // MarkMailSent implements linkguard.MailQueue.
 func (s *Store) MarkMailSent(ctx context.Context, id string, at time.Time) error {
-	before, after, err := deliveryAround(linkguard.Delivery{State: "sent", SentAt: at})
+	before, after, err := deliveryAround(linkguard.Delivery{State: linkguard.DeliverySent, SentAt: at})
 	if err != nil {
 		return err
 	}
@@ -67,10 +67,10 @@ func (s *Store) MarkMailSent(ctx context.Context, id string, at time.Time) error
 
 // MarkMailFailed implements linkguard.MailQueue.
 func (s *Store) MarkMailFailed(ctx context.Context, id string, attempt int, next time.Time, lastErr string, permanent bool, out *linkguard.Outbox) error {
-	d := linkguard.Delivery{State: "retrying", Attempts: attempt, LastError: lastErr, NextAt: next}
+	d := linkguard.Delivery{State: linkguard.DeliveryRetrying, Attempts: attempt, LastError: lastErr, NextAt: next}
 	mode := "retry"
 	if permanent {
-		d.State, d.NextAt, mode = "failed", time.Time{}, "failed"
+		d.State, d.NextAt, mode = linkguard.DeliveryFailed, time.Time{}, "failed"
 	}
 	b, err := fragment(d)
 	if err != nil {

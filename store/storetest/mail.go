@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/linkguard/linkguard"
 )
 
 // mailQueueLifecycle checks: mail queue: claim, lease, retry, sent, failed.
@@ -28,10 +30,10 @@ func mailQueueLifecycle(t *testing.T, open Open) {
 	if err := s.MarkMailFailed(ctx, b.ID, 1, now.Add(10*time.Second), "connection refused", false, nil); err != nil {
 		t.Fatal(err)
 	}
-	if l, _ := s.LinkByID(ctx, a.ID); l.Delivery == nil || l.Delivery.State != "sent" {
+	if l, _ := s.LinkByID(ctx, a.ID); l.Delivery == nil || l.Delivery.State != linkguard.DeliverySent {
 		t.Fatalf("delivery of a = %+v, want sent", l.Delivery)
 	}
-	if l, _ := s.LinkByID(ctx, b.ID); l.Delivery == nil || l.Delivery.State != "retrying" || l.Delivery.LastError != "connection refused" {
+	if l, _ := s.LinkByID(ctx, b.ID); l.Delivery == nil || l.Delivery.State != linkguard.DeliveryRetrying || l.Delivery.LastError != "connection refused" {
 		t.Fatalf("delivery of b = %+v, want retrying", l.Delivery)
 	}
 	if early, _ := s.DueMail(ctx, now.Add(9*time.Second), time.Minute, 10); len(early) != 0 {
@@ -44,7 +46,7 @@ func mailQueueLifecycle(t *testing.T, open Open) {
 	if err := s.MarkMailFailed(ctx, b.ID, 2, time.Time{}, "550 no such user", true, nil); err != nil {
 		t.Fatal(err)
 	}
-	if l, _ := s.LinkByID(ctx, b.ID); l.Delivery.State != "failed" {
+	if l, _ := s.LinkByID(ctx, b.ID); l.Delivery.State != linkguard.DeliveryFailed {
 		t.Fatalf("delivery of b = %+v, want failed", l.Delivery)
 	}
 	if after, _ := s.DueMail(ctx, now.Add(time.Hour), time.Minute, 10); len(after) != 0 {
