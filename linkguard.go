@@ -75,15 +75,22 @@ func (l *Link) StateAt(now time.Time) State {
 type DeliveryState string
 
 // The delivery states. An email is queued with its link and retrying
-// after a failure that may pass; sent and failed are final.
+// after a failure that may pass; sent, failed and canceled are final.
 const (
 	DeliveryQueued   DeliveryState = "queued"
 	DeliveryRetrying DeliveryState = "retrying"
 	DeliverySent     DeliveryState = "sent"
 	DeliveryFailed   DeliveryState = "failed"
+	// DeliveryCanceled: the link stopped being pending (revoked by the
+	// host, by a newer link of its Family or by a restore; or used)
+	// before its email went out, so the email was dropped unsent: it
+	// would only have carried a dead link. LastError says why. Nothing
+	// failed, so no mail.failed event is sent.
+	DeliveryCanceled DeliveryState = "canceled"
 )
 
-// Delivery is the state of a link's email.
+// Delivery is the state of a link's email. LastError is the reason of the
+// latest failure, or of the cancel when State is DeliveryCanceled.
 type Delivery struct {
 	State     DeliveryState `json:"state"`
 	Attempts  int           `json:"attempts"`

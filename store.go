@@ -125,4 +125,9 @@ type MailQueue interface {
 	// next, or never when permanent (and then its payload is dropped, and
 	// out's Jobs are queued in the same transaction: mail.failed).
 	MarkMailFailed(ctx context.Context, linkID string, attempt int, next time.Time, lastErr string, permanent bool, out *Outbox) error
+	// MarkMailCanceled ends a job unsent because its link is no longer
+	// pending: the payload is dropped, and the link's Delivery becomes
+	// DeliveryCanceled with attempts (failed attempts so far) and reason.
+	// It queues no event: nothing failed.
+	MarkMailCanceled(ctx context.Context, linkID string, attempts int, reason string) error
 }

@@ -154,3 +154,12 @@ func (s *Store) MarkMailFailed(ctx context.Context, id string, attempt int, next
 		return true
 	})
 }
+
+// MarkMailCanceled implements linkguard.MailQueue.
+func (s *Store) MarkMailCanceled(ctx context.Context, id string, attempts int, reason string) error {
+	return s.finishJob(id, &outbox{}, func(j *mailJob, d *linkguard.Delivery) bool {
+		d.State, d.Attempts, d.LastError = linkguard.DeliveryCanceled, attempts, reason
+		d.SentAt, d.NextAt = time.Time{}, time.Time{}
+		return false
+	})
+}

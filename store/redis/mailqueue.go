@@ -81,3 +81,13 @@ func (s *Store) MarkMailFailed(ctx context.Context, id string, attempt int, next
 	}
 	return s.finishJob(ctx, id, mode, b, "", attempt, next, out)
 }
+
+// MarkMailCanceled implements linkguard.MailQueue: the job ends as a
+// given-up one does, without its outbox.
+func (s *Store) MarkMailCanceled(ctx context.Context, id string, attempts int, reason string) error {
+	b, err := fragment(linkguard.Delivery{State: linkguard.DeliveryCanceled, Attempts: attempts, LastError: reason})
+	if err != nil {
+		return err
+	}
+	return s.finishJob(ctx, id, "canceled", b, "", attempts, time.Time{}, nil)
+}

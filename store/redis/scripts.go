@@ -329,13 +329,14 @@ end
 return out
 `)
 
-// finishMailScript records a sent email, a retry or a permanent failure on
-// the job and on its link's Delivery.
+// finishMailScript records a sent email, a retry, a permanent failure or a
+// cancel on the job and on its link's Delivery.
 //
 // KEYS: mail job, queue, link, webhook queue, recent list. ARGV: id, mode
-// (sent, retry, failed), delivery (for sent: the part before the attempts
-// number), the part after it (sent only), attempt, next due (ms), then the
-// outbox from ARGV[7], queued when the mail is given up (failed).
+// (sent, retry, failed, canceled: every mode but retry ends the job),
+// delivery (for sent: the part before the attempts number), the part
+// after it (sent only), attempt, next due (ms), then the outbox from
+// ARGV[7], queued when the mail is given up (failed), never on a cancel.
 // Result: {0} when there is no job, else {1, jobs dropped}.
 var finishMailScript = goredis.NewScript(luaLink + luaBuild + luaQueue + `
 local a = redis.call('HGET', KEYS[1], 'attempt')

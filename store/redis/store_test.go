@@ -304,6 +304,15 @@ func TestLinkJSONIsEncodingJSON(t *testing.T) {
 	s.RevokeLink(ctx, r.ID, now, nil)
 	check("revoked", r.ID)
 
+	c := storetest.NewLink(t, now, "fam5")
+	s.CreateLink(ctx, c, []byte("mail"), nil)
+	s.DueMail(ctx, now.Add(time.Second), time.Minute, 10)
+	s.RevokeLink(ctx, c.ID, now, nil)
+	if err := s.MarkMailCanceled(ctx, c.ID, 0, `the link was revoked before its mail was "sent"`); err != nil {
+		t.Fatal(err)
+	}
+	check("mail canceled", c.ID)
+
 	m := storetest.NewLink(t, now, "fam4")
 	s.CreateLink(ctx, m, []byte("mail"), nil)
 	s.DueMail(ctx, now.Add(time.Second), time.Minute, 10)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -51,6 +52,54 @@ func mailQueueLifecycle(t *testing.T, open Open) {
 	}
 	if after, _ := s.DueMail(ctx, now.Add(time.Hour), time.Minute, 10); len(after) != 0 {
 		t.Fatalf("sent or failed jobs came back: %+v", after)
+	}
+}
+
+// mailQueueCanceled checks: a retried mail whose link was revoked is
+// canceled: the job ends, the Delivery says why, and the link keeps its
+// state and queues no webhook job.
+func mailQueueCanceled(t *testing.T, open Open) {
+	now := start()
+	s := open(t)
+	a := NewLink(t, now, "fa")
+	if err := s.CreateLink(ctx, a, []byte("sealed-a"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.DueMail(ctx, now.Add(time.Second), time.Minute, 10); err != nil || len(got) != 1 {
+		t.Fatalf("first claim: %v %+v", err, got)
+	}
+	if err := s.MarkMailFailed(ctx, a.ID, 1, now.Add(10*time.Second), "connection refused", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeLink(ctx, a.ID, now.Add(5*time.Second), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.DueMail(ctx, now.Add(11*time.Second), time.Minute, 10); len(got) != 1 || got[0].Attempt != 1 {
+		t.Fatalf("retry of a revoked link's mail: %+v, want it handed out (the mailer decides)", got)
+	}
+	const why = "the link was revoked before its mail was sent"
+	if err := s.MarkMailCanceled(ctx, a.ID, 1, why); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.LinkByID(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := linkguard.Delivery{State: linkguard.DeliveryCanceled, Attempts: 1, LastError: why}
+	if l.Delivery == nil || *l.Delivery != want {
+		t.Fatalf("delivery = %+v, want %+v", l.Delivery, want)
+	}
+	if l.State != linkguard.Revoked || !l.RevokedAt.Equal(now.Add(5*time.Second)) {
+		t.Fatalf("the cancel changed the link: state %s, revoked at %s", l.State, l.RevokedAt)
+	}
+	if after, _ := s.DueMail(ctx, now.Add(time.Hour), time.Minute, 10); len(after) != 0 {
+		t.Fatalf("a canceled job came back: %+v", after)
+	}
+	if err := s.MarkMailCanceled(ctx, a.ID, 1, why); !errors.Is(err, linkguard.ErrNotFound) {
+		t.Fatalf("cancel of an ended job: %v, want ErrNotFound", err)
+	}
+	if q := queued(t, s, now); len(q) != 0 {
+		t.Fatalf("a cancel queued webhook jobs: %v", q)
 	}
 }
 

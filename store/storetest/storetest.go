@@ -55,6 +55,7 @@ var Cases = []Case{
 	{"a consumption's decision visit reads back with its verdict", consumedDecisionHasItsVerdict},
 	{"a consumption records its decision with it, and only a consumption", consumptionRecordsItsDecision},
 	{"mail queue: claim, lease, retry, sent, failed", mailQueueLifecycle},
+	{"mail queue: a canceled mail ends unsent, with no event", mailQueueCanceled},
 	{"mail queue: concurrent claimers get each job once", mailQueueConcurrentClaimers},
 	{"webhook queue: claim, lease, retry, delivered, failed, bound", webhookQueueLifecycle},
 	{"webhook queue: concurrent claimers get each job once", webhookQueueConcurrentClaimers},
