@@ -3,6 +3,7 @@ package kit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -104,9 +105,16 @@ func describeOrigin(ua, city, country string) string {
 	return s
 }
 
+// mailStore is what queue needs of the store: its mail queue, and the
+// link a job mails, to see whether the mail is still wanted.
+type mailStore interface {
+	linkguard.MailQueue
+	LinkByID(ctx context.Context, id string) (*linkguard.Link, error)
+}
+
 // queue adapts the store's sealed mail queue to the mailer's Queue.
 type queue struct {
-	st     linkguard.MailQueue
+	st     mailStore
 	sealer *linkguard.Sealer
 	hooks  *mailHooks // set after the queue is made (admin.go)
 }
@@ -155,6 +163,41 @@ func (q queue) MarkFailed(ctx context.Context, id string, attempt int, next time
 		q.hooks.svc.Emit(ctx, ev)
 	}
 	return err
+}
+
+// Canceled implements mail.Queue: a link's mail is wanted while the link
+// is pending. It is the same for every store, so it lives here and not in
+// the stores' queues: one read of the link, which Badger's link cache
+// often answers.
+func (q queue) Canceled(ctx context.Context, id string) (string, error) {
+	l, err := q.st.LinkByID(ctx, id)
+	if errors.Is(err, linkguard.ErrNotFound) {
+		// Past its retention: it expired long ago.
+		return "the link no longer exists", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	switch l.State {
+	case linkguard.Pending:
+		return "", nil
+	case linkguard.Revoked:
+		return "the link was revoked (by the host, or by a newer link for the same address) before its mail was sent", nil
+	case linkguard.Consumed:
+		return "the link was used before its mail was sent", nil
+	default:
+		return fmt.Sprintf("the link was %s before its mail was sent", l.State), nil
+	}
+}
+
+// MarkCanceled implements mail.Queue. It queues no event, so no
+// mail.failed: nothing failed. mail.failed tells the host that a person
+// is left without their link; here the host revoked the link itself, or
+// issued a newer one that has its own mail, or an operator's restore
+// ended it, and a host acting on mail.failed (offering to send again,
+// say) would act on a link it meant to end.
+func (q queue) MarkCanceled(ctx context.Context, id string, attempts int, reason string) error {
+	return q.st.MarkMailCanceled(ctx, id, attempts, reason)
 }
 
 // devLog is the transport of dev mode without SMTP: the outbox keeps the

@@ -25,7 +25,8 @@ type Job struct {
 // by several processes sharing the store.
 //
 // A job's life: enqueued (due at once) → claimed by Due → MarkSent, or
-// MarkFailed and due again at next, or given up for good.
+// MarkFailed and due again at next, or given up for good, or MarkCanceled
+// when its link stopped being pending before it went out.
 type Queue interface {
 	// Due claims and returns up to max jobs whose next attempt time is at
 	// or before now, oldest first. Claiming moves the job's next attempt
@@ -45,6 +46,18 @@ type Queue interface {
 	// never due again (a 5xx reply, an expired link, too many attempts)
 	// and its Message should be dropped.
 	MarkFailed(ctx context.Context, id string, attempt int, next time.Time, lastErr string, permanent bool) error
+	// Canceled reports, as of now, why the job's mail must not be sent
+	// any more, for operators (no secrets): its link was revoked (by the
+	// host, by a newer link for the same address, by a restore) or used
+	// since the mail was queued. "" means send it. An error means the
+	// answer is unknown (the store could not be read): the job is tried
+	// again later, never dropped for it.
+	Canceled(ctx context.Context, id string) (reason string, err error)
+	// MarkCanceled ends a job that Canceled gave a reason for, unsent:
+	// attempts is its count of failed attempts so far. The job is never
+	// due again and its Message should be dropped. It is no failure: no
+	// mail.failed.
+	MarkCanceled(ctx context.Context, id string, attempts int, reason string) error
 }
 
 // Defaults for a Deliverer's settings.
@@ -58,6 +71,8 @@ const (
 // Deliverer sends queued mail: at start, every Interval, and at once after
 // Kick. A failure that may pass is retried with Backoff until the link
 // expires (or MaxAttempts); a permanent one is recorded and not retried.
+// Before each send it asks the Queue whether the mail is still wanted
+// (Canceled), and ends a mail whose link was revoked meanwhile unsent.
 //
 // Delivery is at least once with a window the size of one SMTP reply: a
 // mail is sent again only if the process dies (or the store write fails)
@@ -88,10 +103,12 @@ type Deliverer struct {
 	MaxAttempts int
 	// Now is the clock.
 	Now func() time.Time
-	// Logger receives one line per failure; it never sees a Message.
+	// Logger receives one line per failure or cancel; it never sees a
+	// Message.
 	Logger *slog.Logger
 	// Observe, when set, is told each attempt's result: "sent", "retry"
-	// (due again later) or "failed" (given up), for metrics.
+	// (due again later), "failed" (given up) or "canceled" (not sent: its
+	// link is no longer pending), for metrics.
 	Observe func(result string)
 
 	kick chan struct{}
@@ -226,6 +243,10 @@ func (d *Deliverer) release(id string) {
 // relay's fault and is not counted as an attempt.
 var errInterrupted = errors.New("interrupted by shutdown before the relay accepted the mail")
 
+// errUnchecked is the recorded reason of a job put off because its link
+// could not be read; the log has the store's error.
+var errUnchecked = errors.New("the link's state could not be read; will retry")
+
 // deliver sends one job and records the outcome.
 func (d *Deliverer) deliver(ctx context.Context, j Job, lease time.Duration) {
 	// The outcome is recorded even when ctx is done: a sent mail that is
@@ -240,6 +261,34 @@ func (d *Deliverer) deliver(ctx context.Context, j Job, lease time.Duration) {
 		log.WarnContext(ctx, "mail not sent: the link expired first", "attempts", j.Attempt)
 		d.observe("failed")
 		d.markFailed(rec, log, j.ID, j.Attempt, now, "the link expired before the mail could be delivered", true)
+		return
+	}
+
+	// The link may have been revoked while its mail waited (a retry after
+	// an outage): by the host, by a newer link for the same address (which
+	// has its own mail), by a restore. Its mail would only carry a dead
+	// link, after the live one at worst. One store read a send; a revoke
+	// during the send itself is not seen, and that mail goes out.
+	why, cerr := d.queue.Canceled(ctx, j.ID)
+	switch {
+	case cerr != nil && ctx.Err() != nil:
+		log.InfoContext(ctx, "mail check interrupted; due again at next start", "err", cerr)
+		d.markFailed(rec, log, j.ID, j.Attempt, now, errInterrupted.Error(), false)
+		return
+	case cerr != nil:
+		// Not the relay's fault, so not an attempt; and never a reason
+		// to drop the mail.
+		next := now.Add(d.Backoff.Delay(j.Attempt + 1))
+		d.observe("retry")
+		log.WarnContext(ctx, "mail not sent: its link could not be read; will retry", "next", next, "err", cerr)
+		d.markFailed(rec, log, j.ID, j.Attempt, next, errUnchecked.Error(), false)
+		return
+	case why != "":
+		d.observe("canceled")
+		log.InfoContext(ctx, "mail not sent: its link is no longer pending", "attempts", j.Attempt, "reason", why)
+		if err := d.queue.MarkCanceled(rec, j.ID, j.Attempt, why); err != nil {
+			log.ErrorContext(ctx, "record mail cancel", "err", err)
+		}
 		return
 	}
 

@@ -31,10 +31,14 @@ type memQueue struct {
 
 type memJob struct {
 	Job
-	order    int
-	next     time.Time
-	state    string // pending, sent, failed
-	lastErr  string
+	order   int
+	next    time.Time
+	state   string // pending, sent, failed, canceled
+	lastErr string
+	// cancel and checkErr are what Canceled answers for the job: its
+	// link is no longer pending, or cannot be read.
+	cancel   string
+	checkErr error
 	sentAt   time.Time
 	failures []string
 }
@@ -91,6 +95,22 @@ func (q *memQueue) MarkFailed(_ context.Context, id string, attempt int, next ti
 		j.state = "failed"
 		j.Message = Message{}
 	}
+	return nil
+}
+
+func (q *memQueue) Canceled(_ context.Context, id string) (string, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	j := q.jobs[id]
+	return j.cancel, j.checkErr
+}
+
+func (q *memQueue) MarkCanceled(_ context.Context, id string, attempts int, reason string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	j := q.jobs[id]
+	j.Attempt, j.lastErr, j.state = attempts, reason, "canceled"
+	j.Message = Message{}
 	return nil
 }
 

@@ -50,6 +50,9 @@ const (
 	MailSent   = "sent"   // the relay accepted it
 	MailRetry  = "retry"  // a failure that may pass: tried again later
 	MailFailed = "failed" // given up for good
+	// MailCanceled: not sent, because its link was revoked (or replaced,
+	// or used) while the mail waited; nothing failed.
+	MailCanceled = "canceled"
 )
 
 // Metrics holds linkguard's collectors and their registry. It is safe for
@@ -92,7 +95,7 @@ func New() *Metrics {
 		codes: newVec1(prometheus.CounterOpts{Name: CodeAttempts,
 			Help: "Codes typed, by result: right, wrong, or locked (no tries were left)."}, "result"),
 		mail: newVec1(prometheus.CounterOpts{Name: MailDeliveries,
-			Help: "Email delivery attempts, by result: sent, retry (a failure that may pass) or failed (given up)."}, "result"),
+			Help: "Email delivery attempts, by result: sent, retry (a failure that may pass), failed (given up) or canceled (its link was revoked before it went out)."}, "result"),
 		backups: newVec1(prometheus.CounterOpts{Name: Backups,
 			Help: "Online backups (GET /admin/backup), by result: ok, failed (cut off part way) or refused (one was running)."}, "result"),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: RequestDuration,
@@ -114,7 +117,7 @@ func New() *Metrics {
 	for _, r := range linkguard.CodeResults {
 		m.codes.get(string(r))
 	}
-	for _, r := range []string{MailSent, MailRetry, MailFailed} {
+	for _, r := range []string{MailSent, MailRetry, MailFailed, MailCanceled} {
 		m.mail.get(r)
 	}
 	for _, r := range linkguard.BackupResults {
@@ -160,8 +163,8 @@ func (m *Metrics) CodeAttempt(r linkguard.CodeResult) { m.codes.get(string(r)).I
 // Backup counts one online backup by how it ended.
 func (m *Metrics) Backup(r linkguard.BackupResult) { m.backups.get(string(r)).Inc() }
 
-// MailDelivery counts one delivery attempt: MailSent, MailRetry or
-// MailFailed (the mail deliverer's hook).
+// MailDelivery counts one delivery attempt: MailSent, MailRetry,
+// MailFailed or MailCanceled (the mail deliverer's hook).
 func (m *Metrics) MailDelivery(result string) { m.mail.get(result).Inc() }
 
 // WatchMailQueue publishes linkguard_mail_queue_depth, read from depth at

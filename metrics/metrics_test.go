@@ -66,6 +66,7 @@ func TestExposition(t *testing.T) {
 		`linkguard_scanner_visits_total{vendor="unknown"} 0`,
 		`linkguard_code_attempts_total{result="wrong"} 1`,
 		`linkguard_mail_deliveries_total{result="sent"} 1`,
+		`linkguard_mail_deliveries_total{result="canceled"} 0`,
 		`linkguard_mail_queue_depth 3`,
 		`linkguard_backups_total{result="ok"} 1`,
 		`linkguard_backups_total{result="refused"} 0`,
