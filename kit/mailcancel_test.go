@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	"github.com/linkguard/linkguard/internal/redistest"
 	"github.com/linkguard/linkguard/internal/smtptest"
 	"github.com/linkguard/linkguard/mail"
+	badgerstore "github.com/linkguard/linkguard/store/badger"
 	"github.com/linkguard/linkguard/webhook"
 )
 
@@ -45,20 +47,25 @@ type mailKit struct {
 }
 
 // newMailKit makes a kit on store ("memory" or a Redis URL) that mails
-// through a relay that is down until up is called, and sends mail.failed
-// to a webhook endpoint (queued, never delivered here).
-func newMailKit(t *testing.T, store string) *mailKit {
+// through a relay that is down until the test restarts it, and sends
+// mail.failed to a webhook endpoint (queued, never delivered here). edit,
+// when given, changes the options first.
+func newMailKit(t *testing.T, store string, edit ...func(*Options)) *mailKit {
 	t.Helper()
 	r := smtptest.Start(t, smtptest.Options{ImplicitTLS: true})
 	r.Stop()
 	m := &mailKit{t: t, r: r, logs: &bytes.Buffer{}, seen: map[string]int{}}
-	k, err := New(Options{PublicURL: "https://kit.example.com", Store: store, APIKeys: []string{cancelAPIKey},
+	o := Options{PublicURL: "https://kit.example.com", Store: store, APIKeys: []string{cancelAPIKey},
 		RedirectOrigins: []string{"https://app.example.com"}, MailFrom: "signin@example.com",
 		SMTPURL: fmt.Sprintf("smtps://%s:%s@%s?insecure_skip_verify=1&timeout=1s",
 			smtptest.User, url.QueryEscape(smtptest.Password), r.Addr),
 		Webhooks: []webhook.Endpoint{{URL: "https://app.example.com/hooks", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 			Events: []string{string(linkguard.EventMailFailed)}}},
-		Log: slog.New(slog.NewTextHandler(&syncWriter{w: m.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		Log: slog.New(slog.NewTextHandler(&syncWriter{w: m.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	for _, e := range edit {
+		e(&o)
+	}
+	k, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,6 +283,39 @@ func TestOnlyTheNewestLinksMailIsSent(t *testing.T) {
 				t.Fatalf("the newer link's delivery: %+v, want sent", d)
 			}
 		})
+	}
+}
+
+// TestRestoredLinksMailIsNotSent: a restore revokes the links that were
+// pending in the backup and keeps their queued mails; the restored
+// server does not send those mails.
+func TestRestoredLinksMailIsNotSent(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	before := newMailKit(t, "", func(o *Options) { o.DataDir, o.SecretKey = t.TempDir(), key })
+	l := before.issue("alice@example.com")
+	var backup bytes.Buffer
+	if _, err := before.k.store.(*badgerstore.Store).Backup(context.Background(), &backup); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "restored")
+	if _, err := badgerstore.Restore(context.Background(), dir, &backup, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	after := newMailKit(t, "", func(o *Options) { o.DataDir, o.SecretKey = dir, key })
+	after.r.Restart(t)
+	if d := after.delivery(l.ID); d.State != linkguard.DeliveryQueued {
+		t.Fatalf("the restored link's delivery: %+v, want still queued", d)
+	}
+	after.run(0)
+	if n := len(after.r.To("alice@example.com")); n != 0 {
+		t.Fatalf("the restored server sent the revoked link's mail: %d mails", n)
+	}
+	if d := after.delivery(l.ID); d.State != linkguard.DeliveryCanceled {
+		t.Fatalf("the restored link's delivery: %+v, want canceled", d)
+	}
+	if got := after.mailFailed(); len(got) != 0 {
+		t.Fatalf("mail.failed queued for %v", got)
 	}
 }
 

@@ -367,6 +367,56 @@ func TestDelivererExpiredLinkIsNotSent(t *testing.T) {
 	}
 }
 
+// A job the Queue says is no longer wanted is ended unsent, as canceled;
+// one whose answer is unknown is put off, not counted as an attempt, and
+// sent once the answer comes.
+func TestDelivererCancelsUnwantedMail(t *testing.T) {
+	q := newMemQueue()
+	for _, id := range []string{"lnk_revoked", "lnk_unknown", "lnk_kept"} {
+		m := testMessage()
+		m.To = id + "@example.com"
+		m.ExpiresAt = time.Now().Add(time.Hour)
+		q.add(id, m, time.Now())
+	}
+	q.jobs["lnk_revoked"].cancel = "the link was revoked before its mail was sent"
+	q.jobs["lnk_unknown"].checkErr = errors.New("read link: i/o error")
+	tr := newCountingTransport()
+	d := fastDeliverer(q, tr)
+	d.Backoff = Backoff{Base: time.Minute, Max: time.Minute}
+	var omu sync.Mutex
+	observed := map[string]int{}
+	d.Observe = func(r string) { omu.Lock(); observed[r]++; omu.Unlock() }
+	if _, err := d.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if j := q.get("lnk_revoked"); j.state != "canceled" || j.lastErr != "the link was revoked before its mail was sent" || j.Message != (Message{}) {
+		t.Errorf("revoked: job %s (%q), want canceled with the reason, message dropped", j.state, j.lastErr)
+	}
+	if j := q.get("lnk_unknown"); j.state != "pending" || j.Attempt != 0 || j.next.Before(time.Now().Add(50*time.Second)) {
+		t.Errorf("unknown: job %s, attempt %d, next %s; want pending, put off, no attempt counted", j.state, j.Attempt, j.next)
+	}
+	if j := q.get("lnk_kept"); j.state != "sent" {
+		t.Errorf("kept: job %s, want sent", j.state)
+	}
+	if tr.sent["lnk_revoked@example.com"] != 0 || tr.sent["lnk_unknown@example.com"] != 0 || tr.sent["lnk_kept@example.com"] != 1 {
+		t.Errorf("sent %v, want only the kept job's mail", tr.sent)
+	}
+	if observed["canceled"] != 1 || observed["retry"] != 1 || observed["sent"] != 1 {
+		t.Errorf("observed %v, want 1 canceled, 1 retry, 1 sent", observed)
+	}
+
+	q.mu.Lock()
+	q.jobs["lnk_unknown"].checkErr = nil
+	q.jobs["lnk_unknown"].next = time.Now()
+	q.mu.Unlock()
+	if _, err := d.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if j := q.get("lnk_unknown"); j.state != "sent" || tr.sent["lnk_unknown@example.com"] != 1 {
+		t.Errorf("unknown, once readable: job %s, sent %d times; want sent once", j.state, tr.sent["lnk_unknown@example.com"])
+	}
+}
+
 func TestDelivererGivesUp(t *testing.T) {
 	temp := &Error{Op: "dial", Err: errors.New("connection refused")}
 	tests := []struct {
