@@ -338,25 +338,30 @@ return out
 // after it (sent only), attempt, next due (ms), then the outbox from
 // ARGV[7], queued when the mail is given up (failed), never on a cancel.
 // Result: {0} when there is no job, else {1, jobs dropped}.
+//
+// NB: Redis does not undo a script's writes when a later command of it
+// fails (a link key of another type, an ACL), so the job leaves the
+// queue last: a script that fails on the link leaves the job as it was,
+// due again when its lease ends, rather than out of the queue for good.
 var finishMailScript = goredis.NewScript(luaLink + luaBuild + luaQueue + `
 local a = redis.call('HGET', KEYS[1], 'attempt')
 if not a then return {0} end
-redis.call('ZREM', KEYS[2], ARGV[1])
 local d = ARGV[3]
 if ARGV[2] == 'sent' then d = ARGV[3] .. tostring(tonumber(a) + 1) .. ARGV[4] end
 if redis.call('EXISTS', KEYS[3]) == 1 then
   redis.call('HSET', KEYS[3], 'delivery', d)
   build(KEYS[3])
 end
-local d = 0
+local dropped = 0
 if ARGV[2] == 'retry' then
   redis.call('HSET', KEYS[1], 'attempt', ARGV[5])
   redis.call('ZADD', KEYS[2], ARGV[6], ARGV[1])
 else
+  redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('DEL', KEYS[1])
-  if ARGV[2] == 'failed' then d = queue(KEYS[4], KEYS[5], 7, 1) end
+  if ARGV[2] == 'failed' then dropped = queue(KEYS[4], KEYS[5], 7, 1) end
 end
-return {1, d}
+return {1, dropped}
 `)
 
 // visitsScript records visits, each in its link's ring of views or of

@@ -666,3 +666,50 @@ func mustLink(t *testing.T, s *Store, id string) *linkguard.Link {
 	}
 	return l
 }
+
+// TestFinishMailFailingLeavesTheJob: Redis does not undo a script's
+// writes when a later command of it fails, so a finish that fails on
+// the link (a key of another type here; an ACL or a full memory in
+// life) must fail before the job leaves the queue: the job stays, due
+// again when its lease ends, whatever the outcome being recorded.
+func TestFinishMailFailingLeavesTheJob(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	s := openStore(t, "")
+	raw := rawClient(t)
+	for _, mark := range []struct {
+		name string
+		fn   func(id string) error
+	}{
+		{"sent", func(id string) error { return s.MarkMailSent(ctx, id, now) }},
+		{"failed", func(id string) error {
+			return s.MarkMailFailed(ctx, id, 1, time.Time{}, "550 no such user", true, nil)
+		}},
+		{"canceled", func(id string) error { return s.MarkMailCanceled(ctx, id, 0, "the link was revoked") }},
+	} {
+		t.Run(mark.name, func(t *testing.T) {
+			l := storetest.NewLink(t, now, "finish-"+mark.name)
+			if err := s.CreateLink(ctx, l, []byte("sealed"), nil); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.DueMail(ctx, now, time.Minute, 10); err != nil || len(got) != 1 {
+				t.Fatalf("claim: %+v, %v", got, err)
+			}
+			// The link's key becomes a string: HSET on it fails.
+			if err := raw.Set(ctx, s.linkKey(l.ID), "not a hash", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := mark.fn(l.ID); err == nil {
+				t.Fatal("the finish succeeded on a link key of the wrong type")
+			}
+			got, err := s.DueMail(ctx, now.Add(2*time.Minute), time.Minute, 10)
+			if err != nil || len(got) != 1 || got[0].LinkID != l.ID || string(got[0].Payload) != "sealed" {
+				t.Fatalf("after a failed finish, the job's next claim: %+v, %v; want it, payload and all", got, err)
+			}
+			raw.Del(ctx, s.linkKey(l.ID))
+			if err := s.MarkMailSent(ctx, l.ID, now); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
