@@ -104,8 +104,8 @@ commands:
             a running one is backed up from its console, /admin/backup)
   restore   restore --data-dir DIR FILE: a backup into a missing or empty folder
   end-credentials
-            end-credentials [--config FILE] [--store URL | --data-dir DIR]: revoke every pending link, delete handoffs and
-            OpenID tokens (after restoring a Redis snapshot)
+            end-credentials [--config FILE] [--store URL | --data-dir DIR]: revoke every pending
+            link, delete handoffs and OpenID tokens (after restoring a Redis snapshot)
   config    config --print-defaults: the full YAML with every default, each key commented
   selftest  selftest --url URL --api-key KEY: play scanners and a person against a running deployment
   version   print the version
