@@ -198,9 +198,41 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// check pings the server, checks its settings (on a cluster, every
-// node's), and loads the scripts.
+// loadingPoll is how often check asks again a Redis that is loading.
+const loadingPoll = 100 * time.Millisecond
+
+// check runs checkOnce, and while Redis answers LOADING (it reads its
+// AOF or RDB after a start: a restart, a crash, an upgrade) waits for it
+// within ctx, saying so once, rather than fail: linkguard started beside
+// a restarting Redis would otherwise exit and leave the retry to the
+// service manager. An error once ctx ends says Redis was still loading.
 func (s *Store) check(ctx context.Context) error {
+	waited := false
+	for {
+		err := s.checkOnce(ctx)
+		if err != nil && waited && ctx.Err() != nil {
+			// The wait ended inside a check (Redis answers slowly while it
+			// loads): say what it was waiting for.
+			return fmt.Errorf("redis was still loading its dataset when the wait ended (%w): start linkguard again once it has loaded", err)
+		}
+		if err == nil || !goredis.HasErrorPrefix(err, "LOADING") {
+			return err
+		}
+		if !waited {
+			s.log.Warn("redis: the server is loading its dataset; waiting for it")
+			waited = true
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("redis was still loading its dataset when the wait ended (%w): start linkguard again once it has loaded", err)
+		case <-time.After(loadingPoll):
+		}
+	}
+}
+
+// checkOnce pings the server, checks its settings (on a cluster, every
+// node's), and loads the scripts.
+func (s *Store) checkOnce(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return err
 	}
