@@ -87,7 +87,7 @@ bench: wasm
 # The load run: the machine's ceilings and linkguard in the same run, for
 # Badger and for Redis, with the ratios (docs/performance.md): the median
 # of three rounds, each on fresh stores. Needs wrk and redis-server
-# (apt-get install -y wrk redis-server); about 8 minutes.
+# (apt-get install -y wrk redis-server); about 10 minutes.
 # PERFFLAGS="-rounds 1" for one round (about 3 minutes), "-stores badger",
 # "-duration 20s -cpuprofile /tmp/lg" for longer, profiled runs.
 perf: wasm
