@@ -151,7 +151,11 @@ func restoreCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
 	fmt.Fprintf(stdout, "restored %s into %s (%d bytes)\n", pos[0], *dir, res.Bytes)
-	fmt.Fprintf(stdout, "ended %s from before the backup: they may have been used since.\n", endedText(res.Ended))
+	if res.Ended == (linkguard.Ended{}) {
+		fmt.Fprintln(stdout, "the backup held no pending link, handoff or OpenID Provider token: nothing to end.")
+	} else {
+		fmt.Fprintf(stdout, "ended %s from before the backup: they may have been used since.\n", endedText(res.Ended))
+	}
 	fmt.Fprintf(stdout, "Before starting the server on it, copy the key files (server.key, assertion.key, oidc-rs256.key, with any .prev) into %s, unless secret_key_file names the server key elsewhere: the restored links and sealed mails need the same server key.\n", *dir)
 	return nil
 }

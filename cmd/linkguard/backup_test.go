@@ -201,3 +201,28 @@ func TestPlural(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreCommandNothingToEnd: a backup without credentials says so,
+// rather than "ended 0 …: they may have been used since".
+func TestRestoreCommandNothingToEnd(t *testing.T) {
+	dir := t.TempDir()
+	st, err := badgerstore.Open(badgerstore.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "lg.backup")
+	var out, errb bytes.Buffer
+	if err := backupCmd([]string{"--data-dir", dir, "--out", file}, &out, &errb, noEnv); err != nil {
+		t.Fatalf("backup: %v\n%s", err, errb.String())
+	}
+	out.Reset()
+	if err := restoreCmd([]string{"--data-dir", filepath.Join(t.TempDir(), "restored"), file}, nil, &out, &errb, noEnv); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if said := out.String(); !strings.Contains(said, "\nthe backup held no pending link, handoff or OpenID Provider token: nothing to end.\n") || strings.Contains(said, "ended ") {
+		t.Fatalf("restore said:\n%s", said)
+	}
+}
