@@ -149,17 +149,7 @@ func TestRestoreCommandEndsCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	file := filepath.Join(t.TempDir(), "lg.backup")
-	var out, errb bytes.Buffer
-	if err := backupCmd([]string{"--data-dir", dir, "--out", file}, &out, &errb, noEnv); err != nil {
-		t.Fatalf("backup: %v\n%s", err, errb.String())
-	}
-	target := filepath.Join(t.TempDir(), "restored")
-	out.Reset()
-	if err := restoreCmd([]string{"--data-dir", target, file}, nil, &out, &errb, noEnv); err != nil {
-		t.Fatalf("restore: %v", err)
-	}
-	said := out.String()
+	file, target, said := backupAndRestore(t, dir)
 	for _, want := range []string{
 		"restored " + file + " into " + target,
 		"\nended 3 pending links, 1 handoff and 3 OpenID Provider tokens and requests from before the backup: they may have been used since.\n",
@@ -213,16 +203,25 @@ func TestRestoreCommandNothingToEnd(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(t.TempDir(), "lg.backup")
+	if _, _, said := backupAndRestore(t, dir); !strings.Contains(said, "\nthe backup held no pending link, handoff or OpenID Provider token: nothing to end.\n") || strings.Contains(said, "ended ") {
+		t.Fatalf("restore said:\n%s", said)
+	}
+}
+
+// backupAndRestore runs the backup command on the closed folder dir and
+// the restore command on its file, into a new folder, and returns the
+// file, that folder and what restore printed.
+func backupAndRestore(t *testing.T, dir string) (file, target, said string) {
+	t.Helper()
+	file = filepath.Join(t.TempDir(), "lg.backup")
 	var out, errb bytes.Buffer
 	if err := backupCmd([]string{"--data-dir", dir, "--out", file}, &out, &errb, noEnv); err != nil {
 		t.Fatalf("backup: %v\n%s", err, errb.String())
 	}
+	target = filepath.Join(t.TempDir(), "restored")
 	out.Reset()
-	if err := restoreCmd([]string{"--data-dir", filepath.Join(t.TempDir(), "restored"), file}, nil, &out, &errb, noEnv); err != nil {
+	if err := restoreCmd([]string{"--data-dir", target, file}, nil, &out, &errb, noEnv); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
-	if said := out.String(); !strings.Contains(said, "\nthe backup held no pending link, handoff or OpenID Provider token: nothing to end.\n") || strings.Contains(said, "ended ") {
-		t.Fatalf("restore said:\n%s", said)
-	}
+	return file, target, out.String()
 }
