@@ -159,11 +159,3 @@ func restoreCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv
 	fmt.Fprintf(stdout, "Before starting the server on it, copy the key files (server.key, assertion.key, oidc-rs256.key, with any .prev) into %s, unless secret_key_file names the server key elsewhere: the restored links and sealed mails need the same server key.\n", *dir)
 	return nil
 }
-
-// plural is n with the noun that agrees with it.
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}

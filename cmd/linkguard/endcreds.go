@@ -15,11 +15,10 @@ const endUsage = `usage: linkguard end-credentials [--config FILE] [--store URL 
 
 Ends every one-time credential in the configured store (store, data_dir:
 the config file, then the environment, as serve reads them, then these
-flags): links still
-pending are revoked (people ask for new ones; no webhook event is sent),
-handoffs are deleted, and so are the OpenID Provider's requests, codes and
-tokens (its clients sign in again). Consumed links stay consumed; visits,
-queues, limits and counters stay.
+flags): links still pending are revoked (people ask for new ones; no
+webhook event is sent), handoffs are deleted, and so are the OpenID
+Provider's requests, codes and tokens (its clients sign in again).
+Consumed links stay consumed; visits, queues, limits and counters stay.
 
 Run it after restoring a Redis store from a snapshot (RDB, AOF, a managed
 service's backup): any credential in the snapshot may have been used since
@@ -75,4 +74,12 @@ func endCmd(args []string, stdout, stderr io.Writer, getenv func(string) string,
 func endedText(e linkguard.Ended) string {
 	return fmt.Sprintf("%s, %s and %s", plural(e.Links, "pending link", "pending links"), plural(e.Handoffs, "handoff", "handoffs"),
 		plural(e.OIDC, "OpenID Provider token or request", "OpenID Provider tokens and requests"))
+}
+
+// plural is n with the noun that agrees with it.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

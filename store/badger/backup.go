@@ -118,7 +118,7 @@ type Restored struct {
 // Restore loads a backup that Backup wrote (r) into a new store in dir,
 // which must be missing or an empty folder: it never merges into data.
 // Then it ends every one-time credential of the backup that may have been
-// used since (endCredentials). The store is built in a temporary folder
+// used since (EndCredentials). The store is built in a temporary folder
 // beside dir and renamed into place only once the whole file has loaded
 // and those are ended, so a file that is not a backup, a truncated one,
 // or a restore stopped by ctx leaves no folder behind. NB: no server may
