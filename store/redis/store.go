@@ -207,24 +207,22 @@ const loadingPoll = 100 * time.Millisecond
 // a restarting Redis would otherwise exit and leave the retry to the
 // service manager. An error once ctx ends says Redis was still loading.
 func (s *Store) check(ctx context.Context) error {
-	waited := false
+	var loading error // Redis's last LOADING answer, once there was one
 	for {
 		err := s.checkOnce(ctx)
-		if err != nil && waited && ctx.Err() != nil {
-			// The wait ended inside a check (Redis answers slowly while it
-			// loads): say what it was waiting for.
-			return fmt.Errorf("redis was still loading its dataset when the wait ended (%w): start linkguard again once it has loaded", err)
-		}
-		if err == nil || !goredis.HasErrorPrefix(err, "LOADING") {
+		switch {
+		case loading != nil && ctx.Err() != nil:
+			// The wait ended, between two checks or inside one (Redis
+			// answers slowly while it loads): say what it waited for.
+			return fmt.Errorf("redis was still loading its dataset when the wait ended (%w): start linkguard again once it has loaded", loading)
+		case err == nil || !goredis.HasErrorPrefix(err, "LOADING"):
 			return err
-		}
-		if !waited {
+		case loading == nil:
 			s.log.Warn("redis: the server is loading its dataset; waiting for it")
-			waited = true
 		}
+		loading = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("redis was still loading its dataset when the wait ended (%w): start linkguard again once it has loaded", err)
 		case <-time.After(loadingPoll):
 		}
 	}
