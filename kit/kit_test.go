@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -41,12 +40,6 @@ const (
 // newRelay starts a relay with implicit TLS.
 func newRelay(t *testing.T) *smtptest.Relay {
 	return smtptest.Start(t, smtptest.Options{ImplicitTLS: true})
-}
-
-// relayURL is the kit's SMTPURL for r; the kit is told to skip
-// verification (insecure_skip_verify=1), as a test relay needs.
-func relayURL(r *smtptest.Relay) string {
-	return fmt.Sprintf("smtps://%s:%s@%s?insecure_skip_verify=1&timeout=1s", smtptest.User, url.QueryEscape(smtptest.Password), r.Addr)
 }
 
 // ---- the kit ----
@@ -108,7 +101,7 @@ func newKitMetrics(t *testing.T, r *smtptest.Relay, dev bool, edit func(*kit.Opt
 		Log: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if r != nil {
-		opts.SMTPURL = relayURL(r)
+		opts.SMTPURL = r.URL()
 	}
 	if edit != nil {
 		edit(&opts)

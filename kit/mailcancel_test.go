@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -57,8 +55,7 @@ func newMailKit(t *testing.T, store string, edit ...func(*Options)) *mailKit {
 	m := &mailKit{t: t, r: r, logs: &bytes.Buffer{}, seen: map[string]int{}}
 	o := Options{PublicURL: "https://kit.example.com", Store: store, APIKeys: []string{cancelAPIKey},
 		RedirectOrigins: []string{"https://app.example.com"}, MailFrom: "signin@example.com",
-		SMTPURL: fmt.Sprintf("smtps://%s:%s@%s?insecure_skip_verify=1&timeout=1s",
-			smtptest.User, url.QueryEscape(smtptest.Password), r.Addr),
+		SMTPURL: r.URL(),
 		Webhooks: []webhook.Endpoint{{URL: "https://app.example.com/hooks", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 			Events: []string{string(linkguard.EventMailFailed)}}},
 		Log: slog.New(slog.NewTextHandler(&syncWriter{w: m.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))}

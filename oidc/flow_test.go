@@ -91,7 +91,7 @@ func startKitWith(t *testing.T, st string, opts func(*kit.Options), cfg lgoidc.C
 	}, extra...)
 	ko := kit.Options{
 		PublicURL: e.base, Dev: true, Store: st, MailFrom: "signin@example.com",
-		SMTPURL: fmt.Sprintf("smtps://%s:%s@%s?insecure_skip_verify=1&timeout=1s", smtptest.User, url.QueryEscape(smtptest.Password), e.relay.Addr),
+		SMTPURL: e.relay.URL(),
 		OIDC:    cfg,
 		Log:     slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}

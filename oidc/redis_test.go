@@ -78,7 +78,7 @@ func TestTwoInstancesOneRedis(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		k, err := kit.New(kit.Options{
 			PublicURL: e.base, Dev: true, Store: withPrefix(t, srv.URL, prefix), DataDir: dir, SecretKey: serverKey, MailFrom: "signin@example.com",
-			SMTPURL: fmt.Sprintf("smtps://%s:%s@%s?insecure_skip_verify=1&timeout=1s", smtptest.User, url.QueryEscape(smtptest.Password), e.relay.Addr),
+			SMTPURL: e.relay.URL(),
 			OIDC:    cfg, Log: slog.New(slog.NewTextHandler(e.logs, nil)),
 		})
 		if err != nil {

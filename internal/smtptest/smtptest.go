@@ -15,12 +15,14 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"mime"
 	"mime/multipart"
 	"net"
 	netmail "net/mail"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -126,6 +128,17 @@ func Start(t testing.TB, o Options) *Relay {
 	r.listen(t, addr)
 	t.Cleanup(r.Stop)
 	return r
+}
+
+// URL is the relay as linkguard's smtp_url names it: smtps:// for an
+// ImplicitTLS relay, else smtp:// (STARTTLS), with the test account, the
+// test certificate accepted (insecure_skip_verify=1) and a 1 s timeout.
+func (r *Relay) URL() string {
+	scheme := "smtp"
+	if r.opts.ImplicitTLS {
+		scheme = "smtps"
+	}
+	return fmt.Sprintf("%s://%s:%s@%s?insecure_skip_verify=1&timeout=1s", scheme, User, url.QueryEscape(Password), r.Addr)
 }
 
 // Restart serves again on the same address after Stop.
