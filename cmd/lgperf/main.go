@@ -48,6 +48,7 @@ import (
 type harness struct {
 	dir      string
 	wrkPath  string
+	nicePath string // nice(1), when -wrk-nice is set
 	conns    int
 	threads  int
 	duration time.Duration
@@ -58,11 +59,14 @@ type harness struct {
 	// were measured before, each paying for the background work of the
 	// one before it.
 	unsettled bool
-	redisURL  string // the Redis server of the run, while Redis is measured
-	closers   []func() error
-	rounds    int
-	round     int      // the round running, from 1: its folders are roundDir
-	notes     []string // printed under the table
+	// wrkNice, when not 0, runs wrk at that niceness (-wrk-nice): wrk
+	// shares the machine's cores with the servers it measures.
+	wrkNice  int
+	redisURL string // the Redis server of the run, while Redis is measured
+	closers  []func() error
+	rounds   int
+	round    int      // the round running, from 1: its folders are roundDir
+	notes    []string // printed under the table
 	// syncWrites is each Badger round's run of Badger's own synced
 	// transaction (badger), for the note under the table.
 	syncWrites []result
@@ -98,6 +102,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles of the runs to `prefix`-get.prof, -issue.prof and -confirm.prof (Redis: prefix-redis-get.prof, …)")
 	flag.BoolVar(&h.stats, "server-stats", false, "print redis-server's per-command statistics (calls, µs per call) after each Redis run")
 	flag.BoolVar(&h.unsettled, "unsettled", false, "start each run at once, not after the last one's background work (flushes, compactions) is done")
+	flag.IntVar(&h.wrkNice, "wrk-nice", 0, "run wrk at niceness `n` (-20 to 19; below 0 needs root): how much of a tail is the load generator's share of the cores")
 	flag.Parse()
 	if *size > 0 {
 		if *size < 2000 {
@@ -136,6 +141,9 @@ func (h *harness) measure(stores []string, cpuprofile string) (lines []line, err
 	if h.wrkPath, err = exec.LookPath("wrk"); err != nil {
 		return nil, errors.New("wrk is not installed: apt-get install -y wrk")
 	}
+	if err := h.checkNice(); err != nil {
+		return nil, err
+	}
 	if h.dir, err = os.MkdirTemp("", "lgperf-"); err != nil {
 		return nil, err
 	}
@@ -144,7 +152,11 @@ func (h *harness) measure(stores []string, cpuprofile string) (lines []line, err
 	if err := h.writeScripts(); err != nil {
 		return nil, err
 	}
-	fmt.Printf("lgperf: %d connections, %d wrk threads, %s per run, %d rounds, loopback\n", h.conns, h.threads, h.duration, h.rounds)
+	nice := ""
+	if h.wrkNice != 0 {
+		nice = fmt.Sprintf(" at niceness %d", h.wrkNice)
+	}
+	fmt.Printf("lgperf: %d connections, %d wrk threads%s, %s per run, %d rounds, loopback\n", h.conns, h.threads, nice, h.duration, h.rounds)
 	anon, file, err := faultCost(h.dir)
 	if err != nil {
 		return nil, err

@@ -104,3 +104,30 @@ func TestFaultCost(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckNice: a -wrk-nice that cannot be had fails before any run.
+func TestCheckNice(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		want string // "" for no error
+	}{
+		{0, ""},
+		{5, ""},
+		{20, "niceness runs from -20 to 19"},
+		{-21, "niceness runs from -20 to 19"},
+	} {
+		h := &harness{wrkNice: c.n}
+		err := h.checkNice()
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("-wrk-nice %d: %v", c.n, err)
+			} else if c.n != 0 && h.nicePath == "" {
+				t.Errorf("-wrk-nice %d: nice not found", c.n)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("-wrk-nice %d: %v, want %q", c.n, err, c.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -116,6 +117,9 @@ func (h *harness) wrk(loads ...load) (result, error) {
 				args = append(args, strconv.Itoa(threads))
 			}
 			cmd := exec.Command(h.wrkPath, args...)
+			if h.wrkNice != 0 {
+				cmd = exec.Command(h.nicePath, append([]string{"-n", strconv.Itoa(h.wrkNice), h.wrkPath}, args...)...)
+			}
 			b, err := cmd.CombinedOutput()
 			if err != nil {
 				ch <- out{err: fmt.Errorf("wrk %s: %w\n%s", l.url, err, b)}
@@ -229,4 +233,22 @@ func redisStats(url string, reset bool) {
 			fmt.Printf("  redis-server %s %s\n", strings.TrimPrefix(k, "cmdstat_"), v)
 		}
 	}
+}
+
+// checkNice checks -wrk-nice before the first run, so that a value that
+// cannot be had fails at once rather than as nice's warning in a run
+// that then measures at the usual priority.
+func (h *harness) checkNice() (err error) {
+	switch {
+	case h.wrkNice == 0:
+		return nil
+	case h.wrkNice < -20 || h.wrkNice > 19:
+		return fmt.Errorf("-wrk-nice %d: niceness runs from -20 to 19", h.wrkNice)
+	case h.wrkNice < 0 && os.Geteuid() != 0:
+		return fmt.Errorf("-wrk-nice %d: a niceness below 0 needs root", h.wrkNice)
+	}
+	if h.nicePath, err = exec.LookPath("nice"); err != nil {
+		return errors.New("-wrk-nice: nice is not installed (coreutils)")
+	}
+	return nil
 }
