@@ -18,12 +18,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/linkguard/linkguard/internal/logbuf"
 	"github.com/linkguard/linkguard/internal/smtptest"
 	"github.com/linkguard/linkguard/kit"
 	"github.com/linkguard/linkguard/metrics"
@@ -44,30 +44,12 @@ func newRelay(t *testing.T) *smtptest.Relay {
 
 // ---- the kit ----
 
-// syncBuffer collects the kit's log lines from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // harness is one kit listening on 127.0.0.1.
 type harness struct {
 	t    *testing.T
 	k    *kit.Kit
 	base string
-	logs *syncBuffer
+	logs *logbuf.Buffer
 	hc   *http.Client
 }
 
@@ -92,7 +74,7 @@ func newKitMetrics(t *testing.T, r *smtptest.Relay, dev bool, edit func(*kit.Opt
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, base: "http://" + ln.Addr().String(), logs: &syncBuffer{},
+	h := &harness{t: t, base: "http://" + ln.Addr().String(), logs: &logbuf.Buffer{},
 		hc: &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		}}}

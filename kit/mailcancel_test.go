@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/linkguard/linkguard"
+	"github.com/linkguard/linkguard/internal/logbuf"
 	"github.com/linkguard/linkguard/internal/redistest"
 	"github.com/linkguard/linkguard/internal/smtptest"
 	"github.com/linkguard/linkguard/mail"
@@ -38,7 +39,7 @@ type mailKit struct {
 	t     *testing.T
 	k     *Kit
 	r     *smtptest.Relay
-	logs  *bytes.Buffer
+	logs  *logbuf.Buffer
 	mu    sync.Mutex
 	seen  map[string]int // the deliverer's results (Observe)
 	clock atomic.Int64   // how far the deliverer's clock is ahead
@@ -52,13 +53,13 @@ func newMailKit(t *testing.T, store string, edit ...func(*Options)) *mailKit {
 	t.Helper()
 	r := smtptest.Start(t, smtptest.Options{ImplicitTLS: true})
 	r.Stop()
-	m := &mailKit{t: t, r: r, logs: &bytes.Buffer{}, seen: map[string]int{}}
+	m := &mailKit{t: t, r: r, logs: &logbuf.Buffer{}, seen: map[string]int{}}
 	o := Options{PublicURL: "https://kit.example.com", Store: store, APIKeys: []string{cancelAPIKey},
 		RedirectOrigins: []string{"https://app.example.com"}, MailFrom: "signin@example.com",
 		SMTPURL: r.URL(),
 		Webhooks: []webhook.Endpoint{{URL: "https://app.example.com/hooks", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 			Events: []string{string(linkguard.EventMailFailed)}}},
-		Log: slog.New(slog.NewTextHandler(&syncWriter{w: m.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		Log: slog.New(slog.NewTextHandler(m.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, e := range edit {
 		e(&o)
 	}
@@ -71,18 +72,6 @@ func newMailKit(t *testing.T, store string, edit ...func(*Options)) *mailKit {
 	k.deliver.Now = func() time.Time { return time.Now().Add(time.Duration(m.clock.Load())) }
 	k.deliver.Observe = func(r string) { m.mu.Lock(); m.seen[r]++; m.mu.Unlock() }
 	return m
-}
-
-// syncWriter serializes the deliverer's concurrent log writes.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 func (m *mailKit) api(method, path string, body any, out any) int {

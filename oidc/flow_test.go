@@ -21,6 +21,7 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/linkguard/linkguard/internal/logbuf"
 	"github.com/linkguard/linkguard/internal/smtptest"
 	"github.com/linkguard/linkguard/kit"
 	lgoidc "github.com/linkguard/linkguard/oidc"
@@ -43,24 +44,7 @@ type env struct {
 	k         *kit.Kit
 	relay     *smtptest.Relay
 	webSecret string
-	logs      *syncBuffer
-}
-
-type syncBuffer struct {
-	mu  chan struct{}
-	buf bytes.Buffer
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.String()
+	logs      *logbuf.Buffer
 }
 
 // startKit starts the kit on the store URL st ("": Badger in memory). extra clients are
@@ -78,7 +62,7 @@ func startKitWith(t *testing.T, st string, opts func(*kit.Options), cfg lgoidc.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, base: "http://" + ln.Addr().String(), logs: newSyncBuffer()}
+	e := &env{t: t, base: "http://" + ln.Addr().String(), logs: &logbuf.Buffer{}}
 	e.relay = smtptest.Start(t, smtptest.Options{ImplicitTLS: true})
 	secret, hash, err := lgoidc.NewSecret()
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linkguard/linkguard/internal/logbuf"
 	"github.com/linkguard/linkguard/internal/redistest"
 	"github.com/linkguard/linkguard/internal/smtptest"
 	"github.com/linkguard/linkguard/kit"
@@ -60,7 +61,7 @@ func TestTwoInstancesOneRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, base: "http://" + pln.Addr().String(), logs: newSyncBuffer()}
+	e := &env{t: t, base: "http://" + pln.Addr().String(), logs: &logbuf.Buffer{}}
 	e.relay = smtptest.Start(t, smtptest.Options{ImplicitTLS: true})
 	secret, hash, err := lgoidc.NewSecret()
 	if err != nil {

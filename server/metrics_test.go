@@ -1,17 +1,16 @@
 package server
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/linkguard/linkguard/internal/logbuf"
 	"github.com/linkguard/linkguard/metrics"
 	"github.com/linkguard/linkguard/web"
 )
@@ -37,14 +36,6 @@ func withMetrics(t testing.TB, h *harness, buf io.Writer) *metrics.Metrics {
 	return m
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func scrapeMetrics(t *testing.T, m *metrics.Metrics) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
@@ -60,7 +51,7 @@ func scrapeMetrics(t *testing.T, m *metrics.Metrics) string {
 // or cookie reaches the metrics or the log.
 func TestMetricsAndAccessLog(t *testing.T) {
 	h := newHarness(t, t.TempDir())
-	var buf syncBuf
+	var buf logbuf.Buffer
 	m := withMetrics(t, h, &buf)
 
 	l := h.personLink("")
