@@ -74,6 +74,8 @@ type Event struct {
 	Email   string  `json:"-"`
 	LinkID  string  `json:"link_id"`
 	Purpose Purpose `json:"purpose,omitempty"`
+	// Reason is what revoked the link (link.revoked).
+	Reason RevokeReason `json:"reason,omitempty"`
 	// Via is how a consumed link was spent.
 	Via ConsumedVia `json:"via,omitempty"`
 	// Verdict sums up the decision of a consumption or a blocked visit.

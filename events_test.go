@@ -100,7 +100,7 @@ func TestEventsOfALifecycle(t *testing.T) {
 	}
 	// Revoked.
 	c := issue("c@example.com")
-	if err := svc.Revoke(ctx, c.Link.ID); err != nil {
+	if err := svc.Revoke(ctx, c.Link.ID, linkguard.RevokeAPI); err != nil {
 		t.Fatal(err)
 	}
 

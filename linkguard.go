@@ -49,16 +49,58 @@ type Link struct {
 	Requester   fingerprint.Requester `json:"requester"`
 
 	// State is the stored state; StateAt also accounts for expiry.
-	State        State                `json:"state"`
-	CreatedAt    time.Time            `json:"created_at"`
-	ExpiresAt    time.Time            `json:"expires_at"`
-	ConsumedAt   time.Time            `json:"consumed_at,omitzero"`
-	RevokedAt    time.Time            `json:"revoked_at,omitzero"`
+	State      State     `json:"state"`
+	CreatedAt  time.Time `json:"created_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	ConsumedAt time.Time `json:"consumed_at,omitzero"`
+	RevokedAt  time.Time `json:"revoked_at,omitzero"`
+	// RevokeReason says what revoked the link; empty for a link that is
+	// not revoked, and for one revoked before reasons were recorded.
+	RevokeReason RevokeReason         `json:"revoke_reason,omitempty"`
 	CodeAttempts int                  `json:"code_attempts,omitempty"`
 	Verdict      *fingerprint.Verdict `json:"verdict,omitempty"` // the verdict that consumed it
 
 	// Delivery is the state of the link's email, when one was asked for.
 	Delivery *Delivery `json:"delivery,omitempty"`
+}
+
+// RevokeReason says what revoked a link, as GET /v1/links/{id} shows it
+// in revoke_reason and the link.revoked event in reason.
+type RevokeReason string
+
+// The revoke reasons. A link revoked before reasons were recorded has
+// none (""): every reader takes that as "not known".
+const (
+	// RevokeAPI: the host's DELETE /v1/links/{id}.
+	RevokeAPI RevokeReason = "api"
+	// RevokeConsole: an operator, on the link's page in the console.
+	RevokeConsole RevokeReason = "console"
+	// RevokeReplaced: a newer link for the same address (the same Family)
+	// was issued while this one was pending.
+	RevokeReplaced RevokeReason = "replaced"
+	// RevokeRestore: ended by a restore from a backup or by
+	// `linkguard end-credentials` (Store.EndCredentials).
+	RevokeRestore RevokeReason = "restore"
+)
+
+// RevokeReasons lists every revoke reason, in the order the docs name them.
+var RevokeReasons = []RevokeReason{RevokeAPI, RevokeConsole, RevokeReplaced, RevokeRestore}
+
+// Words is r as a person reads it after "the link was" ("revoked in the
+// console"), for the console and the mail deliverer's cancel reason; ""
+// for no reason or an unknown one, which the caller words itself.
+func (r RevokeReason) Words() string {
+	switch r {
+	case RevokeAPI:
+		return "revoked by the host's API"
+	case RevokeConsole:
+		return "revoked in the console"
+	case RevokeReplaced:
+		return "replaced by a newer link"
+	case RevokeRestore:
+		return "ended by a restore"
+	}
+	return ""
 }
 
 // StateAt is the link's state at time now: a pending link past its expiry

@@ -386,10 +386,12 @@ func (s *Service) Get(ctx context.Context, id string) (*LinkInfo, error) {
 	return &LinkInfo{Link: l, State: l.StateAt(s.now()), Visits: visits}, nil
 }
 
-// Revoke revokes a pending link. Revoking a link that is already revoked
-// succeeds again (so retries are safe); a consumed or expired link cannot
-// be revoked (conflict).
-func (s *Service) Revoke(ctx context.Context, id string) error {
+// Revoke revokes a pending link on behalf of by (RevokeAPI or
+// RevokeConsole), which the link and its link.revoked event record.
+// Revoking a link that is already revoked succeeds again (so retries are
+// safe) and keeps the first reason; a consumed or expired link cannot be
+// revoked (conflict).
+func (s *Service) Revoke(ctx context.Context, id string, by RevokeReason) error {
 	if !ValidID(id) {
 		return Errorf(KindNotFound, CodeNotFound, "no link has id %q", clip.String(id, 40))
 	}
@@ -402,9 +404,9 @@ func (s *Service) Revoke(ctx context.Context, id string) error {
 	} else if err != nil {
 		return fmt.Errorf("revoke link: %w", err)
 	}
-	ev := &Event{Type: EventLinkRevoked, At: now, Email: cur.Email, LinkID: id, Purpose: cur.Purpose}
+	ev := &Event{Type: EventLinkRevoked, At: now, Email: cur.Email, LinkID: id, Purpose: cur.Purpose, Reason: by}
 	out := s.Outbox(ev, nil)
-	l, err := s.Store.RevokeLink(ctx, id, now, out)
+	l, err := s.Store.RevokeLink(ctx, id, now, by, out)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return Errorf(KindNotFound, CodeNotFound, "no link has id %s", id)
@@ -417,7 +419,7 @@ func (s *Service) Revoke(ctx context.Context, id string) error {
 	case err != nil:
 		return fmt.Errorf("revoke link: %w", err)
 	}
-	s.log().Info("link revoked", "link_id", id)
+	s.log().Info("link revoked", "link_id", id, "reason", by)
 	s.dropped(out, ev)
 	s.Emit(ctx, ev)
 	return nil

@@ -15,10 +15,11 @@ import (
 // may be buffered and lost in a crash.
 type Store interface {
 	// CreateLink stores a new pending link and, in the same transaction,
-	// revokes the older pending link of the same Family, if any. When mail
-	// is not nil it is queued for delivery in the same transaction (sealed:
-	// it holds the link's token and code), due at once. out's Jobs are
-	// queued in the same transaction (Outbox).
+	// revokes the older pending link of the same Family, if any (reason
+	// RevokeReplaced; no event is queued for it). When mail is not nil it
+	// is queued for delivery in the same transaction (sealed: it holds
+	// the link's token and code), due at once. out's Jobs are queued in
+	// the same transaction (Outbox).
 	CreateLink(ctx context.Context, l *Link, mail []byte, out *Outbox) error
 	// LinkByID returns the link with the given id, or ErrNotFound.
 	LinkByID(ctx context.Context, id string) (*Link, error)
@@ -31,9 +32,10 @@ type Store interface {
 	// stored one. out's Jobs are queued with the consumption, and only
 	// with it.
 	ConsumeLink(ctx context.Context, id string, at time.Time, v fingerprint.Verdict, h *Handoff, out *Outbox) (*Link, error)
-	// RevokeLink moves a pending link to revoked, queueing out's Jobs in
-	// the same transaction; ErrNotPending otherwise.
-	RevokeLink(ctx context.Context, id string, at time.Time, out *Outbox) (*Link, error)
+	// RevokeLink moves a pending link to revoked at at, recording why,
+	// and queues out's Jobs in the same transaction; ErrNotPending
+	// otherwise (the link keeps its state and reason).
+	RevokeLink(ctx context.Context, id string, at time.Time, why RevokeReason, out *Outbox) (*Link, error)
 	// ConsumeWithCode is a typed code, checked and spent as one
 	// compare-and-set (one synced write): on a link pending at time at
 	// with fewer than max code attempts used, it counts one attempt,
@@ -75,7 +77,8 @@ type Store interface {
 	WebhookQueue
 	Counts
 	// EndCredentials ends, as of at, every one-time credential the store
-	// holds: each pending link is revoked (with no webhook event), every
+	// holds: each pending link is revoked (reason RevokeRestore, with no
+	// webhook event), every
 	// handoff and every entry of KVCredentials deleted. Consumed,
 	// expired and revoked links, visits, queues, limits and other KV
 	// entries stay. For a store brought back from a backup or snapshot,

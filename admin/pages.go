@@ -234,7 +234,7 @@ func (c *Console) link(fc *fiber.Ctx) error {
 
 func (c *Console) revoke(fc *fiber.Ctx) error {
 	id := utils.CopyString(fc.Params("id"))
-	if err := c.svc.Revoke(fc.UserContext(), id); err != nil {
+	if err := c.svc.Revoke(fc.UserContext(), id, linkguard.RevokeConsole); err != nil {
 		var le *linkguard.Error
 		if errors.As(err, &le) {
 			return c.fail(fc, http.StatusConflict, le.Message)

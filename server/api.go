@@ -142,7 +142,7 @@ func (s *Server) getLink(c *fiber.Ctx) error {
 }
 
 func (s *Server) deleteLink(c *fiber.Ctx) error {
-	if err := s.svc.Revoke(c.UserContext(), utils.CopyString(c.Params("id"))); err != nil {
+	if err := s.svc.Revoke(c.UserContext(), utils.CopyString(c.Params("id")), linkguard.RevokeAPI); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

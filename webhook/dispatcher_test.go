@@ -445,7 +445,7 @@ func TestExpiryTimer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := st.RevokeLink(ctx, used.ID, now, nil); err != nil {
+	if _, err := st.RevokeLink(ctx, used.ID, now, linkguard.RevokeAPI, nil); err != nil {
 		t.Fatal(err)
 	}
 	stop := run(t, d)

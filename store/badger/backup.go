@@ -209,17 +209,18 @@ func load(ctx context.Context, dir string, fr *frameReader, log *slog.Logger) (R
 }
 
 // EndCredentials implements linkguard.Store: each pending link is
-// revoked (as RevokeLink does, without its webhook event), every handoff
-// and every entry of linkguard.KVCredentials deleted, in transactions of
-// at most sweepBatch keys. Restore calls it on a store just loaded from a
-// backup; on a store in use, a batch that meets a concurrent change is
-// retried as any transaction is (update), and each batch's revoked links
-// leave the link cache when it commits.
+// revoked (as RevokeLink does, for RevokeRestore, without its webhook
+// event), every handoff and every entry of linkguard.KVCredentials
+// deleted, in transactions of at most sweepBatch keys. Restore calls it
+// on a store just loaded from a backup; on a store in use, a batch that
+// meets a concurrent change is retried as any transaction is (update),
+// and each batch's revoked links leave the link cache when it commits.
 //
 // NB: the links it revokes are written in this version's format, and a
 // rollback restores with the new binary (docs/operations.md): every
-// version that has Backup reads them (packdict1, 0xC6); a new format
-// must keep that.
+// version that has Backup reads them (packdict1, 0xC6, link format 0x02,
+// whose revoked_at byte carries the reason unseen by older versions:
+// codec.go); a new format must keep that.
 func (s *Store) EndCredentials(ctx context.Context, at time.Time) (linkguard.Ended, error) {
 	var out linkguard.Ended
 	var err error
@@ -228,7 +229,7 @@ func (s *Store) EndCredentials(ctx context.Context, at time.Time) (linkguard.End
 		if err := item.Value(func(b []byte) error { return decodeLink(b, &l) }); err != nil {
 			return false, fmt.Errorf("link %s: %w", item.Key()[len(prefixLink):], err)
 		}
-		if !revoke(&l, at) {
+		if !revoke(&l, at, linkguard.RevokeRestore) {
 			return false, nil
 		}
 		return true, s.putLink(txn, &l)

@@ -305,7 +305,7 @@ func TestRestoreEndsCredentials(t *testing.T) {
 	}
 	revoked := create(storetest.NewLink(t, now, "revoked"), nil)
 	revokedAt := now.Add(-time.Minute)
-	if _, err := s.RevokeLink(ctx, revoked.ID, revokedAt, nil); err != nil {
+	if _, err := s.RevokeLink(ctx, revoked.ID, revokedAt, linkguard.RevokeAPI, nil); err != nil {
 		t.Fatal(err)
 	}
 	expired := create(storetest.NewLink(t, now.Add(-time.Hour), "expired"), nil) // stored pending, past its expiry

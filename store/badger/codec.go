@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/linkguard/linkguard"
@@ -21,12 +22,20 @@ import (
 //	uvarint length and the bytes; times as a varint of Unix nanoseconds
 //	after a presence byte; integers as varints; floats as 8 bytes.
 //	verdict: a presence byte, then its fields (putVerdict); delivery: its
-//	JSON (rare), empty when absent.
+//	JSON (rare), empty when absent. revoked_at's presence byte also says
+//	why the link was revoked (putRevoked).
 //
 // Format 0x01 had the verdict as JSON; records written before either are
 // JSON (they start with '{'). Both are still read. A field added to Link,
 // Requester, Network or Verdict without a line here fails
 // TestLinkCodecCoversEveryField.
+//
+// The revoke reason is in revoked_at's presence byte, not a field of its
+// own or a new format: every version that reads format 0x02 reads any
+// byte but 0 there as "a time follows", so a link revoked here, by a
+// restore above all, stays readable by the versions a rollback goes back
+// to (EndCredentials' NB), which see it revoked at the same time, the
+// reason unseen.
 //
 // Handoffs (h/<hash>) are stored the same way (encodeHandoff), since a
 // consumption writes one beside the link in its synced transaction.
@@ -65,7 +74,10 @@ func encodeLink(b []byte, l *linkguard.Link) ([]byte, error) {
 	b = putTime(b, l.CreatedAt)
 	b = putTime(b, l.ExpiresAt)
 	b = putTime(b, l.ConsumedAt)
-	b = putTime(b, l.RevokedAt)
+	b, err := putRevoked(b, l.RevokedAt, l.RevokeReason)
+	if err != nil {
+		return nil, fmt.Errorf("encode link %s: %w", l.ID, err)
+	}
 	b = binary.AppendVarint(b, int64(l.CodeAttempts))
 	if l.Verdict == nil {
 		b = append(b, 0)
@@ -218,6 +230,35 @@ func putTime(b []byte, t time.Time) []byte {
 	return binary.AppendVarint(append(b, 1), t.UnixNano())
 }
 
+// revokeReasons are the reasons by the presence byte of revoked_at that
+// names them; 1 is revoked with no reason recorded (a link revoked before
+// reasons were). NB: frozen, as stored records use them: a new reason
+// takes a new byte, never a used one.
+var revokeReasons = [...]linkguard.RevokeReason{
+	2: linkguard.RevokeAPI,
+	3: linkguard.RevokeConsole,
+	4: linkguard.RevokeReplaced,
+	5: linkguard.RevokeRestore,
+}
+
+// putRevoked appends RevokedAt as putTime does, its presence byte naming
+// why (revokeReasons).
+func putRevoked(b []byte, t time.Time, why linkguard.RevokeReason) ([]byte, error) {
+	if t.IsZero() {
+		if why != "" {
+			return nil, fmt.Errorf("revoke reason %q without a revocation time", why)
+		}
+		return append(b, 0), nil
+	}
+	c := 1
+	if why != "" {
+		if c = slices.Index(revokeReasons[:], why); c < 0 {
+			return nil, fmt.Errorf("revoke reason %q has no stored form (revokeReasons)", why)
+		}
+	}
+	return binary.AppendVarint(append(b, byte(c)), t.UnixNano()), nil
+}
+
 func putJSON(b []byte, v any, present bool) ([]byte, error) {
 	if !present {
 		return append(b, 0), nil
@@ -265,7 +306,7 @@ func decodeLink(rec []byte, l *linkguard.Link) error {
 	l.CreatedAt = d.time()
 	l.ExpiresAt = d.time()
 	l.ConsumedAt = d.time()
-	l.RevokedAt = d.time()
+	l.RevokedAt, l.RevokeReason = d.revoked()
 	l.CodeAttempts = int(d.varint())
 	if rec[0] == linkFormatV1 {
 		if j := d.bytes(); j != nil && d.err == nil {
@@ -407,6 +448,21 @@ func (d *decoder) time() time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, d.varint()).UTC()
+}
+
+// revoked reads what putRevoked wrote. A presence byte it does not know
+// (a reason added by a later version) reads as revoked at the time with
+// no reason, as older versions read every reason.
+func (d *decoder) revoked() (time.Time, linkguard.RevokeReason) {
+	c := d.byte1()
+	if c == 0 {
+		return time.Time{}, ""
+	}
+	t := time.Unix(0, d.varint()).UTC()
+	if int(c) < len(revokeReasons) {
+		return t, revokeReasons[c]
+	}
+	return t, ""
 }
 
 func (d *decoder) float() float64 {

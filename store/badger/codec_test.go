@@ -19,6 +19,12 @@ import (
 // zero, different per field, so that a field the codec forgets shows.
 func fill(t *testing.T, v reflect.Value, n *int) {
 	*n++
+	if v.Type() == reflect.TypeFor[linkguard.RevokeReason]() {
+		// A closed set: the codec stores one of them, not any string.
+		rs := linkguard.RevokeReasons
+		v.Set(reflect.ValueOf(rs[*n%len(rs)]))
+		return
+	}
 	switch v.Kind() {
 	case reflect.String:
 		v.SetString("s" + strings.Repeat("x", *n))
@@ -191,7 +197,7 @@ func TestLinksStoredAsJSONStillRead(t *testing.T) {
 	if err != nil || got.ID != l.ID || string(got.Metadata) != `{"plan":"pro"}` || !got.ExpiresAt.Equal(l.ExpiresAt) {
 		t.Fatalf("JSON link: %v %+v", err, got)
 	}
-	if _, err := s.RevokeLink(ctx, l.ID, now, nil); err != nil {
+	if _, err := s.RevokeLink(ctx, l.ID, now, linkguard.RevokeAPI, nil); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := unpack(storedValue(t, s, linkKey(l.ID))); err != nil || v[0] != linkFormat {

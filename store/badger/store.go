@@ -276,7 +276,7 @@ func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte, 
 			}
 			var old linkguard.Link
 			err := getLink(txn, linkKey(string(oldID)), &old)
-			if err == nil && revoke(&old, l.CreatedAt) {
+			if err == nil && revoke(&old, l.CreatedAt, linkguard.RevokeReplaced) {
 				revoked = old.ID
 				if err := s.putLink(txn, &old); err != nil {
 					return err
@@ -579,27 +579,27 @@ func (s *Store) ConsumeWithCode(ctx context.Context, id string, codeHash []byte,
 }
 
 // RevokeLink implements linkguard.Store.
-func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time, out *linkguard.Outbox) (*linkguard.Link, error) {
+func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time, why linkguard.RevokeReason, out *linkguard.Outbox) (*linkguard.Link, error) {
 	ob, err := s.outbox(out)
 	if err != nil {
 		return nil, err
 	}
 	return s.change(id, ob, func(txn *badger.Txn, l *linkguard.Link) error {
-		if !revoke(l, at) {
+		if !revoke(l, at, why) {
 			return linkguard.ErrNotPending
 		}
 		return ob.write(s, txn, false)
 	})
 }
 
-// revoke revokes l at at when it is pending then, and says whether it
-// did: the one rule of RevokeLink, of CreateLink's revoking the family's
-// older link, and of a restore (backup.go).
-func revoke(l *linkguard.Link, at time.Time) bool {
+// revoke revokes l at at, for why, when it is pending then, and says
+// whether it did: the one rule of RevokeLink, of CreateLink's revoking
+// the family's older link, and of a restore (backup.go).
+func revoke(l *linkguard.Link, at time.Time, why linkguard.RevokeReason) bool {
 	if l.StateAt(at) != linkguard.Pending {
 		return false
 	}
-	l.State, l.RevokedAt = linkguard.Revoked, at
+	l.State, l.RevokedAt, l.RevokeReason = linkguard.Revoked, at, why
 	return true
 }
 

@@ -153,7 +153,7 @@ func TestConsumptionWritesItsRecord(t *testing.T) {
 	if err := s.CreateLink(ctx, other, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RevokeLink(ctx, other.ID, now, nil); err != nil {
+	if _, err := s.RevokeLink(ctx, other.ID, now, linkguard.RevokeAPI, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ConsumeLink(ctx, other.ID, now, v, h, out()); err == nil {

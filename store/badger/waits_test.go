@@ -57,7 +57,7 @@ func TestWaitHistogram(t *testing.T) {
 	wantWaits(t, "read", before, after, map[string]uint64{WaitRead: 1})
 
 	before = after
-	if _, err := s.RevokeLink(ctx, "no-such-link", now, nil); !errors.Is(err, linkguard.ErrNotFound) {
+	if _, err := s.RevokeLink(ctx, "no-such-link", now, linkguard.RevokeAPI, nil); !errors.Is(err, linkguard.ErrNotFound) {
 		t.Fatalf("revoke of a missing link: %v, want ErrNotFound", err)
 	}
 	after = waitCounts(s)

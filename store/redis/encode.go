@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 	"unsafe"
@@ -17,7 +18,7 @@ import (
 // the Link's JSON is
 //
 //	head ,"state":"<state>" mid [,"consumed_at":…][,"revoked_at":…]
-//	[,"code_attempts":n][,"verdict":…][,"delivery":…] }
+//	[,"revoke_reason":…][,"code_attempts":n][,"verdict":…][,"delivery":…] }
 //
 // where head is the first hl bytes of the JSON as issued (field json)
 // and every other part is a field of its own that Go encoded. A script
@@ -36,6 +37,7 @@ type linkParts struct {
 	state      string
 	consumedAt string
 	revokedAt  string
+	reason     string // RevokeReason's JSON; absent in links stored before it
 	attempts   string
 	verdict    string
 	delivery   string
@@ -48,7 +50,7 @@ func encodeLink(l *linkguard.Link) (*linkParts, error) {
 	sentinel := rand.Text()
 	z := *l
 	z.State = linkguard.State(sentinel)
-	z.ConsumedAt, z.RevokedAt, z.CodeAttempts, z.Verdict, z.Delivery = time.Time{}, time.Time{}, 0, nil, nil
+	z.ConsumedAt, z.RevokedAt, z.RevokeReason, z.CodeAttempts, z.Verdict, z.Delivery = time.Time{}, time.Time{}, "", 0, nil, nil
 	zb, err := json.Marshal(&z)
 	if err != nil {
 		return nil, err
@@ -64,6 +66,9 @@ func encodeLink(l *linkguard.Link) (*linkParts, error) {
 		return nil, err
 	}
 	if p.revokedAt, err = timeFragment(l.RevokedAt); err != nil {
+		return nil, err
+	}
+	if p.reason, err = reasonFragment(l.RevokeReason); err != nil {
 		return nil, err
 	}
 	if l.Verdict != nil {
@@ -83,7 +88,7 @@ func encodeLink(l *linkguard.Link) (*linkParts, error) {
 // assemble is the Link's JSON from its head and p's other parts.
 func (p *linkParts) assemble(head string) []byte {
 	b := make([]byte, 0, len(head)+len(p.state)+len(p.mid)+len(p.consumedAt)+len(p.revokedAt)+
-		len(p.attempts)+len(p.verdict)+len(p.delivery)+96)
+		len(p.reason)+len(p.attempts)+len(p.verdict)+len(p.delivery)+112)
 	b = append(b, head...)
 	b = append(b, `,"state":"`...)
 	b = append(b, p.state...)
@@ -91,6 +96,7 @@ func (p *linkParts) assemble(head string) []byte {
 	b = append(b, p.mid...)
 	b = appendPart(b, `,"consumed_at":`, p.consumedAt)
 	b = appendPart(b, `,"revoked_at":`, p.revokedAt)
+	b = appendPart(b, `,"revoke_reason":`, p.reason)
 	if p.attempts != "0" {
 		b = appendPart(b, `,"code_attempts":`, p.attempts)
 	}
@@ -107,9 +113,10 @@ func appendPart(b []byte, name, v string) []byte {
 }
 
 // linkJSON is the JSON of the link whose fields f luaLink read (json,
-// hl, mid, state, consumed_at, revoked_at, attempts, verdict, delivery,
-// …; or json alone, when it is the whole link), or ok false when there
-// is no such link.
+// hl, mid, state, consumed_at, revoked_at, reason, attempts, verdict,
+// delivery, …; or json alone, when it is the whole link), or ok false
+// when there is no such link. A field that is missing (nil: reason, in a
+// link stored before it) reads as empty.
 func linkJSON(f []any) (js string, ok bool, err error) {
 	str := func(i int) string {
 		if i < len(f) {
@@ -130,7 +137,7 @@ func linkJSON(f []any) (js string, ok bool, err error) {
 		return "", false, fmt.Errorf("decode link: field hl %q does not cut its json", str(1))
 	}
 	p := linkParts{mid: str(2), state: str(3), consumedAt: str(4), revokedAt: str(5),
-		attempts: str(6), verdict: str(7), delivery: str(8)}
+		reason: str(6), attempts: str(7), verdict: str(8), delivery: str(9)}
 	if p.attempts == "" {
 		p.attempts = "0"
 	}
@@ -151,6 +158,19 @@ func timeFragment(t time.Time) (string, error) {
 		return "", nil
 	}
 	return fragment(t)
+}
+
+// reasonFragment is a revoke reason as encoding/json writes it, or "" for
+// none (the omitempty field). A reason that is not one of
+// linkguard.RevokeReasons is refused, as store/badger's codec refuses it.
+func reasonFragment(r linkguard.RevokeReason) (string, error) {
+	if r == "" {
+		return "", nil
+	}
+	if !slices.Contains(linkguard.RevokeReasons, r) {
+		return "", fmt.Errorf("revoke reason %q is not one of linkguard.RevokeReasons", r)
+	}
+	return fragment(r)
 }
 
 // deliveryAround encodes d with Attempts left for the script to fill in:

@@ -23,7 +23,7 @@ func TestLinkLayout(t *testing.T) {
 		Family: "fam", TokenHash: []byte{1, 2}, CodeHash: []byte{3, 4}, BindingHash: []byte{5},
 		Requester: fingerprint.Requester{UserAgent: `UA ,"state":"x"`, HasBinding: true, At: at},
 		State:     linkguard.Consumed, CreatedAt: at, ExpiresAt: at.Add(time.Hour),
-		ConsumedAt: at.Add(time.Minute), RevokedAt: at.Add(2 * time.Minute), CodeAttempts: 3,
+		ConsumedAt: at.Add(time.Minute), RevokedAt: at.Add(2 * time.Minute), RevokeReason: linkguard.RevokeConsole, CodeAttempts: 3,
 		Verdict: &fingerprint.Verdict{Decision: fingerprint.Consume, Score: 0.5,
 			Signals: []fingerprint.Contribution{{Signal: "code", Value: 1, Weight: 1, Reason: "typed"}}},
 		Delivery: &linkguard.Delivery{State: "sent", Attempts: 2, SentAt: at},
@@ -39,7 +39,7 @@ func TestLinkLayout(t *testing.T) {
 	if string(p.json) != string(want) {
 		t.Fatalf("encodeLink assembled\n%s\nencoding/json\n%s", p.json, want)
 	}
-	f := []any{string(p.json), strconv.Itoa(p.hl), p.mid, p.state, p.consumedAt, p.revokedAt, p.attempts, p.verdict, p.delivery}
+	f := []any{string(p.json), strconv.Itoa(p.hl), p.mid, p.state, p.consumedAt, p.revokedAt, p.reason, p.attempts, p.verdict, p.delivery}
 	js, ok, err := linkJSON(f)
 	if err != nil || !ok || js != string(want) {
 		t.Fatalf("linkJSON: %v, %v\n%s\nwant\n%s", ok, err, js, want)

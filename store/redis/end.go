@@ -13,7 +13,8 @@ import (
 // by Redis (an RDB or AOF file, a managed service's snapshot), which
 // knows nothing of what a key means, so the operator runs this after
 // the restore (`linkguard end-credentials`): every link still pending is
-// revoked by revokeScript, as RevokeLink does with no outbox (a link
+// revoked by revokeScript, as RevokeLink does for RevokeRestore with no
+// outbox (a link
 // consumed meanwhile is left consumed), and the handoffs and the
 // OpenID Provider's entries are unlinked a SCAN page at a time. It walks
 // the keys with SCAN, so it costs O(keys in the database), and it is
@@ -24,7 +25,7 @@ func (s *Store) EndCredentials(ctx context.Context, at time.Time) (linkguard.End
 		if l.StateAt(at) != linkguard.Pending {
 			return nil
 		}
-		_, err := s.RevokeLink(ctx, l.ID, at, nil)
+		_, err := s.RevokeLink(ctx, l.ID, at, linkguard.RevokeRestore, nil)
 		switch {
 		case err == nil:
 			out.Links++

@@ -20,16 +20,26 @@ import goredis "github.com/redis/go-redis/v9"
 
 // luaLink reads links. link(k, ...) reads the fields Go assembles a
 // link from (linkJSON; json is the Link as issued, the others are its
-// changing parts), then the fields named after k (the change scripts
-// check exp and code); a missing link reads as all false. read(k) is what
-// the read scripts answer: {json} while json is the whole link, else
-// link(k), or false when there is no link.
+// changing parts, in the order of the Link's JSON), then the fields named
+// after k (the change scripts check exp and code); a missing link reads
+// as all false, and a part that a link stored by an older version lacks
+// (reason) as false. read(k) is what the read scripts answer: {json}
+// while json is the whole link, else link(k), or false when there is no
+// link.
+//
+// NB: the scripts find what link read by its place in the reply: f[1] to
+// f[10] are json, hl, mid, state, consumed_at, revoked_at, reason,
+// attempts, verdict, delivery, and current's exp, code and stale follow
+// at f[11] to f[13]. A part added to link() shifts every later place, in
+// luaLib, luaBuild and codeScript, and linkFieldNames and linkJSON in Go.
+// (reason, added after revoked_at, moved attempts from f[7] to f[8] and
+// exp, code and stale from f[10..12] to f[11..13].)
 //
 // NB: the scripts that run on a request (a consumption, a code attempt,
 // a revocation) change only the parts, and mark the link stale instead
 // of rewriting json: rebuilding it cost more than the rest of a
 // consumption (the verdict was written twice, and Lua hashes every
-// string it makes). A read of a stale link reads its nine fields, a
+// string it makes). A read of a stale link reads its ten fields, a
 // fresh one's only two: each field costs Redis about 0.4 µs (a Lua
 // string, then a reply), and most reads (landing pages) are of pending
 // links. The mail job's change of the delivery, once a link, off the
@@ -39,7 +49,7 @@ import goredis "github.com/redis/go-redis/v9"
 // Upgrading); their own changes rebuild json, so it is right for both.
 const luaLink = `
 local function link(k, ...)
-  return redis.call('HMGET', k, 'json', 'hl', 'mid', 'state', 'consumed_at', 'revoked_at', 'attempts', 'verdict', 'delivery', ...)
+  return redis.call('HMGET', k, 'json', 'hl', 'mid', 'state', 'consumed_at', 'revoked_at', 'reason', 'attempts', 'verdict', 'delivery', ...)
 end
 local function read(k)
   local f = redis.call('HMGET', k, 'json', 'stale')
@@ -50,7 +60,7 @@ end
 `
 
 // luaLib is shared by the scripts that change a link. current(k) reads
-// its fields and exp, code and stale (f[10] to f[12]); pending(f, at) is
+// its fields and exp, code and stale (f[11] to f[13]); pending(f, at) is
 // StateAt(at) == Pending for them: the stored state is pending and at
 // (20-digit ns) is before the expiry; answer(f) is the link for the reply,
 // as read answers it.
@@ -59,10 +69,10 @@ local function current(k)
   return link(k, 'exp', 'code', 'stale')
 end
 local function pending(f, at)
-  return f[4] == 'pending' and at < f[10]
+  return f[4] == 'pending' and at < f[11]
 end
 local function answer(f)
-  if f[12] then return f end
+  if f[13] then return f end
   return {f[1]}
 end
 `
@@ -70,17 +80,19 @@ end
 // luaBuild rebuilds field json from the parts, in the order and form
 // that encoding/json writes a Link (linkParts.assemble is the same in
 // Go), for finishMailScript; table.concat makes one string, where
-// repeated .. made (and hashed) one a part. A stale link stays marked
-// stale (its json is whole again, but a reader of its fields gets the
-// same link).
+// repeated .. made (and hashed) one a part. parts are the JSON names of
+// link's f[5] onwards, in its order. A part that is missing (reason, on a
+// link stored before it existed) is left out, as an empty one. A stale
+// link stays marked stale (its json is whole again, but a reader of its
+// fields gets the same link).
 const luaBuild = `
-local parts = {'consumed_at', 'revoked_at', 'code_attempts', 'verdict', 'delivery'}
+local parts = {'consumed_at', 'revoked_at', 'revoke_reason', 'code_attempts', 'verdict', 'delivery'}
 local function build(k)
   local f = link(k)
   local s = {string.sub(f[1], 1, tonumber(f[2])), ',"state":"', f[4], '"', f[3]}
   for i, name in ipairs(parts) do
     local v = f[4 + i]
-    if v ~= '' and not (name == 'code_attempts' and v == '0') then
+    if v and v ~= '' and not (name == 'code_attempts' and v == '0') then
       s[#s + 1] = ',"' .. name .. '":' .. v
     end
   end
@@ -157,20 +169,21 @@ end
 // ARGV: id, json, hl, mid, state, exp, pxat, consumed_at, revoked_at,
 // attempts, verdict, delivery, created (ns), revoked_at fragment for the
 // older link, link key prefix, has mail ("1"), payload, due (ms), code
-// hash (base64, as the json holds it), then the outbox from ARGV[20].
-// Result: the jobs dropped by a full webhook queue.
+// hash (base64, as the json holds it), reason (the new link's part,
+// empty), the older link's reason part (replaced), then the outbox from
+// ARGV[22]. Result: the jobs dropped by a full webhook queue.
 var createScript = goredis.NewScript(luaQueue + `
 local old = redis.call('GET', KEYS[3])
 if old and old ~= ARGV[1] then
   local ok = ARGV[15] .. old
   local f = redis.call('HMGET', ok, 'state', 'exp')
   if f[1] == 'pending' and ARGV[13] < f[2] then
-    redis.call('HSET', ok, 'state', 'revoked', 'revoked_at', ARGV[14], 'stale', '1')
+    redis.call('HSET', ok, 'state', 'revoked', 'revoked_at', ARGV[14], 'reason', ARGV[21], 'stale', '1')
   end
 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'hl', ARGV[3], 'mid', ARGV[4], 'state', ARGV[5],
-  'exp', ARGV[6], 'consumed_at', ARGV[8], 'revoked_at', ARGV[9], 'attempts', ARGV[10],
+  'exp', ARGV[6], 'consumed_at', ARGV[8], 'revoked_at', ARGV[9], 'reason', ARGV[20], 'attempts', ARGV[10],
   'verdict', ARGV[11], 'delivery', ARGV[12], 'code', ARGV[19])
 redis.call('PEXPIREAT', KEYS[1], ARGV[7])
 redis.call('SET', KEYS[2], ARGV[1], 'PXAT', ARGV[7])
@@ -181,7 +194,7 @@ if ARGV[16] == '1' then
   redis.call('PEXPIREAT', KEYS[4], ARGV[7])
   redis.call('ZADD', KEYS[5], ARGV[18], ARGV[1])
 end
-return queue(KEYS[6], KEYS[7], 20, 1)
+return queue(KEYS[6], KEYS[7], 22, 1)
 `)
 
 // consumeScript moves a pending link to consumed, stores the handoff and
@@ -218,16 +231,16 @@ record(KEYS[3], KEYS[1], 7)
 return {2, answer(f), queue(KEYS[4], KEYS[5], 11, 1)}
 `)
 
-// revokeScript moves a pending link to revoked.
+// revokeScript moves a pending link to revoked, with its reason.
 //
-// KEYS: link, webhook queue, recent list. ARGV: at (ns), revoked_at, then
-// the outbox from ARGV[3].
+// KEYS: link, webhook queue, recent list. ARGV: at (ns), revoked_at,
+// reason (its part), then the outbox from ARGV[4].
 var revokeScript = goredis.NewScript(luaLib + luaQueue + `
 local f = current(KEYS[1])
 if not f[1] then return {0} end
 if not pending(f, ARGV[1]) then return {1, answer(f)} end
-redis.call('HSET', KEYS[1], 'state', 'revoked', 'revoked_at', ARGV[2], 'stale', '1')
-return {2, answer(f), queue(KEYS[2], KEYS[3], 3, 1)}
+redis.call('HSET', KEYS[1], 'state', 'revoked', 'revoked_at', ARGV[2], 'reason', ARGV[3], 'stale', '1')
+return {2, answer(f), queue(KEYS[2], KEYS[3], 4, 1)}
 `)
 
 // codeScript is a typed code, checked and spent in one step: count the
@@ -257,9 +270,9 @@ var codeScript = goredis.NewScript(luaLib + luaQueue + luaRing + `
 local f = current(KEYS[1])
 if not f[1] then return {0} end
 if not pending(f, ARGV[1]) then return {1, answer(f)} end
-local n = tonumber(f[7])
+local n = tonumber(f[8])
 if n >= tonumber(ARGV[2]) then return {3, answer(f)} end
-local code = f[11]
+local code = f[12]
 if not code then code = cjson.decode(f[1]).code_hash end
 if code ~= ARGV[3] then
   redis.call('HSET', KEYS[1], 'attempts', n + 1, 'stale', '1')

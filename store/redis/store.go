@@ -418,6 +418,10 @@ func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte, 
 	if err != nil {
 		return err
 	}
+	replaced, err := reasonFragment(linkguard.RevokeReplaced)
+	if err != nil {
+		return err
+	}
 	hasMail := "0"
 	if mail != nil {
 		hasMail = "1"
@@ -427,7 +431,7 @@ func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte, 
 		[]any{l.ID, p.json, p.hl, p.mid, p.state, nanos(l.ExpiresAt), s.pxat(l.ExpiresAt),
 			p.consumedAt, p.revokedAt, p.attempts, p.verdict, p.delivery,
 			nanos(l.CreatedAt), revokedAt, s.prefix + prefixLink, hasMail, mail, l.CreatedAt.UnixMilli(),
-			base64.StdEncoding.EncodeToString(l.CodeHash)}, out)
+			base64.StdEncoding.EncodeToString(l.CodeHash), p.reason, replaced}, out)
 	if err != nil {
 		return err
 	}
@@ -441,7 +445,7 @@ func (s *Store) CreateLink(ctx context.Context, l *linkguard.Link, mail []byte, 
 
 // linkFieldNames are the fields of a link's hash that luaLink reads, in
 // its order, for the reads that need no script.
-var linkFieldNames = []string{"json", "hl", "mid", "state", "consumed_at", "revoked_at", "attempts", "verdict", "delivery"}
+var linkFieldNames = []string{"json", "hl", "mid", "state", "consumed_at", "revoked_at", "reason", "attempts", "verdict", "delivery"}
 
 // link is the link whose fields f luaLink (or an HMGET of
 // linkFieldNames) read, or ErrNotFound.
@@ -687,18 +691,22 @@ func (s *Store) recordArgs(args []any, id string, out *linkguard.Outbox, v finge
 }
 
 // RevokeLink implements linkguard.Store.
-func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time, out *linkguard.Outbox) (*linkguard.Link, error) {
+func (s *Store) RevokeLink(ctx context.Context, id string, at time.Time, why linkguard.RevokeReason, out *linkguard.Outbox) (*linkguard.Link, error) {
 	revokedAt, err := fragment(at)
 	if err != nil {
 		return nil, err
 	}
-	keys, args, err := s.outboxArgs([]string{s.linkKey(id)}, []any{nanos(at), revokedAt}, out)
+	reason, err := reasonFragment(why)
+	if err != nil {
+		return nil, err
+	}
+	keys, args, err := s.outboxArgs([]string{s.linkKey(id)}, []any{nanos(at), revokedAt, reason}, out)
 	if err != nil {
 		return nil, err
 	}
 	reply, err := revokeScript.Run(ctx, s.rdb, keys, args...).Slice()
 	l, err := s.linkResult(reply, err, out, func(l *linkguard.Link, _ []any) error {
-		l.State = linkguard.Revoked
+		l.State, l.RevokeReason = linkguard.Revoked, why
 		return json.Unmarshal([]byte(revokedAt), &l.RevokedAt)
 	})
 	if err != nil && !isStoreAnswer(err) {

@@ -301,13 +301,13 @@ func TestLinkJSONIsEncodingJSON(t *testing.T) {
 	check("revoked by a newer link", older.ID)
 	r := storetest.NewLink(t, now, "fam3")
 	s.CreateLink(ctx, r, nil, nil)
-	s.RevokeLink(ctx, r.ID, now, nil)
+	s.RevokeLink(ctx, r.ID, now, linkguard.RevokeAPI, nil)
 	check("revoked", r.ID)
 
 	c := storetest.NewLink(t, now, "fam5")
 	s.CreateLink(ctx, c, []byte("mail"), nil)
 	s.DueMail(ctx, now.Add(time.Second), time.Minute, 10)
-	s.RevokeLink(ctx, c.ID, now, nil)
+	s.RevokeLink(ctx, c.ID, now, linkguard.RevokeAPI, nil)
 	if err := s.MarkMailCanceled(ctx, c.ID, 0, `the link was revoked before its mail was "sent"`); err != nil {
 		t.Fatal(err)
 	}
@@ -562,7 +562,7 @@ func TestChangeAnswersTheStoredLink(t *testing.T) {
 
 		b := storetest.NewLink(t, now, fmt.Sprint("b", i))
 		s.CreateLink(ctx, b, nil, nil)
-		got, err = s.RevokeLink(ctx, b.ID, now, nil)
+		got, err = s.RevokeLink(ctx, b.ID, now, linkguard.RevokeAPI, nil)
 		same("RevokeLink", got, err, nil)
 
 		c := storetest.NewLink(t, now, fmt.Sprint("c", i))

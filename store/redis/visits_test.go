@@ -245,7 +245,7 @@ func TestConsumptionWritesItsRecord(t *testing.T) {
 	}
 
 	revoked := issue("rec-revoked")
-	if _, err := s.RevokeLink(ctx, revoked.ID, now, nil); err != nil {
+	if _, err := s.RevokeLink(ctx, revoked.ID, now, linkguard.RevokeAPI, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.ConsumeLink(ctx, revoked.ID, now, v, h("revoked"), out(revoked, "revoked")); !errors.Is(err, linkguard.ErrNotPending) {

@@ -31,7 +31,7 @@ func endCredentials(t *testing.T, open Open) {
 	if _, err := s.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RevokeLink(ctx, revoked.ID, now, nil); err != nil {
+	if _, err := s.RevokeLink(ctx, revoked.ID, now, linkguard.RevokeAPI, nil); err != nil {
 		t.Fatal(err)
 	}
 	for ns, key := range map[string]string{linkguard.KVOIDCRefresh: "rt1", linkguard.KVOIDCCode: "code1", "login_last": "keep"} {

@@ -122,16 +122,16 @@ func revoke(t *testing.T, open Open) {
 	s := open(t)
 	l := NewLink(t, now, "fam")
 	s.CreateLink(ctx, l, nil, nil)
-	if _, err := s.RevokeLink(ctx, l.ID, now, nil); err != nil {
+	if _, err := s.RevokeLink(ctx, l.ID, now, linkguard.RevokeAPI, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RevokeLink(ctx, l.ID, now, nil); !errors.Is(err, linkguard.ErrNotPending) {
+	if _, err := s.RevokeLink(ctx, l.ID, now, linkguard.RevokeAPI, nil); !errors.Is(err, linkguard.ErrNotPending) {
 		t.Fatalf("second revoke: %v", err)
 	}
 	if _, err := s.ConsumeLink(ctx, l.ID, now, fingerprint.Verdict{}, &linkguard.Handoff{CodeHash: []byte("r"), ExpiresAt: now.Add(time.Minute)}, nil); !errors.Is(err, linkguard.ErrNotPending) {
 		t.Fatalf("consume revoked: %v", err)
 	}
-	if _, err := s.RevokeLink(ctx, "lnk_00000000000000000000000000", now, nil); !errors.Is(err, linkguard.ErrNotFound) {
+	if _, err := s.RevokeLink(ctx, "lnk_00000000000000000000000000", now, linkguard.RevokeAPI, nil); !errors.Is(err, linkguard.ErrNotFound) {
 		t.Fatalf("revoke unknown: %v", err)
 	}
 }

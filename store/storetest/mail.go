@@ -71,7 +71,7 @@ func mailQueueCanceled(t *testing.T, open Open) {
 	if err := s.MarkMailFailed(ctx, a.ID, 1, now.Add(10*time.Second), "connection refused", false, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RevokeLink(ctx, a.ID, now.Add(5*time.Second), nil); err != nil {
+	if _, err := s.RevokeLink(ctx, a.ID, now.Add(5*time.Second), linkguard.RevokeAPI, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.DueMail(ctx, now.Add(11*time.Second), time.Minute, 10); len(got) != 1 || got[0].Attempt != 1 {

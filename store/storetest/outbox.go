@@ -69,7 +69,7 @@ func outboxWithChanges(t *testing.T, open Open) {
 	if !errors.Is(err, linkguard.ErrNotPending) {
 		t.Fatalf("second consume: %v", err)
 	}
-	_, err = s.RevokeLink(ctx, a.ID, now, &linkguard.Outbox{Jobs: outboxOf(t, now, "revoked-consumed")})
+	_, err = s.RevokeLink(ctx, a.ID, now, linkguard.RevokeAPI, &linkguard.Outbox{Jobs: outboxOf(t, now, "revoked-consumed")})
 	if !errors.Is(err, linkguard.ErrNotPending) {
 		t.Fatalf("revoke of a consumed link: %v", err)
 	}
@@ -127,7 +127,7 @@ func outboxWithChanges(t *testing.T, open Open) {
 	if err := s.CreateLink(ctx, d, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RevokeLink(ctx, d.ID, now, &linkguard.Outbox{Jobs: outboxOf(t, now, "revoked-d")}); err != nil {
+	if _, err := s.RevokeLink(ctx, d.ID, now, linkguard.RevokeAPI, &linkguard.Outbox{Jobs: outboxOf(t, now, "revoked-d")}); err != nil {
 		t.Fatal(err)
 	}
 	want("RevokeLink", "revoked-d")
