@@ -337,8 +337,8 @@ func TestRestoreEndsCredentials(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.State != linkguard.Revoked || got.RevokedAt.Before(before) || got.RevokedAt.After(after) {
-			t.Fatalf("link pending in the backup: %s, revoked at %v, want revoked during the restore", got.State, got.RevokedAt)
+		if got.State != linkguard.Revoked || got.RevokedAt.Before(before) || got.RevokedAt.After(after) || got.RevokeReason != linkguard.RevokeRestore {
+			t.Fatalf("link pending in the backup: %s, revoked at %v for %q, want revoked during the restore, for it", got.State, got.RevokedAt, got.RevokeReason)
 		}
 		if byToken, err := r.LinkByTokenHash(ctx, l.TokenHash); err != nil || byToken.State != linkguard.Revoked {
 			t.Fatalf("link pending in the backup, by its token: %v", err)
@@ -361,7 +361,8 @@ func TestRestoreEndsCredentials(t *testing.T) {
 	if _, err := r.TakeHandoff(ctx, handoff.CodeHash, now); !errors.Is(err, linkguard.ErrNotFound) {
 		t.Fatalf("the backup's handoff after the restore: %v, want %v", err, linkguard.ErrNotFound)
 	}
-	if got, err := r.LinkByID(ctx, revoked.ID); err != nil || got.State != linkguard.Revoked || !got.RevokedAt.Equal(revokedAt) {
+	if got, err := r.LinkByID(ctx, revoked.ID); err != nil || got.State != linkguard.Revoked || !got.RevokedAt.Equal(revokedAt) ||
+		got.RevokeReason != linkguard.RevokeAPI {
 		t.Fatalf("revoked link after the restore: %+v, %v", got, err)
 	}
 	if got, err := r.LinkByID(ctx, expired.ID); err != nil || got.State != linkguard.Pending || got.StateAt(now) != linkguard.Expired {

@@ -155,6 +155,53 @@ func TestLinkFormatV1StillRead(t *testing.T) {
 	}
 }
 
+// TestRevokeReasonReadByOlderVersions: a link revoked for a reason is
+// stored as the same link revoked before reasons were, but for revoked_at's
+// presence byte (1 there, 2 to 5 here), which every version that reads
+// format 0x02 takes as "a time follows": a link a restore revokes stays
+// readable by the versions a rollback goes back to, revoked at the same
+// time. A byte this version does not know (a later version's reason)
+// reads as revoked at the time, with no reason; a reason with no stored
+// form is refused.
+func TestRevokeReasonReadByOlderVersions(t *testing.T) {
+	l := storetest.NewLink(t, time.Now(), "f")
+	l.State, l.RevokedAt = linkguard.Revoked, l.CreatedAt.Add(time.Minute)
+	before, err := encodeLink(nil, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, why := range linkguard.RevokeReasons {
+		l.RevokeReason = why
+		b, err := encodeLink(nil, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var diff []int
+		for i := range min(len(b), len(before)) {
+			if b[i] != before[i] {
+				diff = append(diff, i)
+			}
+		}
+		if len(b) != len(before) || len(diff) != 1 || before[diff[0]] != 1 || b[diff[0]] < 2 {
+			t.Fatalf("%s: the record differs from one without a reason at %v (lengths %d, %d); want revoked_at's presence byte alone", why, diff, len(b), len(before))
+		}
+		var got linkguard.Link
+		if err := decodeLink(b, &got); err != nil || got.RevokeReason != why || !got.RevokedAt.Equal(l.RevokedAt) {
+			t.Fatalf("%s: read back %q at %s, %v", why, got.RevokeReason, got.RevokedAt, err)
+		}
+		later := append([]byte(nil), b...)
+		later[diff[0]] = 0x7f
+		got = linkguard.Link{}
+		if err := decodeLink(later, &got); err != nil || got.RevokeReason != "" || !got.RevokedAt.Equal(l.RevokedAt) {
+			t.Fatalf("an unknown reason byte: %q at %s, %v; want no reason, the same time", got.RevokeReason, got.RevokedAt, err)
+		}
+	}
+	l.RevokeReason = "by magic"
+	if _, err := encodeLink(nil, l); err == nil || !strings.Contains(err.Error(), "by magic") {
+		t.Fatalf("an unknown reason: %v", err)
+	}
+}
+
 // TestLinkCodecRefusesDamage: a cut or unknown record is an error naming
 // the problem, never a half-read link.
 func TestLinkCodecRefusesDamage(t *testing.T) {

@@ -108,6 +108,7 @@ func TestClusterConformance(t *testing.T) {
 var shortClusterCases = []string{
 	"create and find",
 	"new link revokes the older pending one of its family",
+	"a revoked link keeps why it was revoked, read back every way", // createScript writes replaced on the key it builds
 	"consume once, with handoff",
 	"visits are recorded in order and scanned",
 	"mail queue: claim, lease, retry, sent, failed",

@@ -229,7 +229,8 @@ func TestKeyPrefixIsolation(t *testing.T) {
 // scripts make, with metadata that tries to confuse the layout; and the
 // reads by token (which take json alone while the link is not stale)
 // answer the same link. A link whose only change is its mail's stays
-// fresh, its json rebuilt.
+// fresh, its json rebuilt. A revoked link's reason is one of its parts,
+// and in json once the mail job rebuilds it.
 func TestLinkJSONIsEncodingJSON(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, "")
@@ -299,10 +300,16 @@ func TestLinkJSONIsEncodingJSON(t *testing.T) {
 	s.CreateLink(ctx, older, nil, nil)
 	s.CreateLink(ctx, newer, nil, nil)
 	check("revoked by a newer link", older.ID)
+	if got := mustLink(t, s, older.ID); got.RevokeReason != linkguard.RevokeReplaced {
+		t.Fatalf("revoked by a newer link: reason %q", got.RevokeReason)
+	}
 	r := storetest.NewLink(t, now, "fam3")
 	s.CreateLink(ctx, r, nil, nil)
-	s.RevokeLink(ctx, r.ID, now, linkguard.RevokeAPI, nil)
+	s.RevokeLink(ctx, r.ID, now, linkguard.RevokeConsole, nil)
 	check("revoked", r.ID)
+	if got := mustLink(t, s, r.ID); got.RevokeReason != linkguard.RevokeConsole {
+		t.Fatalf("revoked: reason %q", got.RevokeReason)
+	}
 
 	c := storetest.NewLink(t, now, "fam5")
 	s.CreateLink(ctx, c, []byte("mail"), nil)
@@ -312,6 +319,10 @@ func TestLinkJSONIsEncodingJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("mail canceled", c.ID)
+	js, _ := rc.HGet(ctx, s.linkKey(c.ID), "json").Result()
+	if want := mustJSON(t, mustLink(t, s, c.ID)); js != want || !strings.Contains(js, `"revoke_reason":"api"`) {
+		t.Fatalf("json rebuilt by the mail job's cancel:\n%s\nwant\n%s", js, want)
+	}
 
 	m := storetest.NewLink(t, now, "fam4")
 	s.CreateLink(ctx, m, []byte("mail"), nil)

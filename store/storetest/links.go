@@ -136,6 +136,108 @@ func revoke(t *testing.T, open Open) {
 	}
 }
 
+// revokeReasons checks: each way a link is revoked records its reason
+// (RevokeLink's, CreateLink's replaced, EndCredentials' restore), a
+// refused revocation keeps the first one, and a link that is not revoked
+// has none; the reason reads back the same by id, by token, with the
+// history (LinkHistoryReader), from a link read just before the change
+// (a cache must not keep the old one), and after the link's mail is
+// canceled (a store that rebuilds the link's record then, as Redis's
+// json, must keep it).
+func revokeReasons(t *testing.T, open Open) {
+	now := start()
+	s := open(t)
+	api, console := NewLink(t, now, "api"), NewLink(t, now, "console")
+	older, newer := NewLink(t, now, "fam"), NewLink(t, now.Add(time.Second), "fam")
+	pending, consumed := NewLink(t, now, "pending"), NewLink(t, now, "consumed")
+	all := []*linkguard.Link{api, console, older, pending, consumed}
+	for _, l := range all {
+		if err := s.CreateLink(ctx, l, []byte("sealed "+l.ID), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]linkguard.RevokeReason{api.ID: linkguard.RevokeAPI, console.ID: linkguard.RevokeConsole,
+		older.ID: linkguard.RevokeReplaced, pending.ID: linkguard.RevokeRestore, consumed.ID: ""}
+	check := func(step string, ls ...*linkguard.Link) {
+		t.Helper()
+		for _, l := range ls {
+			byID, err := s.LinkByID(ctx, l.ID)
+			if err != nil {
+				t.Fatalf("%s: %v", step, err)
+			}
+			byToken, err := s.LinkByTokenHash(ctx, l.TokenHash)
+			if err != nil {
+				t.Fatalf("%s: %v", step, err)
+			}
+			got := []*linkguard.Link{byID, byToken}
+			if hr, ok := s.(linkguard.LinkHistoryReader); ok {
+				withHistory, _, err := hr.LinkAndHistoryByTokenHash(ctx, l.TokenHash)
+				if err != nil {
+					t.Fatalf("%s: %v", step, err)
+				}
+				got = append(got, withHistory)
+			}
+			for i, g := range got {
+				if g.RevokeReason != want[l.ID] || (want[l.ID] != "") != (g.State == linkguard.Revoked) {
+					t.Fatalf("%s: link %s read %d of 3: %s, reason %q; want reason %q", step, l.ID, i+1, g.State, g.RevokeReason, want[l.ID])
+				}
+			}
+		}
+	}
+	for _, l := range all { // every link read (and cached) while pending
+		if got, err := s.LinkByID(ctx, l.ID); err != nil || got.RevokeReason != "" {
+			t.Fatalf("pending link %s: reason %q, %v", l.ID, got.RevokeReason, err)
+		}
+		s.LinkByTokenHash(ctx, l.TokenHash)
+	}
+
+	for _, c := range []struct {
+		l   *linkguard.Link
+		why linkguard.RevokeReason
+	}{{api, linkguard.RevokeAPI}, {console, linkguard.RevokeConsole}} {
+		got, err := s.RevokeLink(ctx, c.l.ID, now, c.why, nil)
+		if err != nil || got.State != linkguard.Revoked || got.RevokeReason != c.why {
+			t.Fatalf("RevokeLink for %s: %+v, %v", c.why, got, err)
+		}
+	}
+	if err := s.CreateLink(ctx, newer, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	want[newer.ID] = linkguard.RevokeRestore
+	h := &linkguard.Handoff{CodeHash: []byte("reasons-h"), LinkID: consumed.ID, ExpiresAt: now.Add(time.Minute)}
+	if _, err := s.ConsumeLink(ctx, consumed.ID, now, fingerprint.Verdict{Decision: fingerprint.Consume}, h, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.RevokeLink(ctx, api.ID, now.Add(time.Second), linkguard.RevokeConsole, nil)
+	if !errors.Is(err, linkguard.ErrNotPending) || got.RevokeReason != linkguard.RevokeAPI || !got.RevokedAt.Equal(now) {
+		t.Fatalf("revoked again, for another reason: %+v, %v; want ErrNotPending and the first reason and time", got, err)
+	}
+	if got, err := s.RevokeLink(ctx, consumed.ID, now, linkguard.RevokeAPI, nil); !errors.Is(err, linkguard.ErrNotPending) || got.RevokeReason != "" {
+		t.Fatalf("a consumed link revoked: %+v, %v; want ErrNotPending and no reason", got, err)
+	}
+	want[pending.ID] = ""
+	check("revoked", api, console, older, pending, consumed)
+
+	if n, err := s.EndCredentials(ctx, now.Add(2*time.Second)); err != nil || n.Links != 2 {
+		t.Fatalf("EndCredentials: %+v, %v; want 2 links ended", n, err)
+	}
+	want[pending.ID] = linkguard.RevokeRestore
+	all = append(all, newer)
+	check("after EndCredentials", all...)
+
+	// The mails of the links revoked before they went out: canceled.
+	jobs, err := s.DueMail(ctx, now.Add(time.Minute), time.Minute, 10)
+	if err != nil || len(jobs) != len(all)-1 {
+		t.Fatalf("claim: %d jobs, %v; want %d", len(jobs), err, len(all)-1)
+	}
+	for _, j := range jobs {
+		if err := s.MarkMailCanceled(ctx, j.LinkID, 0, "the link was "+want[j.LinkID].Words()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("after the mails were canceled", all...)
+}
+
 // codeAttemptsBounded checks: 200 parallel wrong codes count exactly max
 // attempts; every later try is refused, even the right code.
 func codeAttemptsBounded(t *testing.T, open Open) {

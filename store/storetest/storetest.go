@@ -45,6 +45,7 @@ var Cases = []Case{
 	{"consume once, with handoff", consumeOnceWithHandoff},
 	{"expired link cannot be consumed; expired handoff cannot be taken", expiredLinkAndHandoff},
 	{"revoke", revoke},
+	{"a revoked link keeps why it was revoked, read back every way", revokeReasons},
 	{"code attempts are bounded under concurrency", codeAttemptsBounded},
 	{"a code is counted, compared and spent in one step", codeConsumesOnce},
 	{"code and click in parallel consume once", parallelCodeAndClick},
