@@ -127,6 +127,9 @@ func TestEventsOfALifecycle(t *testing.T) {
 	if locked := rec.events[4]; locked.Attempts != pol.MaxCodeAttempts {
 		t.Fatalf("locked after %d attempts", locked.Attempts)
 	}
+	if revoked := rec.events[6]; revoked.Reason != linkguard.RevokeAPI {
+		t.Fatalf("revoked: reason %q, want api", revoked.Reason)
+	}
 	if rec.visits < 3 {
 		t.Fatalf("Visited saw %d visits", rec.visits)
 	}
@@ -135,6 +138,7 @@ func TestEventsOfALifecycle(t *testing.T) {
 	// (link.scanner_blocked with its visit, which is written a moment
 	// later), under the event's message id.
 	jobs := map[string]linkguard.EventType{}
+	bodies := map[linkguard.EventType]string{}
 	deadline := time.Now().Add(5 * time.Second)
 	for len(jobs) < len(rec.events) && time.Now().Before(deadline) {
 		due, err := st.DueWebhooks(ctx, time.Now().Add(time.Minute), time.Hour, 100)
@@ -143,6 +147,7 @@ func TestEventsOfALifecycle(t *testing.T) {
 		}
 		for _, j := range due {
 			jobs[j.MsgID] = j.Type
+			bodies[j.Type] = string(j.Body)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -152,6 +157,15 @@ func TestEventsOfALifecycle(t *testing.T) {
 	for _, e := range rec.events {
 		if e.ID == "" || jobs[e.ID] != e.Type {
 			t.Fatalf("event %s (id %q) has no queued job of its type: %v", e.Type, e.ID, jobs)
+		}
+	}
+	// The reason was known when the job was made, with the change.
+	if b := bodies[linkguard.EventLinkRevoked]; !strings.Contains(b, `"reason":"api"`) {
+		t.Fatalf("link.revoked body without its reason: %s", b)
+	}
+	for typ, b := range bodies {
+		if typ != linkguard.EventLinkRevoked && strings.Contains(b, `"reason"`) {
+			t.Fatalf("%s body carries a reason: %s", typ, b)
 		}
 	}
 }

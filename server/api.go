@@ -75,19 +75,21 @@ func (s *Server) createLink(c *fiber.Ctx) error {
 }
 
 type linkResponse struct {
-	ID          string              `json:"id"`
-	Email       string              `json:"email"`
-	State       linkguard.State     `json:"state"`
-	Purpose     linkguard.Purpose   `json:"purpose"`
-	Locale      string              `json:"locale,omitempty"`
-	RedirectURL string              `json:"redirect_url"`
-	CreatedAt   time.Time           `json:"created_at"`
-	ExpiresAt   time.Time           `json:"expires_at"`
-	ConsumedAt  *time.Time          `json:"consumed_at,omitempty"`
-	RevokedAt   *time.Time          `json:"revoked_at,omitempty"`
-	Metadata    json.RawMessage     `json:"metadata,omitempty"`
-	Delivery    *linkguard.Delivery `json:"delivery,omitempty"`
-	Visits      []visitResponse     `json:"visits"`
+	ID          string            `json:"id"`
+	Email       string            `json:"email"`
+	State       linkguard.State   `json:"state"`
+	Purpose     linkguard.Purpose `json:"purpose"`
+	Locale      string            `json:"locale,omitempty"`
+	RedirectURL string            `json:"redirect_url"`
+	CreatedAt   time.Time         `json:"created_at"`
+	ExpiresAt   time.Time         `json:"expires_at"`
+	ConsumedAt  *time.Time        `json:"consumed_at,omitempty"`
+	RevokedAt   *time.Time        `json:"revoked_at,omitempty"`
+	// RevokeReason is absent for a link revoked before reasons were kept.
+	RevokeReason linkguard.RevokeReason `json:"revoke_reason,omitempty"`
+	Metadata     json.RawMessage        `json:"metadata,omitempty"`
+	Delivery     *linkguard.Delivery    `json:"delivery,omitempty"`
+	Visits       []visitResponse        `json:"visits"`
 }
 
 type visitResponse struct {
@@ -122,7 +124,7 @@ func (s *Server) getLink(c *fiber.Ctx) error {
 		ID: l.ID, Email: l.Email, State: info.State, RedirectURL: l.RedirectURL,
 		Purpose: l.Purpose.OrDefault(), Locale: l.Locale,
 		CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt,
-		ConsumedAt: timePtr(l.ConsumedAt), RevokedAt: timePtr(l.RevokedAt),
+		ConsumedAt: timePtr(l.ConsumedAt), RevokedAt: timePtr(l.RevokedAt), RevokeReason: l.RevokeReason,
 		Metadata: l.Metadata, Delivery: l.Delivery, Visits: []visitResponse{},
 	}
 	for _, v := range info.Visits {

@@ -170,7 +170,7 @@ func unexercised() []string {
 
 // TestOpenAPIDocument: the document is valid OpenAPI 3.1, served without
 // a key, and says what the code says: every /v1 route, every error code,
-// every purpose.
+// every purpose, every revoke reason.
 func TestOpenAPIDocument(t *testing.T) {
 	doc, _, err := loadContract()
 	if err != nil {
@@ -231,6 +231,14 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 	if !slices.Equal(purposes, want) {
 		t.Errorf("purposes of the document %v, of the code %v", purposes, want)
+	}
+	reasons := doc.Components.Schemas["RevokeReason"].Value.Enum
+	want = nil
+	for _, r := range linkguard.RevokeReasons {
+		want = append(want, string(r))
+	}
+	if !slices.Equal(reasons, want) {
+		t.Errorf("revoke reasons of the document %v, of the code %v", reasons, want)
 	}
 }
 

@@ -541,11 +541,17 @@ func TestExpiredRevokedAndReissued(t *testing.T) {
 	}
 	h.clock.Add(61 * time.Second)
 	for _, c := range []struct {
-		l     issued
-		state string
-	}{{exp, "expired"}, {rev, "revoked"}, {old, "revoked"}, {newer, "pending"}} {
-		if s := h.state(c.l.ID); s != c.state {
-			t.Errorf("%s: state %s, want %s", c.l.ID, s, c.state)
+		l      issued
+		state  string
+		reason any // revoke_reason, nil for absent
+	}{{exp, "expired", nil}, {rev, "revoked", "api"}, {old, "revoked", "replaced"}, {newer, "pending", nil}} {
+		r := h.api("GET", "/v1/links/"+c.l.ID, "")
+		got := r.json(t)
+		if got["state"] != c.state {
+			t.Errorf("%s: state %v, want %s", c.l.ID, got["state"], c.state)
+		}
+		if reason, ok := got["revoke_reason"]; reason != c.reason || (c.reason == nil && ok) {
+			t.Errorf("%s (%s): revoke_reason %v, want %v\n%s", c.l.ID, c.state, reason, c.reason, r.body)
 		}
 	}
 	for _, l := range []issued{exp, rev, old} {
