@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -324,8 +325,8 @@ func TestConsole(t *testing.T) {
 		!strings.Contains(hdr.Get("Location"), "revoked=1") {
 		t.Fatalf("revoke: %d %v", st, hdr)
 	}
-	if l, _ := h.svc.Store.LinkByID(ctx, is.Link.ID); l.State != linkguard.Revoked {
-		t.Fatalf("state %s after revoke", l.State)
+	if l, _ := h.svc.Store.LinkByID(ctx, is.Link.ID); l.State != linkguard.Revoked || l.RevokeReason != linkguard.RevokeConsole {
+		t.Fatalf("state %s, reason %q after revoke", l.State, l.RevokeReason)
 	}
 
 	// Tuning: a what-if over the admin's own consumption, then save.
@@ -441,5 +442,68 @@ func TestSignInLimits(t *testing.T) {
 	}
 	if sent != 5 {
 		t.Fatalf("%d links mailed to the admin, want 5", sent)
+	}
+}
+
+// TestLinkPageSaysWhyRevoked: a revoked link's page says when and, in
+// plain words, what revoked it: the console (its own form), the host's
+// API, a newer link, a restore; a link revoked before reasons were
+// recorded shows its time alone, and a pending one no revocation.
+func TestLinkPageSaysWhyRevoked(t *testing.T) {
+	h := newHarness(t, true)
+	h.signIn()
+	ctx := context.Background()
+	issue := func(email string) *linkguard.Link {
+		t.Helper()
+		is, err := h.svc.Issue(ctx, &linkguard.IssueRequest{Email: email, RedirectURL: "https://app.example.com/cb"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.secrets = append(h.secrets, is.Token, is.Code)
+		return is.Link
+	}
+	console, api, replaced, restored := issue("c@example.com"), issue("a@example.com"), issue("r@example.com"), issue("e@example.com")
+	issue("r@example.com") // replaces the first
+	_, _, page := h.do("GET", "/admin/links/"+console.ID, nil)
+	if st, _, _ := h.do("POST", "/admin/links/"+console.ID+"/revoke", url.Values{"csrf": {csrfOf(t, page)}}); st != http.StatusSeeOther {
+		t.Fatalf("revoke in the console: %d", st)
+	}
+	if err := h.svc.Revoke(ctx, api.ID, linkguard.RevokeAPI); err != nil {
+		t.Fatal(err)
+	}
+	// Revoked before reasons were recorded: as a store of then left it.
+	before := issue("b@example.com")
+	if _, err := h.svc.Store.RevokeLink(ctx, before.ID, time.Now(), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Store.EndCredentials(ctx, time.Now()); err != nil { // ends the pending rest
+		t.Fatal(err)
+	}
+	pending := issue("p@example.com")
+
+	for _, c := range []struct {
+		l    *linkguard.Link
+		want string // the words on the page; "" for none
+	}{
+		{console, "revoked in the console"},
+		{api, "revoked by the host's API"},
+		{replaced, "replaced by a newer link"},
+		{restored, "ended by a restore"},
+		{before, ""},
+	} {
+		st, _, page := h.do("GET", "/admin/links/"+c.l.ID, nil)
+		m := regexp.MustCompile(`<dd id="lg-admin-revoked">([^<]*)</dd>`).FindStringSubmatch(page)
+		if st != 200 || m == nil {
+			t.Fatalf("%s: %d, no revocation on the page\n%s", c.l.Email, st, page)
+		}
+		shown := html.UnescapeString(m[1])
+		for _, r := range linkguard.RevokeReasons {
+			if w := r.Words(); strings.Contains(shown, w) != (w == c.want) {
+				t.Errorf("%s: revocation %q, want the words %q and no other reason's", c.l.Email, shown, c.want)
+			}
+		}
+	}
+	if _, _, page := h.do("GET", "/admin/links/"+pending.ID, nil); strings.Contains(page, "lg-admin-revoked") {
+		t.Errorf("a pending link's page shows a revocation")
 	}
 }
