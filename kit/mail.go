@@ -166,7 +166,8 @@ func (q queue) MarkFailed(ctx context.Context, id string, attempt int, next time
 }
 
 // Canceled implements mail.Queue: a link's mail is wanted while the link
-// is pending. It is the same for every store, so it lives here and not in
+// is pending; the reason names what ended it (for a revoked link, what
+// revoked it, when the link recorded that). It is the same for every store, so it lives here and not in
 // the stores' queues: one read of the link, which Badger's link cache
 // often answers.
 func (q queue) Canceled(ctx context.Context, id string) (string, error) {
@@ -182,6 +183,10 @@ func (q queue) Canceled(ctx context.Context, id string) (string, error) {
 	case linkguard.Pending:
 		return "", nil
 	case linkguard.Revoked:
+		if w := l.RevokeReason.Words(); w != "" {
+			return "the link was " + w + " before its mail was sent", nil
+		}
+		// Revoked before reasons were recorded.
 		return "the link was revoked (by the host, or by a newer link for the same address) before its mail was sent", nil
 	case linkguard.Consumed:
 		return "the link was used before its mail was sent", nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/linkguard/linkguard/internal/smtptest"
 	"github.com/linkguard/linkguard/mail"
 	badgerstore "github.com/linkguard/linkguard/store/badger"
+	"github.com/linkguard/linkguard/store/storetest"
 	"github.com/linkguard/linkguard/webhook"
 )
 
@@ -201,9 +203,10 @@ func TestRevokedLinksMailIsNotSent(t *testing.T) {
 				t.Fatalf("mail.failed queued for %v, want only the bounced link %s", got, bounced.ID)
 			}
 			d := m.delivery(revoked.ID)
-			if d.State != linkguard.DeliveryCanceled || d.Attempts != 1 || !strings.Contains(d.LastError, "revoked") ||
+			if d.State != linkguard.DeliveryCanceled || d.Attempts != 1 ||
+				d.LastError != "the link was revoked by the host's API before its mail was sent" ||
 				!d.NextAt.IsZero() || !d.SentAt.IsZero() {
-				t.Fatalf("the revoked link's delivery: %+v, want canceled after 1 attempt, saying revoked", d)
+				t.Fatalf("the revoked link's delivery: %+v, want canceled after 1 attempt, saying the API revoked it", d)
 			}
 			if d := m.delivery(kept.ID); d.State != linkguard.DeliverySent || d.Attempts != 2 {
 				t.Fatalf("the other link's delivery: %+v, want sent at the 2nd attempt", d)
@@ -262,7 +265,8 @@ func TestOnlyTheNewestLinksMailIsSent(t *testing.T) {
 			if got := m.mailFailed(); len(got) != 0 {
 				t.Fatalf("mail.failed queued for %v", got)
 			}
-			if d := m.delivery(older.ID); d.State != linkguard.DeliveryCanceled || !strings.Contains(d.LastError, "newer link") {
+			if d := m.delivery(older.ID); d.State != linkguard.DeliveryCanceled ||
+				d.LastError != "the link was replaced by a newer link before its mail was sent" {
 				t.Fatalf("the older link's delivery: %+v, want canceled, naming the newer link", d)
 			}
 			if d := m.delivery(newer.ID); d.State != linkguard.DeliverySent {
@@ -297,8 +301,8 @@ func TestRestoredLinksMailIsNotSent(t *testing.T) {
 	if n := len(after.r.To("alice@example.com")); n != 0 {
 		t.Fatalf("the restored server sent the revoked link's mail: %d mails", n)
 	}
-	if d := after.delivery(l.ID); d.State != linkguard.DeliveryCanceled {
-		t.Fatalf("the restored link's delivery: %+v, want canceled", d)
+	if d := after.delivery(l.ID); d.State != linkguard.DeliveryCanceled || d.LastError != "the link was ended by a restore before its mail was sent" {
+		t.Fatalf("the restored link's delivery: %+v, want canceled, naming the restore", d)
 	}
 	if got := after.mailFailed(); len(got) != 0 {
 		t.Fatalf("mail.failed queued for %v", got)
@@ -372,4 +376,48 @@ func transportOf(t *testing.T, m *mailKit) mail.Transport {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestCancelReasonNamesWhy: the reason a mail is canceled with names
+// what ended its link: what revoked it, each way, or the generic words
+// for a link revoked before reasons were recorded; a pending link's mail
+// is wanted.
+func TestCancelReasonNamesWhy(t *testing.T) {
+	ctx := context.Background()
+	st, err := badgerstore.Open(badgerstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	n := 0
+	link := func(why linkguard.RevokeReason, revoke bool) string {
+		t.Helper()
+		n++
+		l := storetest.NewLink(t, now, fmt.Sprint("family", n))
+		if err := st.CreateLink(ctx, l, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		if revoke {
+			if _, err := st.RevokeLink(ctx, l.ID, now, why, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return l.ID
+	}
+	q := queue{st: st}
+	for _, c := range []struct {
+		id, want string
+	}{
+		{link(linkguard.RevokeAPI, true), "the link was revoked by the host's API before its mail was sent"},
+		{link(linkguard.RevokeConsole, true), "the link was revoked in the console before its mail was sent"},
+		{link(linkguard.RevokeReplaced, true), "the link was replaced by a newer link before its mail was sent"},
+		{link(linkguard.RevokeRestore, true), "the link was ended by a restore before its mail was sent"},
+		{link("", true), "the link was revoked (by the host, or by a newer link for the same address) before its mail was sent"},
+		{link("", false), ""},
+	} {
+		if got, err := q.Canceled(ctx, c.id); err != nil || got != c.want {
+			t.Errorf("Canceled: %q, %v; want %q", got, err, c.want)
+		}
+	}
 }
