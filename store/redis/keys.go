@@ -11,7 +11,8 @@ import (
 //
 //	P l:<link id>        hash: the link. Field json is the Link as issued,
 //	                     as encoding/json writes it; hl, mid, state,
-//	                     consumed_at, revoked_at, attempts, verdict and
+//	                     consumed_at, revoked_at, reason (none in links
+//	                     revoked before it), attempts, verdict and
 //	                     delivery are its parts, which the scripts change and
 //	                     readers assemble the Link's JSON from (linkParts,
 //	                     linkJSON: the same bytes Badger keeps at l/<id>);
