@@ -217,29 +217,26 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 
 	codes := doc.Components.Schemas["Error"].Value.Properties["error"].Value.Properties["code"].Value.Enum
-	var want []any
-	for _, c := range linkguard.ErrorCodes {
-		want = append(want, string(c))
-	}
-	if !slices.Equal(codes, want) {
+	if want := enum(linkguard.ErrorCodes); !slices.Equal(codes, want) {
 		t.Errorf("error codes of the document %v, of the code %v", codes, want)
 	}
-	purposes := doc.Components.Schemas["Purpose"].Value.Enum
-	want = nil
-	for _, p := range linkguard.Purposes {
-		want = append(want, string(p))
+	for _, c := range []struct {
+		schema string
+		want   []any
+	}{{"Purpose", enum(linkguard.Purposes)}, {"RevokeReason", enum(linkguard.RevokeReasons)}} {
+		if got := doc.Components.Schemas[c.schema].Value.Enum; !slices.Equal(got, c.want) {
+			t.Errorf("%s of the document %v, of the code %v", c.schema, got, c.want)
+		}
 	}
-	if !slices.Equal(purposes, want) {
-		t.Errorf("purposes of the document %v, of the code %v", purposes, want)
+}
+
+// enum is a vocabulary of the code as an OpenAPI enum reads.
+func enum[T ~string](vs []T) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
 	}
-	reasons := doc.Components.Schemas["RevokeReason"].Value.Enum
-	want = nil
-	for _, r := range linkguard.RevokeReasons {
-		want = append(want, string(r))
-	}
-	if !slices.Equal(reasons, want) {
-		t.Errorf("revoke reasons of the document %v, of the code %v", reasons, want)
-	}
+	return out
 }
 
 // TestOpenAPIRejectsDrift: the check is not vacuous; a body that breaks

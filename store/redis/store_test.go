@@ -602,18 +602,7 @@ func TestReadsTodaysRecords(t *testing.T) {
 	needServer(t)
 	ctx := context.Background()
 	s := openStore(t, "")
-	raw, err := os.ReadFile("testdata/link-2026-12-02.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fields map[string]string
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		t.Fatal(err)
-	}
-	var want linkguard.Link
-	if err := json.Unmarshal([]byte(fields["json"]), &want); err != nil {
-		t.Fatal(err)
-	}
+	fields, want := fixtureLink(t)
 	if err := s.rdb.HSet(ctx, s.linkKey(want.ID), fields).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -653,6 +642,26 @@ func TestReadsTodaysRecords(t *testing.T) {
 	if b, _ := s.rdb.HGet(ctx, s.linkKey(want.ID), "json").Result(); b != fields["json"] {
 		t.Fatalf("field json changed:\n%s\nwant it as issued\n%s", b, fields["json"])
 	}
+}
+
+// fixtureLink is testdata/link-2026-12-02.json: the fields of a link's
+// hash as CreateLink wrote them on 2 December 2026, and the link they
+// hold.
+func fixtureLink(t *testing.T) (map[string]string, linkguard.Link) {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/link-2026-12-02.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]string
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		t.Fatal(err)
+	}
+	var l linkguard.Link
+	if err := json.Unmarshal([]byte(fields["json"]), &l); err != nil {
+		t.Fatal(err)
+	}
+	return fields, l
 }
 
 // storedJSON is the JSON that the link at key assembles to, read without

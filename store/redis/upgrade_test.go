@@ -147,18 +147,7 @@ func mustJSON(t *testing.T, v any) string {
 func TestLinksRevokedBeforeReasons(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, "")
-	raw, err := os.ReadFile("testdata/link-2026-12-02.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fields map[string]string
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		t.Fatal(err)
-	}
-	var issued linkguard.Link
-	if err := json.Unmarshal([]byte(fields["json"]), &issued); err != nil {
-		t.Fatal(err)
-	}
+	fields, issued := fixtureLink(t)
 	at := issued.CreatedAt.Add(time.Minute) // before the fixture's expiry
 	store := func(l *linkguard.Link) {
 		t.Helper()
