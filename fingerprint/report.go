@@ -25,6 +25,7 @@ type (
 	EventCount  = report.EventCount
 	Click       = report.Click
 	PointerPath = report.PointerPath
+	KeyClock    = report.KeyClock
 	Timing      = report.Timing
 	Page        = report.Page
 )

@@ -394,7 +394,9 @@ func listen() {
 		}
 	})
 	on(global, "touchstart", count(report.EventTouchStart))
-	on(global, "keydown", count(report.EventKeyDown))
+	for typ, name := range [...]string{report.KeyDown: "keydown", report.KeyPress: "keypress", report.KeyUp: "keyup"} {
+		on(global, name, func(ev js.Value) { rec.Key(typ, ev.Get("isTrusted").Bool(), float(ev.Get("timeStamp"))) })
+	}
 	on(global, "scroll", count(report.EventScroll))
 	on(global, "focus", count(report.EventFocus))
 	on(global, "click", func(ev js.Value) {

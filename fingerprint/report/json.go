@@ -231,6 +231,15 @@ func (in *Interaction) encode(e *encoder) {
 		}
 		e.close()
 	}
+	e.key("keys")
+	e.open()
+	e.key("n")
+	e.int(in.Keys.N)
+	e.key("off_grid")
+	e.float(in.Keys.OffGrid)
+	e.key("press_gap")
+	e.float(in.Keys.PressGap)
+	e.close()
 	e.close()
 }
 

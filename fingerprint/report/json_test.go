@@ -289,6 +289,22 @@ func TestReportVersion3Fields(t *testing.T) {
 	roundTrip(t, &r)
 }
 
+// TestReportVersion4Fields pins the JSON names of the key clock, which
+// version 4 added, and reads a version 3 report, which has none, as a
+// clock that saw nothing.
+func TestReportVersion4Fields(t *testing.T) {
+	r := Report{V: SchemaVersion, Interaction: Interaction{Keys: KeyClock{N: 3, OffGrid: 0.4, PressGap: 2.7}}}
+	b := string(r.AppendJSON(nil))
+	if want := `"keys":{"n":3,"off_grid":0.4,"press_gap":2.7}}`; !strings.Contains(b, want) {
+		t.Errorf("missing %s in\n%s", want, b)
+	}
+	roundTrip(t, &r)
+	v3 := decodeStrict(t, []byte(`{"v":3,"interaction":{"trusted":{"keydown":{"n":1,"first_ms":900}},"click":{"trusted":true,"on_continue":true}}}`))
+	if v3.Interaction.Keys != (KeyClock{}) || v3.Interaction.Trusted.KeyDown.N != 1 {
+		t.Errorf("version 3 report read as %+v", v3.Interaction)
+	}
+}
+
 // TestReportPressure: a click's pointerdown pressure is written when
 // known, 0 included (the debugging protocol's default), and left out when
 // not, so that a report without it decodes to nil, never to 0.

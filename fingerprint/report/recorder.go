@@ -1,6 +1,10 @@
 package report
 
-import "github.com/linkguard/linkguard/internal/clip"
+import (
+	"math"
+
+	"github.com/linkguard/linkguard/internal/clip"
+)
 
 // EventKind names the input events the collector counts.
 type EventKind int
@@ -34,6 +38,9 @@ type Recorder struct {
 	hovered, hoveredAtDown bool
 	downAt, pressMS        float64
 	downPressure           float64
+	// The key clock: the first trusted key event's time and the last
+	// keydown's.
+	keyFirst, keyDown float64
 }
 
 // ButtonOver notes a pointermove on Continue (the collector listens to
@@ -109,6 +116,42 @@ func (r *Recorder) count(kind EventKind, trusted bool, at float64) {
 // and clicks should go through PointerMove and Click, which do more.
 func (r *Recorder) Event(kind EventKind, trusted bool, at float64) {
 	r.count(kind, trusted, at)
+}
+
+// The key event types Key takes.
+const (
+	KeyDown = iota
+	KeyPress
+	KeyUp
+)
+
+// Key notes a keydown (also counted as an event), keypress or keyup at
+// time at (ms, the event's timeStamp); trusted ones also go on the key
+// clock (Interaction.Keys).
+func (r *Recorder) Key(typ int, trusted bool, at float64) {
+	if typ == KeyDown {
+		r.count(EventKeyDown, trusted, at)
+	}
+	if !trusted || bad(at) || at <= 0 {
+		return
+	}
+	k := &r.Base.Interaction.Keys
+	if k.N == 0 {
+		r.keyFirst = at
+	}
+	k.N++
+	d := at - r.keyFirst
+	if off := math.Abs(d - math.Round(d)); off > k.OffGrid {
+		k.OffGrid = off
+	}
+	switch typ {
+	case KeyDown:
+		r.keyDown = at
+	case KeyPress:
+		if g := at - r.keyDown; r.keyDown > 0 && g > k.PressGap {
+			k.PressGap = g
+		}
+	}
 }
 
 // PointerMove counts a pointermove event and, when trusted, adds its

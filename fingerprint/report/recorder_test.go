@@ -237,3 +237,44 @@ func TestRecorderClickGeometryAndPress(t *testing.T) {
 		})
 	}
 }
+
+// TestRecorderKeyClock: the key clock measures the trusted key events'
+// distance from the whole milliseconds after the first, and the time
+// from a keydown to its keypress, with the stamps the X server and the
+// debugging protocol gave in Chromium 156 (docs/collector.md).
+func TestRecorderKeyClock(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		evs  [][2]float64 // type, timeStamp
+		want KeyClock
+	}{
+		{"X keyboard: Enter", [][2]float64{{KeyDown, 1457.8000000007}, {KeyPress, 1457.8000000007}, {KeyUp, 1570.8000000007}},
+			KeyClock{N: 3}},
+		{"X keyboard: Tab, then Space", [][2]float64{{KeyDown, 2202.8}, {KeyUp, 2335.8}, {KeyDown, 2451.8}, {KeyPress, 2451.8}, {KeyUp, 2553.8}},
+			KeyClock{N: 5}},
+		{"CDP: keyDown with text, keyUp", [][2]float64{{KeyDown, 451.9}, {KeyPress, 451.9}, {KeyUp, 556.0}},
+			KeyClock{N: 3, OffGrid: 0.1}},
+		{"CDP: chromedp's keyDown, char, keyUp", [][2]float64{{KeyDown, 342.2}, {KeyPress, 344.9}, {KeyUp, 346.8}},
+			KeyClock{N: 3, OffGrid: 0.4, PressGap: 2.7}},
+		{"no key", nil, KeyClock{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var r Recorder
+			r.Key(KeyUp, false, 10.5) // made by script: never on the clock
+			for _, ev := range tt.evs {
+				r.Key(int(ev[0]), true, ev[1])
+			}
+			got := r.Report("confirm", 3000).Interaction.Keys
+			if got.N != tt.want.N || math.Abs(got.OffGrid-tt.want.OffGrid) > 1e-6 || math.Abs(got.PressGap-tt.want.PressGap) > 1e-6 {
+				t.Errorf("key clock %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	var r Recorder
+	r.Key(KeyDown, true, 5)
+	r.Key(KeyDown, false, 6)
+	r.Key(KeyPress, true, 5)
+	if in := r.Report("verify", 10).Interaction; in.Trusted.KeyDown.N != 1 || in.Untrusted.KeyDown.N != 1 {
+		t.Errorf("keydowns counted %+v trusted, %+v untrusted", in.Trusted.KeyDown, in.Untrusted.KeyDown)
+	}
+}

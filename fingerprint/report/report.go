@@ -15,16 +15,20 @@ package report
 
 // SchemaVersion is the version of Report that this build writes and reads.
 //
-// Version 3 added the click's press duration, screen point, offset from
+// Version 4 added the key clock (Interaction.Keys): how the trusted key
+// events' timestamps sit on a whole-millisecond grid. Version 3 added the
+// click's press duration, screen point, offset from
 // the button's centre, the button's size and hover; the window's screen
 // position; the Web Worker's view of the device; and the proof that the
 // page's module made the report for this rendering. Version 2 added the
 // automation, device, locale, timing and page groups, event counts and
 // the pointer path. Version 1 carried only the click.
 //
-// NB: the server still reads version 2 reports, but they carry no proof,
-// and a report without a proof is not believed (see Proof).
-const SchemaVersion = 3
+// NB: the server still reads version 2 and 3 reports (a version 3 report
+// has no key clock: the rules that need it leave such reports alone), but
+// version 2 reports carry no proof, and a report without a proof is not
+// believed (see Proof).
+const SchemaVersion = 4
 
 // Report is what the landing page's collector sends with verify and
 // confirm. It is compiled into the WebAssembly collector too.
@@ -194,6 +198,25 @@ type Interaction struct {
 	// Click is the click on Continue, when there was one. A trusted
 	// click replaces an untrusted one, never the other way round.
 	Click *Click `json:"click,omitempty"`
+	// Keys is the clock of the trusted key events (version 4).
+	Keys KeyClock `json:"keys"`
+}
+
+// KeyClock describes the timestamps of the trusted keydown, keypress and
+// keyup events. A keyboard on X11 (Linux) reaches the page stamped with
+// the X server's clock, in whole milliseconds, and gives one key press's
+// keydown and keypress one stamp; the debugging protocol stamps each
+// command when the browser handles it (measured in Chromium 156: see
+// docs/collector.md).
+type KeyClock struct {
+	// N counts the timed events: trusted keydown, keypress and keyup.
+	N int `json:"n"`
+	// OffGrid is the largest distance, in ms (0 to 0.5), of one of their
+	// timeStamps from a whole number of milliseconds after the first.
+	OffGrid float64 `json:"off_grid"`
+	// PressGap is the longest time, in ms, from a keydown to the keypress
+	// that followed it (0 when they shared their stamp).
+	PressGap float64 `json:"press_gap"`
 }
 
 // Events counts the events of each kind.

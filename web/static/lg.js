@@ -86,9 +86,29 @@
     setState("error");
   }
 
-  var cont = document.getElementById("lg-continue");
-  cont.addEventListener("click", function () {
-    busy(cont, post("/confirm", { nonce: nonce, signals: report("confirm") })).then(handle, fail);
+  // A key held down, as far as the page saw. Enter activates Continue
+  // on its keydown: the confirm waits for the key's release (at most a
+  // second), so that the report's key clock (interaction.keys) holds the
+  // whole press, keyup included (docs/collector.md).
+  var keyHeld = false;
+  addEventListener("keydown", function (ev) { if (ev.isTrusted) { keyHeld = true; } }, true);
+  addEventListener("keyup", function () { keyHeld = false; }, true);
+  function released(then) {
+    if (!keyHeld) { then(); return; }
+    var done = false;
+    function go() { if (!done) { done = true; removeEventListener("keyup", go, true); then(); } }
+    addEventListener("keyup", go, true);
+    setTimeout(go, 1000);
+  }
+
+  var cont = document.getElementById("lg-continue"), confirming = false;
+  cont.addEventListener("click", function (ev) {
+    if (confirming) { return; }
+    confirming = true;
+    released(function () {
+      busy(cont, post("/confirm", { nonce: nonce, signals: report("confirm") })).then(handle, fail)
+        .then(function () { confirming = false; });
+    });
   });
   // The code form lives in a <template> (and in <noscript> for browsers
   // without JavaScript), so that #lg-code exists once in the live page.
