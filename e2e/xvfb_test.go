@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/remote"
 
@@ -437,4 +439,95 @@ func TestHeadfulCDPClickNeverConsumes(t *testing.T) {
 	if !strings.Contains(v.Rule, "VETO") {
 		t.Errorf("no veto named what the click was (rule %q)\n%s", v.Rule, explainAll(rec))
 	}
+}
+
+// TestPersonRealKeysGetOneClick is the keyboard user of the person test:
+// the same headful Chromium under Xvfb, no device cookie, and Continue
+// (which the page focuses) pressed on the X server's keyboard (xdotool,
+// through XTEST, as a keyboard's presses arrive), with Enter or Space
+// held as a hand holds them, or with xdotool's own quick press. That one
+// press signs the person in: the key-clock rule that turns CDP key
+// presses away must not turn a keyboard away.
+func TestPersonRealKeysGetOneClick(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		press []string
+	}{
+		{"enter held", []string{"keydown", "Return", "sleep", "0.11", "keyup", "Return"}},
+		{"space held", []string{"keydown", "space", "sleep", "0.09", "keyup", "space"}},
+		{"xdotool key", []string{"key", "Return"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { personKeys(t, tc.press) })
+	}
+}
+
+func personKeys(t *testing.T, press []string) {
+	x := startXvfb(t, 1280, 1024)
+	root := headful(t, x)
+	rec := &recorder{inner: mustDefaultEngine(t)}
+	e := newKitEnvOn(t, root, rec)
+	asker := e.browser(45 * time.Second)
+	signIn(t, asker, e, "alice@example.com")
+	m := e.mailTo("alice@example.com")
+	if err := chromedp.Cancel(asker); err != nil {
+		t.Logf("close the asking context: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(root, 60*time.Second)
+	defer cancel()
+	// The browser's window gets the keyboard's focus, as a window
+	// manager gives it to the window that opens a link: there is none
+	// here, and the asking window, closed, had it; Page.bringToFront
+	// activates the tab's window. The pointer rests on it, below the
+	// page's text, and does not move again. A person's keyboard has been
+	// used before the mail is opened; the X server's first XTEST key
+	// event is lost (Chromium sees the new device appear), so one Shift
+	// press comes first, before the page.
+	if _, err := chromedp.Call(ctx, page.BringToFront, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.xdotool("mousemove", "900", "780", "key", "shift"); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(m.URL)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := waitState(ctx, "confirm", "code", "error", "done")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st != "confirm" {
+		t.Fatalf("state %q after the page reported, want confirm (one press)\n%s", st, explainAll(rec))
+	}
+	if !activeIs(ctx, "#lg-continue") {
+		t.Fatalf("Continue is not focused: the keyboard cannot press it")
+	}
+	time.Sleep(900 * time.Millisecond) // reads, then presses
+	if err := x.xdotool(press...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := waitRedirect(ctx); err != nil {
+		t.Fatalf("the key press did not sign the person in: %v (page state %s)\n%s", err, pageState(ctx), explainAll(rec))
+	}
+	signedIn(t, ctx, e, "alice@example.com")
+	in := rec.inputs()
+	var decisions []string
+	for i := range in {
+		v := rec.inner.Decide(&in[i])
+		decisions = append(decisions, string(in[i].Stage)+"→"+string(v.Decision))
+		for _, c := range v.Signals {
+			if c.Signal == "input" && (c.Value != 0 || c.Veto) {
+				t.Errorf("stage %s: the input signal marks a real key press: %+.2f %q", in[i].Stage, c.Value, c.Reason)
+			}
+		}
+	}
+	if want := "verify→confirm,confirm→consume"; strings.Join(decisions, ",") != want {
+		t.Errorf("decisions %v, want %s\n%s", decisions, want, explainAll(rec))
+	}
+	last := in[len(in)-1].Report
+	k := last.Interaction.Keys
+	if k.N < 3 || k.OffGrid != 0 || k.PressGap != 0 {
+		t.Errorf("the key clock of a real press: %+v, want at least keydown, keypress and keyup, on the grid, keypress with its keydown", k)
+	}
+	b, _ := json.Marshal(last.Interaction)
+	t.Logf("the press as reported: %s", b)
 }

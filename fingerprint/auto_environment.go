@@ -15,7 +15,8 @@ package fingerprint
 // NB: a person on a virtual desktop (VDI) renders with "Microsoft Basic
 // Render Driver" (WARP) and a person's fullscreen or kiosk window has no
 // frame, and the e2e person test (headful Chromium under Xvfb) has no GPU:
-// so no renderer or window mark may close the gate alone.
+// so no renderer or window mark may close the gate alone on a desktop. A
+// phone's GPU is its own (emulatedPhone).
 func (e *eval) environment() {
 	if e.r == nil {
 		e.note(0, "no report from the page")
@@ -48,6 +49,10 @@ func (e *eval) environment() {
 		e.mark(0.3, "software WebGL renderer (").ext(g.Renderer).text("): a virtual desktop, or a server")
 	default:
 		e.mark(0.3, "software WebGL renderer (").ext(g.Renderer).text("): a server, a virtual machine or a machine without a GPU")
+	}
+	if why := emulatedPhone(d, &js); why != "" {
+		e.veto("a phone ").text(why).text(", as no phone that Chrome runs on does: a desktop emulating a phone (device emulation)")
+		return
 	}
 	if wk := d.Worker; wk != nil {
 		e.worker(d, wk)
@@ -82,4 +87,38 @@ func (e *eval) worker(d *Device, wk *Worker) {
 	if wk.HardwareConcurrency > 0 && d.HardwareConcurrency > 0 && wk.HardwareConcurrency != d.HardwareConcurrency {
 		e.mark(0.3, "a Web Worker counts ").int(wk.HardwareConcurrency).text(" cores, the page ").int(d.HardwareConcurrency)
 	}
+}
+
+// emulatedPhone says how a Chromium that claims to be a phone renders
+// WebGL when no phone could: with no context at all, on a software
+// rasterizer (SwiftShader, llvmpipe) or through Direct3D, Windows' own
+// API; "" when it renders as a phone may.
+//
+// Measured in Chromium 156 (e2e/redteam_test.go, the phone scanners):
+// device emulation (Emulation.setDeviceMetricsOverride with mobile,
+// setTouchEmulationEnabled, an Android User-Agent with its client hints)
+// changes the screen, the pointer media queries, maxTouchPoints and the
+// User-Agent, but WebGL stays the host's: no context in headful Chromium
+// under Xvfb, SwiftShader in headless, and a stealth script's desktop GPU
+// (Direct3D) where one is dressed. Phones Chrome runs on (Android 10 and
+// later) all have a GPU with OpenGL ES 3 (Adreno, Mali, PowerVR, Xclipse)
+// and Chrome gives WebGL on them; iPhones name an "Apple GPU". No phone
+// was at hand to measure, so only what emulation gives is counted: a
+// desktop GPU's own name (NVIDIA, Intel, Mesa) is not.
+//
+// NB: Chromium only: Firefox masks the renderer under resistFingerprinting,
+// and Tor Browser turns WebGL off.
+func emulatedPhone(d *Device, page *UA) string {
+	if desktop(page) || !chromium(page) {
+		return ""
+	}
+	switch g := d.WebGL; {
+	case g == nil:
+		return "without any WebGL context"
+	case d.SoftwareRenderer():
+		return "rendering WebGL on a software rasterizer"
+	case containsFold(g.Renderer, "direct3d") || containsFold(g.Renderer, "d3d1"):
+		return "rendering WebGL through Direct3D, Windows' API"
+	}
+	return ""
 }

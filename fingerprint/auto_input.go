@@ -66,13 +66,46 @@ func (e *eval) input() {
 		}
 		e.pointerDynamics(c)
 	default:
-		if it.Trusted.KeyDown.N > 0 {
-			e.note(0, "Continue pressed from the keyboard")
-		} else {
+		if it.Trusted.KeyDown.N == 0 {
 			e.mark(0.5, "a click without pointer and without a key press")
+			return
 		}
+		if k := &it.Keys; e.r.V >= 4 && e.page.OS == OSLinux && chromium(&e.page) {
+			if k.PressGap > keyClockMS {
+				e.veto("Continue's keypress came ").ms1(k.PressGap).text(" after its keydown, where one press of a Linux keyboard stamps both alike: the debugging protocol sent them apart")
+				return
+			}
+			if k.OffGrid > keyClockMS {
+				e.veto("the key events are ").ms1(k.OffGrid).text(" off the whole milliseconds on which a Linux keyboard's events are stamped: the debugging protocol stamped them")
+				return
+			}
+		}
+		e.note(0, "Continue pressed from the keyboard")
 	}
 }
+
+// The key clock (report.KeyClock). Measured in Chromium 156, headful
+// under Xvfb (e2e/redteam_test.go, TestInputTellsCDPAndX): every key event
+// from the X server, and every pointer event, had a timeStamp a whole
+// number of milliseconds after the first (the X server's clock counts in
+// ms, and Chromium passes it on; the page's clock is clamped to 0.1 ms,
+// its origin on that grid), in 12 pages of 10 events each, off by 0.0000;
+// a keydown and the keypress of one press shared their stamp. Keys sent
+// with CDP's Input.dispatchKeyEvent are stamped when the browser handles
+// each command: off the grid by 0.1 to 0.5 ms in 9 of 10 presses, and
+// chromedp's kb.Enter (keyDown, then char) puts 2.7 to 3.2 ms between
+// keydown and keypress. So on a Chromium that says it runs on desktop
+// Linux, a keyboard press off that grid, or a keypress stamped apart
+// from its keydown, was not made by a keyboard.
+//
+// NB: a single careful press (keyDown carrying the text, keyUp after a
+// pause: Puppeteer's keyboard.press with a delay) gives one pair of
+// stamps, whose distance lands on the grid by chance 1 time in 10. Other
+// systems were not measured: Windows and macOS stamp events with their
+// own fine clocks, and so might Chromium on Wayland; ChromeOS and Android
+// are not Linux here. A scanner that claims another system escapes this
+// rule (the Worker and the GPU may still tell).
+const keyClockMS = 0.05
 
 // pointerDynamics looks at how a mouse or pen reached Continue and
 // pressed it.

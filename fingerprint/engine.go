@@ -432,3 +432,10 @@ func (e *eval) secs(d float64) *eval {
 func (e *eval) ms(d float64) *eval {
 	return e.int(int(math.Round(d))).text(" ms")
 }
+
+// ms1 writes a duration in ms with one decimal, for fractions of a
+// millisecond.
+func (e *eval) ms1(d float64) *eval {
+	e.buf = strconv.AppendFloat(e.buf, d, 'f', 1, 64)
+	return e.text(" ms")
+}

@@ -165,6 +165,20 @@ func TestSignalInput(t *testing.T) {
 	click := func(edit func(*Click)) func(*Input) {
 		return func(in *Input) { withClick(in); edit(in.Report.Interaction.Click) }
 	}
+	// keys is Continue pressed with Enter in a browser whose page says
+	// ua: keydown, keypress and keyup on the X server's whole-millisecond
+	// clock, as TestPersonRealKeysGetOneClick measured them, then edit.
+	keys := func(ua string, edit func(*KeyClock)) func(*Input) {
+		return func(in *Input) {
+			withClick(in)
+			*in.Report.Interaction.Click = Click{Trusted: true, OnContinue: true, AtMS: 2600, TargetW: 160, TargetH: 40,
+				Path: PointerPath{EndDistance: -1}}
+			in.Report.Device.UserAgent = ua
+			in.Report.Interaction.Trusted.KeyDown = EventCount{N: 1, FirstMS: 2600}
+			in.Report.Interaction.Keys = KeyClock{N: 3}
+			edit(&in.Report.Interaction.Keys)
+		}
+	}
 	runSignalCases(t, "input", []signalCase{
 		{"input/input before report", func(in *Input) {}, 0, false, "trusted input events"},
 		{"input/none yet", func(in *Input) { in.Report.Interaction.Trusted = Events{} }, 0, false, "no input"},
@@ -231,6 +245,18 @@ func TestSignalInput(t *testing.T) {
 			in.Report.V = 2
 			in.Report.Device.PointerFine, in.Report.Device.Hover = false, false
 		}, 0, false, "pointer path"},
+		{"input/keyboard on Linux, on the X server's grid", keys(uaChromeLinux, func(k *KeyClock) {}), 0, false, "keyboard"},
+		{"input/keyboard on Linux, off the grid", keys(uaChromeLinux, func(k *KeyClock) { k.OffGrid = 0.3 }), -1, true, "0.3 ms off the whole milliseconds"},
+		{"input/keyboard on Linux, keypress apart from its keydown", keys(uaChromeLinux, func(k *KeyClock) { k.PressGap = 3.1 }), -1, true, "keypress came 3.1 ms after its keydown"},
+		{"input/keyboard on Linux, float noise on the grid", keys(uaChromeLinux, func(k *KeyClock) { k.OffGrid = 1e-9 }), 0, false, "keyboard"},
+		{"input/keyboard on Windows is not judged by the X clock", keys(uaChromeWin, func(k *KeyClock) { k.OffGrid, k.PressGap = 0.3, 0.4 }), 0, false, "keyboard"},
+		{"input/keyboard on ChromeOS is not judged", keys(uaChromeOS, func(k *KeyClock) { k.OffGrid = 0.3 }), 0, false, "keyboard"},
+		{"input/keyboard on Android is not judged", keys(uaChromeAndroid, func(k *KeyClock) { k.OffGrid = 0.3 }), 0, false, "keyboard"},
+		{"input/keyboard in Firefox on Linux is not judged", keys(uaFirefoxLinux, func(k *KeyClock) { k.OffGrid = 0.3 }), 0, false, "keyboard"},
+		{"input/schema 3 has no key clock", func(in *Input) {
+			keys(uaChromeLinux, func(k *KeyClock) { *k = KeyClock{} })(in)
+			in.Report.V = 3
+		}, 0, false, "keyboard"},
 		{"input/CDP click: every tell at once", click(func(c *Click) {
 			*c = Click{Trusted: true, OnContinue: true, AtMS: 2600, X: 300, Y: 400, Detail: 1, PointerType: "mouse",
 				Path: PointerPath{EndDistance: -1}, PressMS: 0.4, TargetW: 160, TargetH: 40}
@@ -241,6 +267,20 @@ func TestSignalInput(t *testing.T) {
 func TestSignalEnvironment(t *testing.T) {
 	dev := func(edit func(*Device)) func(*Input) {
 		return func(in *Input) { edit(&in.Report.Device) }
+	}
+	// phone is an Android Chrome on a Pixel: no window frame, a phone's
+	// screen, touch, its Adreno GPU; then edit.
+	phone := func(edit func(*Device)) func(*Input) {
+		return func(in *Input) {
+			d := &in.Report.Device
+			in.Visitor.UserAgent, d.UserAgent = uaChromeAndroid, uaChromeAndroid
+			d.Platform, d.MaxTouchPoints, d.PointerFine, d.Hover = "Linux armv81", 5, false, false
+			d.UAData = &UAData{Mobile: true, Platform: "Android"}
+			d.Window = Window{InnerWidth: 412, InnerHeight: 780, OuterWidth: 412, OuterHeight: 839}
+			d.Screen = Screen{Width: 412, Height: 915, AvailWidth: 412, AvailHeight: 915, ColorDepth: 24, PixelRatio: 2.625}
+			d.WebGL = &WebGL{Vendor: "Qualcomm", Renderer: "Adreno (TM) 740", Unmasked: true}
+			edit(d)
+		}
 	}
 	runSignalCases(t, "environment", []signalCase{
 		{"environment/a person's desktop", func(in *Input) {}, 0, false, "look like a person's device"},
@@ -279,6 +319,20 @@ func TestSignalEnvironment(t *testing.T) {
 			d.HardwareConcurrency = 8
 			d.Worker = &Worker{HardwareConcurrency: 4}
 		}), -1, false, "4 cores, the page 8"},
+		{"environment/a Chrome phone without WebGL", phone(func(d *Device) { d.WebGL = nil }), -1, true, "a phone without any WebGL context"},
+		{"environment/a Chrome phone on SwiftShader", phone(func(d *Device) {
+			d.WebGL = &WebGL{Vendor: "Google Inc. (Google)", Renderer: "ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero) (0x0000C0DE)), SwiftShader driver)", Unmasked: true}
+		}), -1, true, "software rasterizer"},
+		{"environment/a Chrome phone through Direct3D", phone(func(d *Device) {
+			d.WebGL = &WebGL{Vendor: "Google Inc. (NVIDIA)", Renderer: "ANGLE (NVIDIA, NVIDIA GeForce RTX 3060 (0x00002504) Direct3D11 vs_5_0 ps_5_0, D3D11)", Unmasked: true}
+		}), -1, true, "Direct3D"},
+		{"environment/a Chrome phone on its own GPU", phone(func(d *Device) {}), 0, false, "person's device"},
+		{"environment/an iPhone without WebGL is Safari: a weak mark", func(in *Input) {
+			in.Visitor.UserAgent, in.Report.Device.UserAgent = uaIPhone, uaIPhone
+			in.Report.Device.Window = Window{InnerWidth: 390, InnerHeight: 664, OuterWidth: 390, OuterHeight: 664}
+			in.Report.Device.Screen = Screen{Width: 390, Height: 844}
+			in.Report.Device.WebGL = nil
+		}, -1, false, "no WebGL context at all"},
 		{"environment/vdi warp", dev(func(d *Device) { d.WebGL.Renderer = "ANGLE (Microsoft, Microsoft Basic Render Driver Direct3D11)" }), -1, false, "virtual desktop"},
 	})
 }
