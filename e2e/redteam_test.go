@@ -3,12 +3,19 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -385,4 +392,324 @@ func headlessPhoneScan(t *testing.T, dress func(context.Context) error, act func
 	}
 	st := scanAct(t, ctx, act)
 	return scanOutcome{state: st, rec: rec, consumed: e.state(l) != linkguard.Pending}
+}
+
+// tellsPage is a page with one focused button, whose script logs every
+// input event the way the collector reads them (and more), for the
+// measurements below.
+const tellsPage = `<!doctype html><html><head><meta name="viewport" content="width=device-width, initial-scale=1"></head><body>
+<button id="b" style="width:160px;height:40px;margin:200px 300px">Continue</button>
+<script>
+window.__log = [];
+function rec(e){
+  var s = e.sourceCapabilities, o = {t: e.type, tr: e.isTrusted, ts: e.timeStamp,
+    caps: s === undefined ? "undefined" : (s === null ? "null" : "fires_touch=" + s.firesTouchEvents), detail: e.detail};
+  if (e instanceof KeyboardEvent) { o.key = e.key; o.code = e.code; o.keyCode = e.keyCode; o.loc = e.location; o.rep = e.repeat; }
+  if (window.PointerEvent && e instanceof PointerEvent) { o.pt = e.pointerType; o.pid = e.pointerId; o.p = e.pressure; o.w = e.width; }
+  if (window.TouchEvent && e instanceof TouchEvent && e.changedTouches[0]) { o.rx = e.changedTouches[0].radiusX; o.f = e.changedTouches[0].force; }
+  window.__log.push(o);
+}
+["keydown","keypress","keyup","click","pointerdown","touchstart"].forEach(function(t){ addEventListener(t, rec, {capture: true, passive: true}); });
+document.getElementById("b").focus();
+</script></body></html>`
+
+// tellsEvent is one logged event of tellsPage.
+type tellsEvent struct {
+	T      string  `json:"t"`
+	TS     float64 `json:"ts"`
+	Caps   string  `json:"caps"`
+	Detail int     `json:"detail"`
+	Key    string  `json:"key"`
+	Code   string  `json:"code"`
+	KeyCod int     `json:"keyCode"`
+	Loc    int     `json:"loc"`
+	Rep    bool    `json:"rep"`
+	PT     string  `json:"pt"`
+	PID    int     `json:"pid"`
+	P      float64 `json:"p"`
+	W      float64 `json:"w"`
+	RX     float64 `json:"rx"`
+	F      float64 `json:"f"`
+}
+
+// tellsVisit opens tellsPage afresh and returns a function that reads its
+// log.
+func tellsVisit(t *testing.T, ctx context.Context, url string) func() []tellsEvent {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	return func() []tellsEvent {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(window.__log)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []tellsEvent
+		if err := json.Unmarshal([]byte(s), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+}
+
+// keyClock is what the collector's key clock makes of a log: the largest
+// distance from the whole milliseconds after the first key event, and
+// the largest keydown-to-keypress gap (report.Recorder.Key).
+func keyClock(evs []tellsEvent) (n int, off, gap float64) {
+	var first, down float64
+	for _, e := range evs {
+		if e.T != "keydown" && e.T != "keypress" && e.T != "keyup" {
+			continue
+		}
+		if n == 0 {
+			first = e.TS
+		}
+		n++
+		d := e.TS - first
+		off = max(off, math.Abs(d-math.Round(d)))
+		switch e.T {
+		case "keydown":
+			down = e.TS
+		case "keypress":
+			gap = max(gap, e.TS-down)
+		}
+	}
+	return n, off, gap
+}
+
+// TestInputTellsCDPAndX measures, in one headful Chromium under Xvfb,
+// what the page sees of real X input (xdotool, through XTEST) and of the
+// debugging protocol's input to the same button, field by field; the
+// input signal's tells are these measurements (fingerprint/auto_input.go,
+// docs/collector.md):
+//   - a mouse press: pointerdown pressure 0.5 from X, 0 from CDP;
+//   - key presses: the same key, code, keyCode, location, repeat,
+//     sourceCapabilities and click (detail 0, pointerType "", pointerId
+//     -1) from both; but X stamps every key event on a whole-millisecond
+//     grid and a press's keydown and keypress alike, and CDP does not.
+//
+// It also measures how often one careful CDP press (keyDown with its
+// text, a pause, keyUp) lands on the grid by chance: the rule's residue.
+func TestInputTellsCDPAndX(t *testing.T) {
+	x := startXvfb(t, 1280, 1024)
+	root := headful(t, x)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, tellsPage)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(root, 120*time.Second)
+	defer cancel()
+	// The window is the tab's, at the screen's top left; the pointer
+	// rests on it, and its first XTEST key is lost (see personKeys).
+	if _, err := chromedp.Call(ctx, page.BringToFront, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.xdotool("mousemove", "900", "780", "key", "shift"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Keys from the X server: Enter and Space held, and xdotool's own.
+	var xKeys []tellsEvent
+	for i := 0; i < 6; i++ {
+		log := tellsVisit(t, ctx, srv.URL)
+		time.Sleep(150 * time.Millisecond)
+		for _, press := range [][]string{
+			{"keydown", "Return", "sleep", "0.09", "keyup", "Return"},
+			{"keydown", "space", "sleep", "0.11", "keyup", "space"},
+			{"key", "Return"},
+		} {
+			if err := x.xdotool(press...); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(60 * time.Millisecond)
+		}
+		evs := log()
+		n, off, gap := keyClock(evs)
+		if n != 9 {
+			t.Fatalf("page %d: %d key events from 3 X presses, want 9: %+v", i, n, evs)
+		}
+		if off > 0.01 || gap != 0 {
+			t.Errorf("page %d: X keys %.4f ms off the grid, keypress %.4f ms after keydown: %+v", i, off, gap, evs)
+		}
+		xKeys = append(xKeys, evs...)
+	}
+
+	// Keys from CDP: chromedp's kb.Enter, and careful presses.
+	log := tellsVisit(t, ctx, srv.URL)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Enter)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(60 * time.Millisecond)
+	cdpKeys := log()
+	if _, _, gap := keyClock(cdpKeys); gap < 0.5 {
+		t.Errorf("chromedp's kb.Enter: keypress %.1f ms after keydown, want it apart", gap)
+	} else {
+		t.Logf("chromedp's kb.Enter: keypress %.1f ms after its keydown", gap)
+	}
+	const careful = 20
+	onGrid := 0
+	var offs []string
+	for i := 0; i < careful; i++ {
+		log := tellsVisit(t, ctx, srv.URL)
+		time.Sleep(80 * time.Millisecond)
+		if err := cdpPress(ctx, keyEnter, 0, time.Duration(85+i%4*10)*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(40 * time.Millisecond)
+		evs := log()
+		n, off, gap := keyClock(evs)
+		if n != 3 || gap != 0 {
+			t.Fatalf("careful CDP press %d: %d key events, gap %.1f: %+v", i, n, gap, evs)
+		}
+		if off <= 0.05 {
+			onGrid++
+		}
+		offs = append(offs, strconv.FormatFloat(off, 'f', 1, 64))
+		cdpKeys = append(cdpKeys, evs...)
+	}
+	t.Logf("careful CDP presses (keyDown with text, keyUp 85-115 ms later): off the grid by %s ms; on it by chance: %d of %d",
+		strings.Join(offs, " "), onGrid, careful)
+	if onGrid > careful/2 {
+		t.Errorf("%d of %d CDP presses on the whole-millisecond grid: the clock is no tell here", onGrid, careful)
+	}
+
+	// Every other field the page can read is the same.
+	fields := func(evs []tellsEvent) map[string]bool {
+		set := map[string]bool{}
+		for _, e := range evs {
+			if e.Key != "Enter" && e.T != "click" {
+				continue
+			}
+			e.TS = 0
+			b, _ := json.Marshal(e)
+			set[string(b)] = true
+		}
+		return set
+	}
+	xf, cf := fields(xKeys), fields(cdpKeys)
+	for k := range cf {
+		if !xf[k] {
+			t.Errorf("a CDP key event the X keyboard never gave: %s", k)
+		}
+	}
+	for k := range xf {
+		t.Logf("Enter's events, X and CDP alike: %s", k)
+	}
+
+	// A mouse press: the pressure veto's measurement.
+	log = tellsVisit(t, ctx, srv.URL)
+	box, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(function(){var r=document.getElementById("b").getBoundingClientRect();return [r.left+r.width*0.4,r.top+r.height*0.6, screenX+(outerWidth-innerWidth)/2, screenY+outerHeight-innerHeight-(outerWidth-innerWidth)/2, devicePixelRatio]})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sx, sy := (box[2]+box[0])*box[4], (box[3]+box[1])*box[4]
+	if err := x.xdotool("mousemove", strconv.Itoa(int(sx)), strconv.Itoa(int(sy)), "sleep", "0.1",
+		"mousedown", "1", "sleep", "0.08", "mouseup", "1"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := chromedp.Do(ctx,
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, box[0], box[1]),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, box[0], box[1], chromedp.ButtonLeft, chromedp.ClickCount(1)),
+		chromedp.Sleep(80*time.Millisecond),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, box[0], box[1], chromedp.ButtonLeft, chromedp.ClickCount(1))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	var pressures []float64
+	for _, e := range log() {
+		if e.T == "pointerdown" {
+			pressures = append(pressures, e.P)
+		}
+	}
+	if len(pressures) != 2 || pressures[0] != 0.5 || pressures[1] != 0 {
+		t.Errorf("pointerdown pressures %v, want 0.5 (X) then 0 (CDP)", pressures)
+	}
+}
+
+// phoneEnvJS reads what a phone scanner's disguise must get right.
+const phoneEnvJS = `(function(){
+  var gl = document.createElement("canvas").getContext("webgl"), r = null;
+  if (gl) { var e = gl.getExtension("WEBGL_debug_renderer_info"); r = e ? gl.getParameter(e.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER); }
+  function m(q) { return matchMedia(q).matches; }
+  return JSON.stringify({ua: navigator.userAgent, platform: navigator.platform, mobile: navigator.userAgentData && navigator.userAgentData.mobile,
+    coarse: m("(pointer: coarse)"), fine: m("(any-pointer: fine)"), hover: m("(any-hover: hover)"), touch: navigator.maxTouchPoints,
+    screen: screen.width + "x" + screen.height, outer: outerWidth + "x" + outerHeight, inner: innerWidth + "x" + innerHeight,
+    orientation: screen.orientation && screen.orientation.type, webgl: r});
+})()`
+
+// TestPhoneEmulationTells measures what device emulation changes and
+// what it leaves the host's, headful under Xvfb and headless: the
+// environment signal's emulated-phone veto rests on it. The disguise is
+// dressPhoneCarefully's (an Android Chrome, portrait, touch). The pointer
+// media queries, touch points, screen and User-Agent all say phone; WebGL
+// stays the host's (none under Xvfb, SwiftShader headless). A CDP tap's
+// touch point has the radius and force it was given (1 and 1 by
+// default), which no rule uses: no phone was at hand to measure a
+// finger's.
+func TestPhoneEmulationTells(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, tellsPage)
+	}))
+	defer srv.Close()
+	type env struct {
+		UA, Platform, Screen, Outer, Inner, Orientation string
+		Mobile, Coarse, Fine, Hover                     bool
+		Touch                                           int
+		WebGL                                           *string
+	}
+	measure := func(t *testing.T, ctx context.Context) env {
+		if err := dressPhoneCarefully(ctx); err != nil {
+			t.Fatal(err)
+		}
+		log := tellsVisit(t, ctx, srv.URL)
+		raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](phoneEnvJS))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got env
+		if err := json.Unmarshal([]byte(raw), &got); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("the emulated phone: %s", raw)
+		if got.UA != pixel.ua || !got.Mobile || !got.Coarse || got.Fine || got.Hover || got.Touch != 5 ||
+			got.Screen != "412x915" || got.Orientation != "portrait-primary" {
+			t.Errorf("the disguise did not take: %s", raw)
+		}
+		box, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(function(){var r=document.getElementById("b").getBoundingClientRect();return [r.left+r.width/2,r.top+r.height/2]})()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(ctx, chromedp.TapXY(box[0], box[1])); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		for _, e := range log() {
+			if e.T == "touchstart" {
+				t.Logf("a CDP tap's touch point: radiusX %v, force %v", e.RX, e.F)
+				if e.RX != 1 || e.F != 1 {
+					t.Errorf("touch point radius %v, force %v: not CDP's defaults", e.RX, e.F)
+				}
+			}
+		}
+		return got
+	}
+	t.Run("headful", func(t *testing.T) {
+		x := startXvfb(t, 1280, 1024)
+		root := headful(t, x)
+		ctx, cancel := context.WithTimeout(root, 60*time.Second)
+		defer cancel()
+		if got := measure(t, ctx); got.WebGL != nil {
+			t.Errorf("WebGL %q under Xvfb: the headful phone scanner would need another tell", *got.WebGL)
+		}
+	})
+	t.Run("headless", func(t *testing.T) {
+		e := newEnvOn(t, stealthBrowser(t), mustDefaultEngine(t))
+		if got := measure(t, e.browser(45*time.Second)); got.WebGL == nil || !strings.Contains(*got.WebGL, "SwiftShader") {
+			t.Errorf("WebGL %v headless, want SwiftShader", got.WebGL)
+		}
+	})
 }
