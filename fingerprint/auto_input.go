@@ -86,26 +86,30 @@ func (e *eval) input() {
 
 // The key clock (report.KeyClock). Measured in Chromium 156, headful
 // under Xvfb (e2e/redteam_test.go, TestInputTellsCDPAndX): every key event
-// from the X server, and every pointer event, had a timeStamp a whole
-// number of milliseconds after the first (the X server's clock counts in
-// ms, and Chromium passes it on; the page's clock is clamped to 0.1 ms,
-// its origin on that grid), in 12 pages of 10 events each, off by 0.0000;
-// a keydown and the keypress of one press shared their stamp. Keys sent
-// with CDP's Input.dispatchKeyEvent are stamped when the browser handles
-// each command: off the grid by 0.1 to 0.5 ms in 9 of 10 presses, and
-// chromedp's kb.Enter (keyDown, then char) puts 2.7 to 3.2 ms between
-// keydown and keypress. So on a Chromium that says it runs on desktop
-// Linux, a keyboard press off that grid, or a keypress stamped apart
-// from its keydown, was not made by a keyboard.
+// from the X server had a timeStamp a whole number of milliseconds after
+// the first (the X server's clock counts in ms and Chromium passes it on;
+// the page's clock is clamped, to 5 µs on the cross-origin isolated
+// landing page and 0.1 ms elsewhere, its origin on that grid), 54 events
+// on 6 pages 0.0000 ms off; a keydown and the keypress of one press
+// shared their stamp. Keys sent with CDP's Input.dispatchKeyEvent are
+// stamped when the browser handles each command: 20 careful presses
+// (keyDown with its text, keyUp 85 to 115 ms later) were 0.010 to 0.495
+// ms off, and chromedp's kb.Enter (keyDown, then char) put 2.2 to 5.5 ms
+// between keydown and keypress (once, in an earlier run, 0: its keyup was
+// still off the grid). So on a Chromium that says it runs on desktop
+// Linux, a keyboard press off that grid, or a keypress stamped apart from
+// its keydown, was not made by a keyboard. keyClockMS is below the 5 µs
+// step: the X stamps are exact.
 //
-// NB: a single careful press (keyDown carrying the text, keyUp after a
-// pause: Puppeteer's keyboard.press with a delay) gives one pair of
-// stamps, whose distance lands on the grid by chance 1 time in 10. Other
-// systems were not measured: Windows and macOS stamp events with their
-// own fine clocks, and so might Chromium on Wayland; ChromeOS and Android
-// are not Linux here. A scanner that claims another system escapes this
-// rule (the Worker and the GPU may still tell).
-const keyClockMS = 0.05
+// NB: a single careful press, with no other key event on the page, gives
+// one pair of stamps, whose distance lands on the grid by chance 1 time
+// in 200 (1 in 10 on a page that is not isolated, as reports made before
+// the isolation). Other systems were not measured: Windows and macOS
+// stamp events with their own fine clocks, and so might Chromium on
+// Wayland; ChromeOS and Android are not Linux here. A scanner that claims
+// another system escapes this rule (the Worker and the GPU may still
+// tell).
+const keyClockMS = 0.002
 
 // pointerDynamics looks at how a mouse or pen reached Continue and
 // pressed it.

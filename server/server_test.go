@@ -453,6 +453,8 @@ func TestLandingHeadersAndMarkers(t *testing.T) {
 			}
 			for k, want := range map[string]string{
 				"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
+				// Isolated, for the 5 µs clock of the key clock (render).
+				"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "credentialless",
 			} {
 				if !strings.Contains(r.header.Get(k), want) {
 					t.Errorf("%s %s: %s = %q, want %q", m, tok, k, r.header.Get(k), want)
