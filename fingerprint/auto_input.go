@@ -180,9 +180,10 @@ func (e *eval) pressDynamics(c *Click) {
 // every real mouse; CDP's Input.dispatchMouseEvent takes the pressure
 // from its "force" parameter, 0 unless the caller sets it, which
 // chromedp and Puppeteer do not. Measured in Chromium 156, headful under
-// Xvfb: a real X press gave 0.5, a CDP press 0 (e2e/xvfb_test.go,
-// TestInputTellsCDPAndX). Other browsers were not measured, so only a
-// Chromium page is judged.
+// Xvfb: a real X press gave 0.5, a CDP press 0 (e2e/redteam_test.go,
+// TestInputTellsCDPAndX; e2e/xvfb_test.go checks both against the
+// landing page). Other browsers were not measured, so only a Chromium
+// page is judged.
 
 // noPointingDevice reports whether a desktop browser says it has no
 // pointing device at all: no fine pointer, no hover, no touch points.
