@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -224,11 +225,31 @@ func (o scanOutcome) neverConsumed(t *testing.T) {
 
 // TestHeadfulCDPKeysNeverConsume: the headful scanner under Xvfb (a
 // pointing device, a window frame, no automation switch) activates
-// Continue from the keyboard through the debugging protocol.
+// Continue from the keyboard through the debugging protocol; and, dressed
+// as Windows Chrome (where no key clock is known), with careful presses.
 func TestHeadfulCDPKeysNeverConsume(t *testing.T) {
 	for _, a := range keyAttacks {
 		t.Run(a.name, func(t *testing.T) { headfulScan(t, nil, a.act).neverConsumed(t) })
 	}
+	for _, platform := range []string{"", winChrome.platform} {
+		dress := func(ctx context.Context) error { return dressAsWindows(ctx, platform) }
+		t.Run("as windows, platform "+cmp.Or(platform, "kept")+"/tabs+enter held", func(t *testing.T) {
+			headfulScan(t, dress, keyAttacks[2].act).neverConsumed(t)
+		})
+	}
+}
+
+// dressAsWindows gives the tab winChrome's User-Agent and client hints,
+// and navigator.platform if platform is not "" (the Web Worker keeps the
+// host's either way), with the host's languages, so that they agree.
+func dressAsWindows(ctx context.Context, platform string) error {
+	brands := []*emulation.UserAgentBrandVersion{{Brand: "Chromium", Version: "156"}, {Brand: "Google Chrome", Version: "156"}, {Brand: "Not=A?Brand", Version: "24"}}
+	_, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{
+		UserAgent: winChrome.ua, AcceptLanguage: "en-US,en;q=0.9", Platform: platform,
+		UserAgentMetadata: &emulation.UserAgentMetadata{Brands: brands, FullVersionList: brands,
+			Platform: winChrome.chPlatform, PlatformVersion: "19.0.0", Architecture: "x86", Bitness: "64"},
+	})
+	return err
 }
 
 // TestStealthCDPKeysNeverConsume: the dressed headless scanner activates

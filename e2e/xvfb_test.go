@@ -449,19 +449,25 @@ func TestHeadfulCDPClickNeverConsumes(t *testing.T) {
 // press signs the person in: the key-clock rule that turns CDP key
 // presses away must not turn a keyboard away.
 func TestPersonRealKeysGetOneClick(t *testing.T) {
+	enter := []string{"keydown", "Return", "sleep", "0.11", "keyup", "Return"}
 	for _, tc := range []struct {
 		name  string
 		press []string
+		dress func(context.Context) error
 	}{
-		{"enter held", []string{"keydown", "Return", "sleep", "0.11", "keyup", "Return"}},
-		{"space held", []string{"keydown", "space", "sleep", "0.09", "keyup", "space"}},
-		{"xdotool key", []string{"key", "Return"}},
+		{"enter held", enter, nil},
+		{"space held", []string{"keydown", "space", "sleep", "0.09", "keyup", "space"}, nil},
+		{"xdotool key", []string{"key", "Return"}, nil},
+		// A person whose browser claims Windows (a User-Agent switcher):
+		// the key clock judges it as the Linux PC it is, and its keys
+		// are still the X server's.
+		{"enter held, claiming windows", enter, func(ctx context.Context) error { return dressAsWindows(ctx, "") }},
 	} {
-		t.Run(tc.name, func(t *testing.T) { personKeys(t, tc.press) })
+		t.Run(tc.name, func(t *testing.T) { personKeys(t, tc.press, tc.dress) })
 	}
 }
 
-func personKeys(t *testing.T, press []string) {
+func personKeys(t *testing.T, press []string, dress func(context.Context) error) {
 	x := startXvfb(t, 1280, 1024)
 	root := headful(t, x)
 	rec := &recorder{inner: mustDefaultEngine(t)}
@@ -487,6 +493,11 @@ func personKeys(t *testing.T, press []string) {
 	}
 	if err := x.xdotool("mousemove", "900", "780", "key", "shift"); err != nil {
 		t.Fatal(err)
+	}
+	if dress != nil {
+		if err := dress(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(m.URL)); err != nil {
 		t.Fatal(err)
@@ -519,6 +530,9 @@ func personKeys(t *testing.T, press []string) {
 				t.Errorf("stage %s: the input signal marks a real key press: %+.2f %q", in[i].Stage, c.Value, c.Reason)
 			}
 		}
+	}
+	if testing.Verbose() {
+		t.Logf("verdicts:\n%s", explainAll(rec))
 	}
 	if want := "verify→confirm,confirm→consume"; strings.Join(decisions, ",") != want {
 		t.Errorf("decisions %v, want %s\n%s", decisions, want, explainAll(rec))

@@ -1,6 +1,9 @@
 package fingerprint
 
-import "math"
+import (
+	"math"
+	"strings"
+)
 
 // input (automation): the provenance and dynamics of the input the page
 // saw. Events made by script, a confirm without a trusted click on
@@ -70,7 +73,7 @@ func (e *eval) input() {
 			e.mark(0.5, "a click without pointer and without a key press")
 			return
 		}
-		if k := &it.Keys; e.r.V >= 4 && e.page.OS == OSLinux && chromium(&e.page) {
+		if k := &it.Keys; e.r.V >= 4 && linuxPC(e.r, &e.page) {
 			if k.PressGap > keyClockMS {
 				e.veto("Continue's keypress came ").ms1(k.PressGap).text(" after its keydown, where one press of a Linux keyboard stamps both alike: the debugging protocol sent them apart")
 				return
@@ -106,10 +109,32 @@ func (e *eval) input() {
 // in 200 (1 in 10 on a page that is not isolated, as reports made before
 // the isolation). Other systems were not measured: Windows and macOS
 // stamp events with their own fine clocks, and so might Chromium on
-// Wayland; ChromeOS and Android are not Linux here. A scanner that claims
-// another system escapes this rule (the Worker and the GPU may still
-// tell).
+// Wayland; ChromeOS and Android are not Linux here. A scanner on a host
+// of another system (a Windows PC) escapes this rule; one on a Linux
+// host that claims another is judged by it (linuxPC).
 const keyClockMS = 0.002
+
+// linuxPC reports whether a Chromium page runs on desktop Linux on a PC,
+// where the key clock applies: by its User-Agent (not Android, not
+// ChromeOS), or, whatever that claims, by a navigator.platform or a Web
+// Worker's of "Linux x86_64" or "Linux i686" under a desktop User-Agent.
+// A scanner on a Linux host dressed as Windows keeps the host's platform
+// in the page (a User-Agent override alone) or in the Worker (an override
+// with a platform: measured in Chromium 156, e2e/redteam_test.go); the X
+// server stamps its keys all the same. An ARM platform under a Linux
+// User-Agent is Chrome on Android asking for the desktop site: not
+// measured, left alone.
+func linuxPC(r *Report, page *UA) bool {
+	if !chromium(page) || !desktop(page) || page.OS == OSChromeOS {
+		return false
+	}
+	d := &r.Device
+	if strings.Contains(d.Platform, "arm") || strings.Contains(d.Platform, "aarch") {
+		return false
+	}
+	pc := func(p string) bool { return strings.HasPrefix(p, "Linux x86") || strings.HasPrefix(p, "Linux i686") }
+	return page.OS == OSLinux || pc(d.Platform) || d.Worker != nil && pc(d.Worker.Platform)
+}
 
 // pointerDynamics looks at how a mouse or pen reached Continue and
 // pressed it.

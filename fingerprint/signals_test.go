@@ -168,9 +168,15 @@ func TestSignalInput(t *testing.T) {
 	// keys is Continue pressed with Enter in a browser whose page says
 	// ua: keydown, keypress and keyup on the X server's whole-millisecond
 	// clock, as TestPersonRealKeysGetOneClick measured them, then edit.
-	keys := func(ua string, edit func(*KeyClock)) func(*Input) {
+	keys := func(ua string, edit func(*KeyClock), platforms ...string) func(*Input) {
 		return func(in *Input) {
 			withClick(in)
+			if len(platforms) == 2 {
+				in.Report.Device.Platform = platforms[0]
+				if platforms[1] != "" {
+					in.Report.Device.Worker = &Worker{UserAgent: ua, Platform: platforms[1]}
+				}
+			}
 			*in.Report.Interaction.Click = Click{Trusted: true, OnContinue: true, AtMS: 2600, TargetW: 160, TargetH: 40,
 				Path: PointerPath{EndDistance: -1}}
 			in.Report.Device.UserAgent = ua
@@ -250,6 +256,10 @@ func TestSignalInput(t *testing.T) {
 		{"input/keyboard on Linux, keypress apart from its keydown", keys(uaChromeLinux, func(k *KeyClock) { k.PressGap = 3.1 }), -1, true, "keypress came 3.1 ms after its keydown"},
 		{"input/keyboard on Linux, float noise on the grid", keys(uaChromeLinux, func(k *KeyClock) { k.OffGrid = 1e-9 }), 0, false, "keyboard"},
 		{"input/keyboard on Windows is not judged by the X clock", keys(uaChromeWin, func(k *KeyClock) { k.OffGrid, k.PressGap = 0.3, 0.4 }), 0, false, "keyboard"},
+		{"input/keyboard on a Linux PC claiming Windows (page platform)", keys(uaChromeWin, func(k *KeyClock) { k.OffGrid = 0.3 }, "Linux x86_64", ""), -1, true, "0.3 ms off"},
+		{"input/keyboard on a Linux PC claiming Windows (Worker platform)", keys(uaChromeWin, func(k *KeyClock) { k.OffGrid = 0.3 }, "Win32", "Linux x86_64"), -1, true, "0.3 ms off"},
+		{"input/keyboard on a Linux PC claiming Windows, on the grid", keys(uaChromeWin, func(k *KeyClock) {}, "Linux x86_64", "Linux x86_64"), 0, false, "keyboard"},
+		{"input/keyboard: Android asking for the desktop site is not judged", keys(uaChromeLinux, func(k *KeyClock) { k.OffGrid = 0.3 }, "Linux armv81", "Linux armv81"), 0, false, "keyboard"},
 		{"input/keyboard on ChromeOS is not judged", keys(uaChromeOS, func(k *KeyClock) { k.OffGrid = 0.3 }), 0, false, "keyboard"},
 		{"input/keyboard on Android is not judged", keys(uaChromeAndroid, func(k *KeyClock) { k.OffGrid = 0.3 }), 0, false, "keyboard"},
 		{"input/keyboard in Firefox on Linux is not judged", keys(uaFirefoxLinux, func(k *KeyClock) { k.OffGrid = 0.3 }), 0, false, "keyboard"},
