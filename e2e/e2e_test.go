@@ -10,6 +10,11 @@
 // xvfb_test.go runs a headful Chromium under Xvfb driven by real X pointer
 // input (xdotool): the person of issue 8. It skips without Xvfb and
 // xdotool (Debian: apt-get install -y xvfb xdotool; .ci/run installs them).
+//
+// redteam_test.go is the scanners of the keyboard and touch paths: CDP key
+// presses and phone-emulation taps, headful and headless; and the
+// measurements of what tells CDP input from X input and an emulated phone
+// from a phone.
 package e2e
 
 import (
