@@ -199,7 +199,7 @@ type Interaction struct {
 	// click replaces an untrusted one, never the other way round.
 	Click *Click `json:"click,omitempty"`
 	// Keys is the clock of the trusted key events (version 4).
-	Keys KeyClock `json:"keys"`
+	Keys KeyClock `json:"keys,omitzero"`
 }
 
 // KeyClock describes the timestamps of the trusted keydown, keypress and
