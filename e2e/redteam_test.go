@@ -485,6 +485,12 @@ func tellsVisit(t *testing.T, ctx context.Context, url string) func() []tellsEve
 	}
 }
 
+// pageFocused reports whether the page has the focus (document.hasFocus).
+func pageFocused(ctx context.Context) bool {
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.hasFocus()`))
+	return err == nil && ok
+}
+
 // keyClock is what the collector's key clock makes of a log: the largest
 // distance from the whole milliseconds after the first key event, and
 // the largest keydown-to-keypress gap (report.Recorder.Key).
@@ -541,10 +547,14 @@ func TestInputTellsCDPAndX(t *testing.T) {
 
 	// Keys from the X server: Enter and Space held, and xdotool's own.
 	var xKeys []tellsEvent
-	for i := 0; i < 6; i++ {
+	for i, tries := 0, 0; i < 6; i++ {
 		log := tellsVisit(t, ctx, srv.URL)
 		if iso, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`self.crossOriginIsolated`)); err != nil || !iso {
 			t.Fatalf("the page is not cross-origin isolated (%v): its clock counts in 100 µs", err)
+		}
+		// The keyboard's press reaches the page once it has the focus.
+		for j := 0; j < 50 && (!activeIs(ctx, "#b") || !pageFocused(ctx)); j++ {
+			time.Sleep(20 * time.Millisecond)
 		}
 		time.Sleep(150 * time.Millisecond)
 		for _, press := range [][]string{
@@ -559,11 +569,19 @@ func TestInputTellsCDPAndX(t *testing.T) {
 		}
 		evs := log()
 		n, off, gap := keyClock(evs)
-		if n != 9 {
-			t.Fatalf("page %d: %d key events from 3 X presses, want 9: %+v", i, n, evs)
-		}
 		if off > 0.001 || gap != 0 {
 			t.Errorf("page %d: X keys %.4f ms off the grid, keypress %.4f ms after keydown: %+v", i, off, gap, evs)
+		}
+		if n != 9 {
+			// Under load a press that comes as the new page takes the
+			// focus may lose its keydown; the stamps that came are
+			// checked above, and the page is measured again.
+			if tries++; tries > 3 {
+				t.Fatalf("page %d: %d key events from 3 X presses, want 9: %+v", i, n, evs)
+			}
+			t.Logf("page %d: %d key events from 3 X presses, want 9: again", i, n)
+			i--
+			continue
 		}
 		xKeys = append(xKeys, evs...)
 	}
