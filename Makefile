@@ -9,7 +9,7 @@ VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFILES  := $(shell find . -name '*.go' -not -path './node_modules/*' 2>/dev/null)
 WEBFILES := $(shell find web/templates web/static -type f -not -path '$(GEN)/*' 2>/dev/null)
 
-.PHONY: all build wasm run test bench perf geoip clean chaos cluster axe screenshots dist image config-doc
+.PHONY: all build wasm run test bench perf geoip clean chaos cluster axe redteam screenshots dist image config-doc
 
 all: build
 
@@ -64,7 +64,14 @@ $(AXE):
 
 test: wasm $(AXE)
 	$(GO) vet ./...
-	LINKGUARD_AXE=$(CURDIR)/$(AXE) $(GO) test -race -count=1 ./...
+	LINKGUARD_AXE=$(CURDIR)/$(AXE) $(GO) test -race -count=1 -timeout 20m ./...
+
+# The red team of the input paths, every variant (make test runs the
+# most careful of each), and the measurement of what tells CDP input from
+# a hand: about five minutes of Chromium under Xvfb.
+REDTEAM := '^(TestHeadfulCDPKeysNeverConsume|TestStealthCDPKeysNeverConsume|TestHeadfulCDPTapsNeverConsume|TestStealthCDPTapsNeverConsume|TestInputTellsCDPAndX|TestPhoneEmulationTells|TestPersonRealKeysGetOneClick)$$'
+redteam: wasm
+	LINKGUARD_REDTEAM=1 $(GO) test -count=1 -run $(REDTEAM) -v ./e2e/
 
 # The audit alone: every page state and every console page, light and
 # dark, 360 px and desktop, no serious or critical axe-core violation;

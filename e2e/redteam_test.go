@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,6 +32,22 @@ import (
 // in the headful Chromium under Xvfb of xvfb_test.go and in the dressed
 // headless one of stealth_test.go. None may consume; the verdict names
 // what gave it away.
+
+// redteamAll says whether every variant of the red-team and keyboard
+// person tests runs (LINKGUARD_REDTEAM=1: make redteam, about five
+// minutes). Each variant starts a browser, so make test runs one or two
+// of each, the most careful attacks, and leaves the measurement of the
+// tells (TestInputTellsCDPAndX) to make redteam.
+func redteamAll() bool { return os.Getenv("LINKGUARD_REDTEAM") != "" }
+
+// variant skips t unless keep says make test runs it, or every variant
+// runs.
+func variant(t *testing.T, keep bool) {
+	t.Helper()
+	if !keep && !redteamAll() {
+		t.Skip("a variant that make redteam (LINKGUARD_REDTEAM=1) runs")
+	}
+}
 
 // cdpKey is one key as CDP's Input.dispatchKeyEvent takes it, with what a
 // US keyboard gives for it (the values chromedp's kb package and
@@ -228,12 +245,13 @@ func (o scanOutcome) neverConsumed(t *testing.T) {
 // Continue from the keyboard through the debugging protocol; and, dressed
 // as Windows Chrome (where no key clock is known), with careful presses.
 func TestHeadfulCDPKeysNeverConsume(t *testing.T) {
-	for _, a := range keyAttacks {
-		t.Run(a.name, func(t *testing.T) { headfulScan(t, nil, a.act).neverConsumed(t) })
+	for i, a := range keyAttacks {
+		t.Run(a.name, func(t *testing.T) { variant(t, i == 2); headfulScan(t, nil, a.act).neverConsumed(t) })
 	}
 	for _, platform := range []string{"", winChrome.platform} {
 		dress := func(ctx context.Context) error { return dressAsWindows(ctx, platform) }
 		t.Run("as windows, platform "+cmp.Or(platform, "kept")+"/tabs+enter held", func(t *testing.T) {
+			variant(t, platform == "")
 			headfulScan(t, dress, keyAttacks[2].act).neverConsumed(t)
 		})
 	}
@@ -256,8 +274,11 @@ func dressAsWindows(ctx context.Context, platform string) error {
 // Continue from the keyboard through the debugging protocol.
 func TestStealthCDPKeysNeverConsume(t *testing.T) {
 	for _, p := range []persona{winChrome, linuxChrome} {
-		for _, a := range keyAttacks {
-			t.Run(p.name+"/"+a.name, func(t *testing.T) { stealthScan(t, p, nil, a.act).neverConsumed(t) })
+		for i, a := range keyAttacks {
+			t.Run(p.name+"/"+a.name, func(t *testing.T) {
+				variant(t, i == 2 && p == linuxChrome)
+				stealthScan(t, p, nil, a.act).neverConsumed(t)
+			})
 		}
 	}
 }
@@ -380,8 +401,8 @@ func phoneAttacks() []struct {
 // TestHeadfulCDPTapsNeverConsume: the headful scanner under Xvfb
 // emulates a phone and taps Continue through the debugging protocol.
 func TestHeadfulCDPTapsNeverConsume(t *testing.T) {
-	for _, a := range phoneAttacks() {
-		t.Run(a.name, func(t *testing.T) { headfulScan(t, a.dress, a.act).neverConsumed(t) })
+	for i, a := range phoneAttacks() {
+		t.Run(a.name, func(t *testing.T) { variant(t, i == 1); headfulScan(t, a.dress, a.act).neverConsumed(t) })
 	}
 }
 
@@ -530,6 +551,9 @@ func keyClock(evs []tellsEvent) (n int, off, gap float64) {
 // It also measures how often one careful CDP press (keyDown with its
 // text, a pause, keyUp) lands on the grid by chance: the rule's residue.
 func TestInputTellsCDPAndX(t *testing.T) {
+	if !redteamAll() {
+		t.Skip("a measurement: make redteam (LINKGUARD_REDTEAM=1) runs it")
+	}
 	x := startXvfb(t, 1280, 1024)
 	root := headful(t, x)
 	srv := tellsServer()

@@ -463,7 +463,10 @@ func TestPersonRealKeysGetOneClick(t *testing.T) {
 		// are still the X server's.
 		{"enter held, claiming windows", enter, func(ctx context.Context) error { return dressAsWindows(ctx, "") }},
 	} {
-		t.Run(tc.name, func(t *testing.T) { personKeys(t, tc.press, tc.dress) })
+		t.Run(tc.name, func(t *testing.T) {
+			variant(t, tc.name == "enter held" || tc.name == "enter held, claiming windows")
+			personKeys(t, tc.press, tc.dress)
+		})
 	}
 }
 
