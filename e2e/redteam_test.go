@@ -151,18 +151,8 @@ type scanOutcome struct {
 // Continue is offered, waits as a reader would and acts.
 func headfulScan(t *testing.T, dress func(context.Context) error, act func(context.Context) error) scanOutcome {
 	t.Helper()
-	x := startXvfb(t, 1280, 1024)
-	root := headful(t, x)
-	rec := &recorder{inner: mustDefaultEngine(t)}
-	e := newKitEnvOn(t, root, rec)
-	asker := e.browser(45 * time.Second)
-	signIn(t, asker, e, "alice@example.com")
-	m := e.mailTo("alice@example.com")
-	if err := chromedp.Cancel(asker); err != nil {
-		t.Logf("close the asking context: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(root, 60*time.Second)
-	defer cancel()
+	hv := newHeadfulVisit(t)
+	e, rec, ctx, m := hv.e, hv.rec, hv.ctx, hv.m
 	if dress != nil {
 		if err := dress(ctx); err != nil {
 			t.Fatalf("dress the tab: %v", err)

@@ -200,30 +200,45 @@ func (x *xserver) movePointer(a, b screenPoint, steps int) error {
 	return x.xdotool(args...)
 }
 
-// TestPersonRealPointerGetsOneClick is issue 8's test (f): a person
-// asks for a sign-in in one browser and opens the mail's link in another
-// browser (no device cookie), a headful Chromium on an X server; the
-// real X pointer moves to Continue and clicks it, and that alone signs
-// the person in: no code, under the default engine.
-func TestPersonRealPointerGetsOneClick(t *testing.T) {
+// headfulVisit is the setting of every headful test: Xvfb, a headful
+// Chromium on it, a kit with the default engine behind rec, and a link
+// that a person asked for in a browser context of its own (its own
+// cookie jar), closed since, so that the link is opened elsewhere. ctx
+// is the first tab, in the default context, which never saw the device
+// cookie; it ends with the test.
+type headfulVisit struct {
+	x   *xserver
+	e   *kitEnv
+	rec *recorder
+	ctx context.Context
+	m   outboxEntry
+}
+
+func newHeadfulVisit(t *testing.T) *headfulVisit {
+	t.Helper()
 	x := startXvfb(t, 1280, 1024)
 	root := headful(t, x)
 	rec := &recorder{inner: mustDefaultEngine(t)}
 	e := newKitEnvOn(t, root, rec)
-
-	// The person asks for the link in a browser context of its own (its
-	// own cookie jar), then closes it: the link is opened elsewhere.
 	asker := e.browser(45 * time.Second)
 	signIn(t, asker, e, "alice@example.com")
 	m := e.mailTo("alice@example.com")
 	if err := chromedp.Cancel(asker); err != nil {
 		t.Logf("close the asking context: %v", err)
 	}
-
-	// The other browser: the first tab, in the default context, which
-	// never saw the device cookie.
 	ctx, cancel := context.WithTimeout(root, 60*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
+	return &headfulVisit{x: x, e: e, rec: rec, ctx: ctx, m: m}
+}
+
+// TestPersonRealPointerGetsOneClick is issue 8's test (f): a person
+// asks for a sign-in in one browser and opens the mail's link in another
+// browser (no device cookie), a headful Chromium on an X server; the
+// real X pointer moves to Continue and clicks it, and that alone signs
+// the person in: no code, under the default engine.
+func TestPersonRealPointerGetsOneClick(t *testing.T) {
+	hv := newHeadfulVisit(t)
+	x, e, rec, ctx, m := hv.x, hv.e, hv.rec, hv.ctx, hv.m
 	// Park the pointer away from the window's content before the page
 	// loads, as a person's hand is elsewhere when the mail app opens it.
 	if err := x.xdotool("mousemove", "1250", "1000"); err != nil {
@@ -393,18 +408,8 @@ func pageState(ctx context.Context) string {
 // with the person test, this checks every input tell against both kinds
 // of input in one browser build.
 func TestHeadfulCDPClickNeverConsumes(t *testing.T) {
-	x := startXvfb(t, 1280, 1024)
-	root := headful(t, x)
-	rec := &recorder{inner: mustDefaultEngine(t)}
-	e := newKitEnvOn(t, root, rec)
-	asker := e.browser(45 * time.Second)
-	signIn(t, asker, e, "alice@example.com")
-	m := e.mailTo("alice@example.com")
-	if err := chromedp.Cancel(asker); err != nil {
-		t.Logf("close the asking context: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(root, 60*time.Second)
-	defer cancel()
+	hv := newHeadfulVisit(t)
+	e, rec, ctx, m := hv.e, hv.rec, hv.ctx, hv.m
 	if err := chromedp.Do(ctx, chromedp.Navigate(m.URL)); err != nil {
 		t.Fatal(err)
 	}
@@ -471,18 +476,8 @@ func TestPersonRealKeysGetOneClick(t *testing.T) {
 }
 
 func personKeys(t *testing.T, press []string, dress func(context.Context) error) {
-	x := startXvfb(t, 1280, 1024)
-	root := headful(t, x)
-	rec := &recorder{inner: mustDefaultEngine(t)}
-	e := newKitEnvOn(t, root, rec)
-	asker := e.browser(45 * time.Second)
-	signIn(t, asker, e, "alice@example.com")
-	m := e.mailTo("alice@example.com")
-	if err := chromedp.Cancel(asker); err != nil {
-		t.Logf("close the asking context: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(root, 60*time.Second)
-	defer cancel()
+	hv := newHeadfulVisit(t)
+	x, e, rec, ctx, m := hv.x, hv.e, hv.rec, hv.ctx, hv.m
 	// The browser's window gets the keyboard's focus, as a window
 	// manager gives it to the window that opens a link: there is none
 	// here, and the asking window, closed, had it; Page.bringToFront
