@@ -124,22 +124,36 @@ func (s *Server) page(c *fiber.Ctx, status int, name string, data any) error {
 // render writes the landing page from its pre-rendered pieces (web's
 // RenderLanding): no template runs per request.
 //
-// The landing page is cross-origin isolated (COOP same-origin, COEP
-// credentialless: its resources are all its own but the brand's logo,
-// which then loads without cookies). Chromium clamps an isolated page's
-// clock to 5 µs instead of 100 µs, and the collector's key clock needs
-// the finer one: a key press sent with the debugging protocol then lands
-// on a keyboard's whole milliseconds by chance 1 time in 200, not 1 in 10
-// (measured in Chromium 156, docs/collector.md). Nothing on the page
-// needs a window that opened it, or that it opens.
+// A page that runs the collector for a browser without the link's device
+// cookie is cross-origin isolated (COOP same-origin, COEP credentialless:
+// its resources are all its own but the brand's logo, which then loads
+// without cookies). Chromium clamps an isolated page's clock to 5 µs
+// instead of 100 µs, and the collector's key clock needs the finer one: a
+// key press sent with the debugging protocol then lands on a keyboard's
+// whole milliseconds by chance 1 time in 200, not 1 in 10 (measured in
+// Chromium 156, docs/collector.md). Nothing on the page needs a window
+// that opened it, or that it opens.
+//
+// NB: no other page is isolated. Isolation makes Chromium give the page a
+// renderer process of its own, and that swap cost the browser that asked
+// (d.Fast, which signs in with its cookie and needs no key clock) 100 ms
+// of its cold path and 250–300 ms of its warm one (docs/performance.md,
+// "The page's path"); a page without the collector has no clock to keep.
 func (s *Server) render(c *fiber.Ctx, status int, d web.Landing) error {
 	s.pageHeaders(c)
-	h := &c.Response().Header
-	h.SetCanonical(hdrCOOP, valSameOrigin)
-	h.SetCanonical(hdrCOEP, valCredless)
+	if isolated(d) {
+		h := &c.Response().Header
+		h.SetCanonical(hdrCOOP, valSameOrigin)
+		h.SetCanonical(hdrCOEP, valCredless)
+	}
 	c.Status(status)
 	return s.site.RenderLanding(c.Response().BodyWriter(), d)
 }
+
+// isolated says whether the landing page d is served cross-origin
+// isolated (render): when it runs the collector for a browser that does
+// not hold the link's device cookie.
+func isolated(d web.Landing) bool { return d.Scripts && !d.Fast }
 
 func (s *Server) landingData(c *fiber.Ctx, token string, p *linkguard.Page) web.Landing {
 	d := web.Landing{

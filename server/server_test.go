@@ -451,11 +451,17 @@ func TestLandingHeadersAndMarkers(t *testing.T) {
 			if r.status != 200 {
 				t.Fatalf("%s /l/%s: %d", m, tok, r.status)
 			}
-			for k, want := range map[string]string{
+			want := map[string]string{
 				"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
-				// Isolated, for the 5 µs clock of the key clock (render).
-				"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "credentialless",
-			} {
+			}
+			if tok == l.Token {
+				// The collector runs: isolated, for the key clock's 5 µs
+				// (render). A page without it (unknown tokens) is not.
+				want["Cross-Origin-Opener-Policy"], want["Cross-Origin-Embedder-Policy"] = "same-origin", "credentialless"
+			} else if r.header.Get("Cross-Origin-Opener-Policy") != "" || r.header.Get("Cross-Origin-Embedder-Policy") != "" {
+				t.Errorf("%s %s: a page without the collector is isolated", m, tok)
+			}
+			for k, want := range want {
 				if !strings.Contains(r.header.Get(k), want) {
 					t.Errorf("%s %s: %s = %q, want %q", m, tok, k, r.header.Get(k), want)
 				}
@@ -583,11 +589,21 @@ func TestBindingCookieConsumesWithoutClick(t *testing.T) {
 	tok := out.Token
 	h.clock.Add(50 * time.Second)
 	nonce := h.nonce(tok)
-	if body := h.do("GET", "/l/"+tok, "", "Cookie", "lg_device=the-device-cookie-value").body; !strings.Contains(body, `data-lg-fast="1"`) || !regexp.MustCompile(`<script src="/assets/lg\.[0-9a-f]+\.js" defer>`).MatchString(body) {
+	fast := h.do("GET", "/l/"+tok, "", "Cookie", "lg_device=the-device-cookie-value")
+	if !strings.Contains(fast.body, `data-lg-fast="1"`) || !regexp.MustCompile(`<script src="/assets/lg\.[0-9a-f]+\.js" defer>`).MatchString(fast.body) {
 		t.Error("the page of the browser that asked does not report at once, or has no page script")
 	}
-	if body := h.do("GET", "/l/"+tok, "", "Cookie", "lg_device=another-value").body; strings.Contains(body, `data-lg-fast`) {
+	// NB: isolation would cost this browser a renderer process of its own
+	// (render); the key clock is for browsers without the cookie.
+	if coop, coep := fast.header.Get("Cross-Origin-Opener-Policy"), fast.header.Get("Cross-Origin-Embedder-Policy"); coop != "" || coep != "" {
+		t.Errorf("the page of the browser that asked is isolated (COOP %q, COEP %q)", coop, coep)
+	}
+	other := h.do("GET", "/l/"+tok, "", "Cookie", "lg_device=another-value")
+	if strings.Contains(other.body, `data-lg-fast`) {
 		t.Error("a page without the device cookie skips the collector")
+	}
+	if other.header.Get("Cross-Origin-Opener-Policy") != "same-origin" || other.header.Get("Cross-Origin-Embedder-Policy") != "credentialless" {
+		t.Error("the collector's page for a browser without the device cookie is not isolated")
 	}
 	r := h.person("POST", "/l/"+tok+"/verify", `{"nonce":"`+nonce+`","signals":`+proven(t, nonce, "verify", personVerify)+`}`, "Cookie", "lg_device=another-value")
 	if r.json(t)["outcome"] != "confirm" {
