@@ -13,7 +13,8 @@ import (
 )
 
 // TestSameBrowserNeedsNoOtherFile: the page of the browser that asked
-// reports from its inline script (web/inline/fast.js), which the CSP
+// reports from its inline script (web/inline/fast.js, a form's post
+// answered with a 303 to the redirect), which the CSP
 // allows by its hash: with every asset blocked (no stylesheet, no lg.js),
 // that browser is still signed in, and the report it sent is the
 // cookie's alone (no signals), as before the inline script.
@@ -58,9 +59,10 @@ func (c *confirmFirst) Decide(in *fingerprint.Input) fingerprint.Verdict {
 }
 
 // TestFastPageLoadsTheCollectorWhenAsked: the fast page carries neither
-// wasm_exec.js nor the collector; when the server answers it with
-// anything but consumed, lg.js loads both, so the confirm report after
-// a click carries the collector's signals.
+// wasm_exec.js nor the collector; when the server answers its form with
+// anything but consumed, the browser is sent back to the page with the
+// collector (lg_fast=0), so the confirm report after a click carries the
+// collector's signals.
 func TestFastPageLoadsTheCollectorWhenAsked(t *testing.T) {
 	dec := &confirmFirst{recorder{inner: fingerprinttest.Basic{}}}
 	e := newEnv(t, dec)
@@ -70,6 +72,9 @@ func TestFastPageLoadsTheCollectorWhenAsked(t *testing.T) {
 	}
 	if st, err := waitState(ctx, "confirm", "code", "error"); err != nil || st != "confirm" {
 		t.Fatalf("state %q, err %v; want confirm", st, err)
+	}
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || loc != l.url+"?lg_fast=0" {
+		t.Errorf("the page asked to confirm is at %q (%v), want the collector's page, lg_fast=0", loc, err)
 	}
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!(window.lgCollector && window.Go)`, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
 		t.Fatalf("the collector was not loaded after the fast page was asked to confirm: %v", err)

@@ -182,12 +182,14 @@ func (p *paths) log(t *testing.T, what string) {
 // trace notes the first time of each mark of one navigation, in
 // Chromium's network clock: "<request> sent" and "<request> answered"
 // (its last byte), where a request is named by what it is (landing,
-// verify, an asset's logical name, redirect), and "DOMContentLoaded".
+// verify, an asset's logical name, redirect), "DOMContentLoaded", and
+// when the page first asked to navigate, by the test's clock.
 type trace struct {
 	mu     sync.Mutex
 	base   string
 	url    string
 	t0     float64
+	t0w    time.Time // when the landing request's event arrived
 	names  map[network.RequestID]string
 	marks  map[string]float64
 	cancel context.CancelFunc
@@ -207,13 +209,21 @@ func startTrace(ctx context.Context, base, url string) *trace {
 				return
 			}
 			if name == "landing" && tr.t0 == 0 {
-				tr.t0 = ev.Timestamp.Float64()
+				tr.t0, tr.t0w = ev.Timestamp.Float64(), time.Now()
 			}
 			tr.names[ev.RequestID] = name
 			tr.mark(name+" sent", ev.Timestamp.Float64())
 		case *network.EventLoadingFinished:
 			if name, ok := tr.names[ev.RequestID]; ok {
 				tr.mark(name+" answered", ev.Timestamp.Float64())
+			}
+		case *page.EventFrameRequestedNavigation:
+			// The page's own navigation (a script's or a form's): the
+			// event has no stamp, so it is timed by the test's clock
+			// from the landing request's event, which arrives as late.
+			const m = "page navigates (wall clock)"
+			if _, ok := tr.marks[m]; !ok && tr.t0 != 0 {
+				tr.marks[m] = float64(time.Since(tr.t0w).Microseconds()) / 1000
 			}
 		case *page.EventDomContentEventFired:
 			tr.mark("DOMContentLoaded", ev.Timestamp.Float64())

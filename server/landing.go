@@ -159,7 +159,7 @@ func (s *Server) landingData(c *fiber.Ctx, token string, p *linkguard.Page) web.
 	d := web.Landing{
 		State: p.State, Nonce: p.Nonce, ConfirmURL: s.site.Path("/l/" + token + "/confirm"),
 		Scripts: p.State == linkguard.PageChecking, UsedAt: p.UsedAt, ExpiresAt: p.ExpiresAt,
-		LoginURL: s.loginURL(p.RedirectURL), Fast: p.Bound, Notice: p.Notice,
+		LoginURL: s.loginURL(p.RedirectURL), Fast: p.Bound && c.Query("lg_fast") != "0", Notice: p.Notice,
 		Lang: s.site.Lang(p.Locale, c.Get(fiber.HeaderAcceptLanguage)), Purpose: p.Purpose.OrDefault(),
 	}
 	if p.Locked {
@@ -202,7 +202,20 @@ func (s *Server) landing(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, fiber.StatusOK, s.landingData(c, token, p))
+	d := s.landingData(c, token, p)
+	if err := s.render(c, fiber.StatusOK, d); err != nil {
+		return err
+	}
+	if d.Fast && d.Scripts {
+		// The fast page's form (verifyForm) is answered by a 303 to the
+		// link's redirect, most often on another origin: form-action names
+		// it, or Chromium stops the redirect (it applies form-action to a
+		// form's redirects). Only an allowed redirect origin is named.
+		if origin, err := s.svc.CheckRedirect(p.RedirectURL); err == nil {
+			c.Set(fiber.HeaderContentSecurityPolicy, pageCSP(s.site.Brand().LogoURL, origin))
+		}
+	}
+	return nil
 }
 
 // landingRest answers GET and HEAD /l/{token}/...: what follows the
@@ -253,11 +266,56 @@ type reportResponse struct {
 	ExpiresAt   string            `json:"expires_at,omitempty"`
 }
 
-func (s *Server) verify(c *fiber.Ctx) error { return s.report(c, fingerprint.StageVerify) }
+func (s *Server) verify(c *fiber.Ctx) error {
+	if isForm(c) {
+		return s.verifyForm(c)
+	}
+	return s.report(c, fingerprint.StageVerify)
+}
+
+// isForm says whether the request's body is a form's.
+func isForm(c *fiber.Ctx) bool {
+	ct := strings.ToLower(c.Get(fiber.HeaderContentType))
+	return strings.HasPrefix(ct, fiber.MIMEApplicationForm) || strings.HasPrefix(ct, fiber.MIMEMultipartForm)
+}
+
+// verifyForm is the report of the page of the browser that asked
+// (web/inline/fast.js): a form's post of the nonce and no signals, so that
+// the consumed answer is a 303 to the redirect, which the browser follows
+// without the page's renderer. A fetch's answer waited for that renderer,
+// busy loading the page, 40–110 ms (docs/performance.md, "The page's
+// path"). Any other outcome is a 303 back to the page, with lg_fast=0:
+// the page with the collector, which shows the state and never posts this
+// form again, so no answer can make a loop of posts.
+//
+// NB: a form may be posted from another site, which the device cookie's
+// SameSite=Lax already keeps out; a post that says it came from another
+// site (Sec-Fetch-Site) is decided without the cookie all the same, and so
+// consumes nothing (nothing without a report or the cookie does).
+func (s *Server) verifyForm(c *fiber.Ctx) error {
+	token := utils.CopyString(c.Params("token"))
+	cl := s.client(c)
+	if site := c.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		cl.Binding = ""
+	}
+	rr := &linkguard.ReportRequest{Stage: fingerprint.StageVerify, Token: token,
+		Nonce: utils.CopyString(c.FormValue("nonce")), Client: *cl}
+	res, err := s.svc.Report(c.UserContext(), rr)
+	var le *linkguard.Error
+	if err != nil && !errors.As(err, &le) {
+		return err // the store failed: the error page, as for JSON
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if err == nil && res.Outcome == linkguard.OutcomeConsumed {
+		c.Set(fiber.HeaderLocation, res.RedirectURL)
+	} else {
+		c.Set(fiber.HeaderLocation, s.site.Path("/l/"+token)+"?lg_fast=0")
+	}
+	return c.SendStatus(fiber.StatusSeeOther)
+}
 
 func (s *Server) confirm(c *fiber.Ctx) error {
-	ct := strings.ToLower(c.Get(fiber.HeaderContentType))
-	if strings.HasPrefix(ct, fiber.MIMEApplicationForm) || strings.HasPrefix(ct, fiber.MIMEMultipartForm) {
+	if isForm(c) {
 		return s.confirmForm(c)
 	}
 	return s.report(c, fingerprint.StageConfirm)

@@ -576,6 +576,75 @@ func TestExpiredRevokedAndReissued(t *testing.T) {
 	}
 }
 
+// TestFastPageFormVerify: the page of the browser that asked posts its
+// report as a form (web/inline/fast.js). With the device cookie the
+// answer is a 303 to the redirect, which the page's form-action allows;
+// anything else is a 303 back to the page with the collector (lg_fast=0),
+// whatever the cookie, so that no answer makes a loop of posts; a post
+// from another site consumes nothing.
+func TestFastPageFormVerify(t *testing.T) {
+	const cookie = "lg_device=the-device-cookie-value"
+	h := newHarness(t, "")
+	issue := func() (tok, id string) {
+		out, err := h.svc.Issue(t.Context(), &linkguard.IssueRequest{
+			Email: "alice@example.com", RedirectURL: "https://app.example.com/cb",
+			Requester: linkguard.Client{Binding: "the-device-cookie-value",
+				Visitor: fingerprint.Visitor{UserAgent: personUA, AcceptLanguage: personLang}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Token, out.Link.ID
+	}
+	post := func(tok, nonce string, hdr ...string) resp {
+		return h.do("POST", "/l/"+tok+"/verify", url.Values{"nonce": {nonce}}.Encode(),
+			append([]string{"Content-Type", "application/x-www-form-urlencoded", "Sec-Fetch-Site", "same-origin"}, hdr...)...)
+	}
+	back := func(what, tok string, r resp) {
+		t.Helper()
+		if r.status != 303 || r.header.Get("Location") != "/l/"+tok+"?lg_fast=0" {
+			t.Errorf("%s: %d to %q, want 303 to the page with lg_fast=0", what, r.status, r.header.Get("Location"))
+		}
+	}
+
+	tok, id := issue()
+	h.clock.Add(50 * time.Second)
+	page := h.do("GET", "/l/"+tok, "", "Cookie", cookie)
+	if !strings.Contains(page.body, `data-lg-fast="1"`) {
+		t.Fatal("no fast page for the browser that asked")
+	}
+	if csp := page.header.Get("Content-Security-Policy"); !strings.Contains(csp, "; form-action 'self' https://app.example.com;") {
+		t.Errorf("fast page CSP %q: form-action does not name the redirect's origin", csp)
+	}
+	if csp := h.do("GET", "/l/"+tok, "").header.Get("Content-Security-Policy"); !strings.Contains(csp, "; form-action 'self';") {
+		t.Errorf("the page of another browser names another origin in form-action: %q", csp)
+	}
+	nonce := h.nonce(tok)
+
+	back("no cookie", tok, post(tok, nonce))
+	back("another cookie", tok, post(tok, nonce, "Cookie", "lg_device=another-value"))
+	back("another site", tok, post(tok, nonce, "Cookie", cookie, "Sec-Fetch-Site", "cross-site"))
+	back("a stale nonce", tok, post(tok, "not-a-nonce", "Cookie", cookie))
+	if st := h.state(id); st != "pending" {
+		t.Fatalf("link %s after refused form posts, want pending", st)
+	}
+	if body := h.do("GET", "/l/"+tok+"?lg_fast=0", "", "Cookie", cookie).body; strings.Contains(body, `data-lg-fast`) || !strings.Contains(body, `data-lg-state="checking"`) {
+		t.Error("the page after a refused form post is not the collector's")
+	}
+
+	r := post(tok, nonce, "Cookie", cookie)
+	loc, _ := url.Parse(r.header.Get("Location"))
+	if r.status != 303 || loc == nil || loc.Host != "app.example.com" || loc.Query().Get("lg_code") == "" {
+		t.Fatalf("right cookie: %d to %q, want 303 to the redirect with lg_code", r.status, r.header.Get("Location"))
+	}
+	for k, want := range map[string]string{"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"} {
+		if got := r.header.Get(k); got != want {
+			t.Errorf("consumed answer: %s = %q, want %q", k, got, want)
+		}
+	}
+	back("a used link", tok, post(tok, nonce, "Cookie", cookie))
+}
+
 func TestBindingCookieConsumesWithoutClick(t *testing.T) {
 	h := newHarness(t, "")
 	out, err := h.svc.Issue(t.Context(), &linkguard.IssueRequest{

@@ -162,19 +162,21 @@
 
   if (body.getAttribute("data-lg-fast") === "1") {
     // The browser that asked for the link (the server saw its device
-    // cookie) needs no signals: report at once, without compiling the
-    // collector, and load it only if the server asks for more. The page's
-    // inline script (web/inline/fast.js) has usually sent that report
-    // already (window.lgFast: its response, read) and follows a consumed
-    // answer itself: a second location.replace would ask for the
-    // redirect twice.
+    // cookie) needs no signals. The page's inline script
+    // (web/inline/fast.js) has posted its report as a form
+    // (window.lgFast is "form"), and the browser leaves with the answer.
+    // If the inline script did not run, or the page is still here long
+    // after (the form could not be sent), report from here: at once,
+    // without compiling the collector, and load it only if the server
+    // asks for more.
     started = true;
-    var sent = window.lgFast;
-    (sent ? sent.then(answer) : post("/verify", { nonce: nonce, signals: {} })).then(function (res) {
-      if (res.outcome !== "consumed") { loadCollector(function () {}); }
-      if (sent && res.outcome === "consumed" && res.redirect_url) { setState("done"); return; }
-      handle(res);
-    }, fail);
+    var fast = function () {
+      post("/verify", { nonce: nonce, signals: {} }).then(function (res) {
+        if (res.outcome !== "consumed") { loadCollector(function () {}); }
+        handle(res);
+      }, fail);
+    };
+    if (window.lgFast === "form") { setTimeout(fast, 8000); } else { fast(); }
   } else {
     // The collector normally answers within half a second; if it cannot
     // load at all, report without it (the server then asks for the code).
