@@ -210,9 +210,11 @@ func (s *Server) landing(c *fiber.Ctx) error {
 		// The fast page's form (verifyForm) is answered by a 303 to the
 		// link's redirect, most often on another origin: form-action names
 		// it, or Chromium stops the redirect (it applies form-action to a
-		// form's redirects). Only an allowed redirect origin is named.
-		if origin, err := s.svc.CheckRedirect(p.RedirectURL); err == nil {
-			c.Set(fiber.HeaderContentSecurityPolicy, pageCSP(s.site.Brand().LogoURL, origin))
+		// form's redirects) after the link was spent. The link's own
+		// redirect, checked when it was issued, is where that 303 goes
+		// whatever the allowed origins are now.
+		if u, err := url.Parse(p.RedirectURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+			c.Set(fiber.HeaderContentSecurityPolicy, pageCSP(s.site.Brand().LogoURL, linkguard.Origin(u)))
 		}
 	}
 	return nil
