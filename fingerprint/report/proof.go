@@ -1,11 +1,8 @@
 package report
 
 import (
-	"encoding/binary"
 	"errors"
 	"math/bits"
-
-	"golang.org/x/crypto/blake2s"
 )
 
 // The proof's difficulty, in leading zero bits of the work hash.
@@ -40,11 +37,18 @@ func ProofSeed(nonce string, bits int, r *Report) [32]byte {
 	c.Proof = nil
 	buf := make([]byte, 0, 2560)
 	buf = append(buf, proofLabel...)
-	buf = binary.BigEndian.AppendUint32(buf, uint32(len(nonce)))
+	buf = appendUint32(buf, uint32(len(nonce)))
 	buf = append(buf, nonce...)
-	buf = binary.BigEndian.AppendUint32(buf, uint32(bits))
+	buf = appendUint32(buf, uint32(bits))
 	buf = c.AppendJSON(buf)
-	return blake2s.Sum256(buf)
+	return blake2sSum256(buf)
+}
+
+// appendUint32 appends v big-endian, as binary.BigEndian.AppendUint32
+// does: encoding/binary imports reflect, whose package init (and
+// unicode's, which reflect imports) the collector would carry.
+func appendUint32(b []byte, v uint32) []byte {
+	return append(b, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 }
 
 // proofZeros returns the number of leading zero bits of the work hash
@@ -52,8 +56,10 @@ func ProofSeed(nonce string, bits int, r *Report) [32]byte {
 func proofZeros(seed *[32]byte, n int) int {
 	var in [40]byte
 	copy(in[:], seed[:])
-	binary.BigEndian.PutUint64(in[32:], uint64(n))
-	h := blake2s.Sum256(in[:])
+	for i := range 8 { // big-endian, as binary.BigEndian.PutUint64
+		in[32+i] = byte(uint64(n) >> (56 - 8*i))
+	}
+	h := blake2sSum256(in[:])
 	z := 0
 	for _, b := range h {
 		if b != 0 {

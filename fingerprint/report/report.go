@@ -5,12 +5,12 @@
 // wasm/ drives.
 //
 // It is its own package, importing nothing but the standard library's
-// math, strconv, encoding/binary and unicode/utf8, x/crypto's BLAKE2s
-// (for the proof, about 20 KB raw; crypto/sha256 would cost 490 KB) and
-// internal/clip (itself importing nothing), so
-// that the collector links none of the decision engine (package
-// fingerprint re-exports these types under the same names). NB: keep it
-// that way; `time` alone adds 37 KB of brotli.
+// math, math/bits, strconv, errors and unicode/utf8 and internal/clip
+// (itself importing nothing), with its own copy of BLAKE2s for the proof
+// (blake2s.go: x/crypto's package would bring in reflect; crypto/sha256
+// would cost 490 KB), so that the collector links none of the decision
+// engine (package fingerprint re-exports these types under the same
+// names). NB: keep it that way; `time` alone adds 37 KB of brotli.
 package report
 
 // SchemaVersion is the version of Report that this build writes and reads.
