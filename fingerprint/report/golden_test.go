@@ -90,3 +90,12 @@ func TestAppendJSONGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestSchemaMark checks that SchemaMark spells SchemaVersion as
+// e2e/build_test.go reads it.
+func TestSchemaMark(t *testing.T) {
+	want := SchemaMarkPrefix + strconv.Itoa(1000 + SchemaVersion)[1:] + ";"
+	if SchemaVersion < 0 || SchemaVersion > 999 || SchemaMark != want {
+		t.Fatalf("SchemaMark = %q, want %q (three digits hold versions up to 999)", SchemaMark, want)
+	}
+}

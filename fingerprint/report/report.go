@@ -30,6 +30,17 @@ package report
 // believed (see Proof).
 const SchemaVersion = 4
 
+// SchemaMark is SchemaVersion written into the collector's binary:
+// SchemaMarkPrefix, three decimal digits and ";" ("lg-report-schema=004;").
+// A test reads it from a built collector.wasm (e2e/build_test.go) to tell
+// a build left over from before a schema change, which would fail the
+// browser tests as if the detection were wrong, without running it.
+const SchemaMark = SchemaMarkPrefix + string(rune('0'+SchemaVersion/100%10)) +
+	string(rune('0'+SchemaVersion/10%10)) + string(rune('0'+SchemaVersion%10)) + ";"
+
+// SchemaMarkPrefix begins SchemaMark.
+const SchemaMarkPrefix = "lg-report-schema="
+
 // Report is what the landing page's collector sends with verify and
 // confirm. It is compiled into the WebAssembly collector too.
 //
