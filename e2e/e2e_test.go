@@ -26,6 +26,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -102,6 +103,13 @@ func sharedSite(t testing.TB) *web.Site {
 		site.s, site.err = web.New(web.Options{})
 		if site.err == nil && !site.s.HasCollector() {
 			site.err = errors.New("web has no collector.wasm: run `make wasm` before the browser tests")
+		}
+		if site.err == nil {
+			// Every browser test, however filtered, fails first and
+			// clearly on a collector built for another report schema.
+			if a, ok := site.s.Asset(path.Base(site.s.AssetURL("collector.wasm"))); ok {
+				site.err = checkCollectorSchema(a.Raw)
+			}
 		}
 	})
 	if site.err != nil {
