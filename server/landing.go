@@ -308,10 +308,15 @@ func (s *Server) verifyForm(c *fiber.Ctx) error {
 		return err // the store failed: the error page, as for JSON
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	if err == nil && res.Outcome == linkguard.OutcomeConsumed {
+	switch {
+	case err == nil && res.Outcome == linkguard.OutcomeConsumed:
 		c.Set(fiber.HeaderLocation, res.RedirectURL)
-	} else {
+	case canonicalToken(token) == token:
 		c.Set(fiber.HeaderLocation, s.site.Path("/l/"+token)+"?lg_fast=0")
+	default:
+		// Not a token (none has other characters): nothing of it goes
+		// into a header.
+		return fiber.ErrNotFound
 	}
 	return c.SendStatus(fiber.StatusSeeOther)
 }

@@ -643,6 +643,9 @@ func TestFastPageFormVerify(t *testing.T) {
 		}
 	}
 	back("a used link", tok, post(tok, nonce, "Cookie", cookie))
+	if r := post("abc%0D%0ASet-Cookie:%20x", nonce, "Cookie", cookie); r.status != 404 || r.header.Get("Location") != "" {
+		t.Errorf("a path that is no token: %d to %q, want 404 and no Location", r.status, r.header.Get("Location"))
+	}
 }
 
 func TestBindingCookieConsumesWithoutClick(t *testing.T) {
