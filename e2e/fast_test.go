@@ -1,6 +1,11 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +93,50 @@ func TestFastPageLoadsTheCollectorWhenAsked(t *testing.T) {
 	in := dec.inputs()
 	if last := in[len(in)-1]; last.Stage != fingerprint.StageConfirm || last.Report == nil || !last.Report.TrustedClick() {
 		t.Errorf("the confirm after the click carried no collector report: %+v", last)
+	}
+}
+
+// TestSameBrowserFollowsACrossOriginRedirect: the browser that asked
+// reaches the host's redirect on another origin, and the host's own
+// redirect on to a third one. The fast page's form is answered by a 303
+// to the host, and Chromium applies the page's form-action to every
+// redirect that follows its form's post: with form-action naming only the
+// host's origin, the host's 302 onward was stopped, the link spent
+// (server's fastCSP). The other e2e tests redirect to the kit's own
+// origin, which 'self' allows anyway.
+func TestSameBrowserFollowsACrossOriginRedirect(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, "<!doctype html><title>app</title><p>signed in</p>")
+	}))
+	t.Cleanup(app.Close)
+	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The host's callback: takes lg_code, then sends the browser on
+		// to its app, elsewhere.
+		http.Redirect(w, r, app.URL+"/home?"+r.URL.RawQuery, http.StatusFound)
+	}))
+	t.Cleanup(host.Close)
+	e := newEnv(t, fingerprinttest.Basic{})
+	e.svc.Policy.RedirectOrigins = append(e.svc.Policy.RedirectOrigins, host.URL)
+	const binding = "binding-cookie-value-0123456789"
+	is, err := e.svc.Issue(context.Background(), &linkguard.IssueRequest{
+		Email: "alice@example.com", RedirectURL: host.URL + "/cb",
+		Requester: linkguard.Client{Binding: binding, Visitor: fingerprint.Visitor{
+			UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := e.browser(30 * time.Second)
+	e.setBinding(ctx, binding)
+	if err := chromedp.Do(ctx, chromedp.Navigate(is.URL)); err != nil {
+		t.Fatal(err)
+	}
+	loc, err := waitRedirect(ctx)
+	if err != nil {
+		t.Fatalf("%v (link %s)", err, e.state(link{id: is.Link.ID}))
+	}
+	if !strings.HasPrefix(loc, app.URL+"/home?lg_code=") {
+		t.Errorf("the browser that asked is at %s, want the host's app at %s/home, through its callback", loc, app.URL)
 	}
 }

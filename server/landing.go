@@ -207,17 +207,25 @@ func (s *Server) landing(c *fiber.Ctx) error {
 		return err
 	}
 	if d.Fast && d.Scripts {
-		// The fast page's form (verifyForm) is answered by a 303 to the
-		// link's redirect, most often on another origin: form-action names
-		// it, or Chromium stops the redirect (it applies form-action to a
-		// form's redirects) after the link was spent. The link's own
-		// redirect, checked when it was issued, is where that 303 goes
-		// whatever the allowed origins are now.
-		if u, err := url.Parse(p.RedirectURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
-			c.Set(fiber.HeaderContentSecurityPolicy, pageCSP(s.site.Brand().LogoURL, linkguard.Origin(u)))
-		}
+		c.Set(fiber.HeaderContentSecurityPolicy, s.fastCSP(p.RedirectURL))
 	}
 	return nil
+}
+
+// fastCSP is the CSP of the fast page, whose form (verifyForm) is answered
+// by a 303 to the link's redirect. Chromium applies a page's form-action
+// to every redirect that follows its form's post, the host's own included:
+// naming only the redirect's origin stopped a host whose callback sends
+// the browser on to another origin, after the link was spent
+// (e2e.TestSameBrowserFollowsACrossOriginRedirect). So this page's
+// form-action allows any https origin (and http when the link's redirect
+// is http, as in dev mode); its one form posts to this page's own route.
+func (s *Server) fastCSP(redirect string) string {
+	to := []string{"https:"}
+	if strings.HasPrefix(strings.ToLower(redirect), "http:") {
+		to = append(to, "http:")
+	}
+	return pageCSP(s.site.Brand().LogoURL, to...)
 }
 
 // landingRest answers GET and HEAD /l/{token}/...: what follows the
