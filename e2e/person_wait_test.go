@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -230,4 +231,51 @@ func TestCodeFormsReachAnotherOrigin(t *testing.T) {
 		}
 		arrived(t, ctx)
 	})
+}
+
+// TestWaitingPageReachesTheHostsNextOrigin: the host's callback takes
+// lg_code and sends the browser on to another origin, its app. The code
+// typed on the waiting page is answered by a 303 to the callback, and
+// Chromium applies the page's form-action to the callback's redirect
+// too: with form-action naming only the callback's origin, the browser
+// stopped there, the link spent (server's formRedirectCSP).
+func TestWaitingPageReachesTheHostsNextOrigin(t *testing.T) {
+	app, got := hostApp(t)
+	callback := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, app+"/home?"+r.URL.RawQuery, http.StatusFound)
+	}))
+	t.Cleanup(callback.Close)
+	e := newKitEnv(t, nil, func(o *kit.Options) { o.RedirectOrigins = []string{callback.URL} })
+	ctx := e.browser(45 * time.Second)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.base+"/login?redirect_url="+url.QueryEscape(callback.URL+"/auth/callback")),
+		chromedp.WaitVisible(chromedp.CSS("#lg-email")),
+		chromedp.SendKeys(chromedp.CSS("#lg-email"), "onward@example.com"),
+		chromedp.Click(chromedp.CSS("#lg-login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#lg-wait-code")),
+	); err != nil {
+		t.Fatalf("sign-in form: %v", err)
+	}
+	m := e.mailTo("onward@example.com")
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#lg-wait-code"), m.Code),
+		chromedp.Click(chromedp.CSS("#lg-wait-submit")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	loc, err := waitRedirect(wctx)
+	if err != nil {
+		cur, _ := chromedp.Run(ctx, chromedp.Location())
+		t.Fatalf("%v: the browser is at %s", err, cur)
+	}
+	if !strings.HasPrefix(loc, app+"/home?lg_code=") {
+		t.Errorf("the browser is at %s, want the host's app at %s/home", loc, app)
+	}
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the host's app was never reached")
+	}
 }

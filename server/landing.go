@@ -207,20 +207,22 @@ func (s *Server) landing(c *fiber.Ctx) error {
 		return err
 	}
 	if d.Fast && d.Scripts {
-		c.Set(fiber.HeaderContentSecurityPolicy, s.fastCSP(p.RedirectURL))
+		c.Set(fiber.HeaderContentSecurityPolicy, s.formRedirectCSP(p.RedirectURL))
 	}
 	return nil
 }
 
-// fastCSP is the CSP of the fast page, whose form (verifyForm) is answered
-// by a 303 to the link's redirect. Chromium applies a page's form-action
-// to every redirect that follows its form's post, the host's own included:
-// naming only the redirect's origin stopped a host whose callback sends
-// the browser on to another origin, after the link was spent
-// (e2e.TestSameBrowserFollowsACrossOriginRedirect). So this page's
-// form-action allows any https origin (and http when the link's redirect
-// is http, as in dev mode); its one form posts to this page's own route.
-func (s *Server) fastCSP(redirect string) string {
+// formRedirectCSP is the CSP of a page whose form is answered by a 303 to
+// the host's redirect: the fast page's (verifyForm) and the waiting
+// page's code form (POST /login/code). Chromium applies a page's
+// form-action to every redirect that follows its form's post, the host's
+// own included: naming only the redirect's origin stopped a host whose
+// callback sends the browser on to another origin, after the link was
+// spent (e2e.TestSameBrowserFollowsACrossOriginRedirect,
+// TestWaitingPageReachesTheHostsNextOrigin). So such a page's form-action
+// allows any https origin (and http when the redirect is http, as in dev
+// mode); its forms post to the kit's own routes.
+func (s *Server) formRedirectCSP(redirect string) string {
 	to := []string{"https:"}
 	if strings.HasPrefix(strings.ToLower(redirect), "http:") {
 		to = append(to, "http:")

@@ -56,13 +56,10 @@ func (s *Server) renderLogin(c *fiber.Ctx, status int, d loginData) error {
 		return s.page(c, status, "login.html", d)
 	}
 	// The waiting page's code form is answered by a 303 to the host's
-	// redirect_url, most often on another origin: its form-action names
-	// that origin, or Chromium stops the redirect and the person is stuck
-	// on the form. Only an allowed redirect origin is ever named.
+	// redirect_url, most often on another origin, which the host may send
+	// on again: form-action must allow them (formRedirectCSP).
 	s.pageHeaders(c)
-	if origin, err := s.svc.CheckRedirect(d.RedirectURL); err == nil {
-		c.Set(fiber.HeaderContentSecurityPolicy, pageCSP(s.site.Brand().LogoURL, origin))
-	}
+	c.Set(fiber.HeaderContentSecurityPolicy, s.formRedirectCSP(d.RedirectURL))
 	c.Status(status)
 	return s.site.Render(c.Response().BodyWriter(), "login.html", d)
 }
