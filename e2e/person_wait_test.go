@@ -172,41 +172,12 @@ func TestCodeFormsReachAnotherOrigin(t *testing.T) {
 	back := host + "/auth/callback"
 	arrived := func(t *testing.T, ctx context.Context) {
 		t.Helper()
-		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		loc, err := waitRedirect(wctx)
-		if err != nil {
-			cur, _ := chromedp.Run(ctx, chromedp.Location())
-			t.Fatalf("%v: the browser is at %s", err, cur)
-		}
-		if !strings.HasPrefix(loc, back+"?lg_code=") {
-			t.Fatalf("redirected to %s, want %s?lg_code=…", loc, back)
-		}
-		select {
-		case <-got:
-		case <-time.After(5 * time.Second):
-			t.Fatal("the host was never asked for its callback")
-		}
+		arrivedAt(t, ctx, back+"?lg_code=", got)
 	}
 
 	t.Run("waiting page", func(t *testing.T) {
 		ctx := e.browser(45 * time.Second)
-		if err := chromedp.Do(ctx,
-			chromedp.Navigate(e.base+"/login?redirect_url="+url.QueryEscape(back)),
-			chromedp.WaitVisible(chromedp.CSS("#lg-email")),
-			chromedp.SendKeys(chromedp.CSS("#lg-email"), "wait@example.com"),
-			chromedp.Click(chromedp.CSS("#lg-login-submit")),
-			chromedp.WaitVisible(chromedp.CSS("#lg-wait-code")),
-		); err != nil {
-			t.Fatalf("sign-in form: %v", err)
-		}
-		m := e.mailTo("wait@example.com")
-		if err := chromedp.Do(ctx,
-			chromedp.SendKeys(chromedp.CSS("#lg-wait-code"), m.Code),
-			chromedp.Click(chromedp.CSS("#lg-wait-submit")),
-		); err != nil {
-			t.Fatal(err)
-		}
+		codeOnWaitingPage(t, ctx, e, back, "wait@example.com")
 		arrived(t, ctx)
 	})
 
@@ -247,22 +218,36 @@ func TestWaitingPageReachesTheHostsNextOrigin(t *testing.T) {
 	t.Cleanup(callback.Close)
 	e := newKitEnv(t, nil, func(o *kit.Options) { o.RedirectOrigins = []string{callback.URL} })
 	ctx := e.browser(45 * time.Second)
+	codeOnWaitingPage(t, ctx, e, callback.URL+"/auth/callback", "onward@example.com")
+	arrivedAt(t, ctx, app+"/home?lg_code=", got)
+}
+
+// codeOnWaitingPage asks for a link for email at /login with
+// redirect_url back, and types the mail's code on the waiting page.
+func codeOnWaitingPage(t *testing.T, ctx context.Context, e *kitEnv, back, email string) {
+	t.Helper()
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(e.base+"/login?redirect_url="+url.QueryEscape(callback.URL+"/auth/callback")),
+		chromedp.Navigate(e.base+"/login?redirect_url="+url.QueryEscape(back)),
 		chromedp.WaitVisible(chromedp.CSS("#lg-email")),
-		chromedp.SendKeys(chromedp.CSS("#lg-email"), "onward@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#lg-email"), email),
 		chromedp.Click(chromedp.CSS("#lg-login-submit")),
 		chromedp.WaitVisible(chromedp.CSS("#lg-wait-code")),
 	); err != nil {
 		t.Fatalf("sign-in form: %v", err)
 	}
-	m := e.mailTo("onward@example.com")
+	m := e.mailTo(email)
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS("#lg-wait-code"), m.Code),
 		chromedp.Click(chromedp.CSS("#lg-wait-submit")),
 	); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// arrivedAt waits for the browser to reach a URL with lg_code, which
+// must start with prefix, and for the host's site to be sent it (got).
+func arrivedAt(t *testing.T, ctx context.Context, prefix string, got <-chan string) {
+	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	loc, err := waitRedirect(wctx)
@@ -270,12 +255,12 @@ func TestWaitingPageReachesTheHostsNextOrigin(t *testing.T) {
 		cur, _ := chromedp.Run(ctx, chromedp.Location())
 		t.Fatalf("%v: the browser is at %s", err, cur)
 	}
-	if !strings.HasPrefix(loc, app+"/home?lg_code=") {
-		t.Errorf("the browser is at %s, want the host's app at %s/home", loc, app)
+	if !strings.HasPrefix(loc, prefix) {
+		t.Fatalf("redirected to %s, want %s…", loc, prefix)
 	}
 	select {
 	case <-got:
 	case <-time.After(5 * time.Second):
-		t.Fatal("the host's app was never reached")
+		t.Fatal("the host's site was never sent lg_code")
 	}
 }
