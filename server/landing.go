@@ -223,11 +223,17 @@ func (s *Server) landing(c *fiber.Ctx) error {
 // allows any https origin (and http when the redirect is http, as in dev
 // mode); its forms post to the kit's own routes.
 func (s *Server) formRedirectCSP(redirect string) string {
-	to := []string{"https:"}
-	if strings.HasPrefix(strings.ToLower(redirect), "http:") {
-		to = append(to, "http:")
+	if len(redirect) >= 5 && strings.EqualFold(redirect[:5], "http:") {
+		return s.cspForm[1]
 	}
-	return pageCSP(s.site.Brand().LogoURL, to...)
+	return s.cspForm[0]
+}
+
+// fromAnotherSite says whether a post says it came from another site
+// (Sec-Fetch-Site): every form of the kit posts to its own origin.
+func fromAnotherSite(c *fiber.Ctx) bool {
+	site := c.Get("Sec-Fetch-Site")
+	return site == "cross-site" || site == "same-site"
 }
 
 // landingRest answers GET and HEAD /l/{token}/...: what follows the
@@ -307,14 +313,13 @@ func isForm(c *fiber.Ctx) bool {
 func (s *Server) verifyForm(c *fiber.Ctx) error {
 	token := utils.CopyString(c.Params("token"))
 	cl := s.client(c)
-	if site := c.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+	if fromAnotherSite(c) {
 		cl.Binding = ""
 	}
 	rr := &linkguard.ReportRequest{Stage: fingerprint.StageVerify, Token: token,
 		Nonce: utils.CopyString(c.FormValue("nonce")), Client: *cl}
 	res, err := s.svc.Report(c.UserContext(), rr)
-	var le *linkguard.Error
-	if err != nil && !errors.As(err, &le) {
+	if err != nil && !errors.As(err, new(*linkguard.Error)) {
 		return err // the store failed: the error page, as for JSON
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")

@@ -105,8 +105,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		Email:       strings.TrimSpace(utils.CopyString(c.FormValue("email"))),
 		RedirectURL: utils.CopyString(c.FormValue("redirect_url")),
 	}
-	if site := c.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" ||
-		!s.svc.Keys.CheckCSRF(c.FormValue("csrf"), cookie) {
+	if fromAnotherSite(c) || !s.svc.Keys.CheckCSRF(c.FormValue("csrf"), cookie) {
 		dev := s.deviceCookie(c)
 		d.CSRF = s.svc.Keys.CSRF(dev)
 		d.Error = s.site.T(d.Lang, "login.error.form")

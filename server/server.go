@@ -71,6 +71,9 @@ type Server struct {
 	// instance's when the store keeps none.
 	limits linkguard.Limiter
 	csp    string // the pages' Content-Security-Policy
+	// cspForm is the CSP of a page whose form is answered by a 303 to the
+	// host (formRedirectCSP): [0] for an https redirect, [1] for http.
+	cspForm [2]string
 	// inst holds the metrics recorder, the access log switch and the
 	// readiness checks: Options', or Instrument's (metrics.go).
 	inst atomic.Pointer[instruments]
@@ -88,8 +91,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	s := &Server{opts: opts, svc: opts.Service, site: opts.Site, log: opts.Log,
-		csp: pageCSP(opts.Site.Brand().LogoURL)}
+	logo := opts.Site.Brand().LogoURL
+	s := &Server{opts: opts, svc: opts.Service, site: opts.Site, log: opts.Log, csp: pageCSP(logo),
+		cspForm: [2]string{pageCSP(logo, "https:"), pageCSP(logo, "https:", "http:")}}
 	s.limits, _ = opts.Service.Store.(linkguard.Limiter)
 	if s.limits == nil {
 		s.limits = &memLimits{}

@@ -34,8 +34,7 @@ func (s *Server) waitCode(c *fiber.Ctx) error {
 	if !linkguard.ValidID(d.LinkID) {
 		d.LinkID = ""
 	}
-	if site := c.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" ||
-		!s.svc.Keys.CheckCSRF(c.FormValue("csrf"), cookie) {
+	if fromAnotherSite(c) || !s.svc.Keys.CheckCSRF(c.FormValue("csrf"), cookie) {
 		d.CSRF = s.svc.Keys.CSRF(s.deviceCookie(c))
 		d.CodeError = s.site.T(d.Lang, "wait.error.form")
 		return s.renderLogin(c, fiber.StatusForbidden, d)
