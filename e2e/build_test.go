@@ -2,29 +2,34 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path"
 	"strconv"
 	"testing"
 
 	"github.com/linkguard/linkguard/fingerprint/report"
+	"github.com/linkguard/linkguard/web"
 )
 
 // TestCollectorSchema fails when the collector the browser tests serve
 // was built for another report schema than this tree writes: `make wasm`
 // not run since SchemaVersion changed. Its reports would be read under
 // the wrong schema, and the person tests would fail as if the detection
-// were wrong ("state code, want confirm"). It lives in the first test
-// file so that its failure comes first.
-func TestCollectorSchema(t *testing.T) {
-	site := sharedSite(t)
+// were wrong ("state code, want confirm"). sharedSite, which every
+// browser test goes through, makes the check (servedCollectorSchema);
+// this test lives in the first test file so that a full run's failure
+// comes first.
+func TestCollectorSchema(t *testing.T) { sharedSite(t) }
+
+// servedCollectorSchema checks the schema of the collector that site
+// serves.
+func servedCollectorSchema(site *web.Site) error {
 	a, ok := site.Asset(path.Base(site.AssetURL("collector.wasm")))
 	if !ok {
-		t.Fatal("the site names a collector.wasm it does not serve")
+		return errors.New("the site names a collector.wasm it does not serve")
 	}
-	if err := checkCollectorSchema(a.Raw); err != nil {
-		t.Fatal(err)
-	}
+	return checkCollectorSchema(a.Raw)
 }
 
 // checkCollectorSchema reads report.SchemaMark from a built collector

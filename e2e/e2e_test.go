@@ -26,7 +26,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -107,9 +106,7 @@ func sharedSite(t testing.TB) *web.Site {
 		if site.err == nil {
 			// Every browser test, however filtered, fails first and
 			// clearly on a collector built for another report schema.
-			if a, ok := site.s.Asset(path.Base(site.s.AssetURL("collector.wasm"))); ok {
-				site.err = checkCollectorSchema(a.Raw)
-			}
+			site.err = servedCollectorSchema(site.s)
 		}
 	})
 	if site.err != nil {
