@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +139,34 @@ func TestSameBrowserFollowsACrossOriginRedirect(t *testing.T) {
 	}
 	if !strings.HasPrefix(loc, app.URL+"/home?lg_code=") {
 		t.Errorf("the browser that asked is at %s, want the host's app at %s/home, through its callback", loc, app.URL)
+	}
+}
+
+// TestFastPageAtTheCodeFormsAddress: the code form's answer (a page, for
+// browsers without JavaScript, at /l/{token}/confirm) is the fast page
+// again for the browser that asked, and its scripts must still find the
+// link's routes from that address: the browser is signed in.
+func TestFastPageAtTheCodeFormsAddress(t *testing.T) {
+	e := newEnv(t, fingerprinttest.Basic{})
+	l, ctx := e.boundBrowser("binding-cookie-value-0123456789")
+	// A native post of the code form, as a browser whose lg.js did not
+	// run sends it: a stale nonce, so the answer is the page again.
+	post := `(() => { const f = document.createElement("form"); f.method = "post"; f.action = ` +
+		strconv.Quote(strings.TrimPrefix(l.url, e.base)+"/confirm") + `;
+		for (const [k, v] of [["nonce", "stale"], ["code", "000000"]]) {
+			const i = document.createElement("input"); i.type = "hidden"; i.name = k; i.value = v; f.appendChild(i);
+		}
+		document.body.appendChild(f); f.submit(); return true; })()`
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.base+"/")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](post)); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, err := waitRedirect(wctx); err != nil {
+		cur, _ := chromedp.Run(ctx, chromedp.Location())
+		t.Fatalf("%v: the browser is at %s (link %s)", err, cur, e.state(l))
 	}
 }

@@ -9,7 +9,9 @@
   var f = document.createElement("form");
   if (!m || typeof f.submit !== "function") { return; }
   f.method = "post";
-  f.action = location.pathname.replace(/\/+$/, "") + "/verify";
+  // The link's address, also from a page that answers a post to one of
+  // its routes (the code form's, /l/{token}/confirm).
+  f.action = location.pathname.replace(/\/+$/, "").replace(/\/(verify|confirm)$/, "") + "/verify";
   var n = document.createElement("input");
   n.type = "hidden";
   n.name = "nonce";

@@ -6,7 +6,9 @@
   "use strict";
   var body = document.body;
   var nonce = document.querySelector('meta[name="lg-nonce"]').content;
-  var base = location.pathname.replace(/\/+$/, "");
+  // The link's address, also from a page that answers a post to one of
+  // its routes (the code form's, /l/{token}/confirm).
+  var base = location.pathname.replace(/\/+$/, "").replace(/\/(verify|confirm)$/, "");
 
   function setState(s) { body.setAttribute("data-lg-state", s); }
 
