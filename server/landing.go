@@ -207,6 +207,8 @@ func (s *Server) landing(c *fiber.Ctx) error {
 		return err
 	}
 	if d.Fast && d.Scripts {
+		// In place of the pages' own CSP, which render set: fast.js's
+		// form is answered by a 303 to the host (verifyForm).
 		c.Set(fiber.HeaderContentSecurityPolicy, s.formRedirectCSP(p.RedirectURL))
 	}
 	return nil
