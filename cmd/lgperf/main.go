@@ -70,6 +70,11 @@ type harness struct {
 	// syncWrites is each Badger round's run of Badger's own synced
 	// transaction (badger), for the note under the table.
 	syncWrites []result
+	// noPaced skips the paced runs (paced.go); pacedIssues and
+	// pacedConfirms are each Badger round's, for the note under the table.
+	noPaced       bool
+	pacedIssues   []pacedRun
+	pacedConfirms []pacedRun
 	// serverCPU, when set, is the CPU time so far of the store's server
 	// (redis-server), counted with this process's in a run's CPU.
 	serverCPU func() time.Duration
@@ -102,7 +107,11 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write CPU profiles of the runs to `prefix`-get.prof, -issue.prof and -confirm.prof (Redis: prefix-redis-get.prof, …)")
 	flag.BoolVar(&h.stats, "server-stats", false, "print redis-server's per-command statistics (calls, µs per call) after each Redis run")
 	flag.BoolVar(&h.unsettled, "unsettled", false, "start each run at once, not after the last one's background work (flushes, compactions) is done")
+	flag.BoolVar(&h.noPaced, "no-paced", false, "skip the paced runs (Badger's write paths offered the rates of their goals, open loop)")
 	flag.IntVar(&h.wrkNice, "wrk-nice", 0, "run wrk at niceness `n` (-20 to 19; below 0 needs root): how much of a tail is the load generator's share of the cores")
+	if spec := os.Getenv(paceEnv); spec != "" {
+		paceMain(spec)
+	}
 	flag.Parse()
 	if *size > 0 {
 		if *size < 2000 {
@@ -202,6 +211,10 @@ func (h *harness) measure(stores []string, cpuprofile string) (lines []line, err
 			h.notes = append(h.notes, note)
 		}
 		h.syncWrites = nil
+		if note := pacedNote(st, h.conns, h.pacedIssues, h.pacedConfirms); note != "" {
+			h.notes = append(h.notes, note)
+		}
+		h.pacedIssues, h.pacedConfirms = nil, nil
 		lines = append(lines, ls...)
 	}
 	return lines, nil
@@ -250,6 +263,14 @@ func (h *harness) badger(cpuprofile string) ([]row, error) {
 		return nil, err
 	}
 	h.syncWrites = append(h.syncWrites, res)
+	if !h.noPaced {
+		issue, confirm, err := h.pacedPaths("badger", insts[0], res.Rate())
+		if err != nil {
+			return nil, err
+		}
+		h.pacedIssues = append(h.pacedIssues, issue)
+		h.pacedConfirms = append(h.pacedConfirms, confirm)
+	}
 	return rows, nil
 }
 

@@ -39,8 +39,14 @@ func TestHarness(t *testing.T) {
 			t.Errorf("confirm, round %d: consumed %d links in %d requests", i+1, r.lg.Consumed, r.lg.Requests)
 		}
 	}
-	if len(h.notes) != 1 || !strings.Contains(h.notes[0], "SyncWrites") {
-		t.Errorf("notes %q, want the SyncWrites comparison", h.notes)
+	if len(h.notes) != 2 || !strings.Contains(h.notes[0], "SyncWrites") {
+		t.Fatalf("notes %q, want the SyncWrites comparison and the paced runs", h.notes)
+	}
+	// The paced runs, in both rounds: offered rates from the same
+	// round's synced transaction, answered, and every confirm consumed.
+	if p := h.notes[1]; !strings.Contains(p, "open loop") || !strings.Contains(p, "(0.8 of the synced txn)") ||
+		strings.Contains(p, "errors or non-2xx") || strings.Contains(p, " 0 consumed") {
+		t.Errorf("paced note: %s", p)
 	}
 	var out bytes.Buffer
 	report(&out, lines)
