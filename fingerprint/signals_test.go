@@ -377,7 +377,10 @@ func TestSignalHeaders(t *testing.T) {
 
 func TestSignalProof(t *testing.T) {
 	runSignalCases(t, "proof", []signalCase{
-		{"proof/not checked", func(in *Input) {}, 0, false, "not checked"},
+		{"proof/not checked", func(in *Input) {}, 0, false, "a record from before the check"},
+		// A request without a report (a code typed, a page without
+		// scripts) had nothing to check: it is not an old record.
+		{"proof/no report", func(in *Input) { in.Report = nil }, 0, false, "no report from the page"},
 		{"proof/ok", func(in *Input) { in.Proof = "ok" }, 0, false, "module made this report"},
 		{"proof/replayed", func(in *Input) { in.Proof = "replay: the nonce was rendered for another page" }, -1, true, "failed the page's proof (replay"},
 	})
