@@ -73,6 +73,7 @@ type harness struct {
 	// noPaced skips the paced runs (paced.go); pacedIssues and
 	// pacedConfirms are each Badger round's, for the note under the table.
 	noPaced       bool
+	pacedRate     int // -paced-rate: 0 for the goals' rates
 	pacedIssues   []pacedRun
 	pacedConfirms []pacedRun
 	// serverCPU, when set, is the CPU time so far of the store's server
@@ -108,6 +109,7 @@ func main() {
 	flag.BoolVar(&h.stats, "server-stats", false, "print redis-server's per-command statistics (calls, µs per call) after each Redis run")
 	flag.BoolVar(&h.unsettled, "unsettled", false, "start each run at once, not after the last one's background work (flushes, compactions) is done")
 	flag.BoolVar(&h.noPaced, "no-paced", false, "skip the paced runs (Badger's write paths offered the rates of their goals, open loop)")
+	flag.IntVar(&h.pacedRate, "paced-rate", 0, "offer the paced runs `n` requests a second each, instead of the goals' shares of the synced txn (capacity planning)")
 	flag.IntVar(&h.wrkNice, "wrk-nice", 0, "run wrk at niceness `n` (-20 to 19; below 0 needs root): how much of a tail is the load generator's share of the cores")
 	if spec := os.Getenv(paceEnv); spec != "" {
 		paceMain(spec)
@@ -264,7 +266,7 @@ func (h *harness) badger(cpuprofile string) ([]row, error) {
 	}
 	h.syncWrites = append(h.syncWrites, res)
 	if !h.noPaced {
-		issue, confirm, err := h.pacedPaths("badger", insts[0], res.Rate())
+		issue, confirm, err := h.pacedPaths("badger", cpuprofile, insts[0], res.Rate())
 		if err != nil {
 			return nil, err
 		}

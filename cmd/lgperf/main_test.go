@@ -44,7 +44,7 @@ func TestHarness(t *testing.T) {
 	}
 	// The paced runs, in both rounds: offered rates from the same
 	// round's synced transaction, answered, and every confirm consumed.
-	if p := h.notes[1]; !strings.Contains(p, "open loop") || !strings.Contains(p, "(0.8 of the synced txn)") ||
+	if p := h.notes[1]; !strings.Contains(p, "open loop") || !strings.Contains(p, "(0.80 of the synced txn)") ||
 		strings.Contains(p, "errors or non-2xx") || strings.Contains(p, " 0 consumed") {
 		t.Errorf("paced note: %s", p)
 	}

@@ -48,9 +48,11 @@ type paceSpec struct {
 	Conns    int           `json:"conns"`
 }
 
-// pacedRun is one paced run and the rate it was offered.
+// pacedRun is one paced run, the rate it was offered and what share of
+// the round's synced transaction that was.
 type pacedRun struct {
 	offered int
+	of      float64
 	res     result
 }
 
@@ -89,6 +91,7 @@ func (h *harness) paced(spec paceSpec) (result, error) {
 			r.RSS = rss()
 			cpu1, server1 := h.cpu()
 			r.CPU, r.ServerCPU = cpu1-cpu0, server1-server0
+			r.genCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 			return r, nil
 		}
 	}
@@ -97,17 +100,22 @@ func (h *harness) paced(spec paceSpec) (result, error) {
 
 // pacedPaths runs the issue and the confirm of inst at goal × sw, the
 // rate of Badger's synced transaction in the same round.
-func (h *harness) pacedPaths(store string, inst *instance, sw float64) (issue, confirm pacedRun, err error) {
-	issue.offered = int(0.9 * sw)
-	confirm.offered = int(0.8 * sw)
+func (h *harness) pacedPaths(store, cpuprofile string, inst *instance, sw float64) (issue, confirm pacedRun, err error) {
+	issue.offered, confirm.offered = int(0.9*sw), int(0.8*sw)
+	if h.pacedRate > 0 {
+		issue.offered, confirm.offered = h.pacedRate, h.pacedRate
+	}
+	issue.of, confirm.of = float64(issue.offered)/sw, float64(confirm.offered)/sw
 	if issue.offered < 1 || confirm.offered < 1 {
 		return issue, confirm, fmt.Errorf("paced runs: the synced transaction ran %.0f/s, too few to pace", sw)
 	}
-	fmt.Printf("%s: POST /v1/links, paced at %d/s (0.9 of the synced txn)…\n", store, issue.offered)
-	if issue.res, err = h.paced(paceSpec{URL: inst.url, Kind: "issue", Rate: issue.offered, Duration: h.duration, Conns: h.conns}); err != nil {
+	fmt.Printf("%s: POST /v1/links, paced at %d/s (%.2f of the synced txn)…\n", store, issue.offered, issue.of)
+	if issue.res, err = profiled(cpuprofile, "paced-issue", func() (result, error) {
+		return h.paced(paceSpec{URL: inst.url, Kind: "issue", Rate: issue.offered, Duration: h.duration, Conns: h.conns})
+	}); err != nil {
 		return issue, confirm, err
 	}
-	fmt.Printf("%s: issue, paced: %s\n", store, issue.res.tail())
+	fmt.Printf("%s: issue, paced: %s\n", store, issue.res.pacedTail())
 	// Every paced confirm spends a link of its own, and a tenth more in
 	// case the child runs late and catches up.
 	count := int(float64(confirm.offered)*h.duration.Seconds()*1.1) + 100
@@ -115,12 +123,20 @@ func (h *harness) pacedPaths(store string, inst *instance, sw float64) (issue, c
 	if err := confirmFile(inst, count, f); err != nil {
 		return issue, confirm, err
 	}
-	fmt.Printf("%s: POST /l/{token}/confirm, paced at %d/s (0.8 of the synced txn)…\n", store, confirm.offered)
-	if confirm.res, err = h.paced(paceSpec{URL: inst.url, Kind: "confirm", File: f, Rate: confirm.offered, Duration: h.duration, Conns: h.conns}); err != nil {
+	fmt.Printf("%s: POST /l/{token}/confirm, paced at %d/s (%.2f of the synced txn)…\n", store, confirm.offered, confirm.of)
+	if confirm.res, err = profiled(cpuprofile, "paced-confirm", func() (result, error) {
+		return h.paced(paceSpec{URL: inst.url, Kind: "confirm", File: f, Rate: confirm.offered, Duration: h.duration, Conns: h.conns})
+	}); err != nil {
 		return issue, confirm, err
 	}
-	fmt.Printf("%s: confirm, paced: %s\n", store, confirm.res.tail())
+	fmt.Printf("%s: confirm, paced: %s\n", store, confirm.res.pacedTail())
 	return issue, confirm, nil
+}
+
+// pacedTail is a paced run's latencies, the CPU linkguard spent a
+// request and the load generator's (vegeta's, in its own process).
+func (r result) pacedTail() string {
+	return fmt.Sprintf("%s; %s of CPU a request, the load generator %.0f µs", r.tail(), r.cpuString(), r.perRequest(r.genCPU))
 }
 
 // pacedNote is the report's line for the paced runs of every round:
@@ -129,8 +145,9 @@ func pacedNote(store string, conns int, issues, confirms []pacedRun) string {
 	if len(issues) == 0 {
 		return ""
 	}
-	part := func(path string, goal float64, p99Goal time.Duration, runs []pacedRun) string {
+	part := func(path string, p99Goal time.Duration, runs []pacedRun, consumes bool) string {
 		offered := medianOf(collect(runs, func(r pacedRun) float64 { return float64(r.offered) }))
+		of := medianOf(collect(runs, func(r pacedRun) float64 { return r.of }))
 		done := medianOf(collect(runs, func(r pacedRun) float64 { return r.res.Rate() }))
 		p50 := medianOf(collect(runs, func(r pacedRun) float64 { return float64(r.res.P50US) }))
 		p99 := medianOf(collect(runs, func(r pacedRun) float64 { return float64(r.res.P99US) }))
@@ -144,19 +161,19 @@ func pacedNote(store string, conns int, issues, confirms []pacedRun) string {
 			each = append(each, ms(r.res.P99US))
 			bad += r.res.Errors + r.res.Non2xx
 		}
-		s := fmt.Sprintf("%s offered %.0f/s (%.1f of the synced txn), answered %.0f/s, p50 %s, p99 %s (≤ %s %s; rounds %s)",
-			path, offered, goal, done, msf(p50), msf(p99), p99Goal, mark, strings.Join(each, ", "))
+		s := fmt.Sprintf("%s offered %.0f/s (%.2f of the synced txn), answered %.0f/s, p50 %s, p99 %s (≤ %s %s; rounds %s)",
+			path, offered, of, done, msf(p50), msf(p99), p99Goal, mark, strings.Join(each, ", "))
 		if bad > 0 {
 			s += fmt.Sprintf(", %d errors or non-2xx", bad)
 		}
-		if c := collect(runs, func(r pacedRun) float64 { return float64(r.res.Consumed) }); path != "POST /v1/links" {
-			s += fmt.Sprintf(", %.0f consumed (median)", medianOf(c))
+		if consumes {
+			s += fmt.Sprintf(", %.0f consumed (median)", medianOf(collect(runs, func(r pacedRun) float64 { return float64(r.res.Consumed) })))
 		}
 		return s
 	}
-	return fmt.Sprintf("%s: at the rates of the goals, open loop (vegeta, from each request's scheduled send, at most %d connections): %s; %s",
-		store, conns, part("POST /v1/links", 0.9, 20*time.Millisecond, issues),
-		part("POST /l/{token}/confirm + code", 0.8, 25*time.Millisecond, confirms))
+	return fmt.Sprintf("%s: paced, open loop (vegeta, from each request's scheduled send, at most %d connections): %s; %s",
+		store, conns, part("POST /v1/links", 20*time.Millisecond, issues, false),
+		part("POST /l/{token}/confirm + code", 25*time.Millisecond, confirms, true))
 }
 
 // paceEnv, in lgperf's environment, makes it the child process of a
@@ -223,7 +240,6 @@ func pace(spec paceSpec) (result, error) {
 		}
 		r.Requests++
 		lats = append(lats, res.Latency)
-
 		switch {
 		case res.Error != "" && res.Code == 0:
 			r.Errors++

@@ -49,6 +49,8 @@ type result struct {
 	CPU time.Duration `json:"-"`
 	// ServerCPU is the store server's part of CPU.
 	ServerCPU time.Duration `json:"-"`
+	// genCPU is a paced run's load generator's CPU (wrk's is not counted).
+	genCPU time.Duration
 }
 
 // CPUPerRequest is CPU in µs per completed request: unlike the rate, it
