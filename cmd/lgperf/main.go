@@ -149,6 +149,9 @@ func (h *harness) measure(stores []string, cpuprofile string) (lines []line, err
 	if h.rounds < 1 {
 		return nil, errors.New("-rounds must be at least 1")
 	}
+	if h.pacedRate < 0 {
+		return nil, errors.New("-paced-rate must be 0 (the goals' rates) or more")
+	}
 	if h.wrkPath, err = exec.LookPath("wrk"); err != nil {
 		return nil, errors.New("wrk is not installed: apt-get install -y wrk")
 	}

@@ -147,3 +147,12 @@ func TestPacedNote(t *testing.T) {
 		t.Error("a note without paced runs")
 	}
 }
+
+// TestPacedRateMustNotBeNegative: a -paced-rate below 0 fails before
+// any run, naming the flag.
+func TestPacedRateMustNotBeNegative(t *testing.T) {
+	h := &harness{duration: time.Second, rounds: 1, pacedRate: -5}
+	if _, err := h.measure([]string{"badger"}, ""); err == nil || !strings.Contains(err.Error(), "-paced-rate") {
+		t.Errorf("measure with -paced-rate -5: %v", err)
+	}
+}
