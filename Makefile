@@ -97,7 +97,7 @@ bench: wasm
 # Badger and for Redis, with the ratios (docs/performance.md): the median
 # of three rounds, each on fresh stores, then Badger's write paths paced
 # at their goals' rates, open loop. Needs wrk and redis-server
-# (apt-get install -y wrk redis-server); about 12 minutes.
+# (apt-get install -y wrk redis-server); about 10 minutes.
 # PERFFLAGS="-rounds 1" for one round (about 4 minutes), "-stores badger",
 # "-duration 20s -cpuprofile /tmp/lg" for longer, profiled runs,
 # "-paced-rate 1500" to pace at a rate of your own, "-no-paced" to skip.
