@@ -59,6 +59,11 @@ type harness struct {
 	// were measured before, each paying for the background work of the
 	// one before it.
 	unsettled bool
+	// busy is set once a settle did not end in its round: the machine
+	// is busy with more than this round's work, and the round's later
+	// runs start at once (settled). A new round, on fresh stores, waits
+	// again.
+	busy bool
 	// wrkNice, when not 0, runs wrk at that niceness (-wrk-nice): wrk
 	// shares the machine's cores with the servers it measures.
 	wrkNice  int
@@ -197,7 +202,7 @@ func (h *harness) measure(stores []string, cpuprofile string) (lines []line, err
 			if prof != "" && h.rounds > 1 {
 				prof = fmt.Sprintf("%s-%d", cpuprofile, i+1)
 			}
-			h.round++
+			h.nextRound()
 			rs, err := run(prof)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", st, err)
@@ -231,6 +236,12 @@ func (h *harness) closeAll() {
 		h.closers[i]()
 	}
 	h.closers = nil
+}
+
+// nextRound starts a round: its number, and its own settling (busy).
+func (h *harness) nextRound() {
+	h.round++
+	h.busy = false
 }
 
 // roundDir is the folder of the round's stores (tempDir).

@@ -57,15 +57,10 @@ type pacedRun struct {
 }
 
 // paced runs spec in a child process, after the machine has settled as
-// before a wrk run, and counts this process's CPU as wrk does. A paced
-// run comes last in its round, right after the links it spends were
-// issued: when that work does not settle, it says so and runs, and
-// leaves the next round's runs to wait as usual (settled would not).
+// before a wrk run, and counts this process's CPU as wrk does.
 func (h *harness) paced(spec paceSpec) (result, error) {
-	if !h.unsettled {
-		if d, ok := h.settle(); !ok {
-			fmt.Printf("lgperf: NB: still busy after %s; the paced run starts anyway\n", d.Round(time.Millisecond))
-		}
+	if !h.unsettled && !h.busy {
+		h.settled()
 	}
 	self, err := os.Executable()
 	if err != nil {

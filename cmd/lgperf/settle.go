@@ -48,14 +48,15 @@ func (h *harness) settle() (time.Duration, bool) {
 // run that starts unsettled is measured with another's work in it. Once
 // settle has not ended, the process is busy with more than its own
 // background work (something else on the machine, most likely), so the
-// runs after it start at once: waiting settleMax before each of them
-// would add half an hour to make perf and settle nothing.
+// round's runs after it start at once: waiting settleMax before each of
+// them would add half an hour to make perf and settle nothing. The next
+// round, on fresh stores, waits again (h.busy is the round's).
 func (h *harness) settled() {
 	d, ok := h.settle()
 	switch {
 	case !ok:
-		h.unsettled = true
-		fmt.Printf("lgperf: NB: still busy after %s; measuring anyway, and the runs after this one start without waiting\n", d.Round(time.Millisecond))
+		h.busy = true
+		fmt.Printf("lgperf: NB: still busy after %s; measuring anyway, and the round's runs after this one start without waiting\n", d.Round(time.Millisecond))
 	case d > 2*time.Second:
 		fmt.Printf("lgperf: waited %s for the last run's background work\n", d.Round(100*time.Millisecond))
 	}

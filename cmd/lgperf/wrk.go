@@ -95,7 +95,7 @@ func (h *harness) wrk(loads ...load) (result, error) {
 		res result
 		err error
 	}
-	if !h.unsettled {
+	if !h.unsettled && !h.busy {
 		h.settled()
 	}
 	if h.serverStats != nil {
