@@ -139,12 +139,20 @@ func (s *Server) page(c *fiber.Ctx, status int, name string, data any) error {
 // (d.Fast, which signs in with its cookie and needs no key clock) 100 ms
 // of its cold path and 250–300 ms of its warm one (docs/performance.md,
 // "The page's path"); a page without the collector has no clock to keep.
-func (s *Server) render(c *fiber.Ctx, status int, d web.Landing) error {
+//
+// The fast page's form (web/inline/fast.js) is answered by a 303 to the
+// link's redirect (verifyForm), so its CSP is formRedirectCSP(redirect),
+// wherever it is served: at the link's address, or as the code form's
+// answer.
+func (s *Server) render(c *fiber.Ctx, status int, d web.Landing, redirect string) error {
 	s.pageHeaders(c)
-	if isolated(d) {
-		h := &c.Response().Header
+	h := &c.Response().Header
+	switch {
+	case isolated(d):
 		h.SetCanonical(hdrCOOP, valSameOrigin)
 		h.SetCanonical(hdrCOEP, valCredless)
+	case d.Fast && d.Scripts:
+		h.SetCanonical(hdrCSP, utils.UnsafeBytes(s.formRedirectCSP(redirect))) // copied by fasthttp
 	}
 	c.Status(status)
 	return s.site.RenderLanding(c.Response().BodyWriter(), d)
@@ -202,16 +210,7 @@ func (s *Server) landing(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	d := s.landingData(c, token, p)
-	if err := s.render(c, fiber.StatusOK, d); err != nil {
-		return err
-	}
-	if d.Fast && d.Scripts {
-		// In place of the pages' own CSP, which render set: fast.js's
-		// form is answered by a 303 to the host (verifyForm).
-		c.Set(fiber.HeaderContentSecurityPolicy, s.formRedirectCSP(p.RedirectURL))
-	}
-	return nil
+	return s.render(c, fiber.StatusOK, s.landingData(c, token, p), p.RedirectURL)
 }
 
 // formRedirectCSP is the CSP of a page whose form is answered by a 303 to
@@ -412,7 +411,7 @@ func (s *Server) confirmForm(c *fiber.Ctx) error {
 				d.CodeError = s.site.T(d.Lang, id)
 			}
 		}
-		return s.render(c, fiber.StatusOK, d)
+		return s.render(c, fiber.StatusOK, d, p.RedirectURL)
 	}
 	if rr.Code == "" {
 		return again("code.missing", nil)
@@ -442,7 +441,7 @@ func (s *Server) confirmForm(c *fiber.Ctx) error {
 	default:
 		return again("code.missing", nil)
 	}
-	return s.render(c, fiber.StatusOK, d)
+	return s.render(c, fiber.StatusOK, d, res.RedirectBack)
 }
 
 // asset serves an embedded asset under its content-hashed name, in the

@@ -621,6 +621,15 @@ func TestFastPageFormVerify(t *testing.T) {
 		t.Errorf("the page of another browser names another origin in form-action: %q", csp)
 	}
 	nonce := h.nonce(tok)
+	// The code form's answer is the landing page again, and for this
+	// browser the fast page, whose form needs the same form-action.
+	again := h.do("POST", "/l/"+tok+"/confirm", url.Values{"nonce": {nonce}, "code": {"000000"}}.Encode(),
+		"Content-Type", "application/x-www-form-urlencoded", "Sec-Fetch-Site", "same-origin", "Cookie", cookie)
+	if !strings.Contains(again.body, `data-lg-fast="1"`) {
+		t.Error("the code form's answer to the browser that asked is not the fast page")
+	} else if csp := again.header.Get("Content-Security-Policy"); !strings.Contains(csp, "; form-action 'self' https:;") {
+		t.Errorf("the fast page at the code form's address: CSP %q stops the redirects after its form", csp)
+	}
 
 	back("no cookie", tok, post(tok, nonce))
 	back("another cookie", tok, post(tok, nonce, "Cookie", "lg_device=another-value"))
