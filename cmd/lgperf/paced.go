@@ -59,9 +59,7 @@ type pacedRun struct {
 // paced runs spec in a child process, after the machine has settled as
 // before a wrk run, and counts this process's CPU as wrk does.
 func (h *harness) paced(spec paceSpec) (result, error) {
-	if !h.unsettled && !h.busy {
-		h.settled()
-	}
+	h.settled()
 	self, err := os.Executable()
 	if err != nil {
 		return result{}, err
@@ -77,20 +75,15 @@ func (h *harness) paced(spec paceSpec) (result, error) {
 	if err != nil {
 		return result{}, fmt.Errorf("paced %s: %w\n%s", spec.Kind, err, out)
 	}
-	var r result
-	for _, line := range strings.Split(string(out), "\n") {
-		if j, ok := strings.CutPrefix(line, "LGPERF "); ok {
-			if err := json.Unmarshal([]byte(j), &r); err != nil {
-				return result{}, fmt.Errorf("paced %s: read its summary: %w", spec.Kind, err)
-			}
-			r.RSS = rss()
-			cpu1, server1 := h.cpu()
-			r.CPU, r.ServerCPU = cpu1-cpu0, server1-server0
-			r.genCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-			return r, nil
-		}
+	r, err := summary(out)
+	if err != nil {
+		return result{}, fmt.Errorf("paced %s: %w", spec.Kind, err)
 	}
-	return result{}, fmt.Errorf("paced %s printed no summary:\n%s", spec.Kind, out)
+	r.RSS = rss()
+	cpu1, server1 := h.cpu()
+	r.CPU, r.ServerCPU = cpu1-cpu0, server1-server0
+	r.genCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return r, nil
 }
 
 // pacedPaths runs the issue and the confirm of inst at goal × sw, the

@@ -52,6 +52,9 @@ func (h *harness) settle() (time.Duration, bool) {
 // them would add half an hour to make perf and settle nothing. The next
 // round, on fresh stores, waits again (h.busy is the round's).
 func (h *harness) settled() {
+	if h.unsettled || h.busy {
+		return // -unsettled, or the round's settle did not end
+	}
 	d, ok := h.settle()
 	switch {
 	case !ok:

@@ -95,9 +95,7 @@ func (h *harness) wrk(loads ...load) (result, error) {
 		res result
 		err error
 	}
-	if !h.unsettled && !h.busy {
-		h.settled()
-	}
+	h.settled()
 	if h.serverStats != nil {
 		h.serverStats(true)
 		defer h.serverStats(false)
@@ -127,18 +125,11 @@ func (h *harness) wrk(loads ...load) (result, error) {
 				ch <- out{err: fmt.Errorf("wrk %s: %w\n%s", l.url, err, b)}
 				return
 			}
-			var r result
-			for _, line := range strings.Split(string(b), "\n") {
-				if j, ok := strings.CutPrefix(line, "LGPERF "); ok {
-					if err := json.Unmarshal([]byte(j), &r); err != nil {
-						ch <- out{err: fmt.Errorf("wrk %s: read its summary: %w", l.url, err)}
-						return
-					}
-					ch <- out{res: r}
-					return
-				}
+			r, err := summary(b)
+			if err != nil {
+				err = fmt.Errorf("wrk %s: %w", l.url, err)
 			}
-			ch <- out{err: fmt.Errorf("wrk %s printed no summary:\n%s", l.url, b)}
+			ch <- out{res: r, err: err}
 		}()
 	}
 	var sum result
@@ -166,6 +157,21 @@ func (h *harness) wrk(loads ...load) (result, error) {
 	cpu1, server1 := h.cpu()
 	sum.CPU, sum.ServerCPU = cpu1-cpu0, server1-server0
 	return sum, nil
+}
+
+// summary reads the LGPERF line that a load generator prints (the wrk
+// scripts' done(), a paced run's child).
+func summary(out []byte) (result, error) {
+	var r result
+	for _, line := range strings.Split(string(out), "\n") {
+		if j, ok := strings.CutPrefix(line, "LGPERF "); ok {
+			if err := json.Unmarshal([]byte(j), &r); err != nil {
+				return r, fmt.Errorf("read its summary: %w", err)
+			}
+			return r, nil
+		}
+	}
+	return r, fmt.Errorf("no summary in its output:\n%s", out)
 }
 
 // cpu is this process's CPU time so far plus the store server's, and the
