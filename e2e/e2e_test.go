@@ -213,9 +213,15 @@ type link struct {
 
 func (e *env) issue(binding string) link {
 	e.t.Helper()
+	return e.issueTo(binding, e.base+"/?from=link")
+}
+
+// issueTo is issue with the link's redirect (an allowed origin).
+func (e *env) issueTo(binding, redirect string) link {
+	e.t.Helper()
 	req := &linkguard.IssueRequest{
 		Email:       "alice@example.com",
-		RedirectURL: e.base + "/?from=link",
+		RedirectURL: redirect,
 		Requester: linkguard.Client{
 			Visitor: fingerprint.Visitor{UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36",
 				AcceptLanguage: "en-US,en;q=0.9"},
@@ -256,7 +262,13 @@ func (e *env) setBinding(ctx context.Context, value string) {
 // that cookie: the same browser, about to open its link.
 func (e *env) boundBrowser(binding string) (link, context.Context) {
 	e.t.Helper()
-	l := e.issue(binding)
+	return e.boundBrowserTo(binding, e.base+"/?from=link")
+}
+
+// boundBrowserTo is boundBrowser with the link's redirect.
+func (e *env) boundBrowserTo(binding, redirect string) (link, context.Context) {
+	e.t.Helper()
+	l := e.issueTo(binding, redirect)
 	ctx := e.browser(30 * time.Second)
 	e.setBinding(ctx, l.binding)
 	return l, ctx

@@ -1,10 +1,6 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,52 +99,30 @@ func TestFastPageLoadsTheCollectorWhenAsked(t *testing.T) {
 // to the host, and Chromium applies the page's form-action to every
 // redirect that follows its form's post: with form-action naming only the
 // host's origin, the host's 302 onward was stopped, the link spent
-// (server's fastCSP). The other e2e tests redirect to the kit's own
-// origin, which 'self' allows anyway.
+// (server's formRedirectCSP). The other e2e tests redirect to the kit's
+// own origin, which 'self' allows anyway.
 func TestSameBrowserFollowsACrossOriginRedirect(t *testing.T) {
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, "<!doctype html><title>app</title><p>signed in</p>")
-	}))
-	t.Cleanup(app.Close)
-	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The host's callback: takes lg_code, then sends the browser on
-		// to its app, elsewhere.
-		http.Redirect(w, r, app.URL+"/home?"+r.URL.RawQuery, http.StatusFound)
-	}))
-	t.Cleanup(host.Close)
+	callback, app, got := onwardCallback(t)
 	e := newEnv(t, fingerprinttest.Basic{})
-	e.svc.Policy.RedirectOrigins = append(e.svc.Policy.RedirectOrigins, host.URL)
-	const binding = "binding-cookie-value-0123456789"
-	is, err := e.svc.Issue(context.Background(), &linkguard.IssueRequest{
-		Email: "alice@example.com", RedirectURL: host.URL + "/cb",
-		Requester: linkguard.Client{Binding: binding, Visitor: fingerprint.Visitor{
-			UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36"}},
-	})
-	if err != nil {
+	e.svc.Policy.RedirectOrigins = append(e.svc.Policy.RedirectOrigins, callback)
+	l, ctx := e.boundBrowserTo("binding-cookie-value-0123456789", callback+"/cb")
+	if err := chromedp.Do(ctx, chromedp.Navigate(l.url)); err != nil {
 		t.Fatal(err)
 	}
-	ctx := e.browser(30 * time.Second)
-	e.setBinding(ctx, binding)
-	if err := chromedp.Do(ctx, chromedp.Navigate(is.URL)); err != nil {
-		t.Fatal(err)
-	}
-	loc, err := waitRedirect(ctx)
-	if err != nil {
-		t.Fatalf("%v (link %s)", err, e.state(link{id: is.Link.ID}))
-	}
-	if !strings.HasPrefix(loc, app.URL+"/home?lg_code=") {
-		t.Errorf("the browser that asked is at %s, want the host's app at %s/home, through its callback", loc, app.URL)
-	}
+	arrivedAt(t, ctx, app+"/home?lg_code=", got)
 }
 
 // TestFastPageAtTheCodeFormsAddress: the code form's answer (a page, for
 // browsers without JavaScript, at /l/{token}/confirm) is the fast page
-// again for the browser that asked, and its scripts must still find the
-// link's routes from that address: the browser is signed in.
+// again for the browser that asked. Its scripts must still find the
+// link's routes from that address, and its CSP must let its form's
+// answer go on to the host on another origin and from there to the
+// host's app: the browser is signed in there.
 func TestFastPageAtTheCodeFormsAddress(t *testing.T) {
+	callback, app, got := onwardCallback(t)
 	e := newEnv(t, fingerprinttest.Basic{})
-	l, ctx := e.boundBrowser("binding-cookie-value-0123456789")
+	e.svc.Policy.RedirectOrigins = append(e.svc.Policy.RedirectOrigins, callback)
+	l, ctx := e.boundBrowserTo("binding-cookie-value-0123456789", callback+"/cb")
 	// A native post of the code form, as a browser whose lg.js did not
 	// run sends it: a stale nonce, so the answer is the page again.
 	post := `(() => { const f = document.createElement("form"); f.method = "post"; f.action = ` +
@@ -163,10 +137,5 @@ func TestFastPageAtTheCodeFormsAddress(t *testing.T) {
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](post)); err != nil {
 		t.Fatal(err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if _, err := waitRedirect(wctx); err != nil {
-		cur, _ := chromedp.Run(ctx, chromedp.Location())
-		t.Fatalf("%v: the browser is at %s (link %s)", err, cur, e.state(l))
-	}
+	arrivedAt(t, ctx, app+"/home?lg_code=", got)
 }

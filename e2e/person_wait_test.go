@@ -211,15 +211,24 @@ func TestCodeFormsReachAnotherOrigin(t *testing.T) {
 // too: with form-action naming only the callback's origin, the browser
 // stopped there, the link spent (server's formRedirectCSP).
 func TestWaitingPageReachesTheHostsNextOrigin(t *testing.T) {
-	app, got := hostApp(t)
-	callback := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	callback, app, got := onwardCallback(t)
+	e := newKitEnv(t, nil, func(o *kit.Options) { o.RedirectOrigins = []string{callback} })
+	ctx := e.browser(45 * time.Second)
+	codeOnWaitingPage(t, ctx, e, callback+"/auth/callback", "onward@example.com")
+	arrivedAt(t, ctx, app+"/home?lg_code=", got)
+}
+
+// onwardCallback is a host whose callback (any path of origin
+// callback) takes lg_code and sends the browser on to its app on
+// another origin, at app/home (hostApp: got is sent the code).
+func onwardCallback(t *testing.T) (callback, app string, got <-chan string) {
+	t.Helper()
+	app, got = hostApp(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, app+"/home?"+r.URL.RawQuery, http.StatusFound)
 	}))
-	t.Cleanup(callback.Close)
-	e := newKitEnv(t, nil, func(o *kit.Options) { o.RedirectOrigins = []string{callback.URL} })
-	ctx := e.browser(45 * time.Second)
-	codeOnWaitingPage(t, ctx, e, callback.URL+"/auth/callback", "onward@example.com")
-	arrivedAt(t, ctx, app+"/home?lg_code=", got)
+	t.Cleanup(srv.Close)
+	return srv.URL, app, got
 }
 
 // codeOnWaitingPage asks for a link for email at /login with
