@@ -224,7 +224,7 @@ func (s *Server) landing(c *fiber.Ctx) error {
 // allows any https origin (and http when the redirect is http, as in dev
 // mode); its forms post to the kit's own routes.
 func (s *Server) formRedirectCSP(redirect string) string {
-	if len(redirect) >= 5 && strings.EqualFold(redirect[:5], "http:") {
+	if hasPrefixFold(redirect, "http:") {
 		return s.cspForm[1]
 	}
 	return s.cspForm[0]
@@ -292,10 +292,16 @@ func (s *Server) verify(c *fiber.Ctx) error {
 	return s.report(c, fingerprint.StageVerify)
 }
 
-// isForm says whether the request's body is a form's.
+// isForm says whether the request's body is a form's. It runs on every
+// verify and confirm, so it compares without lowering a copy.
 func isForm(c *fiber.Ctx) bool {
-	ct := strings.ToLower(c.Get(fiber.HeaderContentType))
-	return strings.HasPrefix(ct, fiber.MIMEApplicationForm) || strings.HasPrefix(ct, fiber.MIMEMultipartForm)
+	ct := c.Get(fiber.HeaderContentType)
+	return hasPrefixFold(ct, fiber.MIMEApplicationForm) || hasPrefixFold(ct, fiber.MIMEMultipartForm)
+}
+
+// hasPrefixFold is strings.HasPrefix, ASCII case folded.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // verifyForm is the report of the page of the browser that asked
