@@ -97,13 +97,19 @@ func (h *harness) pacedPaths(store, cpuprofile string, inst *instance, sw float6
 	if issue.offered < 1 || confirm.offered < 1 {
 		return issue, confirm, fmt.Errorf("paced runs: the synced transaction ran %.0f/s, too few to pace", sw)
 	}
-	fmt.Printf("%s: POST /v1/links, paced at %d/s (%.2f of the synced txn)…\n", store, issue.offered, issue.of)
-	if issue.res, err = profiled(cpuprofile, "paced-issue", func() (result, error) {
-		return h.paced(paceSpec{URL: inst.url, Kind: "issue", Rate: issue.offered, Duration: h.duration, Conns: h.conns})
-	}); err != nil {
+	run := func(p *pacedRun, path, kind, file string) (err error) {
+		fmt.Printf("%s: %s, paced at %d/s (%.2f of the synced txn)…\n", store, path, p.offered, p.of)
+		p.res, err = profiled(cpuprofile, "paced-"+kind, func() (result, error) {
+			return h.paced(paceSpec{URL: inst.url, Kind: kind, File: file, Rate: p.offered, Duration: h.duration, Conns: h.conns})
+		})
+		if err == nil {
+			fmt.Printf("%s: %s, paced: %s\n", store, kind, p.res.pacedTail())
+		}
+		return err
+	}
+	if err := run(&issue, "POST /v1/links", "issue", ""); err != nil {
 		return issue, confirm, err
 	}
-	fmt.Printf("%s: issue, paced: %s\n", store, issue.res.pacedTail())
 	// Every paced confirm spends a link of its own, and a tenth more in
 	// case the child runs late and catches up.
 	count := int(float64(confirm.offered)*h.duration.Seconds()*1.1) + 100
@@ -111,13 +117,9 @@ func (h *harness) pacedPaths(store, cpuprofile string, inst *instance, sw float6
 	if err := confirmFile(inst, count, f); err != nil {
 		return issue, confirm, err
 	}
-	fmt.Printf("%s: POST /l/{token}/confirm, paced at %d/s (%.2f of the synced txn)…\n", store, confirm.offered, confirm.of)
-	if confirm.res, err = profiled(cpuprofile, "paced-confirm", func() (result, error) {
-		return h.paced(paceSpec{URL: inst.url, Kind: "confirm", File: f, Rate: confirm.offered, Duration: h.duration, Conns: h.conns})
-	}); err != nil {
+	if err := run(&confirm, "POST /l/{token}/confirm", "confirm", f); err != nil {
 		return issue, confirm, err
 	}
-	fmt.Printf("%s: confirm, paced: %s\n", store, confirm.res.pacedTail())
 	return issue, confirm, nil
 }
 
