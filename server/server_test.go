@@ -151,6 +151,21 @@ func (h *harness) nonce(token string) string {
 	return m[1]
 }
 
+// issueBound issues a link to redirect as a person's browser that holds
+// the device cookie "the-device-cookie-value" asked for it.
+func (h *harness) issueBound(redirect string) *linkguard.Issued {
+	h.t.Helper()
+	out, err := h.svc.Issue(h.t.Context(), &linkguard.IssueRequest{
+		Email: "alice@example.com", RedirectURL: redirect,
+		Requester: linkguard.Client{Binding: "the-device-cookie-value",
+			Visitor: fingerprint.Visitor{UserAgent: personUA, AcceptLanguage: personLang}},
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
 func (h *harness) state(id string) string {
 	h.t.Helper()
 	r := h.api("GET", "/v1/links/"+id, "")
@@ -586,17 +601,6 @@ func TestExpiredRevokedAndReissued(t *testing.T) {
 func TestFastPageFormVerify(t *testing.T) {
 	const cookie = "lg_device=the-device-cookie-value"
 	h := newHarness(t, "")
-	issue := func() (tok, id string) {
-		out, err := h.svc.Issue(t.Context(), &linkguard.IssueRequest{
-			Email: "alice@example.com", RedirectURL: "https://app.example.com/cb",
-			Requester: linkguard.Client{Binding: "the-device-cookie-value",
-				Visitor: fingerprint.Visitor{UserAgent: personUA, AcceptLanguage: personLang}},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out.Token, out.Link.ID
-	}
 	post := func(tok, nonce string, hdr ...string) resp {
 		return h.do("POST", "/l/"+tok+"/verify", url.Values{"nonce": {nonce}}.Encode(),
 			append([]string{"Content-Type", "application/x-www-form-urlencoded", "Sec-Fetch-Site", "same-origin"}, hdr...)...)
@@ -608,7 +612,8 @@ func TestFastPageFormVerify(t *testing.T) {
 		}
 	}
 
-	tok, id := issue()
+	out := h.issueBound("https://app.example.com/cb")
+	tok, id := out.Token, out.Link.ID
 	h.clock.Add(50 * time.Second)
 	page := h.do("GET", "/l/"+tok, "", "Cookie", cookie)
 	if !strings.Contains(page.body, `data-lg-fast="1"`) {
@@ -663,14 +668,7 @@ func TestFastPageFormVerify(t *testing.T) {
 
 func TestBindingCookieConsumesWithoutClick(t *testing.T) {
 	h := newHarness(t, "")
-	out, err := h.svc.Issue(t.Context(), &linkguard.IssueRequest{
-		Email: "alice@example.com", RedirectURL: "https://app.example.com/",
-		Requester: linkguard.Client{Binding: "the-device-cookie-value",
-			Visitor: fingerprint.Visitor{UserAgent: personUA, AcceptLanguage: personLang}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := h.issueBound("https://app.example.com/")
 	tok := out.Token
 	h.clock.Add(50 * time.Second)
 	nonce := h.nonce(tok)
