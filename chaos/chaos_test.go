@@ -50,6 +50,16 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the binary that binary built: a test run leaves
+// nothing behind in the temporary folder.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 func binary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {

@@ -26,6 +26,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -85,6 +86,9 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	for _, c := range shared.cancel {
 		c()
+	}
+	if built.path != "" { // linkguardBinary's: leave nothing behind
+		os.RemoveAll(filepath.Dir(built.path))
 	}
 	os.Exit(code)
 }

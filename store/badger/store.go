@@ -48,6 +48,9 @@ type Options struct {
 	// VisitBuffer is how many visits may wait for the writer. Default 4096.
 	VisitBuffer int
 	Log         *slog.Logger
+
+	// tune, when set (tests), changes Badger's options last.
+	tune func(badger.Options) badger.Options
 }
 
 // Store is a linkguard.Store on Badger.
@@ -68,10 +71,16 @@ type Store struct {
 	commits atomic.Uint64
 	// durable makes commits durable (sync.go); nil in memory.
 	durable *syncer
+	// barrier syncs the value log before Badger writes the memtable log
+	// entries that point into it (vlogsync.go); nil in memory.
+	barrier *vlogBarrier
 	// pending counts the webhook queue's pending jobs (webhook.go).
 	pending webhookCount
 	// waits are how long transactions waited (waits.go).
 	waits waits
+	// gcMoved, when set (tests), runs when the value-log GC has moved a
+	// file's values, before they are synced.
+	gcMoved func()
 }
 
 // Open opens (creating if needed) the store in opts.Dir. A folder held by
@@ -91,33 +100,70 @@ func Open(opts Options) (*Store, error) {
 	}
 	// NB: SyncWrites off is not durability off: every write waits for
 	// the group commit (sync.go) before it returns. MetricsEnabled keeps
-	// the value-log write count that tells the group commit to sync the
-	// value log too.
+	// the value-log write count that tells the group commit (and the
+	// barrier, vlogsync.go) to sync the value log too.
 	//
 	// MemTableSize: Badger allocates (and the kernel faults in) a new
 	// memtable's whole arena inside its write goroutine, every write of
 	// the process waiting; at the default 64 MiB that was a 0.5–2 s stall
 	// per rotation under load, the p99 of the load run. 16 MiB makes it a
 	// quarter, for the same bytes written (docs/performance.md).
+	//
+	// ValueThreshold: values of 128 B and more live in the value log, and
+	// the tree holds pointers to them; after an unclean stop, Open undoes
+	// the commits whose values did not reach the disk (vlogsync.go,
+	// repair.go).
+	var barrier *vlogBarrier
+	if opts.Dir != "" {
+		barrier = newVlogBarrier(opts.Dir)
+	}
 	bo := badger.DefaultOptions(opts.Dir).
 		WithSyncWrites(false).
 		WithMetricsEnabled(true).
 		WithMemTableSize(memTableSize).
-		WithLogger(badgerLogger{opts.Log}).
+		WithLogger(badgerLogger{l: opts.Log, barrier: barrier}).
 		WithNumVersionsToKeep(1)
 	if opts.Dir == "" {
+		// NB: in memory, Badger refuses values over the threshold.
 		bo = bo.WithInMemory(true)
+	} else {
+		bo = bo.WithValueThreshold(valueThreshold)
+	}
+	if opts.tune != nil {
+		bo = opts.tune(bo)
+	}
+	openErr := func(err error) error {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return fmt.Errorf("open data folder %s: %w (is another linkguard running on it?)", opts.Dir, linkguard.ErrLocked)
+		}
+		return fmt.Errorf("open data folder %q: %w", opts.Dir, err)
+	}
+	if opts.Dir != "" && isBadgerFolder(opts.Dir) {
+		clean, err := takeCleanMarker(opts.Dir)
+		if err != nil {
+			return nil, openErr(err)
+		}
+		if !clean {
+			res, err := repair(bo, opts.Log)
+			if err != nil {
+				return nil, openErr(fmt.Errorf("check after an unclean stop: %w", err))
+			}
+			log := opts.Log.Info
+			if res.Undone > 0 {
+				log = opts.Log.Warn
+			}
+			log("the last stop was not clean: every value read back, and the transactions whose values had not reached the disk undone (none had been acknowledged)",
+				"versions", res.Versions, "undone", res.Undone, "keys", res.Keys, "took", res.Took.Round(time.Millisecond))
+		}
 	}
 	db, err := badger.Open(bo)
 	if err != nil {
-		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
-			return nil, fmt.Errorf("open data folder %s: %w (is another linkguard running on it?)", opts.Dir, linkguard.ErrLocked)
-		}
-		return nil, fmt.Errorf("open data folder %q: %w", opts.Dir, err)
+		return nil, openErr(err)
 	}
-	s := &Store{db: db, opts: opts, log: opts.Log, closing: make(chan struct{}), links: newLinkCache()}
+	s := &Store{db: db, opts: opts, log: opts.Log, closing: make(chan struct{}), links: newLinkCache(), barrier: barrier}
 	if opts.Dir != "" {
 		s.durable = newSyncer(opts.Dir)
+		s.durable.snapshot = func() func() { return db.NewTransaction(false).Discard }
 	}
 	s.visits = visitq.New(opts.VisitBuffer, s.writeVisits, opts.Log)
 	if opts.Dir != "" {
@@ -135,7 +181,14 @@ func (s *Store) Close() error {
 		s.visits.Close()
 		close(s.closing)
 		s.done.Wait()
+		s.durable.release()
 		err = s.db.Close()
+		s.barrier.close()
+		if err == nil && s.durable != nil && s.durable.failed() == nil {
+			// NB: not after a failed sync: then nothing since is known
+			// to be on disk, and the next start must check (repair.go).
+			err = putCleanMarker(s.opts.Dir)
+		}
 	})
 	return err
 }

@@ -43,6 +43,15 @@ import (
 // values itself, outside any call of the store; with none in the value
 // log it has nothing to move.)
 //
+// The snapshot (pin): a value in the value log can be lost in a power cut
+// while the memtable-log entry that points at it is not (vlogsync.go);
+// the next start finds such an entry and puts back the version before it
+// (repair.go). So that version must outlive the compactions until the
+// newer one is on disk: before each sync the syncer opens a read
+// transaction, and holds it until the next sync succeeds. Badger keeps
+// every version newer than its oldest open read, so no compaction drops
+// the last synced version of a key under one that is not synced yet.
+//
 // A transaction's changes are visible to readers from its commit, a
 // sync (a few hundred µs) before its caller is answered. Writers of the
 // same link or family hold its stripe (Store.lock) through the sync, so
@@ -71,6 +80,31 @@ type syncer struct {
 	dirSyncs atomic.Uint64
 	// times are the syncs' durations, and their count (synctime.go).
 	times durations
+	// snapshot opens a read transaction and returns its discard (the
+	// pin, above); nil without one (tests of the syncer alone). pinned is
+	// the discard of the one held since the last successful sync.
+	snapshot func() (discard func())
+	pinned   func()
+}
+
+// failed is the sync failure that fails every write, or nil.
+func (y *syncer) failed() error {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	return y.err
+}
+
+// release discards the pinned snapshot (at close).
+func (y *syncer) release() {
+	if y == nil {
+		return
+	}
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	if y.pinned != nil {
+		y.pinned()
+		y.pinned = nil
+	}
 }
 
 func newSyncer(dir string) *syncer {
@@ -105,6 +139,12 @@ func (y *syncer) wait() error {
 		y.mu.Lock()
 		upTo := y.seq
 		y.mu.Unlock()
+		var pin func()
+		if y.snapshot != nil {
+			// Opened now, it sees every commit this sync covers, and
+			// none that it may not.
+			pin = y.snapshot()
+		}
 		began := time.Now()
 		err := y.sync()
 		y.times.observe(time.Since(began))
@@ -114,6 +154,14 @@ func (y *syncer) wait() error {
 			y.err = fmt.Errorf("sync the data folder: %w", err)
 		} else if err == nil {
 			y.done = upTo
+		}
+		if pin != nil {
+			if err == nil {
+				pin, y.pinned = y.pinned, pin // release the older one
+			}
+			if pin != nil {
+				pin()
+			}
 		}
 		y.cond.Broadcast()
 	}
