@@ -152,7 +152,7 @@ func Open(opts Options) (*Store, error) {
 			if res.Undone > 0 {
 				log = opts.Log.Warn
 			}
-			log("the last stop was not clean: every value read back, and the transactions whose values had not reached the disk undone (none had been acknowledged)",
+			log("the last stop was not clean: read every value back, and undid the transactions whose values had not reached the disk (none had been acknowledged)",
 				"versions", res.Versions, "undone", res.Undone, "keys", res.Keys, "took", res.Took.Round(time.Millisecond))
 		}
 	}

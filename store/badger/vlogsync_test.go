@@ -175,7 +175,6 @@ func TestValueLogBarrierFailureStops(t *testing.T) {
 	t.Fatal("not reached")
 }
 
-
 // TestValueLogGCDeletesAfterTheSync: Badger's value-log GC moves a
 // file's live values and would delete the file before the moves are on
 // disk; the store's GC keeps the file until a sync has covered them, and
