@@ -75,9 +75,10 @@ type syncer struct {
 	// logs are the log files the last sync saw, so that a new one (a
 	// memtable's, a value log's) gets its directory entry synced once;
 	// active is the memtable log that was being written then.
-	logs     map[string]bool
-	active   string
-	dirSyncs atomic.Uint64
+	logs       map[string]bool
+	active     string
+	activeVlog string
+	dirSyncs   atomic.Uint64
 	// times are the syncs' durations, and their count (synctime.go).
 	times durations
 	// snapshot opens a read transaction and returns its discard (the
@@ -179,32 +180,49 @@ func (y *syncer) sync() error {
 	}
 	created := false
 	seen := make(map[string]bool, len(y.logs)+1)
-	active, activeID := "", -1
+	active, activeID := "", -1         // the newest memtable log
+	activeVlog, activeVlogID := "", -1 // the newest value log
+	var paths []string
 	for _, e := range ents {
 		n := e.Name()
-		mem := strings.HasSuffix(n, ".mem")
-		if id, ok := memID(n); ok && id > activeID {
+		if id, ok := logID(n, ".mem"); ok && id > activeID {
 			active, activeID = n, id
 		}
-		if !mem && !(vlog && strings.HasSuffix(n, ".vlog")) {
-			if strings.HasSuffix(n, ".vlog") && y.logs[n] {
-				seen[n] = true // kept: not synced this time, but not new
-			}
+		if id, ok := logID(n, ".vlog"); ok && id > activeVlogID {
+			activeVlog, activeVlogID = n, id
+		}
+	}
+	for _, e := range ents {
+		n := e.Name()
+		mem, vl := strings.HasSuffix(n, ".mem"), strings.HasSuffix(n, ".vlog")
+		if !mem && !vl {
 			continue
 		}
 		seen[n] = true
-		if mem && y.logs[n] && n != y.active {
-			// A memtable log that was full before the last sync began
-			// (another was being written then): that sync wrote all of
-			// it back. Syncing it again would cost a cache flush of the
-			// disk, which waits for every write queued on it, a
-			// compaction's tables included.
+		if vl && !vlog {
+			continue // not written since the last sync
+		}
+		// A log that was full before the last sync began (a newer one
+		// was being written then): that sync wrote all of it back, and
+		// Badger never writes it again (its value-log GC writes to the
+		// newest file). Syncing it again would cost a cache flush of the
+		// disk, which waits for every write queued on it, a compaction's
+		// tables included.
+		last := y.active // the log being written at the last sync
+		if vl {
+			last = y.activeVlog
+		}
+		if y.logs[n] && n != last {
 			continue
 		}
-		if err := fdatasync(filepath.Join(y.dir, n)); err != nil {
-			return err
-		}
+		paths = append(paths, filepath.Join(y.dir, n))
 		created = created || !y.logs[n]
+	}
+	// NB: the files are synced at once, not one after the other: each
+	// fdatasync waits for the disk's cache flush, and the block layer
+	// shares one flush among those waiting together.
+	if err := fdatasyncAll(paths); err != nil {
+		return err
 	}
 	if created {
 		// A file's fdatasync does not make its name durable: on a file
@@ -217,15 +235,31 @@ func (y *syncer) sync() error {
 		}
 		y.dirSyncs.Add(1)
 	}
-	y.logs, y.active = seen, active
+	y.logs, y.active, y.activeVlog = seen, active, activeVlog
 	y.vlogWrites = vw
 	return nil
 }
 
-// memID is the number of a memtable log's name (Badger's 00001.mem, …:
-// it counts up, so the highest is the one being written), or ok false.
-func memID(name string) (id int, ok bool) {
-	n, found := strings.CutSuffix(name, ".mem")
+// fdatasyncAll syncs the files at paths together, and returns the first
+// error.
+func fdatasyncAll(paths []string) error {
+	if len(paths) == 1 {
+		return fdatasync(paths[0])
+	}
+	errs := make([]error, len(paths))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Go(func() { errs[i] = fdatasync(p) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// logID is the number of a log file's name with suffix ext (Badger's
+// 00001.mem, 000001.vlog, …: they count up, so the highest is the one
+// being written), or ok false.
+func logID(name, ext string) (id int, ok bool) {
+	n, found := strings.CutSuffix(name, ext)
 	if !found {
 		return 0, false
 	}

@@ -184,3 +184,60 @@ func TestSyncSkipsFullMemtableLogs(t *testing.T) {
 		t.Error("a log that was full before the last sync was synced again")
 	}
 }
+
+// TestSyncSkipsFullValueLogs: when Badger wrote to the value log, a
+// sync writes back the value log being written at the last sync and
+// every newer one, not the older ones GC has not yet collected (each
+// fdatasync is a cache flush of the disk); and none when it did not.
+func TestSyncSkipsFullValueLogs(t *testing.T) {
+	dir := t.TempDir()
+	write := func(n string) string {
+		p := filepath.Join(dir, n)
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.Write(make([]byte, 64<<10)); err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := dirtyPages(t, p); !ok {
+			t.Skip("this kernel cannot tell a file's dirty pages (cachestat)")
+		} else if d == 0 {
+			t.Skipf("%s was written back at once: cannot tell", n)
+		}
+		return p
+	}
+	clean := func(p string) bool { d, _ := dirtyPages(t, p); return d == 0 }
+	y := newSyncer(dir)
+	old, cur := write("000001.vlog"), write("000002.vlog")
+	y.vlogWrites = -5 // as if Badger wrote to the value log
+	if err := y.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !clean(old) || !clean(cur) {
+		t.Fatal("the first sync left a value log dirty")
+	}
+	// No value-log write since: the value logs are left alone.
+	write("000002.vlog")
+	if err := y.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if clean(cur) {
+		t.Error("a sync with no value-log write since the last one synced the value log")
+	}
+	// Badger moves on from 000002 to 000003; 000001 is dirtied here
+	// only to see whether the sync touches it.
+	write("000001.vlog")
+	next := write("000003.vlog")
+	y.vlogWrites = -5
+	if err := y.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !clean(cur) || !clean(next) {
+		t.Error("the value log being written at the last sync, or a new one, is still dirty")
+	}
+	if clean(old) {
+		t.Error("a value log that was full before the last sync was synced again")
+	}
+}
