@@ -37,8 +37,9 @@ func (s *Store) gcLoop() {
 // disk, which a power cut would turn into entries of the tree pointing
 // into a deleted file. An iterator open across it makes Badger defer the
 // deletion until the iterator closes (value.go, rewrite), and that is
-// after a sync of the moves. If that sync fails, the file is kept (the iterator is never
-// closed); the store fails every write from then on anyway (sync.go).
+// after a sync of the moves. If that sync fails, the file is kept (the
+// iterator is never closed); the store fails every write from then on
+// anyway (sync.go).
 func (s *Store) valueLogGC() bool {
 	txn := s.db.NewTransaction(false)
 	it := txn.NewIterator(badger.IteratorOptions{})

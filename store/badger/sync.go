@@ -218,11 +218,13 @@ func (y *syncer) sync() error {
 		paths = append(paths, filepath.Join(y.dir, n))
 		created = created || !y.logs[n]
 	}
-	// NB: the files are synced at once, not one after the other: each
-	// fdatasync waits for the disk's cache flush, and the block layer
-	// shares one flush among those waiting together.
-	if err := fdatasyncAll(paths); err != nil {
-		return err
+	// NB: one after the other. Synced at once, from two goroutines, the
+	// memtable log and the value log took as long (docs/performance.md,
+	// "The value log"): the disk serves one cache flush at a time.
+	for _, p := range paths {
+		if err := fdatasync(p); err != nil {
+			return err
+		}
 	}
 	if created {
 		// A file's fdatasync does not make its name durable: on a file
@@ -238,21 +240,6 @@ func (y *syncer) sync() error {
 	y.logs, y.active, y.activeVlog = seen, active, activeVlog
 	y.vlogWrites = vw
 	return nil
-}
-
-// fdatasyncAll syncs the files at paths together, and returns the first
-// error.
-func fdatasyncAll(paths []string) error {
-	if len(paths) == 1 {
-		return fdatasync(paths[0])
-	}
-	errs := make([]error, len(paths))
-	var wg sync.WaitGroup
-	for i, p := range paths {
-		wg.Go(func() { errs[i] = fdatasync(p) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // logID is the number of a log file's name with suffix ext (Badger's
