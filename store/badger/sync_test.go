@@ -143,23 +143,7 @@ func TestNewLogGetsItsFolderSynced(t *testing.T) {
 // never writes it again): each fdatasync is a cache flush of the disk.
 func TestSyncSkipsFullMemtableLogs(t *testing.T) {
 	dir := t.TempDir()
-	write := func(n string) string {
-		p := filepath.Join(dir, n)
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if _, err := f.Write(make([]byte, 64<<10)); err != nil {
-			t.Fatal(err)
-		}
-		if d, ok := dirtyPages(t, p); !ok {
-			t.Skip("this kernel cannot tell a file's dirty pages (cachestat)")
-		} else if d == 0 {
-			t.Skipf("%s was written back at once: cannot tell", n)
-		}
-		return p
-	}
+	write := func(n string) string { return dirtyLog(t, dir, n) }
 	clean := func(p string) bool { d, _ := dirtyPages(t, p); return d == 0 }
 	y := newSyncer(dir)
 	first, second := write("00009.mem"), write("00010.mem") // 10 after 9, not before
@@ -191,23 +175,7 @@ func TestSyncSkipsFullMemtableLogs(t *testing.T) {
 // fdatasync is a cache flush of the disk); and none when it did not.
 func TestSyncSkipsFullValueLogs(t *testing.T) {
 	dir := t.TempDir()
-	write := func(n string) string {
-		p := filepath.Join(dir, n)
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if _, err := f.Write(make([]byte, 64<<10)); err != nil {
-			t.Fatal(err)
-		}
-		if d, ok := dirtyPages(t, p); !ok {
-			t.Skip("this kernel cannot tell a file's dirty pages (cachestat)")
-		} else if d == 0 {
-			t.Skipf("%s was written back at once: cannot tell", n)
-		}
-		return p
-	}
+	write := func(n string) string { return dirtyLog(t, dir, n) }
 	clean := func(p string) bool { d, _ := dirtyPages(t, p); return d == 0 }
 	y := newSyncer(dir)
 	old, cur := write("000001.vlog"), write("000002.vlog")
@@ -240,4 +208,26 @@ func TestSyncSkipsFullValueLogs(t *testing.T) {
 	if clean(old) {
 		t.Error("a value log that was full before the last sync was synced again")
 	}
+}
+
+// dirtyLog writes 64 KiB to the log file n in dir, and returns its path
+// while those pages wait to be written back (the test is skipped when
+// the kernel cannot tell, or wrote them back at once).
+func dirtyLog(t *testing.T, dir, n string) string {
+	t.Helper()
+	p := filepath.Join(dir, n)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(make([]byte, 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := dirtyPages(t, p); !ok {
+		t.Skip("this kernel cannot tell a file's dirty pages (cachestat)")
+	} else if d == 0 {
+		t.Skipf("%s was written back at once: cannot tell", n)
+	}
+	return p
 }
