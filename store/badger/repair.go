@@ -100,8 +100,11 @@ type undo struct {
 func repair(bo badger.Options, log *slog.Logger) (repairResult, error) {
 	began := time.Now()
 	var res repairResult
-	db, err := badger.Open(bo.WithNumCompactors(0).WithVerifyValueChecksum(true).
-		WithLogger(repairLogger{badgerLogger{l: log}}))
+	// NB: with compactions off, level 0 only grows; Badger's stall of
+	// writes at 15 level-0 tables would then never lift, and the undo
+	// would wait for good. It writes little: no stall.
+	db, err := badger.Open(bo.WithNumCompactors(0).WithNumLevelZeroTablesStall(1 << 20).
+		WithVerifyValueChecksum(true).WithLogger(repairLogger{badgerLogger{l: log}}))
 	if err != nil {
 		return res, err
 	}
