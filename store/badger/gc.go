@@ -50,10 +50,10 @@ func (s *Store) valueLogGC() bool {
 		if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
 			s.log.Warn("value-log gc", "err", err)
 		}
-	} else if s.gcMoved != nil {
-		s.gcMoved()
-	}
-	if err == nil {
+	} else {
+		if s.gcMoved != nil {
+			s.gcMoved()
+		}
 		if serr := s.durable.wait(); serr != nil {
 			s.log.Error("value-log gc: the moved values could not be synced; the old file is kept", "err", serr)
 			return false

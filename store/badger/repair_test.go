@@ -150,34 +150,6 @@ func TestCleanCloseSkipsTheCheck(t *testing.T) {
 	}
 }
 
-// TestSyncHoldsASnapshotUntilTheNextSync: each sync opens a snapshot
-// before it starts and keeps it until the next sync succeeds, so the
-// versions a power cut may need to put back outlive the compactions.
-func TestSyncHoldsASnapshotUntilTheNextSync(t *testing.T) {
-	y := newSyncer(t.TempDir())
-	var opened, open int
-	y.snapshot = func() func() {
-		opened++
-		open++
-		return func() { open-- }
-	}
-	for i := range 3 {
-		if err := y.wait(); err != nil {
-			t.Fatal(err)
-		}
-		if open != 1 {
-			t.Fatalf("after sync %d: %d snapshots held, want 1", i+1, open)
-		}
-	}
-	if opened != 3 {
-		t.Errorf("3 syncs opened %d snapshots", opened)
-	}
-	y.release()
-	if open != 0 {
-		t.Errorf("%d snapshots held after release", open)
-	}
-}
-
 func newestFid(t *testing.T, dir string) int {
 	fid, err := newestVlog(dir)
 	if err != nil {

@@ -36,12 +36,10 @@ import (
 // A log that was already full when the last sync began was written back
 // by that sync and is not written again: it is skipped (each fdatasync is
 // a cache flush of the disk). fsync of a file and msync of its shared mapping
-// write the same page-cache pages. Values above Badger's value threshold
-// (1 MiB; none of the store's records comes near it) go to the value log
-// instead: when Badger counts a value-log write since the last sync, the
-// *.vlog files are synced as well. (Badger's value-log GC rewrites such
-// values itself, outside any call of the store; with none in the value
-// log it has nothing to move.)
+// write the same page-cache pages. Values of valueThreshold bytes and
+// more go to the value log (*.vlog, vlogsync.go): when Badger counts a
+// value-log write since the last sync, the value log being written at
+// the last sync and every newer one are synced by the same rule.
 //
 // The snapshot (pin): a value in the value log can be lost in a power cut
 // while the memtable-log entry that points at it is not (vlogsync.go);
@@ -74,7 +72,8 @@ type syncer struct {
 	vlogWrites int64
 	// logs are the log files the last sync saw, so that a new one (a
 	// memtable's, a value log's) gets its directory entry synced once;
-	// active is the memtable log that was being written then.
+	// active and activeVlog are the memtable log and the value log that
+	// were being written then.
 	logs       map[string]bool
 	active     string
 	activeVlog string
@@ -156,13 +155,11 @@ func (y *syncer) wait() error {
 		} else if err == nil {
 			y.done = upTo
 		}
+		if err == nil {
+			pin, y.pinned = y.pinned, pin // keep the new one, drop the older
+		}
 		if pin != nil {
-			if err == nil {
-				pin, y.pinned = y.pinned, pin // release the older one
-			}
-			if pin != nil {
-				pin()
-			}
+			pin()
 		}
 		y.cond.Broadcast()
 	}
@@ -182,49 +179,41 @@ func (y *syncer) sync() error {
 	seen := make(map[string]bool, len(y.logs)+1)
 	active, activeID := "", -1         // the newest memtable log
 	activeVlog, activeVlogID := "", -1 // the newest value log
-	var paths []string
 	for _, e := range ents {
 		n := e.Name()
-		if id, ok := logID(n, ".mem"); ok && id > activeID {
-			active, activeID = n, id
-		}
-		if id, ok := logID(n, ".vlog"); ok && id > activeVlogID {
-			activeVlog, activeVlogID = n, id
-		}
-	}
-	for _, e := range ents {
-		n := e.Name()
-		mem, vl := strings.HasSuffix(n, ".mem"), strings.HasSuffix(n, ".vlog")
-		if !mem && !vl {
+		last := y.active // the log of its kind being written at the last sync
+		if id, ok := logID(n, ".mem"); ok {
+			if id > activeID {
+				active, activeID = n, id
+			}
+		} else if id, ok := logID(n, ".vlog"); ok {
+			if id > activeVlogID {
+				activeVlog, activeVlogID = n, id
+			}
+			if !vlog {
+				// Not written since the last sync; one it has not seen
+				// yet stays new, for its folder sync when it is.
+				seen[n] = y.logs[n]
+				continue
+			}
+			last = y.activeVlog
+		} else {
 			continue
 		}
 		seen[n] = true
-		if vl && !vlog {
-			continue // not written since the last sync
-		}
-		// A log that was full before the last sync began (a newer one
-		// was being written then): that sync wrote all of it back, and
-		// Badger never writes it again (its value-log GC writes to the
-		// newest file). Syncing it again would cost a cache flush of the
-		// disk, which waits for every write queued on it, a compaction's
-		// tables included.
-		last := y.active // the log being written at the last sync
-		if vl {
-			last = y.activeVlog
-		}
 		if y.logs[n] && n != last {
+			// A log that was full before the last sync began (a newer
+			// one was being written then): that sync wrote all of it
+			// back, and Badger never writes it again (its value-log GC
+			// writes to the newest file). Syncing it again would cost a
+			// cache flush of the disk, which waits for every write queued
+			// on it, a compaction's tables included.
 			continue
 		}
-		paths = append(paths, filepath.Join(y.dir, n))
-		created = created || !y.logs[n]
-	}
-	// NB: one after the other. Synced at once, from two goroutines, the
-	// memtable log and the value log took as long (docs/performance.md,
-	// "The value log"): the disk serves one cache flush at a time.
-	for _, p := range paths {
-		if err := fdatasync(p); err != nil {
+		if err := fdatasync(filepath.Join(y.dir, n)); err != nil {
 			return err
 		}
+		created = created || !y.logs[n]
 	}
 	if created {
 		// A file's fdatasync does not make its name durable: on a file

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 )
@@ -165,10 +163,8 @@ func newestVlog(dir string) (int, error) {
 	}
 	fid := -1
 	for _, e := range ents {
-		if n, ok := strings.CutSuffix(e.Name(), ".vlog"); ok {
-			if id, err := strconv.Atoi(n); err == nil && id > fid {
-				fid = id
-			}
+		if id, ok := logID(e.Name(), ".vlog"); ok && id > fid {
+			fid = id
 		}
 	}
 	if fid < 0 {
