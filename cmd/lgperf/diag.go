@@ -41,9 +41,12 @@ type syncHistogram interface {
 	SyncHistogram() (count uint64, sum float64, buckets map[float64]uint64)
 }
 
-// syncCounts is the instances' syncs so far: all of them, and those over
-// 25 ms and over 100 ms.
-type syncCounts struct{ all, over25, over100 uint64 }
+// syncCounts is the instances' syncs so far: all of them, those over
+// 25 ms and over 100 ms, and their total duration in seconds.
+type syncCounts struct {
+	all, over25, over100 uint64
+	sum                  float64
+}
 
 func countSyncs(insts []*instance) (c syncCounts, ok bool) {
 	for _, in := range insts {
@@ -51,8 +54,9 @@ func countSyncs(insts []*instance) (c syncCounts, ok bool) {
 		if !is {
 			continue
 		}
-		n, _, b := y.SyncHistogram()
+		n, sum, b := y.SyncHistogram()
 		c.all += n
+		c.sum += sum
 		c.over25 += n - b[0.025]
 		c.over100 += n - b[0.1]
 		ok = true
@@ -116,8 +120,13 @@ func diagnosed(store, name string, insts []*instance, fn func() (result, error))
 		return r, err
 	}
 	after, _ := countSyncs(insts)
-	fmt.Printf("%s: %s: %s; %d syncs, %d of them over 25 ms (%d over 100 ms); the process stalled %v or more %d times\n",
-		store, name, r.tail(), after.all-before.all, after.over25-before.over25, after.over100-before.over100,
+	n := after.all - before.all
+	var mean time.Duration
+	if n > 0 {
+		mean = time.Duration((after.sum - before.sum) / float64(n) * float64(time.Second))
+	}
+	fmt.Printf("%s: %s: %s; %d syncs (mean %s), %d of them over 25 ms (%d over 100 ms); the process stalled %v or more %d times\n",
+		store, name, r.tail(), n, ms(mean.Microseconds()), after.over25-before.over25, after.over100-before.over100,
 		stallAt, stalls.Load()-s0)
 	fmt.Printf("%s: %s: the store's waits, mean: %s\n", store, name, waitLine(w0, sumWaits(insts)))
 	return r, err

@@ -170,6 +170,7 @@ func Open(opts Options) (*Store, error) {
 	if opts.Dir != "" {
 		s.durable = newSyncer(opts.Dir)
 		s.durable.snapshot = func() func() { return db.NewTransaction(false).Discard }
+		s.durable.warn = opts.Log.Warn
 	}
 	s.visits = visitq.New(opts.VisitBuffer, s.writeVisits, opts.Log)
 	if opts.Dir != "" {

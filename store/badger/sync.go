@@ -85,7 +85,21 @@ type syncer struct {
 	// the discard of the one held since the last successful sync.
 	snapshot func() (discard func())
 	pinned   func()
+	// advised counts, for each log file seen, the syncs that looked for
+	// its mapping to turn readahead off (readahead_linux.go); adviceDone
+	// when found. warn, when set, reports the first failure.
+	advised map[string]int
+	warn    func(msg string, args ...any)
+	warned  bool
 }
+
+// adviceDone marks a log whose mappings were advised; adviceTries is how
+// many syncs look for a log's mapping before giving up (Badger maps a
+// log as it creates it, so the first look finds it).
+const (
+	adviceDone  = -1
+	adviceTries = 3
+)
 
 // failed is the sync failure that fails every write, or nil.
 func (y *syncer) failed() error {
@@ -108,7 +122,7 @@ func (y *syncer) release() {
 }
 
 func newSyncer(dir string) *syncer {
-	y := &syncer{dir: dir, vlogWrites: vlogWrites(), logs: map[string]bool{}}
+	y := &syncer{dir: dir, vlogWrites: vlogWrites(), logs: map[string]bool{}, advised: map[string]int{}}
 	y.cond.L = &y.mu
 	return y
 }
@@ -228,7 +242,48 @@ func (y *syncer) sync() error {
 	}
 	y.logs, y.active, y.activeVlog = seen, active, activeVlog
 	y.vlogWrites = vw
+	y.advise()
 	return nil
+}
+
+// advise turns readahead off on the mappings of the logs the syncer has
+// seen and not advised yet (readahead_linux.go: without it, each sync
+// wrote back up to 2 MiB folios). A log is looked for at a few syncs at
+// most; the advice is a hint, so a failure costs write-back, not data.
+func (y *syncer) advise() {
+	for n := range y.advised {
+		if _, ok := y.logs[n]; !ok {
+			delete(y.advised, n) // deleted by Badger
+		}
+	}
+	var dev uint64
+	inos := map[uint64]string{}
+	for n := range y.logs {
+		if t := y.advised[n]; t == adviceDone || t >= adviceTries {
+			continue
+		}
+		y.advised[n]++
+		d, ino, ok := fileID(filepath.Join(y.dir, n))
+		if !ok {
+			continue
+		}
+		dev, inos[ino] = d, n
+	}
+	if len(inos) == 0 {
+		return
+	}
+	want := make(map[uint64]bool, len(inos))
+	for ino := range inos {
+		want[ino] = true
+	}
+	found, err := adviseRandom(dev, want)
+	for ino := range found {
+		y.advised[inos[ino]] = adviceDone
+	}
+	if err != nil && !y.warned && y.warn != nil {
+		y.warned = true
+		y.warn("could not turn readahead off on Badger's logs: each sync may write back more than was written (docs/operations.md)", "err", err)
+	}
 }
 
 // logID is the number of a log file's name with suffix ext (Badger's
